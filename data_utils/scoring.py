@@ -1,0 +1,161 @@
+"""Metrics of GUIDE section 6: macro AUROC / AP / F1, per-class thresholds, the CinC 2017 F1 and the
+PhysioNet/CinC 2020-2021 challenge metric.
+
+Arrays are (N, K): N records, K classes. Scores are probabilities (or any monotone score).
+"""
+
+import logging
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from data_utils import snomed
+
+log = logging.getLogger(__name__)
+
+
+def _check_pair(y_true, y_other, name):
+    y_true, y_other = np.asarray(y_true), np.asarray(y_other)
+    if y_true.ndim != 2 or y_true.shape != y_other.shape:
+        raise ValueError(f"y_true {y_true.shape} and {name} {y_other.shape} must both be (N, K)")
+    return y_true.astype(bool), y_other
+
+
+def _macro(y_true, y_score, metric, name):
+    y_true, y_score = _check_pair(y_true, y_score, "y_score")
+    scorable = [k for k in range(y_true.shape[1]) if 0 < y_true[:, k].sum() < len(y_true)]
+    if len(scorable) < y_true.shape[1]:
+        log.info("%s: %d of %d classes have only one label value and are left out", name, y_true.shape[1] - len(scorable), y_true.shape[1])
+    if not scorable:
+        return float("nan")
+    return float(np.mean([metric(y_true[:, k], y_score[:, k]) for k in scorable]))
+
+
+def macro_auroc(y_true, y_score):
+    """Mean over classes of the area under the ROC curve; classes without both values are left out."""
+    return _macro(y_true, y_score, roc_auc_score, "macro AUROC")
+
+
+def macro_average_precision(y_true, y_score):
+    """Mean over classes of average precision; classes without both values are left out."""
+    return _macro(y_true, y_score, average_precision_score, "macro AP")
+
+
+def per_class_f1(y_true, y_pred):
+    """F1 = 2TP / (2TP + FP + FN) per class, shape (K,); NaN for a class never true nor predicted."""
+    y_true, y_pred = _check_pair(y_true, y_pred, "y_pred")
+    y_pred = y_pred.astype(bool)
+    tp = np.sum(y_true & y_pred, axis=0)
+    denominator = 2 * tp + np.sum(~y_true & y_pred, axis=0) + np.sum(y_true & ~y_pred, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), np.nan)
+
+
+def macro_f1(y_true, y_pred):
+    """Mean of ``per_class_f1`` over classes where it is defined (as the challenge scoring does)."""
+    scores = per_class_f1(y_true, y_pred)
+    return float(np.nanmean(scores)) if np.any(np.isfinite(scores)) else float("nan")
+
+
+def apply_thresholds(y_score, thresholds):
+    """Binary (N, K) predictions: ``y_score[:, k] >= thresholds[k]``."""
+    return np.asarray(y_score) >= np.asarray(thresholds)[None, :]
+
+
+def tune_thresholds(y_true, y_score):
+    """Per-class thresholds that maximise F1 on validation data.
+
+    For each class the cut is placed halfway between the score that maximises F1 and the next
+    lower score; a class without positives gets a threshold just above its highest score.
+
+    Returns:
+        float array (K,).
+    """
+    y_true, y_score = _check_pair(y_true, y_score, "y_score")
+    thresholds = np.empty(y_true.shape[1])
+    for k in range(y_true.shape[1]):
+        scores = np.asarray(y_score[:, k], dtype=np.float64)
+        positives = y_true[:, k].sum()
+        if positives == 0:
+            thresholds[k] = np.nextafter(scores.max(), np.inf)
+            continue
+        order = np.argsort(-scores, kind="stable")
+        sorted_scores, sorted_true = scores[order], y_true[order, k]
+        tp = np.cumsum(sorted_true)
+        predicted = np.arange(1, len(scores) + 1)
+        last_of_tie = np.append(sorted_scores[1:] != sorted_scores[:-1], True)  # cuts fall between distinct scores
+        f1 = np.where(last_of_tie, 2 * tp / (predicted + positives), -1.0)
+        best = int(np.argmax(f1))
+        below = sorted_scores[best + 1] if best + 1 < len(scores) else sorted_scores[best] - 1.0
+        thresholds[k] = (sorted_scores[best] + below) / 2.0
+    return thresholds
+
+
+def cinc2017_f1(y_true, y_pred, classes=("N", "A", "O", "~")):
+    """CinC 2017 score: mean F1 of classes N, A and O (the noisy class counts as a class but is not averaged).
+
+    Args:
+        y_true, y_pred: class indices (N,) or one-hot / score arrays (N, 4); scores are arg-maxed.
+    Returns:
+        ``(score, {class: f1})`` with the F1 of all four classes.
+    """
+    def as_index(y):
+        y = np.asarray(y)
+        return y.argmax(axis=1) if y.ndim == 2 else y.astype(int)
+
+    true, pred = as_index(y_true), as_index(y_pred)
+    if true.shape != pred.shape:
+        raise ValueError(f"y_true {true.shape} and y_pred {pred.shape} hold different record counts")
+    eye = np.eye(len(classes), dtype=bool)
+    per_class = per_class_f1(eye[true], eye[pred])
+    by_name = {name: float(per_class[k]) for k, name in enumerate(classes)}
+    return float(np.mean([by_name[name] for name in ("N", "A", "O")])), by_name
+
+
+def _weights_for(classes, weights):
+    if weights is not None and not isinstance(weights, str):
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (len(classes), len(classes)):
+            raise ValueError(f"weights {weights.shape} must be ({len(classes)}, {len(classes)}) to match classes")
+        return weights
+    table_classes, table = snomed.weights_table(weights)
+    position = {frozenset(name.split("|")): i for i, name in enumerate(table_classes)}
+    index = []
+    for name in classes:
+        key = frozenset(str(name).split("|"))
+        if key not in position:
+            raise ValueError(f"class {name!r} is not a column of the weights table (write equivalent codes as in weights.csv, e.g. '713427006|59118001')")
+        index.append(position[key])
+    return np.asarray(table)[np.ix_(index, index)]
+
+
+def _challenge_raw(weights, labels, outputs):
+    union = np.maximum(np.sum(labels | outputs, axis=1), 1).astype(np.float64)
+    confusion = (labels / union[:, None]).T @ outputs.astype(np.float64)  # A[i, j] of GUIDE section 6
+    return float(np.nansum(weights * confusion))
+
+
+def challenge_metric(y_true, y_pred, classes, weights=None):
+    """PhysioNet/CinC 2020/2021 challenge metric (normalised; 1 = perfect, 0 = always sinus rhythm).
+
+    Args:
+        y_true, y_pred: binary arrays (N, K).
+        classes: K class strings as written in ``weights.csv`` (equivalents joined by ``|``, in any order).
+        weights: None for the bundled 2021 table, a path to another ``weights.csv``, or a (K, K) array.
+    Returns:
+        float.
+    Raises:
+        ValueError: mismatched shapes, a class missing from the table, or no sinus-rhythm class.
+    """
+    labels, outputs = _check_pair(y_true, y_pred, "y_pred")
+    outputs = outputs.astype(bool)
+    if labels.shape[1] != len(classes):
+        raise ValueError(f"arrays have {labels.shape[1]} columns but {len(classes)} classes were given")
+    normal = [k for k, name in enumerate(classes) if snomed.NORMAL_CLASS in str(name).split("|")]
+    if not normal:
+        raise ValueError(f"the challenge metric needs the sinus rhythm class {snomed.NORMAL_CLASS} among the classes")
+    matrix = _weights_for(list(classes), weights)
+    inactive = np.zeros_like(labels)
+    inactive[:, normal[0]] = True
+    observed, correct, baseline = (_challenge_raw(matrix, labels, out) for out in (outputs, labels, inactive))
+    return float((observed - baseline) / (correct - baseline)) if correct != baseline else 0.0

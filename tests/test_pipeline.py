@@ -1,0 +1,84 @@
+"""The cache and the tf.data pipelines on real records."""
+
+import numpy as np
+import pytest
+
+from data_utils import STANDARD_LEADS, open_dataset
+from data_utils.cache import build_cache
+from data_utils.pipeline import ECGPipeline, aggregate_windows
+from data_utils.preprocess import Preprocessing
+
+
+@pytest.fixture
+def challenge_cache(bundled, tmp_path):
+    dataset = open_dataset(bundled("cinc2021"), vocabulary="scored2021")
+    return dataset, build_cache(dataset, Preprocessing(fs=100), STANDARD_LEADS, cache_dir=str(tmp_path / "c"), progress=False)
+
+
+def test_cache_is_compact_on_disk_and_memory_mapped(challenge_cache):
+    dataset, cache = challenge_cache
+    assert cache.record_ids == dataset.record_ids and len(cache) == 3
+    assert isinstance(cache._signals, np.memmap) and cache._signals.dtype == np.float16
+    assert cache.lengths.tolist() == [1000, 1000, 1000] and cache.signal(0).shape == (1000, 12)
+    np.testing.assert_array_equal(cache.labels, dataset.label_matrix())
+    assert cache.demographics[0].tolist() == pytest.approx([0.77, 1, 1, 0, 1])  # E07503: 77, female
+    expected = Preprocessing(fs=100).apply(dataset.read(1).signal, 500)
+    np.testing.assert_allclose(cache.signal(1), expected, atol=2e-2)
+
+
+def test_cache_is_reused_and_keeps_skips(bundled, tmp_path):
+    first = open_dataset(bundled("cinc2021"), vocabulary="scored2021")
+    build_cache(first, Preprocessing(fs=100), ("I",), cache_dir=str(tmp_path), min_seconds=8)
+    again = open_dataset(bundled("cinc2021"), vocabulary="scored2021")
+    cache = build_cache(again, Preprocessing(fs=100), ("I",), cache_dir=str(tmp_path), min_seconds=8)
+    assert len(list(tmp_path.iterdir())) == 1, "the second call must reuse the first cache"
+    assert [skip.record for skip in again.skipped] == ["E07505"] and len(cache) == 3
+    too_long = open_dataset(bundled("cinc2021"), vocabulary="scored2021")
+    assert len(build_cache(too_long, Preprocessing(fs=100), ("I",), cache_dir=str(tmp_path), min_seconds=11)) == 0
+    assert all("shorter than one window" in skip.reason for skip in too_long.skipped[1:])
+
+
+def test_teacher_and_student_views_come_from_the_same_records(challenge_cache):
+    _, cache = challenge_cache
+    pipeline = ECGPipeline(cache, teacher_leads=12, student_leads=["V2", "I"], window_seconds=4, demographics=True)
+    inputs, labels = next(iter(pipeline.train(np.arange(3), batch_size=3, seed=0)))
+    assert inputs["teacher"].shape == (3, 400, 12) and inputs["student"].shape == (3, 400, 2)
+    assert inputs["demographics"].shape == (3, 5) and labels.shape == (3, 26)
+    np.testing.assert_array_equal(inputs["student"].numpy(), inputs["teacher"].numpy()[:, :, [0, 7]])
+
+
+def test_training_crops_are_random_but_seeded(challenge_cache):
+    _, cache = challenge_cache
+    pipeline = ECGPipeline(cache, 1, window_seconds=3)
+
+    def epoch(seed):
+        return np.concatenate([x.numpy() for x, _ in pipeline.train(np.arange(3), 2, seed=seed, view="student")])
+
+    assert np.array_equal(epoch(7), epoch(7)) and not np.array_equal(epoch(7), epoch(8))
+
+
+def test_evaluation_windows_and_aggregation(challenge_cache):
+    _, cache = challenge_cache
+    pipeline = ECGPipeline(cache, 12, 1, window_seconds=4)
+    batches = list(pipeline.evaluate([2, 0], batch_size=4, crop="sliding", stride_seconds=3))
+    records = np.concatenate([inputs["record"].numpy() for inputs, _ in batches])
+    assert records.tolist() == [2, 2, 2, 0, 0, 0]  # starts 0, 3, 6 s: the last window ends at 10 s
+    first = next(iter(pipeline.evaluate([0], crop="start", view="student")))[0].numpy()
+    np.testing.assert_array_equal(first[0, :, 0], cache.signal(0)[:400, 0].astype(np.float32))
+    rows, means = aggregate_windows(np.arange(12.0).reshape(6, 2), records)
+    assert rows.tolist() == [2, 0] and means.tolist() == [[2, 3], [8, 9]]
+
+
+def test_unlabeled_batches_carry_nan_labels(challenge_cache):
+    _, cache = challenge_cache
+    _, labels = next(iter(ECGPipeline(cache, 1).train(np.arange(3), view="student", unlabeled=True)))
+    assert np.isnan(labels.numpy()).all()
+
+
+def test_bad_pipeline_requests(challenge_cache, bundled, tmp_path):
+    _, cache = challenge_cache
+    with pytest.raises(ValueError, match="indices"):
+        ECGPipeline(cache, 12).train([5])
+    one_lead = build_cache(open_dataset(bundled("cinc2017")), Preprocessing(fs=100), ("I",), cache_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="lacks II"):
+        ECGPipeline(one_lead, teacher_leads=2)

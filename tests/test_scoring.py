@@ -1,0 +1,112 @@
+"""Metrics against hand-computed cases and against a literal reading of the challenge definition."""
+
+import numpy as np
+import pytest
+
+from data_utils import snomed
+from data_utils.scoring import (
+    apply_thresholds,
+    challenge_metric,
+    cinc2017_f1,
+    macro_auroc,
+    macro_average_precision,
+    macro_f1,
+    tune_thresholds,
+)
+
+
+def test_ranking_metrics_by_hand():
+    y = np.array([[0], [0], [1], [1]])
+    s = np.array([[0.1], [0.4], [0.35], [0.8]])
+    assert macro_auroc(y, s) == pytest.approx(0.75)  # 3 of 4 positive-negative pairs ordered
+    assert macro_average_precision(y, s) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+
+
+def test_macro_f1_by_hand():
+    y = np.array([[1, 0], [1, 1], [0, 1], [0, 0]])
+    p = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    assert macro_f1(y, p) == pytest.approx((0.5 + 1.0) / 2)  # class 0: TP 1, FP 1, FN 1
+
+
+def test_thresholds_are_tuned_per_class():
+    y = np.array([[0, 1], [0, 1], [1, 0], [1, 0], [1, 0]])
+    s = np.array([[0.1, 0.9], [0.2, 0.8], [0.3, 0.3], [0.8, 0.2], [0.9, 0.1]])
+    thresholds = tune_thresholds(y, s)
+    np.testing.assert_allclose(thresholds, [0.25, 0.55])
+    assert macro_f1(y, apply_thresholds(s, thresholds)) == 1.0
+
+
+def test_cinc2017_f1_by_hand():
+    classes = ("N", "A", "O", "~")
+    true = [classes.index(c) for c in "NNAO~"]
+    pred = [classes.index(c) for c in "NAAOO"]
+    score, per_class = cinc2017_f1(true, pred)
+    assert score == pytest.approx(2 / 3) and per_class["~"] == 0.0
+
+
+def test_challenge_metric_by_hand():
+    classes = ["164889003", "426783006", "713427006|59118001"]
+    weights = [[1, 0.5, 0], [0.5, 1, 0.5], [0, 0.5, 1]]
+    y = np.array([[1, 0, 0], [1, 0, 1]])
+    p = np.array([[1, 0, 0], [0, 1, 0]])
+    # observed 1 + 2 * 0.5/3 = 4/3; correct 1 + 0.5 + 0.5 = 2; inactive 0.5 * 0.5 + 2 * 0.5/3 = 7/12
+    assert challenge_metric(y, p, classes, weights) == pytest.approx((4 / 3 - 7 / 12) / (2 - 7 / 12))
+
+
+def reference_challenge_metric(labels, outputs, weights, normal):
+    """The GUIDE section 6 definition, written as literally as possible."""
+
+    def raw(out):
+        total = 0.0
+        for i in range(len(labels)):
+            n = max(np.sum(labels[i] | out[i]), 1)
+            for a in np.flatnonzero(labels[i]):
+                for b in np.flatnonzero(out[i]):
+                    total += weights[a][b] / n
+        return total
+
+    inactive = np.zeros_like(labels)
+    inactive[:, normal] = True
+    observed, correct, base = raw(outputs), raw(labels), raw(inactive)
+    return (observed - base) / (correct - base) if correct != base else 0.0
+
+
+def test_challenge_metric_matches_the_definition_on_the_2021_table():
+    classes, weights = snomed.weights_table()
+    rng = np.random.default_rng(0)
+    labels = rng.random((60, len(classes))) < 0.12
+    outputs = labels ^ (rng.random(labels.shape) < 0.08)
+    expected = reference_challenge_metric(labels, outputs, weights, classes.index(snomed.NORMAL_CLASS))
+    assert challenge_metric(labels, outputs, classes) == pytest.approx(expected, abs=1e-12)
+    assert challenge_metric(labels, labels, classes) == pytest.approx(1.0)
+    normal_only = np.zeros_like(labels)
+    normal_only[:, classes.index(snomed.NORMAL_CLASS)] = True
+    assert challenge_metric(labels, normal_only, classes) == pytest.approx(0.0)
+
+
+def test_challenge_metric_on_a_subset_in_other_order():
+    full, _ = snomed.weights_table()
+    subset = ["59118001|713427006", "426783006", "164889003"]  # equivalents written the other way round
+    y = np.array([[1, 0, 0], [0, 1, 1]])
+    p = np.array([[1, 0, 0], [0, 1, 0]])
+    wide_y, wide_p = np.zeros((2, len(full)), bool), np.zeros((2, len(full)), bool)
+    for k, name in enumerate(["713427006|59118001", "426783006", "164889003"]):
+        wide_y[:, full.index(name)], wide_p[:, full.index(name)] = y[:, k], p[:, k]
+    # Classes absent from both arrays change nothing, so the subset scores like the full table.
+    assert challenge_metric(y, p, subset) == pytest.approx(challenge_metric(wide_y, wide_p, full))
+
+
+def test_challenge_metric_refuses_bad_input():
+    with pytest.raises(ValueError, match="not a column"):
+        challenge_metric(np.ones((1, 2)), np.ones((1, 2)), ["426783006", "12345"])
+    with pytest.raises(ValueError, match="sinus rhythm"):
+        challenge_metric(np.ones((1, 1)), np.ones((1, 1)), ["164889003"])
+    with pytest.raises(ValueError, match=r"\(N, K\)"):
+        challenge_metric(np.ones((2, 2)), np.ones((3, 2)), ["426783006", "164889003"])
+
+
+def test_lrhnet_2020_vocabulary_has_24_classes():
+    classes = snomed.scored_classes(2020)
+    assert len(classes) == 24 and "164909002" in classes and "427172004|17338001" in classes
+    assert len(snomed.scored_classes(2021)) == 26
+    assert snomed.class_abbreviation("713427006|59118001") == "CRBBB|RBBB"
