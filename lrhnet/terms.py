@@ -1,0 +1,136 @@
+"""Distillation terms: small layers with a weight that turn one step's outputs into a per-example loss.
+
+A term sees a ``StepOutputs`` and returns a (B,) tensor; the ``Distiller`` weights, sums and
+averages them over the global batch, and logs each term's mean under the term's name.
+"""
+
+import dataclasses
+
+import tensorflow as tf
+import tf_keras as keras
+
+
+@dataclasses.dataclass
+class StepOutputs:
+    """What the networks produced for one batch.
+
+    student_logits: (B, K); student_features: list of (B, T_s, C_s);
+    teacher_logits: list over teachers of (B, K); teacher_features: list over teachers of lists.
+    """
+
+    student_logits: tf.Tensor
+    student_features: list
+    teacher_logits: list
+    teacher_features: list
+
+
+class DistillationTerm(keras.layers.Layer):
+    """Base class: ``weight`` scales the term; ``teacher_index`` picks the teacher it learns from.
+
+    The term's ``name`` is the metric it is logged under; terms of one Distiller need distinct names.
+    """
+
+    def __init__(self, weight=1.0, teacher_index=0, **kwargs):
+        super().__init__(**kwargs)
+        self.weight, self.teacher_index = float(weight), int(teacher_index)
+
+    def prepare(self, student_channels, teacher_channels):
+        """Check the term against the networks and create its variables.
+
+        Args:
+            student_channels: channels of each student stage; teacher_channels: per teacher, a list.
+        Raises:
+            ValueError: the term refers to a teacher or stage that does not exist.
+        """
+        if not 0 <= self.teacher_index < len(teacher_channels):
+            raise ValueError(f"{self.name}: teacher_index {self.teacher_index} but the Distiller has {len(teacher_channels)} teacher(s)")
+
+    def per_example(self, outputs):
+        """(B,) loss for a ``StepOutputs``."""
+        raise NotImplementedError
+
+    def get_config(self):
+        return {**super().get_config(), "weight": self.weight, "teacher_index": self.teacher_index}
+
+
+class LogitDistillation(DistillationTerm):
+    """KD on logits at temperature T.
+
+    ``mode="bernoulli"`` (default, for multi-label tasks): per-class KL(Bern(sigmoid(t/T)) ||
+    Bern(sigmoid(s/T))), averaged over classes, times T^2. ``mode="softmax"``: KL(softmax(t/T) ||
+    softmax(s/T)) across classes without T^2, as the LRH-Net authors' code does.
+    """
+
+    MODES = ("bernoulli", "softmax")
+
+    def __init__(self, weight=0.7, temperature=7.0, mode="bernoulli", teacher_index=0, **kwargs):
+        kwargs.setdefault("name", "logit_kd")
+        super().__init__(weight, teacher_index, **kwargs)
+        if mode not in self.MODES:
+            raise ValueError(f"mode {mode!r} is not one of {self.MODES}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, not {temperature}")
+        self.temperature, self.mode = float(temperature), mode
+
+    def per_example(self, outputs):
+        t = tf.stop_gradient(outputs.teacher_logits[self.teacher_index]) / self.temperature
+        s = outputs.student_logits / self.temperature
+        if self.mode == "softmax":
+            log_p_t, log_p_s = tf.nn.log_softmax(t, axis=-1), tf.nn.log_softmax(s, axis=-1)
+            return tf.reduce_sum(tf.exp(log_p_t) * (log_p_t - log_p_s), axis=-1)
+        p_t = tf.sigmoid(t)
+        kl = p_t * (tf.math.log_sigmoid(t) - tf.math.log_sigmoid(s)) + (1 - p_t) * (tf.math.log_sigmoid(-t) - tf.math.log_sigmoid(-s))
+        return tf.reduce_mean(kl, axis=-1) * self.temperature**2
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature, "mode": self.mode}
+
+
+def align_length(features, length):
+    """Linearly resample (B, T, C) feature maps along time to (B, length, C)."""
+    if features.shape[1] == length:
+        return features
+    resized = tf.image.resize(features[:, :, None, :], (length, 1), method="bilinear")
+    return resized[:, :, 0, :]
+
+
+class FeatureDistillation(DistillationTerm):
+    """Hint loss (FitNets, Romero et al. 2015) between student and teacher stages.
+
+    For each ``(student_stage, teacher_stage)`` pair: a learned 1x1 convolution maps the student's
+    channels to the teacher's, the result is resampled to the teacher's length, and the loss is the
+    mean squared difference over time and channels; pairs are averaged.
+    """
+
+    def __init__(self, weight=1.0, pairs=((-1, -1),), teacher_index=0, **kwargs):
+        kwargs.setdefault("name", "feature_kd")
+        super().__init__(weight, teacher_index, **kwargs)
+        self.pairs = [tuple(int(i) for i in pair) for pair in pairs]
+        if not self.pairs:
+            raise ValueError("FeatureDistillation needs at least one (student_stage, teacher_stage) pair")
+        self.adapters = []
+
+    def prepare(self, student_channels, teacher_channels):
+        super().prepare(student_channels, teacher_channels)
+        stages = teacher_channels[self.teacher_index]
+        self.adapters = []
+        for s_stage, t_stage in self.pairs:
+            if not (-len(student_channels) <= s_stage < len(student_channels) and -len(stages) <= t_stage < len(stages)):
+                raise ValueError(
+                    f"{self.name}: pair ({s_stage}, {t_stage}) cannot be aligned: the student has {len(student_channels)} stages, teacher {self.teacher_index} has {len(stages)}"
+                )
+            adapter = keras.layers.Conv1D(stages[t_stage], 1, name=f"adapter_s{s_stage}_t{t_stage}")
+            adapter.build((None, None, student_channels[s_stage]))
+            self.adapters.append(adapter)
+
+    def per_example(self, outputs):
+        teacher = outputs.teacher_features[self.teacher_index]
+        losses = []
+        for (s_stage, t_stage), adapter in zip(self.pairs, self.adapters):
+            target = tf.stop_gradient(teacher[t_stage])
+            mapped = align_length(adapter(outputs.student_features[s_stage]), target.shape[1] or tf.shape(target)[1])
+            losses.append(tf.reduce_mean(tf.square(mapped - target), axis=[1, 2]))
+        return tf.add_n(losses) / len(losses)
+
+    def get_config(self):
+        return {**super().get_config(), "pairs": self.pairs}
