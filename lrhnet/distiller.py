@@ -49,13 +49,14 @@ class Distiller(keras.Model):
         terms: ``DistillationTerm`` objects (``LogitDistillation``, ``FeatureDistillation``, ...).
         teacher_views: input key each teacher reads; default ``"teacher"`` for all. A teacher on
             the student's leads (the MLKD assistant) reads ``"student"``.
+        student_view: input key the trained network reads (``"teacher"`` to train a teacher alone).
     Raises:
         ValueError: class counts differ, or a term refers to a missing teacher or stage.
     """
 
-    def __init__(self, student, teachers, terms=(), teacher_views=None, **kwargs):
+    def __init__(self, student, teachers, terms=(), teacher_views=None, student_view="student", **kwargs):
         super().__init__(**kwargs)
-        self.student = student
+        self.student, self.student_view = student, student_view
         self.teachers = list(teachers) if isinstance(teachers, (list, tuple)) else [teachers]
         self.teacher_views = list(teacher_views or ["teacher"] * len(self.teachers))
         if len(self.teacher_views) != len(self.teachers):
@@ -106,7 +107,7 @@ class Distiller(keras.Model):
         return signal
 
     def call(self, inputs, training=None):
-        return self.student(self.network_inputs(self.student, inputs, "student"), training=training)
+        return self.student(self.network_inputs(self.student, inputs, self.student_view), training=training)
 
     def run_teachers(self, inputs):
         outputs = [teacher.forward(self.network_inputs(teacher, inputs, view), training=False) for teacher, view in zip(self.teachers, self.teacher_views)]
@@ -117,7 +118,7 @@ class Distiller(keras.Model):
         if labels.shape[-1] is not None and labels.shape[-1] != self.student.num_classes:
             raise ValueError(f"labels have {labels.shape[-1]} classes but the networks {self.student.num_classes}")
         teacher_logits, teacher_features = self.run_teachers(inputs)
-        logits, features = self.student.forward(self.network_inputs(self.student, inputs, "student"), training=training)
+        logits, features = self.student.forward(self.network_inputs(self.student, inputs, self.student_view), training=training)
         labels = tf.cast(labels, logits.dtype)
         labeled = tf.reduce_all(tf.math.is_finite(labels), axis=-1)
         clean = tf.where(tf.math.is_finite(labels), labels, tf.zeros_like(labels))

@@ -57,13 +57,14 @@ class LogitDistillation(DistillationTerm):
     """KD on logits at temperature T.
 
     ``mode="bernoulli"`` (default, for multi-label tasks): per-class KL(Bern(sigmoid(t/T)) ||
-    Bern(sigmoid(s/T))), averaged over classes, times T^2. ``mode="softmax"``: KL(softmax(t/T) ||
-    softmax(s/T)) across classes without T^2, as the LRH-Net authors' code does.
+    Bern(sigmoid(s/T))), averaged over classes. ``mode="softmax"``: KL(softmax(t/T) ||
+    softmax(s/T)) across classes. ``scale_t2`` multiplies by T^2 (Hinton et al. 2015); its default
+    is True for ``"bernoulli"`` and False for ``"softmax"``, as the LRH-Net authors' code does.
     """
 
     MODES = ("bernoulli", "softmax")
 
-    def __init__(self, weight=0.7, temperature=7.0, mode="bernoulli", teacher_index=0, **kwargs):
+    def __init__(self, weight=0.7, temperature=7.0, mode="bernoulli", teacher_index=0, scale_t2=None, **kwargs):
         kwargs.setdefault("name", "logit_kd")
         super().__init__(weight, teacher_index, **kwargs)
         if mode not in self.MODES:
@@ -71,19 +72,22 @@ class LogitDistillation(DistillationTerm):
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, not {temperature}")
         self.temperature, self.mode = float(temperature), mode
+        self.scale_t2 = mode == "bernoulli" if scale_t2 is None else bool(scale_t2)
 
     def per_example(self, outputs):
         t = tf.stop_gradient(outputs.teacher_logits[self.teacher_index]) / self.temperature
         s = outputs.student_logits / self.temperature
         if self.mode == "softmax":
             log_p_t, log_p_s = tf.nn.log_softmax(t, axis=-1), tf.nn.log_softmax(s, axis=-1)
-            return tf.reduce_sum(tf.exp(log_p_t) * (log_p_t - log_p_s), axis=-1)
-        p_t = tf.sigmoid(t)
-        kl = p_t * (tf.math.log_sigmoid(t) - tf.math.log_sigmoid(s)) + (1 - p_t) * (tf.math.log_sigmoid(-t) - tf.math.log_sigmoid(-s))
-        return tf.reduce_mean(kl, axis=-1) * self.temperature**2
+            kl = tf.reduce_sum(tf.exp(log_p_t) * (log_p_t - log_p_s), axis=-1)
+        else:
+            p_t = tf.sigmoid(t)
+            per_class = p_t * (tf.math.log_sigmoid(t) - tf.math.log_sigmoid(s)) + (1 - p_t) * (tf.math.log_sigmoid(-t) - tf.math.log_sigmoid(-s))
+            kl = tf.reduce_mean(per_class, axis=-1)
+        return kl * self.temperature**2 if self.scale_t2 else kl
 
     def get_config(self):
-        return {**super().get_config(), "temperature": self.temperature, "mode": self.mode}
+        return {**super().get_config(), "temperature": self.temperature, "mode": self.mode, "scale_t2": self.scale_t2}
 
 
 def align_length(features, length):

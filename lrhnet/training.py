@@ -10,6 +10,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from data_utils import scoring, snomed
+from data_utils.pipeline import aggregate_windows
 
 PAPER_LEARNING_RATE = 3e-3
 PAPER_WEIGHT_DECAY = 1e-5
@@ -27,19 +28,34 @@ def step_decay(initial=PAPER_LEARNING_RATE, epochs=PAPER_DECAY_EPOCHS, factor=0.
     return keras.callbacks.LearningRateScheduler(lambda epoch: initial * factor ** sum(epoch >= e for e in epochs))
 
 
-def predict_probabilities(model, dataset, multilabel=True):
-    """Run ``model`` over a ``(inputs, labels)`` dataset.
+def network_input(network, inputs, view):
+    """The part of a pipeline batch dict that ``network`` reads: ``inputs[view]`` (+ demographics)."""
+    return (inputs[view], inputs["demographics"]) if network.demographics else inputs[view]
+
+
+def predict_probabilities(network, dataset, view="student", multilabel=True):
+    """Run ``network`` over pipeline batches ``({view: ..., ["record": ...]}, labels)``.
+
+    Sliding-window batches (with ``"record"``) are averaged per record.
 
     Returns:
         ``(probabilities (N, K), labels (N, K))``: sigmoid of the logits for multi-label tasks,
-        softmax otherwise.
+        softmax otherwise; one row per record.
     """
-    probabilities, labels = [], []
     activation = tf.sigmoid if multilabel else tf.nn.softmax
+    probabilities, labels, records = [], [], []
     for inputs, batch_labels in dataset:
-        probabilities.append(activation(model(inputs, training=False)).numpy())
+        probabilities.append(activation(network(network_input(network, inputs, view), training=False)).numpy())
         labels.append(batch_labels.numpy())
-    return np.concatenate(probabilities), np.concatenate(labels)
+        if "record" in inputs:
+            records.append(inputs["record"].numpy())
+    probabilities, labels = np.concatenate(probabilities), np.concatenate(labels)
+    if records:
+        records = np.concatenate(records)
+        _, probabilities = aggregate_windows(probabilities, records)
+        _, first = np.unique(records, return_index=True)
+        labels = labels[first[np.argsort(first)]]
+    return probabilities, labels
 
 
 def is_challenge_vocabulary(classes):
@@ -74,8 +90,8 @@ class SelectOnValidation(keras.callbacks.Callback):
     """Score the network on validation data after each epoch; keep and finally restore the best weights.
 
     Args:
-        network: the network whose weights are kept (the student when training a Distiller).
-        validation_data: ``(inputs, labels)`` batches that ``model`` (the model being fit) accepts.
+        network: the network scored and kept (the student when training a Distiller).
+        validation_data: pipeline batches in dict form (``view=None``); ``view`` picks the input.
         classes: class names; multilabel: the task type.
         metric: key of ``score`` to maximise; default ``challenge_metric`` for challenge
             vocabularies, ``cinc2017_f1`` for CinC 2017, else ``macro_auroc``.
@@ -83,14 +99,14 @@ class SelectOnValidation(keras.callbacks.Callback):
     best epoch) are set; each epoch's score is logged as ``val_<metric>``.
     """
 
-    def __init__(self, network, validation_data, classes, multilabel=True, metric=None):
+    def __init__(self, network, validation_data, classes, multilabel=True, metric=None, view="student"):
         super().__init__()
-        self.network, self.validation_data, self.classes, self.multilabel = network, validation_data, tuple(classes), multilabel
+        self.network, self.validation_data, self.classes, self.multilabel, self.view = network, validation_data, tuple(classes), multilabel, view
         self.metric = metric or ("challenge_metric" if multilabel and is_challenge_vocabulary(classes) else "cinc2017_f1" if self.classes == ("N", "A", "O", "~") else "macro_auroc")
         self.best_score, self.best_epoch, self.best_weights, self.thresholds = -np.inf, None, None, None
 
     def on_epoch_end(self, epoch, logs=None):
-        probabilities, labels = predict_probabilities(self.model, self.validation_data, self.multilabel)
+        probabilities, labels = predict_probabilities(self.network, self.validation_data, self.view, self.multilabel)
         thresholds = scoring.tune_thresholds(labels, probabilities) if self.multilabel else None
         value = score(labels, probabilities, thresholds, self.classes, self.multilabel)[self.metric]
         if logs is not None:
@@ -104,9 +120,9 @@ class SelectOnValidation(keras.callbacks.Callback):
             self.network.set_weights(self.best_weights)
 
 
-def evaluate_on_test(model, validation_data, test_data, classes, multilabel=True):
+def evaluate_on_test(network, validation_data, test_data, classes, multilabel=True, view="student"):
     """Tune thresholds on validation, apply them to test, and return ``score`` on test."""
-    val_probabilities, val_labels = predict_probabilities(model, validation_data, multilabel)
+    val_probabilities, val_labels = predict_probabilities(network, validation_data, view, multilabel)
     thresholds = scoring.tune_thresholds(val_labels, val_probabilities) if multilabel else None
-    test_probabilities, test_labels = predict_probabilities(model, test_data, multilabel)
+    test_probabilities, test_labels = predict_probabilities(network, test_data, view, multilabel)
     return score(test_labels, test_probabilities, thresholds, classes, multilabel)

@@ -145,7 +145,7 @@ def test_distilled_student_loss_decreases_on_real_ludb_records(bundled, tmp_path
     cache = build_cache(dataset, Preprocessing(fs=100), STANDARD_LEADS, cache_dir=str(tmp_path), progress=False)
     pipeline = ECGPipeline(cache, teacher_leads=12, student_leads=1, window_seconds=4)
     train = pipeline.train(np.tile(np.arange(3), 8), batch_size=8, seed=0)
-    validation = pipeline.evaluate(np.arange(3), crop="start")
+    validation = pipeline.evaluate(np.arange(3), crop="sliding", stride_seconds=3)
     keras.utils.set_random_seed(0)
     teacher = SEResNet1D(12, len(cache.classes), width=0.25)
     teacher.compile(optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.BinaryCrossentropy(from_logits=True))

@@ -138,6 +138,15 @@ class ECGDataset:
         """A new dataset over ``refs[i] for i in indices`` (skips are not carried over)."""
         return dataclasses.replace(self, refs=[self.refs[i] for i in indices], skipped=[])
 
+    def with_classes(self, classes):
+        """A new dataset whose labels keep only ``classes`` (records left without a label stay, all-negative)."""
+        kept = tuple(classes)
+        unknown = set(kept) - set(self.classes)
+        if unknown:
+            raise ValueError(f"classes {sorted(unknown)} are not in this dataset's vocabulary")
+        refs = [dataclasses.replace(ref, labels=tuple(label for label in ref.labels if label in kept)) for ref in self.refs]
+        return dataclasses.replace(self, refs=refs, classes=kept, skipped=list(self.skipped))
+
     def summary(self):
         """A JSON-ready dict: format, records, skipped, fs, leads, classes."""
         fs = sorted({ref.fs for ref in self.refs})

@@ -1,0 +1,178 @@
+"""LRH-Net on real data: teacher, student, student + KD and student + MLKD (sequential).
+
+    python benchmarks/lrhnet_distillation.py cinc2017 --data ../shared/data/cinc2017/training2017
+    python benchmarks/lrhnet_distillation.py ludb --data ../shared/data/ludb
+
+cinc2017: one stratified 80/10/10 split (seed 0); a wide 1-lead SE-ResNet teacher (width 0.5)
+    trained once; LRH-Net students over ``--seeds``; MLKD's assistant is a width-0.25 SE-ResNet on
+    the same lead, distilled from the teacher first. Softmax KD with T^2 (single-label classes).
+ludb: classes with at least 20 records; 5-fold stratified cross-validation, 15 % of each training
+    part for validation; per fold and seed a 12-lead teacher (width 0.25) and, for lead sets 1, 2
+    and 3, students, KD and MLKD (assistant: width-0.25 SE-ResNet on the student's leads).
+Results are written after every run to ``--out`` (JSON) and a Markdown table beside it.
+``--quick`` trains 1 epoch on a small subset to check the script.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import numpy as np  # noqa: E402
+
+from data_utils import STANDARD_LEADS, Preprocessing, open_dataset  # noqa: E402
+from data_utils.cache import build_cache  # noqa: E402
+from data_utils.pipeline import ECGPipeline  # noqa: E402
+from data_utils.splits import iterative_stratification, kfold_indices, split_indices  # noqa: E402
+from lrhnet import LogitDistillation, LRHNet, SEResNet1D, multilevel_terms  # noqa: E402
+from lrhnet.recipes import fit_network, score_on_test  # noqa: E402
+
+LUDB_LEAD_SETS = {"1": ("I",), "2": ("I", "II"), "3": ("I", "II", "V2")}
+SUMMARY_METRICS = ("cinc2017_f1", "macro_f1", "macro_auroc", "macro_ap", "f1_N", "f1_A", "f1_O", "f1_~")
+
+
+def parameters(network):
+    return int(sum(np.prod(w.shape) for w in network.trainable_weights))
+
+
+class Results:
+    """Run records, rewritten atomically as JSON and as a Markdown summary after each addition."""
+
+    def __init__(self, path, header):
+        self.path, self.header, self.runs = path, header, []
+
+    def add(self, **run):
+        self.runs.append(run)
+        print(json.dumps({k: v for k, v in run.items() if k != "history"}), flush=True)
+        self.write()
+
+    def summary(self):
+        groups = {}
+        for run in self.runs:
+            groups.setdefault((run["leads"], run["model"]), []).append(run)
+        rows = []
+        for (leads, model), runs in groups.items():
+            row = {"leads": leads, "model": model, "runs": len(runs), "params": runs[0]["params"]}
+            for metric in SUMMARY_METRICS:
+                values = [run["test"][metric] for run in runs if metric in run["test"]]
+                if values:
+                    row[metric] = [float(np.mean(values)), float(np.std(values))]
+            rows.append(row)
+        return rows
+
+    def write(self):
+        content = {**self.header, "runs": self.runs, "summary": self.summary()}
+        for path, text in ((self.path, json.dumps(content, indent=1)), (os.path.splitext(self.path)[0] + ".md", self.markdown())):
+            with open(path + ".tmp", "w") as handle:
+                handle.write(text)
+            os.replace(path + ".tmp", path)
+
+    def markdown(self):
+        summary = self.summary()
+        metrics = [m for m in SUMMARY_METRICS if any(m in row for row in summary)]
+        lines = [f"# {self.header['setting']}", "", f"Command: `{self.header['command']}`  ", f"Commit {self.header['commit']}, {self.header['date']}, seeds {self.header['seeds']}", ""]
+        lines.append("| leads | model | params | runs | " + " | ".join(metrics) + " |")
+        lines.append("|---" * (4 + len(metrics)) + "|")
+        for row in summary:
+            cells = [f"{row[m][0]:.3f} ± {row[m][1]:.3f}" if m in row else "" for m in metrics]
+            lines.append(f"| {row['leads']} | {row['model']} | {row['params']:,} | {row['runs']} | " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+
+
+def train_and_score(results, network, pipeline, split, classes, multilabel, epochs, seed, view, name, leads, extra=None, **fit):
+    started = time.time()
+    fitted = fit_network(network, pipeline, split, classes, epochs=epochs, seed=seed, view=view, multilabel=multilabel, **fit)
+    test = score_on_test(network, pipeline, split, classes, view=view, multilabel=multilabel)
+    results.add(model=name, leads=leads, seed=seed, params=parameters(network), test=test, seconds=round(time.time() - started, 1),
+                best_epoch=fitted["best_epoch"], best_validation=fitted["best_validation"], selection=fitted["metric"], history=fitted["history"], **(extra or {}))
+    return network
+
+
+def run_cinc2017(args, results):
+    dataset = open_dataset(args.data)
+    cache = build_cache(dataset, Preprocessing(fs=100, band=(0.5, 40.0)), ("I",), progress=True)
+    split = split_indices(dataset, seed=0)
+    if args.quick:
+        split = {name: index[: {"train": 256, "validation": 64, "test": 64}[name]] for name, index in split.items()}
+    results.header["split"] = {name: [dataset.record_ids[i] for i in index] for name, index in split.items()}
+    pipeline = ECGPipeline(cache, "I", "I", window_seconds=15)
+    classes, k = cache.classes, len(cache.classes)
+    kd = dict(mode="softmax", scale_t2=True, temperature=7.0)  # multilevel_terms and LogitDistillation take these
+    e_teacher, e_student = (1, 1) if args.quick else (args.teacher_epochs, args.epochs)
+    teacher = train_and_score(results, SEResNet1D(1, k, width=0.5), pipeline, split, classes, False, e_teacher, 0, "teacher", "teacher", "I")
+    assistant = train_and_score(results, SEResNet1D(1, k, width=0.25, name="assistant"), pipeline, split, classes, False, e_teacher, 0, "student",
+                                "assistant (KD from teacher)", "I", teachers=[teacher], terms=[LogitDistillation(0.7, name="kd_teacher1", **kd)], supervised_weight=0.3)
+    for seed in args.seeds:
+        train_and_score(results, LRHNet(1, k), pipeline, split, classes, False, e_student, seed, "student", "student", "I")
+        train_and_score(results, LRHNet(1, k), pipeline, split, classes, False, e_student, seed, "student", "student_kd", "I",
+                        teachers=[teacher], terms=[LogitDistillation(0.7, **kd)], supervised_weight=0.3)
+        train_and_score(results, LRHNet(1, k), pipeline, split, classes, False, e_student, seed, "student", "student_mlkd", "I",
+                        teachers=[teacher, assistant], terms=multilevel_terms(**kd), teacher_views=["teacher", "student"], supervised_weight=0.3)
+
+
+def run_ludb(args, results):
+    full = open_dataset(args.data)
+    counts = full.class_counts()
+    dataset = full.with_classes(name for name in full.classes if counts[name] >= 20)
+    kept = dataset.classes
+    results.header["classes"] = list(kept)
+    cache = build_cache(dataset, Preprocessing(fs=100, band=(0.5, 40.0)), STANDARD_LEADS, progress=True)
+    labels = cache.labels
+    folds = kfold_indices(labels, args.folds, seed=0)[: 1 if args.quick else args.folds]
+    epochs = 1 if args.quick else args.epochs
+    for fold, (train_part, test) in enumerate(folds):
+        part = iterative_stratification(labels[train_part], (0.85, 0.15), seed=fold)
+        split = {"train": train_part[part == 0], "validation": train_part[part == 1], "test": test}
+        for seed in args.seeds[: 1 if args.quick else None]:
+            teacher_pipeline = ECGPipeline(cache, 12, 12, window_seconds=8)
+            teacher = train_and_score(results, SEResNet1D(12, len(kept), width=0.25), teacher_pipeline, split, kept, True, epochs, seed, "teacher", "teacher", "12",
+                                      extra={"fold": fold})
+            for name, leads in LUDB_LEAD_SETS.items():
+                pipeline = ECGPipeline(cache, 12, leads, window_seconds=8)
+                extra = {"fold": fold}
+                train_and_score(results, LRHNet(len(leads), len(kept)), pipeline, split, kept, True, epochs, seed, "student", "student", name, extra)
+                train_and_score(results, LRHNet(len(leads), len(kept)), pipeline, split, kept, True, epochs, seed, "student", "student_kd", name, extra,
+                                teachers=[teacher], terms=[LogitDistillation(0.7)], supervised_weight=0.3)
+                assistant = train_and_score(results, SEResNet1D(len(leads), len(kept), width=0.25, name="assistant"), pipeline, split, kept, True, epochs, seed,
+                                            "student", "assistant (KD from teacher)", name, extra, teachers=[teacher], terms=[LogitDistillation(0.7, name="kd_teacher1")], supervised_weight=0.3)
+                train_and_score(results, LRHNet(len(leads), len(kept)), pipeline, split, kept, True, epochs, seed, "student", "student_mlkd", name, extra,
+                                teachers=[teacher, assistant], terms=multilevel_terms(), teacher_views=["teacher", "student"], supervised_weight=0.3)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("setting", choices=("cinc2017", "ludb"))
+    parser.add_argument("--data", required=True, help="the dataset folder")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=None, help="student epochs (default: cinc2017 15, ludb 20)")
+    parser.add_argument("--teacher-epochs", type=int, default=12, help="cinc2017 teacher and assistant epochs")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", required=True, help="results JSON path")
+    args = parser.parse_args()
+    args.epochs = args.epochs or (15 if args.setting == "cinc2017" else 20)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+    header = {
+        "setting": args.setting,
+        "command": " ".join(["python"] + sys.argv),
+        "commit": commit,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "seeds": args.seeds,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+    }
+    results = Results(args.out, header)
+    started = time.time()
+    (run_cinc2017 if args.setting == "cinc2017" else run_ludb)(args, results)
+    results.header["total_seconds"] = round(time.time() - started, 1)
+    results.write()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Train-and-score recipes shared by ``train.py`` and the benchmarks.
+
+Every network is trained through a ``Distiller`` (with no teacher for plain supervised training),
+with the paper's optimizer, a step decay at the paper's epochs scaled to the run's length, and the
+weights of the best validation epoch restored.
+"""
+
+import tf_keras as keras
+
+from lrhnet.distiller import Distiller
+from lrhnet.training import PAPER_DECAY_EPOCHS, PAPER_LEARNING_RATE, SelectOnValidation, evaluate_on_test, paper_optimizer, step_decay
+
+PAPER_EPOCHS = 90
+
+
+def scaled_decay_epochs(epochs):
+    """The paper's decay epochs (20/40/70 of 90) scaled to a run of ``epochs``."""
+    return tuple(sorted({max(1, round(boundary * epochs / PAPER_EPOCHS)) for boundary in PAPER_DECAY_EPOCHS}))
+
+
+def fit_network(network, pipeline, split, classes, *, epochs, seed=0, view="student", teachers=(), terms=(), teacher_views=None,
+                supervised_weight=1.0, multilabel=True, batch_size=64, learning_rate=PAPER_LEARNING_RATE, verbose=0):
+    """Train ``network`` on ``pipeline`` rows ``split["train"]``, selecting on ``split["validation"]``.
+
+    Args:
+        view: the input the network reads (``"teacher"`` or ``"student"``).
+        teachers, terms, teacher_views: as for ``Distiller``; empty for supervised training.
+        supervised_weight: weight of the supervised loss (the paper's alpha when distilling).
+    Returns:
+        dict: ``best_epoch``, ``best_validation`` (the selection metric), ``metric``, ``history``.
+    """
+    keras.utils.set_random_seed(seed)
+    distiller = Distiller(network, list(teachers), list(terms), teacher_views, student_view=view)
+    distiller.compile(optimizer=paper_optimizer(learning_rate), supervised_weight=supervised_weight, multilabel=multilabel)
+    selector = SelectOnValidation(network, pipeline.evaluate(split["validation"], batch_size, crop="sliding"), classes, multilabel, view=view)
+    callbacks = [step_decay(learning_rate, scaled_decay_epochs(epochs)), selector]
+    history = distiller.fit(pipeline.train(split["train"], batch_size, seed), epochs=epochs, callbacks=callbacks, verbose=verbose)
+    return {
+        "best_epoch": selector.best_epoch,
+        "best_validation": selector.best_score,
+        "metric": selector.metric,
+        "history": {key: [float(v) for v in values] for key, values in history.history.items()},
+    }
+
+
+def score_on_test(network, pipeline, split, classes, *, view="student", multilabel=True, batch_size=64):
+    """Metrics on ``split["test"]`` (sliding windows averaged per record), thresholds tuned on validation."""
+    validation = pipeline.evaluate(split["validation"], batch_size, crop="sliding")
+    test = pipeline.evaluate(split["test"], batch_size, crop="sliding")
+    return evaluate_on_test(network, validation, test, classes, multilabel, view)
