@@ -127,3 +127,9 @@ class Preprocessing:
 
     def as_dict(self):
         return {"fs": self.fs, "band": list(self.band) if self.band else None, "order": self.order, "normalize": self.normalize}
+
+    @classmethod
+    def from_dict(cls, config):
+        """The inverse of ``as_dict``."""
+        band = config.get("band")
+        return cls(fs=float(config["fs"]), band=tuple(band) if band else None, order=int(config.get("order", 3)), normalize=bool(config.get("normalize", True)))

@@ -18,8 +18,8 @@ class SqueezeExcite1D(keras.layers.Layer):
         self.squeeze = keras.layers.Dense(max(channels // reduction, 1), use_bias=False, activation="relu")
         self.excite = keras.layers.Dense(channels, use_bias=False, activation="sigmoid")
 
-    def call(self, inputs):
-        scale = self.excite(self.squeeze(keras.backend.mean(inputs, axis=1)))
+    def call(self, inputs, training=None):
+        scale = self.excite(self.squeeze(keras.backend.mean(inputs, axis=1), training=training), training=training)
         return inputs * scale[:, None, :]
 
     def get_config(self):
@@ -52,9 +52,9 @@ class SEBasicBlock(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs, training=None):
-        x = keras.activations.relu(self.bn1(self.conv1(inputs), training=training))
-        x = self.se(self.bn2(self.conv2(self.dropout(x, training=training)), training=training))
-        skip = self.skip_bn(self.skip_conv(inputs), training=training) if self.skip_conv is not None else inputs
+        x = keras.activations.relu(self.bn1(self.conv1(inputs, training=training), training=training))
+        x = self.se(self.bn2(self.conv2(self.dropout(x, training=training), training=training), training=training), training=training)
+        skip = self.skip_bn(self.skip_conv(inputs, training=training), training=training) if self.skip_conv is not None else inputs
         return keras.activations.relu(x + skip)
 
     def get_config(self):
@@ -85,9 +85,9 @@ class LRHBlock(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs, training=None):
-        x = self.bn1(keras.activations.relu(self.conv1(inputs)), training=training)
-        x = self.se(self.conv2(x))
-        skip = self.skip_conv(inputs) if self.skip_conv is not None else inputs
+        x = self.bn1(keras.activations.relu(self.conv1(inputs, training=training)), training=training)
+        x = self.se(self.conv2(x, training=training), training=training)
+        skip = self.skip_conv(inputs, training=training) if self.skip_conv is not None else inputs
         return self.bn2(keras.activations.relu(x + skip), training=training)
 
     def get_config(self):

@@ -47,10 +47,14 @@ class ECGNetwork(keras.Model):
             raise ValueError(f"{self.name} expects signals (batch, time, {self.num_leads} leads), got shape {tuple(signal.shape)}")
         return signal, demo
 
-    def pooled_head_input(self, features, demo):
-        """Global average pool of the last feature map, concatenated with the demographic encoding."""
-        pooled = self.pool(features)
-        return keras.layers.concatenate([pooled, self.demographic_dense(demo)]) if demo is not None else pooled
+    def pooled_head_input(self, features, demo, training=None):
+        """Global average pool of the last feature map, concatenated with the demographic encoding.
+
+        ``forward`` runs outside Keras' ``__call__`` when a Distiller calls it, so every layer call
+        in it passes ``training`` explicitly (pruning wrappers depend on it).
+        """
+        pooled = self.pool(features, training=training)
+        return keras.layers.concatenate([pooled, self.demographic_dense(demo, training=training)]) if demo is not None else pooled
 
     def forward(self, inputs, training=None):
         """Return ``(logits (B, K), [feature maps (B, T_s, C_s) per stage])``."""
@@ -93,13 +97,13 @@ class SEResNet1D(ECGNetwork):
 
     def forward(self, inputs, training=None):
         signal, demo = self.split_inputs(inputs)
-        x = self.stem_pool(keras.activations.relu(self.stem_bn(self.stem_conv(signal), training=training)))
+        x = self.stem_pool(keras.activations.relu(self.stem_bn(self.stem_conv(signal, training=training), training=training)), training=training)
         features = []
         for stage in self.stages:
             for block in stage:
                 x = block(x, training=training)
             features.append(x)
-        return self.classifier(self.pooled_head_input(x, demo)), features
+        return self.classifier(self.pooled_head_input(x, demo, training), training=training), features
 
     def get_config(self):
         return {**super().get_config(), "dropout": self.dropout}
@@ -122,12 +126,13 @@ class LRHNet(ECGNetwork):
 
     def forward(self, inputs, training=None):
         signal, demo = self.split_inputs(inputs)
-        x = self.stem(signal)
+        x = self.stem(signal, training=training)
         features = []
         for block in self.blocks:
             x = block(x, training=training)
             features.append(x)
-        return self.classifier(self.hidden(self.pooled_head_input(x, demo))), features
+        head = self.hidden(self.pooled_head_input(x, demo, training), training=training)
+        return self.classifier(head, training=training), features
 
 
 @serializable
@@ -152,9 +157,9 @@ class CNN1D(ECGNetwork):
         signal, demo = self.split_inputs(inputs)
         x, features = signal, []
         for conv, norm, pool in zip(self.convs, self.norms, self.pools):
-            x = keras.activations.relu(pool(norm(conv(x), training=training)))
+            x = keras.activations.relu(pool(norm(conv(x, training=training), training=training), training=training))
             features.append(x)
-        return self.classifier(self.dropout(self.pooled_head_input(x, demo), training=training)), features
+        return self.classifier(self.dropout(self.pooled_head_input(x, demo, training), training=training), training=training), features
 
     def get_config(self):
         return {**super().get_config(), "dropout": self.dropout_rate}

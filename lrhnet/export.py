@@ -1,0 +1,173 @@
+"""TFLite export of a trained network, its sidecar, and a LiteRT runner.
+
+Every exported ``model.tflite`` (or saved ``model.keras``) gets ``model.tflite.json`` (or
+``model.keras.json``) beside it, so that two formats of one model never share a sidecar. It holds
+what ``predict`` needs to prepare a record exactly as training did: classes, leads, sampling rate,
+window, preprocessing, thresholds, task type; and a ``labels.txt`` with one class per line.
+Kinds: ``float32``, ``float16`` (float16 weights), ``dynamic`` (int8 weights, float activations)
+and ``int8`` (int8 weights and activations, calibrated on a representative dataset; float
+input and output).
+"""
+
+import json
+import logging
+import os
+
+import numpy as np
+import tensorflow as tf
+
+KINDS = ("float32", "float16", "dynamic", "int8")
+log = logging.getLogger(__name__)
+
+
+class MissingSidecar(FileNotFoundError):
+    """A model file without the ``.json`` sidecar that says how to feed it."""
+
+
+def sidecar_path(model_path):
+    """``student.tflite`` -> ``student.tflite.json``."""
+    return model_path + ".json"
+
+
+def write_sidecar(model_path, *, classes, leads, fs, window, preprocessing, thresholds=None, multilabel=True, demographics=False, **extra):
+    """Write ``<model file>.json`` and ``labels.txt`` beside ``model_path``; returns the sidecar dict.
+
+    Args:
+        classes: class names (the model's output order); leads: input lead names in order;
+        fs: sampling rate in Hz; window: samples per window; preprocessing: ``Preprocessing.as_dict()``;
+        thresholds: per-class decision thresholds (multi-label), or None (single-label: arg-max).
+    """
+    sidecar = {
+        "classes": list(classes),
+        "leads": list(leads),
+        "fs": float(fs),
+        "window": int(window),
+        "preprocessing": preprocessing,
+        "thresholds": None if thresholds is None else [float(t) for t in thresholds],
+        "multilabel": bool(multilabel),
+        "demographics": bool(demographics),
+        **extra,
+    }
+    if sidecar["thresholds"] is not None and len(sidecar["thresholds"]) != len(sidecar["classes"]):
+        raise ValueError(f"{len(sidecar['thresholds'])} thresholds for {len(sidecar['classes'])} classes")
+    folder = os.path.dirname(os.path.abspath(model_path))
+    atomic_write(sidecar_path(model_path), json.dumps(sidecar, indent=1))
+    atomic_write(os.path.join(folder, "labels.txt"), "\n".join(sidecar["classes"]) + "\n")
+    return sidecar
+
+
+def read_sidecar(model_path):
+    """The sidecar dict of a model file. Raises ``MissingSidecar`` naming the file it looked for."""
+    path = sidecar_path(model_path)
+    if not os.path.exists(path):
+        raise MissingSidecar(f"{model_path}: no sidecar {os.path.basename(path)} beside it; export the model with lrhnet.export, which writes one")
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def atomic_write(path, data):
+    """Write text or bytes to ``path`` through a temporary file, so a kill never leaves it cut short."""
+    mode = "wb" if isinstance(data, bytes) else "w"
+    with open(path + ".tmp", mode) as handle:
+        handle.write(data)
+    os.replace(path + ".tmp", path)
+
+
+def concrete_function(network, window):
+    """The network's inference function for a batch of 1: (1, window, leads) [+ (1, 5)] -> logits (1, K)."""
+    signature = [tf.TensorSpec((1, window, network.num_leads), tf.float32, name="signal")]
+    if network.demographics:
+        signature.append(tf.TensorSpec((1, 5), tf.float32, name="demographics"))
+        function = tf.function(lambda signal, demographics: network((signal, demographics), training=False), input_signature=signature)
+    else:
+        function = tf.function(lambda signal: network(signal, training=False), input_signature=signature)
+    return function.get_concrete_function()
+
+
+def convert(network, window, kind="float32", representative=None):
+    """TFLite flatbuffer bytes of ``network`` for ``window``-sample inputs.
+
+    Args:
+        kind: one of ``KINDS``.
+        representative: for ``int8``, an iterable of input lists (as ``concrete_function`` takes,
+            e.g. ``[signal (1, window, leads)]``) drawn from the training split.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"TFLite kind {kind!r} is not one of {KINDS}")
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete_function(network, window)], network)
+    if kind != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if kind == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if kind == "int8":
+        if representative is None:
+            raise ValueError("int8 export needs a representative dataset from the training split")
+        samples = list(representative)
+        converter.representative_dataset = lambda: iter(samples)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return converter.convert()
+
+
+def export_tflite(network, path, kind, *, window, representative=None, **sidecar):
+    """Convert ``network``, write ``path`` and its sidecar (see ``write_sidecar`` for the fields).
+
+    Returns:
+        the number of bytes written.
+    """
+    content = convert(network, window, kind, representative)
+    atomic_write(path, content)
+    write_sidecar(path, window=window, demographics=network.demographics, kind=kind, **sidecar)
+    return len(content)
+
+
+class TFLiteModel:
+    """Run a ``.tflite`` model with ``ai_edge_litert`` on one thread, one window at a time.
+
+    Call it on signals (N, window, leads) [and demographics (N, 5)]; returns float32 logits (N, K).
+    LiteRT's default XNNPACK delegate refuses some of our int8 graphs while preparing them (a
+    known class of XNNPACK bugs); the builtin kernels are then used and ``delegate`` says so.
+    """
+
+    def __init__(self, path, num_threads=1):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        self.path, self.delegate = path, "xnnpack"
+        try:
+            self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+            self.interpreter.allocate_tensors()
+        except RuntimeError as error:
+            log.warning("%s: XNNPACK could not prepare the graph (%s); using the builtin kernels", path, str(error).splitlines()[0])
+            self.delegate = "builtin"
+            self.interpreter = Interpreter(model_path=path, num_threads=num_threads, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            self.interpreter.allocate_tensors()
+        details = sorted(self.interpreter.get_input_details(), key=lambda d: len(d["shape"]), reverse=True)
+        self.inputs, self.output = details, self.interpreter.get_output_details()[0]
+
+    def __call__(self, signal, demographics=None):
+        arrays = [np.asarray(signal, np.float32)] + ([np.asarray(demographics, np.float32)] if demographics is not None else [])
+        if len(arrays) != len(self.inputs):
+            raise ValueError(f"{self.path} takes {len(self.inputs)} input(s), got {len(arrays)}")
+        outputs = []
+        for row in range(len(arrays[0])):
+            for detail, array in zip(self.inputs, arrays):
+                self.interpreter.set_tensor(detail["index"], quantize(array[row : row + 1], detail))
+            self.interpreter.invoke()
+            outputs.append(dequantize(self.interpreter.get_tensor(self.output["index"]), self.output))
+        return np.concatenate(outputs).astype(np.float32)
+
+
+def quantize(array, detail):
+    """Float array -> the tensor's dtype, through its scale and zero point when it is integer."""
+    if np.issubdtype(detail["dtype"], np.integer):
+        scale, zero = detail["quantization"]
+        info = np.iinfo(detail["dtype"])
+        return np.clip(np.round(array / scale + zero), info.min, info.max).astype(detail["dtype"])
+    return array.astype(detail["dtype"])
+
+
+def dequantize(array, detail):
+    """The tensor's values as float32."""
+    if np.issubdtype(detail["dtype"], np.integer):
+        scale, zero = detail["quantization"]
+        return (array.astype(np.float32) - zero) * scale
+    return array.astype(np.float32)

@@ -1,0 +1,48 @@
+"""Magnitude pruning inside our subclassed networks, fine-tuned with distillation on."""
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from lrhnet import CNN1D, Distiller, LogitDistillation, LRHNet
+from lrhnet.compress import UpdatePruningStep, kernel_sparsity, prune_layers, pruning_wrappers, strip_pruning
+
+
+def fitted(network, x, y):
+    network.compile(optimizer="adam", loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+    network.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    return network
+
+
+@pytest.mark.parametrize("student_class", [LRHNet, CNN1D])
+def test_pruned_student_reaches_target_sparsity_and_keeps_it(tmp_path, student_class):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 512, 2)).astype("float32")
+    y = np.eye(4, dtype="float32")[rng.integers(0, 4, 64)]
+    keras.utils.set_random_seed(0)
+    teacher = fitted(LRHNet(2, 4, name="teacher"), x, y)
+    student = fitted(student_class(2, 4, width=1.0 if student_class is LRHNet else 0.25), x, y)
+    before = [(w, w.numpy().copy()) for w in teacher.weights]  # the variables themselves: names repeat
+    prune_layers(student, target_sparsity=0.6, end_step=8, frequency=2)
+    wrappers = len(pruning_wrappers(student))
+    assert wrappers == (17 if student_class is LRHNet else 5)  # every Conv1D and Dense, nested or not
+    distiller = Distiller(student, teacher, [LogitDistillation(0.7, mode="softmax", scale_t2=True)])
+    distiller.compile(optimizer=keras.optimizers.Adam(1e-3), multilabel=False)
+    distiller.fit({"teacher": x, "student": x}, y, epochs=3, batch_size=16, verbose=0, callbacks=[UpdatePruningStep()])
+    strip_pruning(student)
+    assert pruning_wrappers(student) == []
+    overall, per_layer = kernel_sparsity(student)
+    assert overall == pytest.approx(0.6, abs=0.01) and all(f == pytest.approx(0.6, abs=0.02) for _, f in per_layer)
+    assert all(np.array_equal(value, w.numpy()) for w, value in before)
+    expected = student(x[:4], training=False).numpy()
+    student.save(tmp_path / "pruned.keras")
+    loaded = keras.models.load_model(tmp_path / "pruned.keras")
+    assert kernel_sparsity(loaded)[0] == pytest.approx(overall)
+    np.testing.assert_array_equal(loaded(x[:4], training=False).numpy(), expected)
+
+
+def test_pruning_arguments_are_checked():
+    with pytest.raises(ValueError, match="sparsity"):
+        prune_layers(LRHNet(1, 2), 1.5, end_step=10)
+    with pytest.raises(ValueError, match="end_step"):
+        prune_layers(LRHNet(1, 2), 0.5, end_step=0)

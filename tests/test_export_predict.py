@@ -1,0 +1,146 @@
+"""TFLite export against Keras on real records, sidecars, and the predict command on every format."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from data_utils import Preprocessing, open_dataset
+from data_utils.cache import build_cache
+from data_utils.pipeline import ECGPipeline
+from lrhnet import LRHNet
+from lrhnet.export import KINDS, MissingSidecar, TFLiteModel, export_tflite, read_sidecar, write_sidecar
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+PREPROCESSING = Preprocessing(fs=100, band=(0.5, 40.0))
+WINDOW = 500  # 5 s at 100 Hz
+
+
+@pytest.fixture(scope="module")
+def real_windows(tmp_path_factory):
+    """Lead-I windows (N, 500, 1) cut from the bundled real records of all five sources."""
+    windows = []
+    for name in ("cinc2017", "ludb", "cinc2020", "cinc2021", "ptbxl"):
+        dataset = open_dataset(os.path.join(ROOT, "tests", "data", name))
+        cache = build_cache(dataset, PREPROCESSING, ("I",), cache_dir=str(tmp_path_factory.mktemp("cache")), progress=False)
+        pipeline = ECGPipeline(cache, "I", window_seconds=WINDOW / 100)
+        windows.extend(x.numpy() for x, _ in pipeline.evaluate(np.arange(len(cache)), crop="sliding", view="student"))
+    return np.concatenate(windows)
+
+
+@pytest.fixture(scope="module")
+def trained_student(real_windows):
+    """A lead-I LRH-Net fit briefly on the real windows (4 classes), so its outputs are not trivial."""
+    keras.utils.set_random_seed(0)
+    network = LRHNet(1, 4)
+    network.compile(optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+    labels = np.eye(4, dtype="float32")[np.arange(len(real_windows)) % 4]
+    network.fit(real_windows, labels, epochs=3, batch_size=16, verbose=0)
+    return network
+
+
+def sidecar_fields(classes=("N", "A", "O", "~"), leads=("I",)):
+    return dict(classes=list(classes), leads=list(leads), fs=100, preprocessing=PREPROCESSING.as_dict(), multilabel=False)
+
+
+@pytest.mark.parametrize("kind, tolerance", [("float32", 1e-4), ("float16", 1e-2), ("dynamic", 0.1), ("int8", 0.1)])
+def test_tflite_matches_keras_on_real_records(trained_student, real_windows, tmp_path, kind, tolerance):
+    """float32 within 1e-4 (absolute, logits); the quantised kinds within ``tolerance`` x the logit range."""
+    path = str(tmp_path / f"student_{kind}.tflite")
+    representative = [[real_windows[i : i + 1]] for i in range(0, len(real_windows), 2)]
+    size = export_tflite(trained_student, path, kind, window=WINDOW, representative=representative, **sidecar_fields())
+    assert size == os.path.getsize(path)
+    expected = trained_student(real_windows, training=False).numpy()
+    got = TFLiteModel(path)(real_windows)
+    scale = 1.0 if kind == "float32" else float(np.ptp(expected))
+    assert np.abs(got - expected).max() <= tolerance * scale
+
+
+def test_sidecar_and_labels_file(tmp_path):
+    path = str(tmp_path / "model.tflite")
+    with pytest.raises(MissingSidecar, match="model.tflite.json"):
+        read_sidecar(path)
+    write_sidecar(path, window=WINDOW, thresholds=[0.5, 0.2], **{**sidecar_fields(classes=("a", "b")), "multilabel": True})
+    assert read_sidecar(path)["thresholds"] == [0.5, 0.2] and read_sidecar(path)["window"] == WINDOW
+    assert (tmp_path / "labels.txt").read_text().split() == ["a", "b"]
+    with pytest.raises(ValueError, match="thresholds"):
+        write_sidecar(path, window=WINDOW, thresholds=[0.5], **sidecar_fields(classes=("a", "b")))
+    assert set(KINDS) == {"float32", "float16", "dynamic", "int8"}
+
+
+def run_predict(*args):
+    return subprocess.run([sys.executable, "-m", "lrhnet.predict", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def exported(trained_student, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    tflite = str(folder / "student.tflite")
+    export_tflite(trained_student, tflite, "float32", window=WINDOW, **sidecar_fields())
+    trained_student.save(folder / "student.keras")
+    write_sidecar(str(folder / "student.keras"), window=WINDOW, **sidecar_fields())
+    return tflite, str(folder / "student.keras")
+
+
+def read_rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("name, records", [("cinc2017", 4), ("ludb", 3), ("cinc2020", 3), ("cinc2021", 4), ("ptbxl", 4)])
+def test_predict_on_every_bundled_format(exported, tmp_path, name, records):
+    result = run_predict("--model", exported[0], "--input", os.path.join(ROOT, "tests", "data", name), "--out", str(tmp_path / "p.csv"))
+    assert result.returncode == 0, result.stderr
+    rows = read_rows(tmp_path / "p.csv")
+    assert len(rows) == records and list(rows[0]) == ["record", "p_N", "p_A", "p_O", "p_~", "labels"]
+    for row in rows:
+        assert sum(float(row[f"p_{c}"]) for c in "NAO~") == pytest.approx(1.0, abs=1e-4)
+        assert row["labels"] in "NAO~" and not row["record"].endswith((".hea", ".mat"))
+
+
+def test_predict_keras_and_tflite_agree_on_one_record(exported, tmp_path):
+    record = os.path.join(ROOT, "tests", "data", "cinc2017", "A00592")
+    outputs = []
+    for model in exported:
+        assert run_predict("--model", model, "--input", record, "--out", str(tmp_path / "p.csv")).returncode == 0
+        outputs.append([float(v) for k, v in read_rows(tmp_path / "p.csv")[0].items() if k.startswith("p_")])
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["ludb", "cinc2017/training2017", "cinc2021-samples", "cinc2020-samples", "ptbxl-mini"])
+def test_predict_on_the_shared_samples(exported, shared, tmp_path, name):
+    folder = shared(name)
+    if name.startswith("cinc2017"):  # 6,822 records: a copy of ten keeps the test short
+        folder = str(tmp_path / "c17")
+        os.makedirs(folder)
+        for record in sorted(os.listdir(shared(name)))[:20]:
+            shutil.copy(os.path.join(shared(name), record), folder)
+    result = run_predict("--model", exported[0], "--input", folder, "--out", str(tmp_path / "p.csv"))
+    assert result.returncode == 0, result.stderr
+    assert len(read_rows(tmp_path / "p.csv")) > 0 and "0 skipped" in result.stderr
+
+
+def test_predict_bad_input(exported, tmp_path, bundled):
+    lonely = str(tmp_path / "lonely.keras")
+    shutil.copy(exported[1], lonely)  # a model without its sidecar
+    result = run_predict("--model", lonely, "--input", bundled("cinc2017"), "--out", str(tmp_path / "p.csv"))
+    assert result.returncode == 2 and "no sidecar lonely.keras.json" in result.stderr
+    v2_model = str(tmp_path / "v2.tflite")
+    shutil.copy(exported[0], v2_model)
+    write_sidecar(v2_model, window=WINDOW, **sidecar_fields(leads=("V2",)))
+    result = run_predict("--model", v2_model, "--input", bundled("cinc2017"), "--out", str(tmp_path / "p.csv"))
+    assert result.returncode == 1 and result.stderr.count("lacks lead(s) V2") == 4
+    odd = tmp_path / "odd"
+    shutil.copytree(bundled("cinc2017"), odd)
+    header = (odd / "A00592.hea").read_text().splitlines()
+    (odd / "A00592.hea").write_text("\n".join([header[0].replace(" 300 ", " 0.05 ")] + header[1:]) + "\n")
+    result = run_predict("--model", exported[0], "--input", str(odd), "--out", str(tmp_path / "p.csv"))
+    assert result.returncode == 0 and "A00592: cannot resample 0.05 Hz" in result.stderr
+    assert len(read_rows(tmp_path / "p.csv")) == 3
+    assert json.loads(open(exported[0] + ".json").read())["kind"] == "float32"
