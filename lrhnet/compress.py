@@ -43,7 +43,8 @@ def prune_layers(network, target_sparsity, end_step, begin_step=0, frequency=Non
 
     The sparsity of each wrapped kernel rises from 0 at ``begin_step`` to ``target_sparsity`` at
     ``end_step`` along TFMOT's cubic ``PolynomialDecay``, masks updated every ``frequency`` steps
-    (default: a tenth of the ramp). Biases are not pruned. Returns the network.
+    (default: a tenth of the ramp). Biases are not pruned. The network is run once so that the
+    wrappers are built before ``fit``. Returns the network.
     """
     if not 0 < target_sparsity < 1:
         raise ValueError(f"target sparsity must lie in (0, 1), not {target_sparsity}")
@@ -52,6 +53,7 @@ def prune_layers(network, target_sparsity, end_step, begin_step=0, frequency=Non
     frequency = frequency or max(1, (end_step - begin_step) // 10)
     schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, target_sparsity, begin_step=begin_step, end_step=end_step, frequency=frequency)
     _replace_layers(network, PRUNABLE, lambda layer: tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule))
+    network(network.example_inputs(), training=False)
     return network
 
 

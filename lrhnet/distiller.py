@@ -30,8 +30,7 @@ def single_label_loss(labels, logits):
 
 def stage_channels(network):
     """Build ``network`` (so that Keras saves it as built) and return the channels of each stage."""
-    signal = tf.zeros((1, 256, network.num_leads))
-    inputs = (signal, tf.zeros((1, 5))) if network.demographics else signal
+    inputs = network.example_inputs()
     network(inputs, training=False)
     return [int(f.shape[-1]) for f in network.forward(inputs, training=False)[1]]
 

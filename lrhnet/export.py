@@ -16,6 +16,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from lrhnet.twin import GraphNetwork
+
 KINDS = ("float32", "float16", "dynamic", "int8")
 log = logging.getLogger(__name__)
 
@@ -90,10 +92,17 @@ def convert(network, window, kind="float32", representative=None):
     Args:
         kind: one of ``KINDS``.
         representative: for ``int8``, an iterable of input lists (as ``concrete_function`` takes,
-            e.g. ``[signal (1, window, leads)]``) drawn from the training split.
+            e.g. ``[signal (1, window, leads)]``) drawn from the training split. A quantization-aware
+            ``GraphNetwork`` needs none: its fake-quantization nodes carry the ranges.
     """
     if kind not in KINDS:
         raise ValueError(f"TFLite kind {kind!r} is not one of {KINDS}")
+    if isinstance(network, GraphNetwork):
+        if kind != "int8":
+            raise ValueError("a quantization-aware network exports as int8 only")
+        converter = tf.lite.TFLiteConverter.from_keras_model(network.graph)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        return converter.convert()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete_function(network, window)], network)
     if kind != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -150,7 +159,7 @@ class TFLiteModel:
         outputs = []
         for row in range(len(arrays[0])):
             for detail, array in zip(self.inputs, arrays):
-                self.interpreter.set_tensor(detail["index"], quantize(array[row : row + 1], detail))
+                self.interpreter.set_tensor(detail["index"], quantize(array[row : row + 1].reshape(detail["shape"]), detail))
             self.interpreter.invoke()
             outputs.append(dequantize(self.interpreter.get_tensor(self.output["index"]), self.output))
         return np.concatenate(outputs).astype(np.float32)

@@ -32,6 +32,11 @@ class ECGNetwork(keras.Model):
             name="steps_trained", shape=(), dtype="int64", initializer="zeros", trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA
         )
 
+    def example_inputs(self, length=256):
+        """Zero inputs of batch 1 in the form the network is called on (a fixed ``window`` wins)."""
+        signal = tf.zeros((1, getattr(self, "window", None) or length, self.num_leads))
+        return (signal, tf.zeros((1, 5))) if self.demographics else signal
+
     def split_inputs(self, inputs):
         """Check and split the inputs into ``(signal, demographics or None)``."""
         if self.demographics:
