@@ -180,3 +180,43 @@ def dequantize(array, detail):
         scale, zero = detail["quantization"]
         return (array.astype(np.float32) - zero) * scale
     return array.astype(np.float32)
+
+
+class Int8AccuracyError(ValueError):
+    """An int8 model loses more of the metric than the tolerance allows."""
+
+
+class TFLiteNetwork:
+    """A ``TFLiteModel`` behind the calling convention of our networks, so that
+    ``lrhnet.training.predict_probabilities`` and ``evaluate_on_test`` can score it."""
+
+    def __init__(self, path):
+        self.model = TFLiteModel(path)
+        self.demographics = len(self.model.inputs) > 1
+
+    def __call__(self, inputs, training=None):
+        signal, demo = inputs if self.demographics else (inputs, None)
+        return self.model(np.asarray(signal), None if demo is None else np.asarray(demo))
+
+
+def parity_report(network, tflite_path, validation, test, classes, multilabel=True, view="student", metric=None, int8_tolerance=None):
+    """Score the Keras network and its exported file on the same test batches.
+
+    Thresholds are tuned on ``validation`` for each model separately. With ``int8_tolerance``
+    (and ``metric``, a key of ``lrhnet.training.score``), raises ``Int8AccuracyError`` when the file
+    scores more than the tolerance below the Keras network.
+
+    Returns:
+        ``{"keras": {metric: value}, "tflite": {metric: value}}``.
+    """
+    from lrhnet.training import evaluate_on_test
+
+    report = {
+        "keras": evaluate_on_test(network, validation, test, classes, multilabel, view),
+        "tflite": evaluate_on_test(TFLiteNetwork(tflite_path), validation, test, classes, multilabel, view),
+    }
+    if int8_tolerance is not None:
+        loss = report["keras"][metric] - report["tflite"][metric]
+        if loss > int8_tolerance:
+            raise Int8AccuracyError(f"{tflite_path}: {metric} {report['tflite'][metric]:.4f} is {loss:.4f} below the Keras model's {report['keras'][metric]:.4f} (tolerance {int8_tolerance})")
+    return report

@@ -19,13 +19,14 @@ def scaled_decay_epochs(epochs):
 
 
 def fit_network(network, pipeline, split, classes, *, epochs, seed=0, view="student", teachers=(), terms=(), teacher_views=None,
-                supervised_weight=1.0, multilabel=True, batch_size=64, learning_rate=PAPER_LEARNING_RATE, verbose=0):
+                supervised_weight=1.0, multilabel=True, batch_size=64, learning_rate=PAPER_LEARNING_RATE, callbacks=(), verbose=0):
     """Train ``network`` on ``pipeline`` rows ``split["train"]``, selecting on ``split["validation"]``.
 
     Args:
         view: the input the network reads (``"teacher"`` or ``"student"``).
         teachers, terms, teacher_views: as for ``Distiller``; empty for supervised training.
         supervised_weight: weight of the supervised loss (the paper's alpha when distilling).
+        callbacks: more Keras callbacks (``lrhnet.compress.UpdatePruningStep`` when pruning).
     Returns:
         dict: ``best_epoch``, ``best_validation`` (the selection metric), ``metric``, ``history``.
     """
@@ -33,7 +34,7 @@ def fit_network(network, pipeline, split, classes, *, epochs, seed=0, view="stud
     distiller = Distiller(network, list(teachers), list(terms), teacher_views, student_view=view)
     distiller.compile(optimizer=paper_optimizer(learning_rate), supervised_weight=supervised_weight, multilabel=multilabel)
     selector = SelectOnValidation(network, pipeline.evaluate(split["validation"], batch_size, crop="sliding"), classes, multilabel, view=view)
-    callbacks = [step_decay(learning_rate, scaled_decay_epochs(epochs)), selector]
+    callbacks = [step_decay(learning_rate, scaled_decay_epochs(epochs)), *callbacks, selector]
     history = distiller.fit(pipeline.train(split["train"], batch_size, seed), epochs=epochs, callbacks=callbacks, verbose=verbose)
     return {
         "best_epoch": selector.best_epoch,
