@@ -6,6 +6,7 @@
 Split: stratified 80/10/10 (seed 0), lead I at 100 Hz, 15 s windows; test records are scored on
 sliding windows averaged per record. A width-0.25 SE-ResNet teacher and an LRH-Net student
 (distilled, softmax KD with T^2) are trained first; every fine-tune keeps distillation on.
+The teacher is reported in Keras and as float32 and int8 TFLite.
 Variants: the float student in Keras and as float32 / float16 / dynamic-range / int8 (post-training)
 TFLite; a 50 %-pruned student (Keras, float32 TFLite); QAT-int8 from the float student; and
 pruning-preserving QAT-int8 from the pruned one. For each: CinC 2017 F1 and macro AUROC on the
@@ -92,6 +93,12 @@ def main():
     teacher_fit = fit_network(teacher, pipeline, split, classes, epochs=args.teacher_epochs, multilabel=False)
     result["teacher"] = {"params": trainable_parameters(teacher), "macs": multiply_accumulates(teacher, window), "best_epoch": teacher_fit["best_epoch"],
                          "test": evaluate_on_test(teacher, validation, test, classes, False), "keras_latency_ms": keras_latency_ms(teacher, window)}
+    representative = [[x[i : i + 1].numpy()] for x, _ in pipeline.train(split["train"][:256], 64, seed=1, view="student") for i in range(len(x))]
+    result["teacher"]["tflite"] = {}
+    for kind in ("float32", "int8"):
+        path = os.path.join(folder, f"teacher_{kind}.tflite")
+        export_tflite(teacher, path, kind, window=window, representative=representative, **sidecar)
+        result["teacher"]["tflite"][kind] = {**file_sizes(path), "tflite_latency_ms": tflite_latency_ms(path), "test": parity_report(teacher, path, validation, test, classes, multilabel=False)["tflite"]}
     student = LRHNet(1, len(classes))
     fit(student, args.student_epochs, 3e-3)
     float_metrics = evaluate_on_test(student, validation, test, classes, False)
@@ -99,7 +106,6 @@ def main():
     add("keras float32", float_metrics, network=student)
     student_path = os.path.join(folder, "student.keras")
     student.save(student_path)
-    representative = [[x[i : i + 1].numpy()] for x, _ in pipeline.train(split["train"][:256], 64, seed=1, view="student") for i in range(len(x))]
     for kind in ("float32", "float16", "dynamic", "int8"):
         path = os.path.join(folder, f"student_{kind}.tflite")
         export_tflite(student, path, kind, window=window, representative=representative, **sidecar)

@@ -144,3 +144,33 @@ def test_predict_bad_input(exported, tmp_path, bundled):
     assert result.returncode == 0 and "A00592: cannot resample 0.05 Hz" in result.stderr
     assert len(read_rows(tmp_path / "p.csv")) == 3
     assert json.loads(open(exported[0] + ".json").read())["kind"] == "float32"
+
+
+def test_parity_report_and_int8_refusal(trained_student, real_windows, bundled, tmp_path):
+    from lrhnet.export import Int8AccuracyError, parity_report
+
+    dataset = open_dataset(bundled("cinc2017"))
+    cache = build_cache(dataset, PREPROCESSING, ("I",), cache_dir=str(tmp_path / "c"), progress=False)
+    batches = ECGPipeline(cache, "I", window_seconds=WINDOW / 100).evaluate(np.arange(4), crop="sliding")
+    path = str(tmp_path / "int8.tflite")
+    export_tflite(trained_student, path, "int8", window=WINDOW, representative=[[w[None]] for w in real_windows[:32]], **sidecar_fields())
+    report = parity_report(trained_student, path, batches, batches, list("NAO~"), multilabel=False)
+    assert set(report) == {"keras", "tflite"} and "cinc2017_f1" in report["tflite"]
+    with pytest.raises(Int8AccuracyError, match="tolerance -1"):  # any result is "too far" below -1
+        parity_report(trained_student, path, batches, batches, list("NAO~"), multilabel=False, metric="macro_auroc", int8_tolerance=-1)
+
+
+def test_efficiency_figures(trained_student, tmp_path):
+    from lrhnet.efficiency import file_sizes, multiply_accumulates, tflite_latency_ms, trainable_parameters
+
+    network = LRHNet(1, 4)
+    # Convolutions and dense layers at T = 64, counted by hand (stride 2 when the width changes).
+    by_hand = 64 * 8 * 16 + 2 * 64 * 8 * 16 * 16 + (32 * 8 * 16 * 32 + 32 * 8 * 32 * 32 + 32 * 16 * 32)
+    by_hand += 16 * 8 * 32 * 64 + 16 * 8 * 64 * 64 + 16 * 32 * 64 + (64 + 256 + 1024) + 64 * 128 + 128 * 4
+    assert multiply_accumulates(network, 64) == pytest.approx(by_hand, rel=0.05)
+    assert trainable_parameters(network) == 79188
+    path = str(tmp_path / "m.tflite")
+    export_tflite(trained_student, path, "float32", window=WINDOW, **sidecar_fields())
+    sizes = file_sizes(path)
+    assert sizes["bytes"] == os.path.getsize(path) and 0 < sizes["gzip_bytes"] < sizes["bytes"]
+    assert 0 < tflite_latency_ms(path, repeats=5) < 1000
