@@ -8,11 +8,8 @@ time and disk size of a fresh cache at 100 Hz, and the records per second of one
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +19,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
 
+from benchmarks.provenance import provenance  # noqa: E402
 from data_utils import Preprocessing, open_dataset  # noqa: E402
 from data_utils.cache import build_cache  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
@@ -34,13 +32,7 @@ def main():
     parser.add_argument("--shared", required=True, help="the development data folder")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    result = {
-        "command": " ".join(["python"] + sys.argv),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "folders": {},
-    }
+    result = {**provenance(), "folders": {}}
     for folder in FOLDERS:
         started = time.time()
         dataset = open_dataset(os.path.join(args.shared, folder), progress=False).validate(progress=False)

@@ -14,11 +14,8 @@ test split, file size (raw and gzip), median single-thread latency per 15 s wind
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +26,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import numpy as np  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
+from benchmarks.provenance import provenance  # noqa: E402
 from data_utils import Preprocessing, open_dataset  # noqa: E402
 from data_utils.cache import build_cache  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
@@ -56,13 +54,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small subset, 1 epoch each: checks the script")
     args = parser.parse_args()
     started = time.time()
-    result = {
-        "command": " ".join(["python"] + sys.argv),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, TF_NUM_INTRAOP_THREADS={os.environ.get('TF_NUM_INTRAOP_THREADS', 'unset')}",
-        "variants": [],
-    }
+    result = {**provenance(), "variants": []}
     dataset = open_dataset(args.data)
     cache = build_cache(dataset, Preprocessing(fs=100, band=(0.5, 40.0)), ("I",), progress=True)
     split = split_indices(dataset, seed=0)

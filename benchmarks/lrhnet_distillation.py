@@ -14,11 +14,8 @@ Results are written after every run to ``--out`` (JSON) and a Markdown table bes
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 
@@ -27,6 +24,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
 
+from benchmarks.provenance import provenance  # noqa: E402
 from data_utils import STANDARD_LEADS, Preprocessing, open_dataset  # noqa: E402
 from data_utils.cache import build_cache  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
@@ -158,15 +156,7 @@ def main():
     parser.add_argument("--out", required=True, help="results JSON path")
     args = parser.parse_args()
     args.epochs = args.epochs or (15 if args.setting == "cinc2017" else 20)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
-    header = {
-        "setting": args.setting,
-        "command": " ".join(["python"] + sys.argv),
-        "commit": commit,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "seeds": args.seeds,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-    }
+    header = {"setting": args.setting, **provenance(), "seeds": args.seeds}
     results = Results(args.out, header)
     started = time.time()
     (run_cinc2017 if args.setting == "cinc2017" else run_ludb)(args, results)
