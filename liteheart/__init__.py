@@ -1,0 +1,10 @@
+"""LiteHeart (Zhou et al. 2025, arXiv 2511.02851), our interpretation: a 1-lead student distilled
+from a 12-lead teacher. No code or full text of LiteHeart is public; see GUIDE section 5."""
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFMOT needs Keras 2 (tf_keras); see GUIDE section 2
+
+from liteheart.student import LiteHeartStudent  # noqa: E402
+
+__all__ = ["LiteHeartStudent"]
