@@ -68,7 +68,7 @@ class Distiller(keras.Model):
                 warnings.warn(f"teacher {index} ({teacher.name}) has never been trained; distilling from it teaches noise", stacklevel=2)
             teacher.trainable = False
         self.terms = list(terms)
-        names = [term.name for term in self.terms]
+        names = [term.name for term in self.terms] + [name for term in self.terms for name in term.log_names]
         if len(set(names)) != len(names) or {"loss", "supervised"} & set(names):
             raise ValueError(f"term names {names} must be distinct and not 'loss' or 'supervised': pass name= to each term")
         student_channels = stage_channels(student)
@@ -78,6 +78,7 @@ class Distiller(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.supervised_tracker = keras.metrics.Mean(name="supervised")
         self.term_trackers = [keras.metrics.Mean(name=term.name) for term in self.terms]
+        self.log_trackers = [keras.metrics.Mean(name=name) for term in self.terms for name in term.log_names]
         self.supervised_loss, self.supervised_weight = multilabel_loss, 1.0
 
     def compile(self, optimizer="adam", metrics=None, loss=None, supervised_weight=0.3, multilabel=True, **kwargs):
@@ -91,7 +92,7 @@ class Distiller(keras.Model):
     @property
     def metrics(self):
         compiled = self.compiled_metrics.metrics if getattr(self, "compiled_metrics", None) is not None else []
-        return [self.loss_tracker, self.supervised_tracker, *self.term_trackers, *compiled]
+        return [self.loss_tracker, self.supervised_tracker, *self.term_trackers, *self.log_trackers, *compiled]
 
     def network_inputs(self, network, inputs, view):
         """The input ``network`` takes from the batch dict, checked against its lead count."""
@@ -114,7 +115,8 @@ class Distiller(keras.Model):
         return [tf.stop_gradient(logits) for logits, _ in outputs], [[tf.stop_gradient(f) for f in features] for _, features in outputs]
 
     def compute_losses(self, inputs, labels, training):
-        """Return ``(total, supervised, [term values], student logits, clean labels, labelled mask)``."""
+        """Return per-example ``(total, supervised, ([term values], {extra logs}), student logits,
+        clean labels, labelled mask)``."""
         if labels.shape[-1] is not None and labels.shape[-1] != self.student.num_classes:
             raise ValueError(f"labels have {labels.shape[-1]} classes but the networks {self.student.num_classes}")
         teacher_logits, teacher_features = self.run_teachers(inputs)
@@ -124,16 +126,20 @@ class Distiller(keras.Model):
         clean = tf.where(tf.math.is_finite(labels), labels, tf.zeros_like(labels))
         mask = tf.cast(labeled, logits.dtype)
         supervised = self.supervised_loss(clean, logits) * mask
-        step = StepOutputs(logits, features, teacher_logits, teacher_features)
+        step = StepOutputs(logits, features, teacher_logits, teacher_features, self.teachers, inputs)
         values = [term.per_example(step) for term in self.terms]
+        logs = {name: value for term in self.terms for name, value in term.step_logs.items()}
         per_example = self.supervised_weight * supervised + sum((term.weight * value for term, value in zip(self.terms, values)), tf.zeros_like(supervised))
-        return per_example, supervised, values, logits, clean, mask
+        return per_example, supervised, (values, logs), logits, clean, mask
 
-    def record(self, per_example, supervised, values, labels, logits, mask):
+    def record(self, per_example, supervised, term_values, labels, logits, mask):
+        values, logs = term_values
         self.loss_tracker.update_state(per_example)
         self.supervised_tracker.update_state(supervised)
         for tracker, value in zip(self.term_trackers, values):
             tracker.update_state(value)
+        for tracker in self.log_trackers:
+            tracker.update_state(logs[tracker.name])
         self.compiled_metrics.update_state(labels, logits, sample_weight=mask)
         return {metric.name: metric.result() for metric in self.metrics}
 

@@ -15,24 +15,32 @@ class StepOutputs:
     """What the networks produced for one batch.
 
     student_logits: (B, K); student_features: list of (B, T_s, C_s);
-    teacher_logits: list over teachers of (B, K); teacher_features: list over teachers of lists.
+    teacher_logits: list over teachers of (B, K); teacher_features: list over teachers of lists;
+    teachers: the teacher networks; inputs: the batch dict (extra entries such as ``"beats"``).
     """
 
     student_logits: tf.Tensor
     student_features: list
     teacher_logits: list
     teacher_features: list
+    teachers: list = None
+    inputs: dict = None
 
 
 class DistillationTerm(keras.layers.Layer):
     """Base class: ``weight`` scales the term; ``teacher_index`` picks the teacher it learns from.
 
     The term's ``name`` is the metric it is logged under; terms of one Distiller need distinct names.
+    A term may log more values: it lists their names in ``log_names`` and sets ``step_logs``
+    (name -> scalar tensor) in ``per_example``.
     """
+
+    log_names = ()
 
     def __init__(self, weight=1.0, teacher_index=0, **kwargs):
         super().__init__(**kwargs)
         self.weight, self.teacher_index = float(weight), int(teacher_index)
+        self.step_logs = {}
 
     def prepare(self, student_channels, teacher_channels):
         """Check the term against the networks and create its variables.
@@ -91,8 +99,8 @@ class LogitDistillation(DistillationTerm):
 
 
 def align_length(features, length):
-    """Linearly resample (B, T, C) feature maps along time to (B, length, C)."""
-    if features.shape[1] == length:
+    """Linearly resample (B, T, C) feature maps along time to (B, length, C); ``length`` an int or a tensor."""
+    if isinstance(length, int) and features.shape[1] == length:
         return features
     resized = tf.image.resize(features[:, :, None, :], (length, 1), method="bilinear")
     return resized[:, :, 0, :]
