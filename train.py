@@ -80,9 +80,10 @@ def data_stage(args):
         if len(indices):
             stream = pipeline.train(indices, args.batch_size, args.seed) if name == "train" else pipeline.evaluate(indices, args.batch_size)
             batches[name] = sum(int(labels.shape[0]) for _, labels in stream)
+    summary = dataset.summary()
     return {
-        "dataset": {"path": os.path.abspath(dataset.root), **{k: v for k, v in dataset.summary().items() if k != "skipped"}},
-        "skipped": dataset.summary()["skipped"],
+        "dataset": {"path": os.path.abspath(dataset.root), **{k: v for k, v in summary.items() if k != "skipped"}},
+        "skipped": summary["skipped"],
         "notes": dataset.notes,
         "preprocessing": preprocessing.as_dict(),
         "window_samples": pipeline.window,

@@ -13,7 +13,7 @@ import tf_keras as keras
 
 from data_utils.leads import canonical_lead
 from lrhnet.layers import LRHBlock, serializable
-from lrhnet.networks import ECGNetwork, scaled
+from lrhnet.networks import ECGNetwork, blocks_and_head, scaled
 
 STAGE_WIDTHS = (16, 24, 32, 48)
 
@@ -42,12 +42,7 @@ class LiteHeartStudent(ECGNetwork):
     def forward(self, inputs, training=None):
         signal, demo = self.split_inputs(inputs)
         x = keras.activations.relu(self.stem_bn(self.stem(signal, training=training), training=training))
-        features = []
-        for block in self.blocks:
-            x = block(x, training=training)
-            features.append(x)
-        head = self.hidden(self.pooled_head_input(x, demo, training), training=training)
-        return self.classifier(head, training=training), features
+        return blocks_and_head(self, x, demo, training)
 
     def get_config(self):
         config = super().get_config()

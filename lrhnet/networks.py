@@ -114,6 +114,21 @@ class SEResNet1D(ECGNetwork):
         return {**super().get_config(), "dropout": self.dropout}
 
 
+def blocks_and_head(network, x, demo, training):
+    """The shared tail of ``LRHNet`` and the LiteHeart student: ``network.blocks`` (each output kept
+    as a stage feature), pool (+ demographics), ``network.hidden``, ``network.classifier``.
+
+    Returns:
+        ``(logits, features)``.
+    """
+    features = []
+    for block in network.blocks:
+        x = block(x, training=training)
+        features.append(x)
+    head = network.hidden(network.pooled_head_input(x, demo, training), training=training)
+    return network.classifier(head, training=training), features
+
+
 @serializable
 class LRHNet(ECGNetwork):
     """LRH-Net student: stem conv k8 (16 x ``width``) + ReLU, 3 residual SE blocks (16/32/64 x
@@ -131,13 +146,7 @@ class LRHNet(ECGNetwork):
 
     def forward(self, inputs, training=None):
         signal, demo = self.split_inputs(inputs)
-        x = self.stem(signal, training=training)
-        features = []
-        for block in self.blocks:
-            x = block(x, training=training)
-            features.append(x)
-        head = self.hidden(self.pooled_head_input(x, demo, training), training=training)
-        return self.classifier(head, training=training), features
+        return blocks_and_head(self, self.stem(signal, training=training), demo, training)
 
 
 @serializable

@@ -53,8 +53,8 @@ def predict_probabilities(network, dataset, view="student", multilabel=True):
     if records:
         records = np.concatenate(records)
         _, probabilities = aggregate_windows(probabilities, records)
-        _, first = np.unique(records, return_index=True)
-        labels = labels[first[np.argsort(first)]]
+        _, labels = aggregate_windows(labels, records)  # a record's windows share its labels (NaN stays NaN)
+        labels = labels.astype(np.float32)
     return probabilities, labels
 
 

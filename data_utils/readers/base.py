@@ -2,7 +2,6 @@
 
 import collections
 import dataclasses
-import logging
 import os
 
 import numpy as np
@@ -13,8 +12,6 @@ from data_utils.preprocess import resample
 from data_utils.progress import progress_bar
 from data_utils.record import ECGRecord
 from data_utils.wfdb_io import parse_header, read_signal
-
-log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
