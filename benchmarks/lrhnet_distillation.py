@@ -10,6 +10,8 @@ ludb: classes with at least 20 records; 5-fold stratified cross-validation, 15 %
     part for validation; per fold and seed a 12-lead teacher (width 0.25) and, for lead sets 1, 2
     and 3, students, KD and MLKD (assistant: width-0.25 SE-ResNet on the student's leads).
 Results are written after every run to ``--out`` (JSON) and a Markdown table beside it.
+``--resume`` keeps the runs already in ``--out`` and skips them; ``--models DIR`` saves the cinc2017
+teacher and assistant there and reloads them on a later call, so seeds can be added run by run.
 ``--quick`` trains 1 epoch on a small subset to check the script.
 """
 
@@ -23,6 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
+import tf_keras as keras  # noqa: E402
 
 from benchmarks.provenance import provenance  # noqa: E402
 from data_utils import STANDARD_LEADS, Preprocessing, open_dataset  # noqa: E402
@@ -43,10 +46,26 @@ def parameters(network):
 class Results:
     """Run records, rewritten atomically as JSON and as a Markdown summary after each addition."""
 
-    def __init__(self, path, header):
+    KEY = ("model", "leads", "seed", "fold")
+
+    def __init__(self, path, header, resume=False):
         self.path, self.header, self.runs = path, header, []
+        if resume and os.path.exists(path):
+            with open(path) as handle:
+                earlier = json.load(handle)
+            self.runs = earlier["runs"]
+            provenance_keys = ("command", "commit", "date", "machine", "total_seconds")
+            header["earlier"] = earlier.get("earlier", []) + [{key: earlier[key] for key in provenance_keys if key in earlier}]
+
+    def has(self, **key):
+        return any(all(run.get(name) == key.get(name) for name in self.KEY) for run in self.runs)
 
     def add(self, **run):
+        """Record ``run``, replacing an earlier run with the same model, leads, seed and fold."""
+        same = [old for old in self.runs if all(old.get(name) == run.get(name) for name in self.KEY)]
+        for old in same:
+            print(f"replacing {run['model']} seed {run['seed']}: test {old['test']} -> {run['test']}", flush=True)
+            self.runs.remove(old)
         self.runs.append(run)
         print(json.dumps({k: v for k, v in run.items() if k != "history"}), flush=True)
         self.write()
@@ -75,7 +94,10 @@ class Results:
     def markdown(self):
         summary = self.summary()
         metrics = [m for m in SUMMARY_METRICS if any(m in row for row in summary)]
-        lines = [f"# {self.header['setting']}", "", f"Command: `{self.header['command']}`  ", f"Commit {self.header['commit']}, {self.header['date']}, seeds {self.header['seeds']}", ""]
+        lines = [f"# {self.header['setting']}", ""]
+        for call in self.header.get("earlier", []) + [self.header]:
+            lines += [f"Command: `{call['command']}`  ", f"Commit {call['commit']}, {call['date']}  "]
+        lines += [f"Seeds {sorted({run['seed'] for run in self.runs})}", ""]
         lines.append("| leads | model | params | runs | " + " | ".join(metrics) + " |")
         lines.append("|---" * (4 + len(metrics)) + "|")
         for row in summary:
@@ -85,11 +107,25 @@ class Results:
 
 
 def train_and_score(results, network, pipeline, split, classes, multilabel, epochs, seed, view, name, leads, extra=None, **fit):
+    """Train, score on the test split and record; returns ``network``."""
     started = time.time()
     fitted = fit_network(network, pipeline, split, classes, epochs=epochs, seed=seed, view=view, multilabel=multilabel, **fit)
     test = score_on_test(network, pipeline, split, classes, view=view, multilabel=multilabel)
     results.add(model=name, leads=leads, seed=seed, params=parameters(network), test=test, seconds=round(time.time() - started, 1),
                 best_epoch=fitted["best_epoch"], best_validation=fitted["best_validation"], selection=fitted["metric"], history=fitted["history"], **(extra or {}))
+    return network
+
+
+def saved_or_trained(folder, filename, train):
+    """The network saved as ``folder/filename``, or ``train()``'s, saved there when ``folder`` is set."""
+    path = os.path.join(folder, filename) if folder else None
+    if path and os.path.exists(path):
+        print(f"loading {path}", flush=True)
+        return keras.models.load_model(path)
+    network = train()
+    if path:
+        os.makedirs(folder, exist_ok=True)
+        network.save(path)
     return network
 
 
@@ -104,15 +140,20 @@ def run_cinc2017(args, results):
     classes, k = cache.classes, len(cache.classes)
     kd = dict(mode="softmax", scale_t2=True, temperature=7.0)  # multilevel_terms and LogitDistillation take these
     e_teacher, e_student = (1, 1) if args.quick else (args.teacher_epochs, args.epochs)
-    teacher = train_and_score(results, SEResNet1D(1, k, width=0.5), pipeline, split, classes, False, e_teacher, 0, "teacher", "teacher", "I")
-    assistant = train_and_score(results, SEResNet1D(1, k, width=0.25, name="assistant"), pipeline, split, classes, False, e_teacher, 0, "student",
-                                "assistant (KD from teacher)", "I", teachers=[teacher], terms=[LogitDistillation(0.7, name="kd_teacher1", **kd)], supervised_weight=0.3)
+    teacher = saved_or_trained(args.models, "teacher.keras", lambda: train_and_score(
+        results, SEResNet1D(1, k, width=0.5), pipeline, split, classes, False, e_teacher, 0, "teacher", "teacher", "I"))
+    assistant = saved_or_trained(args.models, "assistant.keras", lambda: train_and_score(
+        results, SEResNet1D(1, k, width=0.25, name="assistant"), pipeline, split, classes, False, e_teacher, 0, "student", "assistant (KD from teacher)", "I",
+        teachers=[teacher], terms=[LogitDistillation(0.7, name="kd_teacher1", **kd)], supervised_weight=0.3))
+    students = {
+        "student": {},
+        "student_kd": dict(teachers=[teacher], terms=[LogitDistillation(0.7, **kd)], supervised_weight=0.3),
+        "student_mlkd": dict(teachers=[teacher, assistant], terms=multilevel_terms(**kd), teacher_views=["teacher", "student"], supervised_weight=0.3),
+    }
     for seed in args.seeds:
-        train_and_score(results, LRHNet(1, k), pipeline, split, classes, False, e_student, seed, "student", "student", "I")
-        train_and_score(results, LRHNet(1, k), pipeline, split, classes, False, e_student, seed, "student", "student_kd", "I",
-                        teachers=[teacher], terms=[LogitDistillation(0.7, **kd)], supervised_weight=0.3)
-        train_and_score(results, LRHNet(1, k), pipeline, split, classes, False, e_student, seed, "student", "student_mlkd", "I",
-                        teachers=[teacher, assistant], terms=multilevel_terms(**kd), teacher_views=["teacher", "student"], supervised_weight=0.3)
+        for name, fit in students.items():
+            if not results.has(model=name, leads="I", seed=seed):
+                train_and_score(results, LRHNet(1, k), pipeline, split, classes, False, e_student, seed, "student", name, "I", **fit)
 
 
 def run_ludb(args, results):
@@ -154,10 +195,12 @@ def main():
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", required=True, help="results JSON path")
+    parser.add_argument("--resume", action="store_true", help="keep the runs in --out and skip them")
+    parser.add_argument("--models", help="cinc2017: folder to save the teacher and assistant in, and reload them from")
     args = parser.parse_args()
     args.epochs = args.epochs or (15 if args.setting == "cinc2017" else 20)
     header = {"setting": args.setting, **provenance(), "seeds": args.seeds}
-    results = Results(args.out, header)
+    results = Results(args.out, header, resume=args.resume)
     started = time.time()
     (run_cinc2017 if args.setting == "cinc2017" else run_ludb)(args, results)
     results.header["total_seconds"] = round(time.time() - started, 1)
