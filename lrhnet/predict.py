@@ -40,7 +40,8 @@ class Predictor:
         elif model_path.endswith(".keras"):
             import tf_keras as keras
 
-            import lrhnet  # noqa: F401  (registers the network classes for loading)
+            import liteheart  # noqa: F401  (importing registers the network classes for loading)
+            import lrhnet  # noqa: F401
 
             network = keras.models.load_model(model_path, compile=False)
             self.run = lambda signal, demo: network((signal, demo) if demo is not None else signal, training=False).numpy()

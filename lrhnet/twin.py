@@ -1,4 +1,4 @@
-"""Functional Conv2D twins of the LRH-Net student, for TFMOT quantization-aware training.
+"""Functional Conv2D twins of the students (LRH-Net, LiteHeart), for TFMOT quantization-aware training.
 
 TFMOT's QAT takes only Functional/Sequential models and has no Conv1D support. A twin computes
 the same function with each 1-D convolution as a ``Conv2D`` with a (1, k) kernel on (B, 1, T, C)
@@ -13,7 +13,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from lrhnet.layers import LRHBlock
-from lrhnet.networks import ECGNetwork, LRHNet
+from lrhnet.networks import ECGNetwork
 
 
 def conv2d_twin(conv, name, activation=None):
@@ -73,17 +73,28 @@ def _lrh_block_twin(block, x, prefix):
     return y, pairs
 
 
-def lrhnet_twin(network, window):
-    """Functional twin of a built ``LRHNet`` for (B, 1, window, leads) [+ (B, 5)] inputs -> logits.
+def copy_folded(conv, batch_norm, target):
+    """Fold a BN that follows ``conv`` into its kernel and bias: scale * (conv(x) - mean) + beta."""
+    kernel, bias = conv.get_weights() if conv.use_bias else (conv.get_weights()[0], 0.0)
+    scale = batch_norm.gamma.numpy() / np.sqrt(batch_norm.moving_variance.numpy() + batch_norm.epsilon)
+    shift = batch_norm.beta.numpy() + (bias - batch_norm.moving_mean.numpy()) * scale
+    target.set_weights([(kernel * scale).reshape(target.kernel.shape), shift])
 
-    Raises ``TypeError`` for other networks.
+
+def student_twin(network, window):
+    """Functional twin of a built student for (B, 1, window, leads) [+ (B, 5)] inputs -> logits.
+
+    Students: ``LRHNet`` (stem conv + ReLU) and the LiteHeart student (strided stem conv, BN, ReLU;
+    the BN is folded into the stem's kernel). Raises ``TypeError`` for other networks.
     """
-    if not isinstance(network, LRHNet) or not all(isinstance(block, LRHBlock) for block in network.blocks):
-        raise TypeError(f"no Conv2D twin for {type(network).__name__}; twins exist for LRHNet")
+    folded_stem = isinstance(getattr(network, "stem_bn", None), keras.layers.BatchNormalization)
+    blocks = getattr(network, "blocks", None)
+    if not isinstance(getattr(network, "stem", None), keras.layers.Conv1D) or not blocks or not all(isinstance(block, LRHBlock) for block in blocks):
+        raise TypeError(f"no Conv2D twin for {type(network).__name__}; twins exist for LRHNet and LiteHeartStudent")
     signal = keras.Input((1, window, network.num_leads), name="signal")
     inputs = [signal]
-    stem = conv2d_twin(network.stem, "stem")
-    x, pairs = stem(signal), [(network.stem, "stem")]
+    stem = conv2d_twin(network.stem, "stem", activation="relu" if folded_stem else None)
+    x, pairs = stem(signal), [] if folded_stem else [(network.stem, "stem")]
     for index, block in enumerate(network.blocks):
         x, block_pairs = _lrh_block_twin(block, x, f"block{index}")
         pairs += block_pairs
@@ -98,6 +109,8 @@ def lrhnet_twin(network, window):
     twin = keras.Model(inputs, logits, name=f"{network.name}_twin")
     for source, target in pairs + [(network.hidden, "hidden"), (network.classifier, "classifier")]:
         (copy_affine if isinstance(source, keras.layers.BatchNormalization) else copy_weights)(source, twin.get_layer(target))
+    if folded_stem:
+        copy_folded(network.stem, network.stem_bn, twin.get_layer("stem"))
     return twin
 
 

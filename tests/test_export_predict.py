@@ -14,6 +14,7 @@ import tf_keras as keras
 from data_utils import Preprocessing, open_dataset
 from data_utils.cache import build_cache
 from data_utils.pipeline import ECGPipeline
+from liteheart import LiteHeartStudent
 from lrhnet import LRHNet
 from lrhnet.export import KINDS, MissingSidecar, TFLiteModel, export_tflite, read_sidecar, write_sidecar
 
@@ -34,11 +35,12 @@ def real_windows(tmp_path_factory):
     return np.concatenate(windows)
 
 
-@pytest.fixture(scope="module")
-def trained_student(real_windows):
-    """A lead-I LRH-Net fit briefly on the real windows (4 classes), so its outputs are not trivial."""
+@pytest.fixture(scope="module", params=["lrhnet", "liteheart"])
+def trained_student(real_windows, request):
+    """A lead-I student (LRH-Net or LiteHeart) fit briefly on the real windows (4 classes), so its
+    outputs are not trivial."""
     keras.utils.set_random_seed(0)
-    network = LRHNet(1, 4)
+    network = LRHNet(1, 4) if request.param == "lrhnet" else LiteHeartStudent(4)
     network.compile(optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.CategoricalCrossentropy(from_logits=True))
     labels = np.eye(4, dtype="float32")[np.arange(len(real_windows)) % 4]
     network.fit(real_windows, labels, epochs=3, batch_size=16, verbose=0)

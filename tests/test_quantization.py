@@ -5,10 +5,11 @@ import pytest
 import tf_keras as keras
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+from liteheart import LiteHeartStudent
 from lrhnet import Distiller, LogitDistillation, LRHNet, SEResNet1D
 from lrhnet.compress import UpdatePruningStep, kernel_sparsity, prune_layers, strip_pruning
 from lrhnet.export import TFLiteModel, export_tflite
-from lrhnet.twin import GraphNetwork, lrhnet_twin, quantize_twin
+from lrhnet.twin import GraphNetwork, student_twin, quantize_twin
 
 WINDOW = 400
 
@@ -26,16 +27,20 @@ def trained(network, inputs, y):
     return network
 
 
+STUDENTS = {"lrhnet": LRHNet, "liteheart": lambda leads, classes, **kwargs: LiteHeartStudent(classes, **kwargs)}
+
+
 @pytest.mark.parametrize("demographics", [False, True])
-def test_twin_computes_the_same_function(demographics):
+@pytest.mark.parametrize("student", sorted(STUDENTS))
+def test_twin_computes_the_same_function(student, demographics):
     x, demo, y = data()
-    network = trained(LRHNet(1, 4, demographics=demographics), (x, demo) if demographics else x, y)
-    twin = lrhnet_twin(network, WINDOW)
+    network = trained(STUDENTS[student](1, 4, demographics=demographics), (x, demo) if demographics else x, y)
+    twin = student_twin(network, WINDOW)
     twin_inputs = [x[:, None], demo] if demographics else x[:, None]
     expected = network((x, demo) if demographics else x, training=False).numpy()
     np.testing.assert_allclose(twin(twin_inputs, training=False).numpy(), expected, atol=1e-5)
-    with pytest.raises(TypeError, match="LRHNet"):
-        lrhnet_twin(SEResNet1D(1, 4, width=0.25), WINDOW)
+    with pytest.raises(TypeError, match="twins exist for LRHNet and LiteHeartStudent"):
+        student_twin(SEResNet1D(1, 4, width=0.25), WINDOW)
 
 
 def op_dtypes(path):
@@ -49,12 +54,13 @@ def op_dtypes(path):
     return ops
 
 
-def test_qat_student_distils_and_converts_to_an_all_int8_graph(tmp_path):
+@pytest.mark.parametrize("student", sorted(STUDENTS))
+def test_qat_student_distils_and_converts_to_an_all_int8_graph(tmp_path, student):
     x, _, y = data()
     keras.utils.set_random_seed(0)
     teacher = trained(LRHNet(1, 4, name="teacher"), x, y)
-    student = trained(LRHNet(1, 4), x, y)
-    qat = GraphNetwork(quantize_twin(lrhnet_twin(student, WINDOW)), 1, 4, name="qat_student")
+    student = trained(STUDENTS[student](1, 4), x, y)
+    qat = GraphNetwork(quantize_twin(student_twin(student, WINDOW)), 1, 4, name="qat_student")
     distiller = Distiller(qat, teacher, [LogitDistillation(0.7, mode="softmax", scale_t2=True)])
     distiller.compile(optimizer=keras.optimizers.Adam(1e-4), multilabel=False)
     history = distiller.fit({"teacher": x, "student": x}, y, epochs=2, batch_size=16, verbose=0).history
@@ -79,7 +85,7 @@ def test_pruning_preserving_qat_keeps_the_zeros():
     student.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[UpdatePruningStep()])
     strip_pruning(student)
     assert kernel_sparsity(student)[0] == pytest.approx(0.5, abs=0.01)
-    quantized = quantize_twin(lrhnet_twin(student, WINDOW), preserve_sparsity=True)
+    quantized = quantize_twin(student_twin(student, WINDOW), preserve_sparsity=True)
     quantized.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.CategoricalCrossentropy(from_logits=True))
     quantized.fit(x[:, None], y, epochs=2, batch_size=16, verbose=0)
     kernels = [w.numpy() for w in quantized.weights if w.name.endswith(("/kernel:0", "/depthwise_kernel:0")) and "_bn" not in w.name]
