@@ -53,13 +53,6 @@ def beat_profile(r_peaks, length, fs):
     return profile
 
 
-def detect_r_peaks(signal, fs):
-    """R-peak sample indices of a 1-D signal (mV) with ``wfdb.processing.xqrs_detect``."""
-    import wfdb.processing
-
-    return wfdb.processing.xqrs_detect(np.asarray(signal, dtype=np.float64), fs=fs, verbose=False)
-
-
 def region_weights(teacher, teacher_inputs, beats=None, cam_weight=1.0, beat_weight=0.0, multilabel=True, stage=-1):
     """Region weights for a batch, for plotting over the ECG or for the loss.
 

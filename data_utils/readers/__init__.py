@@ -8,6 +8,7 @@ from data_utils.readers.base import ECGDataset, RecordRef, Skip, checked_header,
 from data_utils.readers.challenge import find_headers
 
 FORMATS = ("ptbxl", "challenge", "cinc2017", "ludb")
+SYNTHETIC = "synthetic"
 
 
 def detect_format(root):
@@ -36,8 +37,11 @@ def detect_format(root):
 
 
 def split_format(path):
-    """``"ludb:/data/ludb"`` -> ``("ludb", "/data/ludb")``; a plain path -> ``(None, path)``."""
+    """``"ludb:/data/ludb"`` -> ``("ludb", "/data/ludb")``, ``"synthetic:500"`` -> ``("synthetic", "500")``,
+    ``"synthetic"`` -> ``("synthetic", "")``; a plain path -> ``(None, path)``."""
     prefix, sep, rest = str(path).partition(":")
+    if prefix == SYNTHETIC:
+        return SYNTHETIC, rest
     return (prefix, rest) if sep and prefix in FORMATS else (None, str(path))
 
 
@@ -45,15 +49,21 @@ def open_dataset(path, format=None, progress=None, **options):
     """Index a dataset folder.
 
     Args:
-        path: the folder, or ``"FORMAT:PATH"``.
+        path: the folder, or ``"FORMAT:PATH"``, or ``"synthetic[:SPEC]"`` for generated records
+            (see ``data_utils.synthetic.open_synthetic``; no folder involved).
         format: one of ``FORMATS``; detected when None.
         options: passed to the reader, e.g. ``vocabulary="scored2020"`` (challenge),
-            ``label_set="rhythm", fs=500`` (PTB-XL), ``min_seconds=10`` (all).
+            ``label_set="rhythm", fs=500`` (PTB-XL), ``min_seconds=10`` (all but synthetic),
+            ``classes=(...)``, ``frequencies={...}`` (synthetic).
     Returns:
         ``ECGDataset``; records that could not be indexed are in ``dataset.skipped`` with reasons.
         Signals are read lazily; call ``dataset.validate()`` to read each once.
     """
     prefix, path = split_format(path)
+    if (format or prefix) == SYNTHETIC:
+        from data_utils.synthetic import open_synthetic
+
+        return open_synthetic(path, **options)
     format = format or prefix or detect_format(path)
     readers = {"ptbxl": ptbxl.read_ptbxl, "challenge": challenge.read_challenge, "cinc2017": cinc2017.read_cinc2017, "ludb": ludb.read_ludb}
     if format not in readers:
@@ -90,4 +100,4 @@ def read_record(path, require_labels=False, min_seconds=None):
     return read_ref(RecordRef(header.record_id, header, labels, age, sex, aliases=cinc2017.LEAD_ALIASES))
 
 
-__all__ = ["ECGDataset", "FORMATS", "RecordRef", "Skip", "detect_format", "open_dataset", "read_record", "split_format"]
+__all__ = ["SYNTHETIC", "ECGDataset", "FORMATS", "RecordRef", "Skip", "detect_format", "open_dataset", "read_record", "split_format"]

@@ -69,6 +69,9 @@ class ECGDataset:
         skipped: list of ``Skip``; every record left out is here with its reason.
         multilabel: False for single-label datasets (CinC 2017).
         notes: sentences a user should read (for example a resampled rate).
+        target_fs: the rate the reader was asked for, when it asked for one.
+        reader: ``reader(ref) -> ECGRecord`` for records that are not files (synthetic data);
+            None reads the WFDB files the refs point to.
     """
 
     format: str
@@ -79,6 +82,7 @@ class ECGDataset:
     multilabel: bool = True
     notes: list = dataclasses.field(default_factory=list)
     target_fs: float = None
+    reader: object = None
 
     def __len__(self):
         return len(self.refs)
@@ -93,7 +97,7 @@ class ECGDataset:
         Raises:
             RecordError subclasses for unreadable signals.
         """
-        return read_ref(self.refs[index])
+        return (self.reader or read_ref)(self.refs[index])
 
     def iter_records(self, progress=None, desc="reading"):
         """Yield ``(index, ECGRecord)`` for readable records; others are appended to ``skipped``.
