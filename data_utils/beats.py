@@ -141,3 +141,27 @@ def r_wave_height(beat, fs, lead):
     onset, offset = qrs_bounds(beat, fs)
     baseline = beat[max(0, onset - int(round(0.03 * fs))) : onset + 1, lead].mean()
     return float(max(0.0, beat[onset : offset + 1, lead].max() - baseline))
+
+
+def qrs_polarity(beat, fs):
+    """(R - S) / (R + S) per lead of a median beat (W, L): +1 all upright, -1 all negative. (L,).
+
+    R and S are the largest deflections above and below the level just before the QRS; the ratio
+    does not depend on the lead's gain.
+    """
+    onset, offset = qrs_bounds(beat, fs)
+    baseline = beat[max(0, onset - int(round(0.03 * fs))) : onset + 1].mean(axis=0)
+    qrs = beat[onset : offset + 1] - baseline
+    r, s = np.maximum(qrs.max(axis=0), 0), np.maximum(-qrs.min(axis=0), 0)
+    return (r - s) / np.maximum(r + s, 1e-9)
+
+
+def t_wave_ratio(beat, fs):
+    """T-wave amplitude over QRS peak-to-peak amplitude per lead of a median beat (W, L): (L,).
+
+    The T wave is the largest deflection from the pre-QRS level 60-400 ms after the QRS offset.
+    """
+    onset, offset = qrs_bounds(beat, fs)
+    baseline = beat[max(0, onset - int(round(0.03 * fs))) : onset + 1].mean(axis=0)
+    window = beat[offset + int(round(0.06 * fs)) : offset + int(round(0.4 * fs))] - baseline
+    return np.abs(window).max(axis=0) / np.maximum(qrs_amplitudes(beat, fs), 1e-9)

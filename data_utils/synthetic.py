@@ -42,7 +42,7 @@ DESCRIPTIONS = {
     "LVH": "left ventricular hypertrophy: QRS voltage x1.8-2.5, sometimes lateral strain T",
     "IMI": "inferior infarction: Q waves and inverted T in II, III, aVF",
     "AMI": "anterior infarction: QS waves and inverted T in V1-V4",
-    "LAD": "left axis deviation: frontal QRS axis -40 to -75 degrees",
+    "LAD": "left axis deviation: frontal QRS axis -40 to -75 degrees (others 10 to 75)",
     "PVC": "premature ventricular beats: early, wide, no P, compensatory pause",
 }
 DEFAULT_FREQUENCIES = {"STach": 0.15, "SB": 0.15, "AF": 0.15, "IAVB": 0.12, "RBBB": 0.12, "LBBB": 0.1, "LVH": 0.12, "IMI": 0.12, "AMI": 0.12, "LAD": 0.12, "PVC": 0.12}
@@ -72,7 +72,8 @@ def lead_matrix():
 LEAD_MATRIX = lead_matrix()
 TEMPLATE_SPAN = (-0.45, 0.8)  # seconds around the R peak covered by one beat
 MIN_RR = 0.28  # seconds; RR intervals are clipped to [MIN_RR, 2.2]
-CANONICAL_AXIS = np.degrees(np.arctan2(0.6, 1.0))  # frontal angle of the canonical R vector below
+R_VECTOR = np.array([1.0, 0.7, 0.4])  # the normal main QRS force: left, down, back
+CANONICAL_AXIS = np.degrees(np.arctan2(R_VECTOR[1], R_VECTOR[0]))  # its frontal angle
 
 
 @dataclasses.dataclass
@@ -132,18 +133,18 @@ def sinus_beat(rng, has, rr):
     normal_conduction = ~has["LBBB"]  # under LBBB: no septal q; the R and S slots become two broad lobes (a wide, notched R)
     qrs.append(waves.add(-0.025, 0.008, normal_conduction[:, None] * size * [-0.10, 0.02, -0.12]))
     voltage = np.where(has["LVH"], rng.uniform(1.8, 2.5, n), 1.0)[:, None]
-    r_vector = size * voltage * ([1.0, 0.6, 0.5] + np.where(has["LVH"], 1.0, 0.0)[:, None] * [0.0, 0.0, 0.3])
+    r_vector = size * voltage * (R_VECTOR + np.where(has["LVH"], 1.0, 0.0)[:, None] * [0.0, 0.0, 0.3])
     lbbb_lobe = size * [0.8, 0.15, 0.7]
     qrs.append(waves.add(np.where(has["LBBB"], -0.01, 0.0), np.where(has["LBBB"], 0.018, 0.010), np.where(normal_conduction[:, None], r_vector, 1.5 * lbbb_lobe)))
-    qrs.append(waves.add(np.where(has["LBBB"], 0.04, 0.025), np.where(has["LBBB"], 0.018, 0.010), np.where(normal_conduction[:, None], size * [-0.25, -0.2, 0.25], 1.2 * lbbb_lobe)))
+    qrs.append(waves.add(np.where(has["LBBB"], 0.04, 0.025), np.where(has["LBBB"], 0.018, 0.010), np.where(normal_conduction[:, None], size * [-0.25, -0.05, 0.25], 1.2 * lbbb_lobe)))
     qrs.append(waves.add(0.065, 0.018, has["RBBB"][:, None] * size * [-0.35, 0.0, -0.55]))
-    axis = np.where(has["LAD"], rng.uniform(-75, -40, n), rng.uniform(0, 70, n))
+    axis = np.where(has["LAD"], rng.uniform(-75, -40, n), rng.uniform(10, 75, n))
     rotation = rotation_frontal(axis - CANONICAL_AXIS)
     waves.vector[:, qrs] = np.einsum("nij,nwj->nwi", rotation, waves.vector[:, qrs])
     waves.add(-0.022, 0.014, has["IMI"][:, None] * size * [0.0, -0.45, 0.0])
     waves.add(-0.02, 0.014, has["AMI"][:, None] * size * [0.0, 0.0, 0.55])
     qt = rng.uniform(0.38, 0.44, n) * np.sqrt(rr)  # Bazett
-    t_vector = size * [0.25, 0.15, -0.15] + has["RBBB"][:, None] * [0.0, 0.0, 0.1]
+    t_vector = size * [0.25, 0.15, -0.07] + has["RBBB"][:, None] * [0.0, 0.0, 0.1]
     t_vector = np.where(has["LBBB"][:, None], size * [-0.2, -0.03, 0.25], t_vector)
     strain = has["LVH"] & (rng.random(n) < 0.5)
     t_vector = t_vector + strain[:, None] * [-0.35, 0.0, 0.1] + has["IMI"][:, None] * [0.0, -0.3, 0.0] + has["AMI"][:, None] * [0.0, 0.0, 0.35]
