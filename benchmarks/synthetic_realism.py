@@ -73,7 +73,7 @@ def figure(real, synthetic, path, seconds=4.0):
             axes[row, column].grid(alpha=0.3)
         axes[0, column].set_title(title, fontsize=10)
         axes[-1, column].set_xlabel("seconds")
-    fig.suptitle("12-lead ECG, mV, unfiltered: real (left) and synthetic (right)")
+    fig.suptitle("12-lead ECG, unfiltered: LUDB (left; this copy is rescaled to span 1 mV per lead) and synthetic (right, mV)")
     fig.tight_layout()
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fig.savefig(path, dpi=80)
