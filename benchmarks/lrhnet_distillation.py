@@ -16,7 +16,6 @@ teacher and assistant there and reloads them on a later call, so seeds can be ad
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -24,109 +23,16 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import numpy as np  # noqa: E402
-import tf_keras as keras  # noqa: E402
 
 from benchmarks.provenance import provenance  # noqa: E402
+from benchmarks.run_log import Results, saved_or_trained, train_and_score  # noqa: E402
 from data_utils import STANDARD_LEADS, Preprocessing, open_dataset  # noqa: E402
 from data_utils.cache import build_cache  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
 from data_utils.splits import iterative_stratification, kfold_indices, split_indices  # noqa: E402
 from lrhnet import LogitDistillation, LRHNet, SEResNet1D, multilevel_terms  # noqa: E402
-from lrhnet.recipes import fit_network, score_on_test  # noqa: E402
 
 LUDB_LEAD_SETS = {"1": ("I",), "2": ("I", "II"), "3": ("I", "II", "V2")}
-SUMMARY_METRICS = ("cinc2017_f1", "macro_f1", "macro_auroc", "macro_ap", "f1_N", "f1_A", "f1_O", "f1_~")
-
-
-def parameters(network):
-    return int(sum(np.prod(w.shape) for w in network.trainable_weights))
-
-
-class Results:
-    """Run records, rewritten atomically as JSON and as a Markdown summary after each addition."""
-
-    KEY = ("model", "leads", "seed", "fold")
-
-    def __init__(self, path, header, resume=False):
-        self.path, self.header, self.runs = path, header, []
-        if resume and os.path.exists(path):
-            with open(path) as handle:
-                earlier = json.load(handle)
-            self.runs = earlier["runs"]
-            provenance_keys = ("command", "commit", "date", "machine", "total_seconds")
-            header["earlier"] = earlier.get("earlier", []) + [{key: earlier[key] for key in provenance_keys if key in earlier}]
-
-    def has(self, **key):
-        return any(all(run.get(name) == key.get(name) for name in self.KEY) for run in self.runs)
-
-    def add(self, **run):
-        """Record ``run``, replacing an earlier run with the same model, leads, seed and fold."""
-        same = [old for old in self.runs if all(old.get(name) == run.get(name) for name in self.KEY)]
-        for old in same:
-            print(f"replacing {run['model']} seed {run['seed']}: test {old['test']} -> {run['test']}", flush=True)
-            self.runs.remove(old)
-        self.runs.append(run)
-        print(json.dumps({k: v for k, v in run.items() if k != "history"}), flush=True)
-        self.write()
-
-    def summary(self):
-        groups = {}
-        for run in self.runs:
-            groups.setdefault((run["leads"], run["model"]), []).append(run)
-        rows = []
-        for (leads, model), runs in groups.items():
-            row = {"leads": leads, "model": model, "runs": len(runs), "params": runs[0]["params"]}
-            for metric in SUMMARY_METRICS:
-                values = [run["test"][metric] for run in runs if metric in run["test"]]
-                if values:
-                    row[metric] = [float(np.mean(values)), float(np.std(values))]
-            rows.append(row)
-        return rows
-
-    def write(self):
-        content = {**self.header, "runs": self.runs, "summary": self.summary()}
-        for path, text in ((self.path, json.dumps(content, indent=1)), (os.path.splitext(self.path)[0] + ".md", self.markdown())):
-            with open(path + ".tmp", "w") as handle:
-                handle.write(text)
-            os.replace(path + ".tmp", path)
-
-    def markdown(self):
-        summary = self.summary()
-        metrics = [m for m in SUMMARY_METRICS if any(m in row for row in summary)]
-        lines = [f"# {self.header['setting']}", ""]
-        for call in self.header.get("earlier", []) + [self.header]:
-            lines += [f"Command: `{call['command']}`  ", f"Commit {call['commit']}, {call['date']}  "]
-        lines += [f"Seeds {sorted({run['seed'] for run in self.runs})}", ""]
-        lines.append("| leads | model | params | runs | " + " | ".join(metrics) + " |")
-        lines.append("|---" * (4 + len(metrics)) + "|")
-        for row in summary:
-            cells = [f"{row[m][0]:.3f} ± {row[m][1]:.3f}" if m in row else "" for m in metrics]
-            lines.append(f"| {row['leads']} | {row['model']} | {row['params']:,} | {row['runs']} | " + " | ".join(cells) + " |")
-        return "\n".join(lines) + "\n"
-
-
-def train_and_score(results, network, pipeline, split, classes, multilabel, epochs, seed, view, name, leads, extra=None, **fit):
-    """Train, score on the test split and record; returns ``network``."""
-    started = time.time()
-    fitted = fit_network(network, pipeline, split, classes, epochs=epochs, seed=seed, view=view, multilabel=multilabel, **fit)
-    test = score_on_test(network, pipeline, split, classes, view=view, multilabel=multilabel)
-    results.add(model=name, leads=leads, seed=seed, params=parameters(network), test=test, seconds=round(time.time() - started, 1),
-                best_epoch=fitted["best_epoch"], best_validation=fitted["best_validation"], selection=fitted["metric"], history=fitted["history"], **(extra or {}))
-    return network
-
-
-def saved_or_trained(folder, filename, train):
-    """The network saved as ``folder/filename``, or ``train()``'s, saved there when ``folder`` is set."""
-    path = os.path.join(folder, filename) if folder else None
-    if path and os.path.exists(path):
-        print(f"loading {path}", flush=True)
-        return keras.models.load_model(path)
-    network = train()
-    if path:
-        os.makedirs(folder, exist_ok=True)
-        network.save(path)
-    return network
 
 
 def run_cinc2017(args, results):

@@ -66,6 +66,28 @@ class ECGPipeline:
         batches = tf.data.Dataset.zip((rows, draws)).batch(batch_size, drop_remainder=drop_remainder)
         return self._finish(batches.map(self._loader(random_crop=True, unlabeled=unlabeled), num_parallel_calls=tf.data.AUTOTUNE), view)
 
+    def semi_supervised(self, labeled, unlabeled, batch_size=64, unlabeled_batch_size=None, seed=0, view=None):
+        """Batches of labelled rows followed by unlabelled rows (labels NaN), for semi-supervised training.
+
+        One epoch is one pass over ``unlabeled`` (``unlabeled_batch_size`` rows per batch, default
+        ``batch_size``), the labelled rows cycling alongside; with no unlabelled rows it is
+        ``train(labeled)``. ``data_utils.splits.labeled_split`` makes the two index sets from a
+        labelled fraction. Returns a ``tf.data.Dataset`` like ``train``.
+        """
+        if len(unlabeled) == 0:
+            return self.train(labeled, batch_size, seed, view)
+        if len(labeled) == 0:
+            raise ValueError("semi-supervised batches need at least one labelled row")
+        labeled_batches = self.train(labeled, min(batch_size, len(labeled)), seed, view=None, drop_remainder=True).repeat()
+        unlabeled_batches = self.train(unlabeled, unlabeled_batch_size or batch_size, seed + 1, view=None, unlabeled=True)
+
+        def join(first, second):
+            (inputs, labels), (more, no_labels) = first, second
+            return {key: tf.concat([inputs[key], more[key]], 0) for key in inputs}, tf.concat([labels, no_labels], 0)
+
+        joined = tf.data.Dataset.zip((labeled_batches, unlabeled_batches)).map(join)
+        return self._finish(joined, view)
+
     def evaluate(self, indices, batch_size=64, crop="start", stride_seconds=None, view=None, unlabeled=False):
         """Batches in index order, one deterministic window per record, or sliding windows.
 

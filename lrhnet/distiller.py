@@ -110,6 +110,14 @@ class Distiller(keras.Model):
     def call(self, inputs, training=None):
         return self.student(self.network_inputs(self.student, inputs, self.student_view), training=training)
 
+    def student_inputs(self, student_inputs, training):
+        """What the student is trained on, from what it reads; subclasses augment here."""
+        return student_inputs
+
+    def extra_outputs(self, student_inputs, training):
+        """More outputs for the terms (``StepOutputs.extra``); none here."""
+        return {}
+
     def run_teachers(self, inputs):
         outputs = [teacher.forward(self.network_inputs(teacher, inputs, view), training=False) for teacher, view in zip(self.teachers, self.teacher_views)]
         return [tf.stop_gradient(logits) for logits, _ in outputs], [[tf.stop_gradient(f) for f in features] for _, features in outputs]
@@ -120,13 +128,14 @@ class Distiller(keras.Model):
         if labels.shape[-1] is not None and labels.shape[-1] != self.student.num_classes:
             raise ValueError(f"labels have {labels.shape[-1]} classes but the networks {self.student.num_classes}")
         teacher_logits, teacher_features = self.run_teachers(inputs)
-        logits, features = self.student.forward(self.network_inputs(self.student, inputs, self.student_view), training=training)
+        student_inputs = self.student_inputs(self.network_inputs(self.student, inputs, self.student_view), training)
+        logits, features = self.student.forward(student_inputs, training=training)
         labels = tf.cast(labels, logits.dtype)
         labeled = tf.reduce_all(tf.math.is_finite(labels), axis=-1)
         clean = tf.where(tf.math.is_finite(labels), labels, tf.zeros_like(labels))
         mask = tf.cast(labeled, logits.dtype)
         supervised = self.supervised_loss(clean, logits) * mask
-        step = StepOutputs(logits, features, teacher_logits, teacher_features, self.teachers, inputs)
+        step = StepOutputs(logits, features, teacher_logits, teacher_features, self.teachers, inputs, mask, self.extra_outputs(student_inputs, training))
         values = [term.per_example(step) for term in self.terms]
         logs = {name: value for term in self.terms for name, value in term.step_logs.items()}
         per_example = self.supervised_weight * supervised + sum((term.weight * value for term, value in zip(self.terms, values)), tf.zeros_like(supervised))

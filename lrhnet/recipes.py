@@ -19,7 +19,8 @@ def scaled_decay_epochs(epochs):
 
 
 def fit_network(network, pipeline, split, classes, *, epochs, seed=0, view="student", teachers=(), terms=(), teacher_views=None,
-                supervised_weight=1.0, multilabel=True, batch_size=64, learning_rate=PAPER_LEARNING_RATE, callbacks=(), verbose=0):
+                supervised_weight=1.0, multilabel=True, batch_size=64, learning_rate=PAPER_LEARNING_RATE, callbacks=(), verbose=0,
+                train_data=None, distiller_class=Distiller, distiller_options=None):
     """Train ``network`` on ``pipeline`` rows ``split["train"]``, selecting on ``split["validation"]``.
 
     Args:
@@ -27,15 +28,20 @@ def fit_network(network, pipeline, split, classes, *, epochs, seed=0, view="stud
         teachers, terms, teacher_views: as for ``Distiller``; empty for supervised training.
         supervised_weight: weight of the supervised loss (the paper's alpha when distilling).
         callbacks: more Keras callbacks (``lrhnet.compress.UpdatePruningStep`` when pruning).
+        train_data: batches to train on instead of ``pipeline.train(split["train"])`` (for
+            example ``pipeline.semi_supervised(...)``).
+        distiller_class, distiller_options: the ``Distiller`` (sub)class and its extra arguments
+            (``liteheart.semi_supervised.SemiSupervisedDistiller``, ``{"ema_decay": 0.99}``).
     Returns:
         dict: ``best_epoch``, ``best_validation`` (the selection metric), ``metric``, ``history``.
     """
     keras.utils.set_random_seed(seed)
-    distiller = Distiller(network, list(teachers), list(terms), teacher_views, student_view=view)
+    distiller = distiller_class(network, list(teachers), list(terms), teacher_views, student_view=view, **(distiller_options or {}))
     distiller.compile(optimizer=paper_optimizer(learning_rate), supervised_weight=supervised_weight, multilabel=multilabel)
     selector = SelectOnValidation(network, pipeline.evaluate(split["validation"], batch_size, crop="sliding"), classes, multilabel, view=view)
     callbacks = [step_decay(learning_rate, scaled_decay_epochs(epochs)), *callbacks, selector]
-    history = distiller.fit(pipeline.train(split["train"], batch_size, seed), epochs=epochs, callbacks=callbacks, verbose=verbose)
+    train_data = pipeline.train(split["train"], batch_size, seed) if train_data is None else train_data
+    history = distiller.fit(train_data, epochs=epochs, callbacks=callbacks, verbose=verbose)
     return {
         "best_epoch": selector.best_epoch,
         "best_validation": selector.best_score,

@@ -16,7 +16,10 @@ class StepOutputs:
 
     student_logits: (B, K); student_features: list of (B, T_s, C_s);
     teacher_logits: list over teachers of (B, K); teacher_features: list over teachers of lists;
-    teachers: the teacher networks; inputs: the batch dict (extra entries such as ``"beats"``).
+    teachers: the teacher networks; inputs: the batch dict (extra entries such as ``"beats"``);
+    labeled: (B,) 1.0 for rows with labels, 0.0 for unlabelled rows;
+    extra: more outputs a Distiller subclass adds (the semi-supervised one: ``"strong_logits"``,
+    ``"ema_logits"``).
     """
 
     student_logits: tf.Tensor
@@ -25,6 +28,8 @@ class StepOutputs:
     teacher_features: list
     teachers: list = None
     inputs: dict = None
+    labeled: tf.Tensor = None
+    extra: dict = dataclasses.field(default_factory=dict)
 
 
 class DistillationTerm(keras.layers.Layer):
@@ -61,6 +66,21 @@ class DistillationTerm(keras.layers.Layer):
         return {**super().get_config(), "weight": self.weight, "teacher_index": self.teacher_index}
 
 
+def logit_kl(target_logits, logits, mode):
+    """(B,) KL(target || prediction) of two logit tensors (B, K).
+
+    ``mode="softmax"``: across classes; ``"bernoulli"``: per class, averaged over classes. No
+    gradient is stopped here.
+    """
+    if mode == "softmax":
+        log_p_t, log_p_s = tf.nn.log_softmax(target_logits, axis=-1), tf.nn.log_softmax(logits, axis=-1)
+        return tf.reduce_sum(tf.exp(log_p_t) * (log_p_t - log_p_s), axis=-1)
+    t, s = target_logits, logits
+    p_t = tf.sigmoid(t)
+    per_class = p_t * (tf.math.log_sigmoid(t) - tf.math.log_sigmoid(s)) + (1 - p_t) * (tf.math.log_sigmoid(-t) - tf.math.log_sigmoid(-s))
+    return tf.reduce_mean(per_class, axis=-1)
+
+
 class LogitDistillation(DistillationTerm):
     """KD on logits at temperature T.
 
@@ -84,14 +104,7 @@ class LogitDistillation(DistillationTerm):
 
     def per_example(self, outputs):
         t = tf.stop_gradient(outputs.teacher_logits[self.teacher_index]) / self.temperature
-        s = outputs.student_logits / self.temperature
-        if self.mode == "softmax":
-            log_p_t, log_p_s = tf.nn.log_softmax(t, axis=-1), tf.nn.log_softmax(s, axis=-1)
-            kl = tf.reduce_sum(tf.exp(log_p_t) * (log_p_t - log_p_s), axis=-1)
-        else:
-            p_t = tf.sigmoid(t)
-            per_class = p_t * (tf.math.log_sigmoid(t) - tf.math.log_sigmoid(s)) + (1 - p_t) * (tf.math.log_sigmoid(-t) - tf.math.log_sigmoid(-s))
-            kl = tf.reduce_mean(per_class, axis=-1)
+        kl = logit_kl(t, outputs.student_logits / self.temperature, self.mode)
         return kl * self.temperature**2 if self.scale_t2 else kl
 
     def get_config(self):

@@ -1,0 +1,139 @@
+"""LiteHeart ablation on real data: supervised student, logit KD, LiteHeart, LiteHeart without each term.
+
+    TF_NUM_INTRAOP_THREADS=1 python benchmarks/liteheart_ablation.py ludb --data ../shared/data/ludb \
+        --out benchmarks/results/liteheart_ludb.json
+    TF_NUM_INTRAOP_THREADS=1 python benchmarks/liteheart_ablation.py cinc2017 --data ../shared/data/cinc2017/training2017 \
+        --out benchmarks/results/liteheart_cinc2017.json
+
+The student is always ``LiteHeartStudent`` on lead I. Variants (``--variants``):
+  student       supervised on the labelled rows only;
+  kd            softmax/Bernoulli logit KD (T = 7, T^2, weight 0.7) on labelled and unlabelled rows;
+  liteheart     ``liteheart_terms``: KD + region-aware (1.0) + cross-layer MI (0.1) + pseudo-labels
+                (1.0, teacher, threshold 0.9) + weak/strong consistency (1.0), weak augmentation;
+  -kd, -region, -mi, -pseudo, -consistency: LiteHeart with that term's weight set to 0.
+Supervised weight 0.3 whenever a teacher teaches. With every row labelled there is nothing to
+pseudo-label, so ``-pseudo`` is skipped at fraction 1.
+cinc2017: the stratified 80/10/10 split (seed 0) of the LRH-Net benchmark, 15 s windows at 100 Hz;
+    a width-0.25 SE-ResNet teacher on lead I; labelled fractions ``--fractions`` (default 0.1 and
+    1) of the training split, drawn stratified per seed (``data_utils.splits.labeled_split``).
+ludb: classes with at least 20 records, 5-fold cross-validation as in the LRH-Net benchmark, 8 s
+    windows; per fold and seed a 12-lead width-0.25 SE-ResNet teacher; fraction 1.
+Results are written after every run; ``--resume`` skips runs already in ``--out``; ``--models``
+keeps the cinc2017 teacher. ``--quick`` checks the script on a small subset with 1 epoch.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from benchmarks.provenance import provenance  # noqa: E402
+from benchmarks.run_log import Results, saved_or_trained, train_and_score  # noqa: E402
+from data_utils import STANDARD_LEADS, Preprocessing, open_dataset  # noqa: E402
+from data_utils.cache import build_cache  # noqa: E402
+from data_utils.pipeline import ECGPipeline  # noqa: E402
+from data_utils.splits import iterative_stratification, kfold_indices, labeled_split, split_indices  # noqa: E402
+from liteheart import LiteHeartStudent  # noqa: E402
+from liteheart.semi_supervised import TERM_WEIGHTS, SemiSupervisedDistiller, liteheart_terms  # noqa: E402
+from lrhnet import LogitDistillation, SEResNet1D  # noqa: E402
+
+VARIANTS = ("student", "kd", "liteheart", *(f"-{name}" for name in TERM_WEIGHTS))
+
+
+def variant_fit(variant, teacher, multilabel, pipeline, labeled, unlabeled, seed):
+    """``fit_network`` arguments for one variant (without the shared ones)."""
+    if variant == "student":
+        return {"train_data": pipeline.train(labeled, 64, seed)}
+    mixed = pipeline.semi_supervised(labeled, unlabeled, 64, seed=seed)
+    if variant == "kd":
+        kd = LogitDistillation(0.7, mode="bernoulli" if multilabel else "softmax", scale_t2=True)
+        return {"train_data": mixed, "teachers": [teacher], "terms": [kd], "supervised_weight": 0.3}
+    switched_off = {variant[1:]: 0.0} if variant.startswith("-") else {}
+    return {"train_data": mixed, "teachers": [teacher], "terms": liteheart_terms(multilabel=multilabel, **switched_off),
+            "supervised_weight": 0.3, "distiller_class": SemiSupervisedDistiller}
+
+
+def setting_name(fraction):
+    return f"{fraction:.0%} labelled"
+
+
+def pending(args, results, seed, fold=None):
+    """``(variant, fraction)`` pairs still to run for a seed (and fold)."""
+    return [(variant, fraction) for fraction in args.fractions for variant in args.variants
+            if not (variant == "-pseudo" and fraction == 1) and not results.has(model=variant, setting=setting_name(fraction), seed=seed, fold=fold)]
+
+
+def run_variants(args, results, pipeline, split, classes, multilabel, teacher, seed, epochs, extra):
+    """Train and record the pending variants of one seed (and fold)."""
+    for variant, fraction in pending(args, results, seed, extra.get("fold")):
+        labeled, unlabeled = labeled_split(split["train"], pipeline.cache.labels, fraction, seed=seed)
+        setting = setting_name(fraction)
+        fit = variant_fit(variant, teacher, multilabel, pipeline, labeled, unlabeled, seed)
+        train_and_score(results, LiteHeartStudent(len(classes)), pipeline, split, classes, multilabel, epochs, seed, "student", variant, "I",
+                        extra={**extra, "setting": setting, "labeled": len(labeled), "unlabeled": len(unlabeled)}, **fit)
+
+
+def run_cinc2017(args, results):
+    dataset = open_dataset(args.data)
+    cache = build_cache(dataset, Preprocessing(fs=100, band=(0.5, 40.0)), ("I",), progress=True)
+    split = split_indices(dataset, seed=0)
+    if args.quick:
+        split = {name: index[: {"train": 256, "validation": 64, "test": 64}[name]] for name, index in split.items()}
+    pipeline = ECGPipeline(cache, "I", "I", window_seconds=15)
+    classes, epochs = cache.classes, 1 if args.quick else args.epochs
+    teacher = saved_or_trained(args.models, "ablation_teacher.keras", lambda: train_and_score(
+        results, SEResNet1D(1, len(classes), width=0.25, name="teacher"), pipeline, split, classes, False, 1 if args.quick else args.teacher_epochs, 0,
+        "teacher", "teacher", "I", extra={"setting": "teacher"}))
+    for seed in args.seeds:
+        run_variants(args, results, pipeline, split, classes, False, teacher, seed, epochs, {})
+
+
+def run_ludb(args, results):
+    full = open_dataset(args.data)
+    counts = full.class_counts()
+    dataset = full.with_classes(name for name in full.classes if counts[name] >= 20)
+    classes = dataset.classes
+    cache = build_cache(dataset, Preprocessing(fs=100, band=(0.5, 40.0)), STANDARD_LEADS, progress=True)
+    folds = kfold_indices(cache.labels, 5, seed=0)[: 1 if args.quick else None]
+    epochs = 1 if args.quick else args.epochs
+    for fold, (train_part, test) in enumerate(folds):
+        part = iterative_stratification(cache.labels[train_part], (0.85, 0.15), seed=fold)
+        split = {"train": train_part[part == 0], "validation": train_part[part == 1], "test": test}
+        pipeline = ECGPipeline(cache, 12, "I", window_seconds=8)
+        for seed in args.seeds[: 1 if args.quick else None]:
+            if not pending(args, results, seed, fold):
+                continue
+            teacher = train_and_score(results, SEResNet1D(12, len(classes), width=0.25), pipeline, split, classes, True, epochs, seed, "teacher", "teacher", "12",
+                                      extra={"fold": fold, "setting": "teacher"})
+            run_variants(args, results, pipeline, split, classes, True, teacher, seed, epochs, {"fold": fold})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("setting", choices=("cinc2017", "ludb"))
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument("--fractions", type=float, nargs="+", default=None, help="labelled fractions (default: cinc2017 0.1 1, ludb 1)")
+    parser.add_argument("--epochs", type=int, default=None, help="student epochs (default: cinc2017 10, ludb 20)")
+    parser.add_argument("--teacher-epochs", type=int, default=12, help="cinc2017 teacher epochs")
+    parser.add_argument("--models", help="cinc2017: folder to keep the teacher in")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    args.fractions = args.fractions or ([0.1, 1.0] if args.setting == "cinc2017" else [1.0])
+    args.epochs = args.epochs or (10 if args.setting == "cinc2017" else 20)
+    header = {"setting": f"LiteHeart ablation, {args.setting}", **provenance(), "seeds": args.seeds}
+    results = Results(args.out, header, resume=args.resume, key=("model", "setting", "seed", "fold"), group=("setting", "model"))
+    started = time.time()
+    (run_cinc2017 if args.setting == "cinc2017" else run_ludb)(args, results)
+    results.header["total_seconds"] = round(time.time() - started, 1)
+    results.write()
+
+
+if __name__ == "__main__":
+    main()
