@@ -31,10 +31,8 @@ import numpy as np  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from benchmarks.provenance import provenance  # noqa: E402
-from data_utils import Preprocessing, open_dataset  # noqa: E402
-from data_utils.cache import build_cache  # noqa: E402
+from benchmarks.settings import cinc2017_split  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
-from data_utils.splits import split_indices  # noqa: E402
 from liteheart import CrossLayerMutualInformation, LiteHeartStudent, RegionAwareDistillation  # noqa: E402
 from lrhnet import LogitDistillation, LRHNet, SEResNet1D  # noqa: E402
 from lrhnet.compress import UpdatePruningStep, kernel_sparsity, prune_layers, strip_pruning  # noqa: E402
@@ -59,11 +57,7 @@ class Bench:
     """The shared split, teacher and test sets, and the results being gathered."""
 
     def __init__(self, args):
-        dataset = open_dataset(args.data)
-        cache = build_cache(dataset, Preprocessing(fs=100, band=(0.5, 40.0)), ("I",), progress=True)
-        self.split = split_indices(dataset, seed=0)
-        if args.quick:
-            self.split = {name: index[: {"train": 256, "validation": 64, "test": 64}[name]] for name, index in self.split.items()}
+        dataset, cache, self.split = cinc2017_split(args.data, args.quick)
         self.pipeline = ECGPipeline(cache, "I", "I", window_seconds=15)
         self.window, self.classes = self.pipeline.window, cache.classes
         self.validation, self.test = (self.pipeline.evaluate(self.split[name], crop="sliding") for name in ("validation", "test"))

@@ -10,9 +10,9 @@ The student is always ``LiteHeartStudent`` on lead I. Variants (``--variants``):
   kd            softmax/Bernoulli logit KD (T = 7, T^2, weight 0.7) on labelled and unlabelled rows;
   liteheart     ``liteheart_terms``: KD + region-aware (1.0) + cross-layer MI (0.1) + pseudo-labels
                 (1.0, teacher, threshold 0.9) + weak/strong consistency (1.0), weak augmentation;
-  -kd, -region, -mi, -pseudo, -consistency: LiteHeart with that term's weight set to 0.
+  no_kd, no_region, no_mi, no_pseudo, no_consistency: LiteHeart with that term's weight set to 0.
 Supervised weight 0.3 whenever a teacher teaches. With every row labelled there is nothing to
-pseudo-label, so ``-pseudo`` is skipped at fraction 1.
+pseudo-label, so ``no_pseudo`` is skipped at fraction 1.
 cinc2017: the stratified 80/10/10 split (seed 0) of the LRH-Net benchmark, 15 s windows at 100 Hz;
     a width-0.25 SE-ResNet teacher on lead I; labelled fractions ``--fractions`` (default 0.1 and
     1) of the training split, drawn stratified per seed (``data_utils.splits.labeled_split``).
@@ -25,22 +25,20 @@ keeps the cinc2017 teacher. ``--quick`` checks the script on a small subset with
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from benchmarks.provenance import provenance  # noqa: E402
 from benchmarks.run_log import Results, saved_or_trained, train_and_score  # noqa: E402
-from data_utils import STANDARD_LEADS, Preprocessing, open_dataset  # noqa: E402
-from data_utils.cache import build_cache  # noqa: E402
+from benchmarks.settings import cinc2017_split, ludb_folds  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
-from data_utils.splits import iterative_stratification, kfold_indices, labeled_split, split_indices  # noqa: E402
+from data_utils.splits import labeled_split  # noqa: E402
 from liteheart import LiteHeartStudent  # noqa: E402
 from liteheart.semi_supervised import TERM_WEIGHTS, SemiSupervisedDistiller, liteheart_terms  # noqa: E402
 from lrhnet import LogitDistillation, SEResNet1D  # noqa: E402
 
-VARIANTS = ("student", "kd", "liteheart", *(f"-{name}" for name in TERM_WEIGHTS))
+VARIANTS = ("student", "kd", "liteheart", *(f"no_{name}" for name in TERM_WEIGHTS))
 
 
 def variant_fit(variant, teacher, multilabel, pipeline, labeled, unlabeled, seed):
@@ -51,7 +49,7 @@ def variant_fit(variant, teacher, multilabel, pipeline, labeled, unlabeled, seed
     if variant == "kd":
         kd = LogitDistillation(0.7, mode="bernoulli" if multilabel else "softmax", scale_t2=True)
         return {"train_data": mixed, "teachers": [teacher], "terms": [kd], "supervised_weight": 0.3}
-    switched_off = {variant[1:]: 0.0} if variant.startswith("-") else {}
+    switched_off = {variant[3:]: 0.0} if variant.startswith("no_") else {}
     return {"train_data": mixed, "teachers": [teacher], "terms": liteheart_terms(multilabel=multilabel, **switched_off),
             "supervised_weight": 0.3, "distiller_class": SemiSupervisedDistiller}
 
@@ -63,7 +61,7 @@ def setting_name(fraction):
 def pending(args, results, seed, fold=None):
     """``(variant, fraction)`` pairs still to run for a seed (and fold)."""
     return [(variant, fraction) for fraction in args.fractions for variant in args.variants
-            if not (variant == "-pseudo" and fraction == 1) and not results.has(model=variant, setting=setting_name(fraction), seed=seed, fold=fold)]
+            if not (variant == "no_pseudo" and fraction == 1) and not results.has(model=variant, setting=setting_name(fraction), seed=seed, fold=fold)]
 
 
 def run_variants(args, results, pipeline, split, classes, multilabel, teacher, seed, epochs, extra):
@@ -77,11 +75,7 @@ def run_variants(args, results, pipeline, split, classes, multilabel, teacher, s
 
 
 def run_cinc2017(args, results):
-    dataset = open_dataset(args.data)
-    cache = build_cache(dataset, Preprocessing(fs=100, band=(0.5, 40.0)), ("I",), progress=True)
-    split = split_indices(dataset, seed=0)
-    if args.quick:
-        split = {name: index[: {"train": 256, "validation": 64, "test": 64}[name]] for name, index in split.items()}
+    _, cache, split = cinc2017_split(args.data, args.quick)
     pipeline = ECGPipeline(cache, "I", "I", window_seconds=15)
     classes, epochs = cache.classes, 1 if args.quick else args.epochs
     teacher = saved_or_trained(args.models, "ablation_teacher.keras", lambda: train_and_score(
@@ -92,16 +86,9 @@ def run_cinc2017(args, results):
 
 
 def run_ludb(args, results):
-    full = open_dataset(args.data)
-    counts = full.class_counts()
-    dataset = full.with_classes(name for name in full.classes if counts[name] >= 20)
-    classes = dataset.classes
-    cache = build_cache(dataset, Preprocessing(fs=100, band=(0.5, 40.0)), STANDARD_LEADS, progress=True)
-    folds = kfold_indices(cache.labels, 5, seed=0)[: 1 if args.quick else None]
-    epochs = 1 if args.quick else args.epochs
-    for fold, (train_part, test) in enumerate(folds):
-        part = iterative_stratification(cache.labels[train_part], (0.85, 0.15), seed=fold)
-        split = {"train": train_part[part == 0], "validation": train_part[part == 1], "test": test}
+    cache, splits = ludb_folds(args.data, quick=args.quick)
+    classes, epochs = cache.classes, 1 if args.quick else args.epochs
+    for fold, split in enumerate(splits):
         pipeline = ECGPipeline(cache, 12, "I", window_seconds=8)
         for seed in args.seeds[: 1 if args.quick else None]:
             if not pending(args, results, seed, fold):
@@ -129,10 +116,7 @@ def main():
     args.epochs = args.epochs or (10 if args.setting == "cinc2017" else 20)
     header = {"setting": f"LiteHeart ablation, {args.setting}", **provenance(), "seeds": args.seeds}
     results = Results(args.out, header, resume=args.resume, key=("model", "setting", "seed", "fold"), group=("setting", "model"))
-    started = time.time()
-    (run_cinc2017 if args.setting == "cinc2017" else run_ludb)(args, results)
-    results.header["total_seconds"] = round(time.time() - started, 1)
-    results.write()
+    results.complete(run_cinc2017 if args.setting == "cinc2017" else run_ludb, args)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ teacher and assistant there and reloads them on a later call, so seeds can be ad
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -26,21 +25,15 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from benchmarks.provenance import provenance  # noqa: E402
 from benchmarks.run_log import Results, saved_or_trained, train_and_score  # noqa: E402
-from data_utils import STANDARD_LEADS, Preprocessing, open_dataset  # noqa: E402
-from data_utils.cache import build_cache  # noqa: E402
+from benchmarks.settings import cinc2017_split, ludb_folds  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
-from data_utils.splits import iterative_stratification, kfold_indices, split_indices  # noqa: E402
 from lrhnet import LogitDistillation, LRHNet, SEResNet1D, multilevel_terms  # noqa: E402
 
 LUDB_LEAD_SETS = {"1": ("I",), "2": ("I", "II"), "3": ("I", "II", "V2")}
 
 
 def run_cinc2017(args, results):
-    dataset = open_dataset(args.data)
-    cache = build_cache(dataset, Preprocessing(fs=100, band=(0.5, 40.0)), ("I",), progress=True)
-    split = split_indices(dataset, seed=0)
-    if args.quick:
-        split = {name: index[: {"train": 256, "validation": 64, "test": 64}[name]] for name, index in split.items()}
+    dataset, cache, split = cinc2017_split(args.data, args.quick)
     results.header["split"] = {name: [dataset.record_ids[i] for i in index] for name, index in split.items()}
     pipeline = ECGPipeline(cache, "I", "I", window_seconds=15)
     classes, k = cache.classes, len(cache.classes)
@@ -63,18 +56,11 @@ def run_cinc2017(args, results):
 
 
 def run_ludb(args, results):
-    full = open_dataset(args.data)
-    counts = full.class_counts()
-    dataset = full.with_classes(name for name in full.classes if counts[name] >= 20)
-    kept = dataset.classes
+    cache, splits = ludb_folds(args.data, args.folds, args.quick)
+    kept = cache.classes
     results.header["classes"] = list(kept)
-    cache = build_cache(dataset, Preprocessing(fs=100, band=(0.5, 40.0)), STANDARD_LEADS, progress=True)
-    labels = cache.labels
-    folds = kfold_indices(labels, args.folds, seed=0)[: 1 if args.quick else args.folds]
     epochs = 1 if args.quick else args.epochs
-    for fold, (train_part, test) in enumerate(folds):
-        part = iterative_stratification(labels[train_part], (0.85, 0.15), seed=fold)
-        split = {"train": train_part[part == 0], "validation": train_part[part == 1], "test": test}
+    for fold, split in enumerate(splits):
         for seed in args.seeds[: 1 if args.quick else None]:
             teacher_pipeline = ECGPipeline(cache, 12, 12, window_seconds=8)
             teacher = train_and_score(results, SEResNet1D(12, len(kept), width=0.25), teacher_pipeline, split, kept, True, epochs, seed, "teacher", "teacher", "12",
@@ -107,10 +93,7 @@ def main():
     args.epochs = args.epochs or (15 if args.setting == "cinc2017" else 20)
     header = {"setting": args.setting, **provenance(), "seeds": args.seeds}
     results = Results(args.out, header, resume=args.resume)
-    started = time.time()
-    (run_cinc2017 if args.setting == "cinc2017" else run_ludb)(args, results)
-    results.header["total_seconds"] = round(time.time() - started, 1)
-    results.write()
+    results.complete(run_cinc2017 if args.setting == "cinc2017" else run_ludb, args)
 
 
 if __name__ == "__main__":

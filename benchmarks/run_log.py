@@ -46,6 +46,13 @@ class Results:
         print(json.dumps({k: v for k, v in run.items() if k != "history"}), flush=True)
         self.write()
 
+    def complete(self, run, args):
+        """Call ``run(args, self)``, then record the total time and write the final files."""
+        started = time.time()
+        run(args, self)
+        self.header["total_seconds"] = round(time.time() - started, 1)
+        self.write()
+
     def summary(self):
         groups = {}
         for run in self.runs:
