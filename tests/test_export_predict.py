@@ -106,6 +106,15 @@ def test_predict_on_every_bundled_format(exported, tmp_path, name, records):
         assert row["labels"] in "NAO~" and not row["record"].endswith((".hea", ".mat"))
 
 
+def test_predict_on_a_written_synthetic_folder(exported, tmp_path):
+    from data_utils.synthetic import write_wfdb
+
+    write_wfdb(open_dataset("synthetic:n=3,fs=250,seconds=12,seed=2"), str(tmp_path / "synthetic"))
+    result = run_predict("--model", exported[0], "--input", str(tmp_path / "synthetic"), "--out", str(tmp_path / "p.csv"))
+    assert result.returncode == 0, result.stderr
+    assert [row["record"] for row in read_rows(tmp_path / "p.csv")] == ["S000000", "S000001", "S000002"]
+
+
 def test_predict_keras_and_tflite_agree_on_one_record(exported, tmp_path):
     record = os.path.join(ROOT, "tests", "data", "cinc2017", "A00592")
     outputs = []
