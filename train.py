@@ -24,7 +24,7 @@ def parse_args(argv):
     from data_utils.readers import FORMATS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=DEFAULT_DATA, help="dataset folder or FORMAT:PATH, FORMAT one of " + ", ".join(FORMATS) + " (default: bundled LUDB sample)")
+    parser.add_argument("--data", default=DEFAULT_DATA, help="dataset folder or FORMAT:PATH, FORMAT one of " + ", ".join(FORMATS) + "; or synthetic[:N] for generated 12-lead records (default: bundled LUDB sample)")
     parser.add_argument("--teacher-leads", default="12", help="teacher leads: a count (12, 6, 4, 3, 2, 1) or names such as I,II,V2 (default: 12)")
     parser.add_argument("--student-leads", default="1", help="student leads, a subset of the teacher's (default: 1 = lead I)")
     parser.add_argument("--classes", default=None, help="challenge format: all, scored2021 or scored2020 (default: all)")
@@ -82,7 +82,7 @@ def data_stage(args):
             batches[name] = sum(int(labels.shape[0]) for _, labels in stream)
     summary = dataset.summary()
     return {
-        "dataset": {"path": os.path.abspath(dataset.root), **{k: v for k, v in summary.items() if k != "skipped"}},
+        "dataset": {"path": dataset.location, **{k: v for k, v in summary.items() if k != "skipped"}},
         "skipped": summary["skipped"],
         "notes": dataset.notes,
         "preprocessing": preprocessing.as_dict(),

@@ -35,7 +35,7 @@ def cache_key(dataset, preprocessing, leads, min_seconds):
     content = {
         "version": FORMAT_VERSION,
         "format": dataset.format,
-        "root": os.path.abspath(dataset.root),
+        "root": dataset.location,
         "records": [[ref.record_id, list(ref.labels), ref.fs] for ref in dataset.refs],
         "classes": list(dataset.classes),
         "leads": list(leads),
@@ -97,8 +97,8 @@ def build_cache(dataset, preprocessing, leads, cache_dir=None, min_seconds=None,
         cache_dir: parent folder; default ``default_cache_dir()``. Must not lie inside the data folder.
     """
     cache_dir = os.path.abspath(cache_dir or default_cache_dir())
-    root = os.path.abspath(dataset.root)
-    if os.path.commonpath([cache_dir, root]) == root:
+    root = dataset.location
+    if dataset.reader is None and os.path.commonpath([cache_dir, root]) == root:
         raise ValueError(f"cache folder {cache_dir} lies inside the data folder {root}; the data folder is never written")
     directory = os.path.join(cache_dir, cache_key(dataset, preprocessing, leads, min_seconds))
     if not os.path.exists(os.path.join(directory, "meta.json")):
@@ -138,7 +138,7 @@ def _write_cache(dataset, preprocessing, leads, directory, min_seconds, progress
         meta = {
             "version": FORMAT_VERSION,
             "format": dataset.format,
-            "root": os.path.abspath(dataset.root),
+            "root": dataset.location,
             "record_ids": record_ids,
             "offsets": offsets,
             "leads": list(leads),

@@ -88,6 +88,11 @@ class ECGDataset:
         return len(self.refs)
 
     @property
+    def location(self):
+        """Where the records come from: the folder's absolute path, or the spec of generated records."""
+        return self.root if self.reader is not None else os.path.abspath(self.root)
+
+    @property
     def record_ids(self):
         return [ref.record_id for ref in self.refs]
 
