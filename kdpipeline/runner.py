@@ -8,10 +8,13 @@ import os
 import sys
 import time
 
+from kdpipeline.compression import evaluate_stage, export_stage, prune_stage, quantize_stage
 from kdpipeline.options import STAGES
 from kdpipeline.report import print_summary, write_report
 from kdpipeline.rundir import RunDir
 from kdpipeline.stages import TRAINING_STAGES, Context
+
+STAGE_FUNCTIONS = {**TRAINING_STAGES, "prune": prune_stage, "quantize": quantize_stage, "export": export_stage, "evaluate": evaluate_stage}
 
 
 def distribution_strategy(name):
@@ -55,6 +58,15 @@ def run_config(args):
     return {key: value for key, value in sorted(vars(args).items()) if key not in RUN_FLAGS_IGNORED}
 
 
+def add_to_report(report, output):
+    """Merge a stage's output (``{model name: entry}``, plus ``"exports": [...]``) into the report."""
+    for key, value in output.items():
+        if key == "exports":
+            report["exports"].extend(value)
+        else:
+            report["models"].setdefault(key, {}).update(value)
+
+
 def run(args):
     started = time.time()
     run_dir = RunDir(args.out)
@@ -70,13 +82,13 @@ def run(args):
     report = {"command": " ".join([os.path.basename(sys.executable)] + sys.argv), "seed": args.seed, "method": args.method, "data": data,
               "teacher_leads": list(args.teacher_leads), "student_leads": list(args.student_leads), "stages": args.stages, "models": {}, "exports": []}
     for stage in STAGES:
-        if stage not in args.stages or stage not in TRAINING_STAGES:
+        if stage not in args.stages:
             continue
         if not run_dir.done(stage):
             print(f"\n== stage {stage} ==", flush=True)
             with strategy.scope():
-                run_dir.complete(stage, TRAINING_STAGES[stage](context))
-        report["models"].update(run_dir.output(stage))
+                run_dir.complete(stage, STAGE_FUNCTIONS[stage](context))
+        add_to_report(report, run_dir.output(stage))
         write_report(run_dir, report)
     report["seconds"] = round(time.time() - started, 1)
     write_report(run_dir, report)

@@ -51,6 +51,7 @@ def train_and_record(ctx, network, name, view="student", **fit):
     """Fit ``network`` (selected on validation), save it as ``models/<name>.keras``, score it on test."""
     args = ctx.args
     fit.setdefault("train_data", ctx.pipeline.train(ctx.labeled, args.batch_size, args.seed))
+    fit.setdefault("verbose", 1)  # Keras progress bars
     fitted = fit_network(network, ctx.pipeline, ctx.split, ctx.classes, epochs=args.epochs, seed=args.seed, view=view, multilabel=ctx.multilabel,
                          batch_size=args.batch_size, **fit)
     ctx.run.save_model(network, name)
