@@ -4,11 +4,13 @@ The data stage always runs (it is cached). Without ``--resume`` the run folder i
 with it, stages recorded as complete in ``state.json`` are skipped and their report entries kept.
 """
 
+import json
 import os
 import sys
 import time
 
 from kdpipeline.compression import evaluate_stage, export_stage, prune_stage, quantize_stage
+from kdpipeline.divergence import NaNLoss
 from kdpipeline.options import STAGES
 from kdpipeline.report import print_summary, write_report
 from kdpipeline.rundir import RunDir
@@ -55,7 +57,7 @@ RUN_FLAGS_IGNORED = ("stages", "resume", "out", "strategy", "cache_dir")
 
 def run_config(args):
     """The flags that decide what the stages compute (``--stages``, ``--out`` and the like excluded)."""
-    return {key: value for key, value in sorted(vars(args).items()) if key not in RUN_FLAGS_IGNORED}
+    return json.loads(json.dumps({key: value for key, value in sorted(vars(args).items()) if key not in RUN_FLAGS_IGNORED}))
 
 
 def add_to_report(report, output):
@@ -86,8 +88,11 @@ def run(args):
             continue
         if not run_dir.done(stage):
             print(f"\n== stage {stage} ==", flush=True)
-            with strategy.scope():
-                run_dir.complete(stage, STAGE_FUNCTIONS[stage](context))
+            try:
+                with strategy.scope():
+                    run_dir.complete(stage, STAGE_FUNCTIONS[stage](context))
+            except NaNLoss as error:
+                raise SystemExit(f"train.py: error: {error}") from None
         add_to_report(report, run_dir.output(stage))
         write_report(run_dir, report)
     report["seconds"] = round(time.time() - started, 1)

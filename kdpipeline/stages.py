@@ -8,6 +8,7 @@ import dataclasses
 
 import numpy as np
 
+from kdpipeline.divergence import StopOnNaN
 from lrhnet.recipes import fit_network, score_on_test
 
 
@@ -52,6 +53,8 @@ def train_and_record(ctx, network, name, view="student", **fit):
     args = ctx.args
     fit.setdefault("train_data", ctx.pipeline.train(ctx.labeled, args.batch_size, args.seed))
     fit.setdefault("verbose", 1)  # Keras progress bars
+    fit["callbacks"] = [*fit.get("callbacks", ()), StopOnNaN(name)]
+    fit.setdefault("backup_dir", ctx.run.path("backup", name))
     fitted = fit_network(network, ctx.pipeline, ctx.split, ctx.classes, epochs=args.epochs, seed=args.seed, view=view, multilabel=ctx.multilabel,
                          batch_size=args.batch_size, **fit)
     ctx.run.save_model(network, name)
