@@ -118,11 +118,41 @@ def export_stage(ctx):
 
 
 def evaluate_stage(ctx):
-    """Score every saved network on the test split again (thresholds tuned on validation)."""
-    entries = {}
+    """Score every saved network on the test split again (thresholds tuned on validation) and draw
+    the figures into ``plots/``: training curves, ROC curves of the teacher and the deployed
+    student, per-class F1 (or, single-label, a confusion matrix), and for LiteHeart the region
+    weights over a test record."""
+    from data_utils import scoring
+    from kdpipeline import plots
+    from lrhnet.training import predict_probabilities
+
+    folder = ctx.run.path("plots")
+    os.makedirs(folder, exist_ok=True)
+    validation, test = (ctx.pipeline.evaluate(ctx.split[name], crop="sliding") for name in ("validation", "test"))
+    entries, f1_by_model = {}, {}
     for name in ("teacher", "student", "student_kd", "assistant", "student_mlkd", "liteheart", "student_pruned"):
-        if os.path.exists(ctx.run.model_path(name)):
-            network = ctx.run.load_model(name)
-            view = "teacher" if name == "teacher" else "student"
-            entries[name] = {"params": parameters(network), "test": score_on_test(network, ctx.pipeline, ctx.split, ctx.classes, view=view, multilabel=ctx.multilabel)}
+        if not os.path.exists(ctx.run.model_path(name)):
+            continue
+        network = ctx.run.load_model(name)
+        view = "teacher" if name == "teacher" else "student"
+        entries[name] = {"params": parameters(network), "test": score_on_test(network, ctx.pipeline, ctx.split, ctx.classes, view=view, multilabel=ctx.multilabel)}
+        if name in ("teacher", deployed_name(ctx)):
+            probabilities, labels = predict_probabilities(network, test, view, ctx.multilabel)
+            plots.roc_curves(labels, probabilities, ctx.classes, f"{name}: test ROC", os.path.join(folder, f"roc_{name}.png"))
+            if ctx.multilabel:
+                validation_probabilities, validation_labels = predict_probabilities(network, validation, view, ctx.multilabel)
+                thresholds = scoring.tune_thresholds(validation_labels, validation_probabilities)
+                f1_by_model[name] = scoring.per_class_f1(labels, scoring.apply_thresholds(probabilities, thresholds))
+            else:
+                plots.confusion_matrix(labels, probabilities, ctx.classes, f"{name}: test", os.path.join(folder, f"confusion_{name}.png"))
+    if f1_by_model:
+        plots.per_class_f1(f1_by_model, ctx.classes, os.path.join(folder, "f1_per_class.png"))
+    plots.training_curves(ctx.run.read("report.json")["models"] if ctx.run.read("report.json") else {}, os.path.join(folder, "training_curves.png"))
+    if ctx.args.method == "liteheart" and os.path.exists(ctx.run.model_path("teacher")):
+        from liteheart import region_weights
+
+        inputs, _ = next(iter(ctx.pipeline.evaluate(ctx.split["test"][:1])))
+        weights = region_weights(ctx.run.load_model("teacher"), inputs["teacher"], multilabel=ctx.multilabel).numpy()[0]
+        plots.region_strip(inputs["student"].numpy()[0, :, 0], weights, ctx.args.fs, ctx.args.student_leads[0], "LiteHeart region weights (teacher CAM) on a test record",
+                           os.path.join(folder, "region_weights.png"))
     return entries
