@@ -84,17 +84,16 @@ def run(args):
     report = {"command": " ".join([os.path.basename(sys.executable)] + sys.argv), "seed": args.seed, "method": args.method, "data": data,
               "teacher_leads": list(args.teacher_leads), "student_leads": list(args.student_leads), "stages": args.stages, "models": {}, "exports": []}
     for stage in STAGES:
-        if stage not in args.stages:
-            continue
-        if not run_dir.done(stage):
+        if stage in args.stages and not run_dir.done(stage):
             print(f"\n== stage {stage} ==", flush=True)
             try:
                 with strategy.scope():
                     run_dir.complete(stage, STAGE_FUNCTIONS[stage](context))
             except NaNLoss as error:
                 raise SystemExit(f"train.py: error: {error}") from None
-        add_to_report(report, run_dir.output(stage))
-        write_report(run_dir, report)
+        if run_dir.done(stage):  # this run's stages and those an earlier call completed
+            add_to_report(report, run_dir.output(stage))
+            write_report(run_dir, report)
     report["seconds"] = round(time.time() - started, 1)
     write_report(run_dir, report)
     print_summary(report, run_dir)
