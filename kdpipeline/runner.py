@@ -7,6 +7,7 @@ with it, stages recorded as complete in ``state.json`` are skipped and their rep
 import json
 import os
 import sys
+import tempfile
 import time
 
 from kdpipeline.compression import evaluate_stage, export_stage, prune_stage, quantize_stage
@@ -25,8 +26,19 @@ def distribution_strategy(name):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise SystemExit("train.py: error: --strategy multiworker needs TF_CONFIG (see the README)")
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def is_chief():
+    """True unless this process is a non-chief worker of a multi-worker cluster (``TF_CONFIG``)."""
+    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    if not task:
+        return True
+    return task.get("type") == "chief" or (task.get("type") == "worker" and task.get("index", 0) == 0 and "chief" not in cluster)
 
 
 def build_context(args, run):
@@ -71,6 +83,9 @@ def add_to_report(report, output):
 
 def run(args):
     started = time.time()
+    strategy = distribution_strategy(args.strategy)
+    if args.strategy == "multiworker" and not is_chief():  # every worker trains; only the chief keeps the run
+        args.out = tempfile.mkdtemp(prefix="train-worker-")
     run_dir = RunDir(args.out)
     config = run_config(args)
     if not args.resume:
@@ -80,7 +95,6 @@ def run(args):
         raise SystemExit(f"train.py: error: --resume: the run in {args.out} was made with other values of {', '.join(changed)}; drop --resume or choose another --out")
     run_dir.state["config"] = config
     context, data = build_context(args, run_dir)
-    strategy = distribution_strategy(args.strategy)
     report = {"command": " ".join([os.path.basename(sys.executable)] + sys.argv), "seed": args.seed, "method": args.method, "data": data,
               "teacher_leads": list(args.teacher_leads), "student_leads": list(args.student_leads), "stages": args.stages, "models": {}, "exports": []}
     for stage in STAGES:

@@ -50,7 +50,7 @@ def fit_network(network, pipeline, split, classes, *, epochs, seed=0, view="stud
         callbacks.insert(0, keras.callbacks.BackupAndRestore(os.path.join(backup_dir, "keras")))
         batch = next(iter(train_data if train_data is not None else pipeline.train(split["train"], batch_size, seed)))
         distiller(batch[0])
-        distiller.test_step(batch)  # every variable (term heads and adapters too) exists before a backup is restored
+        distiller.distribute_strategy.run(distiller.test_step, args=(batch,))  # every variable (term heads, adapters) exists before a backup is restored
     train_data = pipeline.train(split["train"], batch_size, seed) if train_data is None else train_data
     history = distiller.fit(train_data, epochs=epochs, callbacks=callbacks, verbose=verbose)
     if backup_dir:

@@ -98,3 +98,40 @@ def test_a_nan_loss_stops_the_run_naming_the_stage(tmp_path):
     callback.on_train_batch_end(0, {"loss": 0.5})
     with pytest.raises(NaNLoss, match="stage 'distill'"):
         callback.on_train_batch_end(1, {"loss": float("nan")})
+
+
+def free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("localhost", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def test_two_local_workers_match_a_single_worker(tmp_path):
+    flags = [*TINY, "--stages", "teacher", "--epochs", "2"]
+    single = train(*flags, "--out", str(tmp_path / "single"))
+    assert single.returncode == 0, single.stderr[-3000:]
+    ports = free_ports(2)
+    workers = []
+    for index in range(2):
+        config = {"cluster": {"worker": [f"localhost:{port}" for port in ports]}, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(config)}
+        workers.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *flags, "--strategy", "multiworker", "--out", str(tmp_path / "multi")],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    outputs = [worker.communicate(timeout=900) for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), outputs[0][1][-3000:]
+    one, two = report(str(tmp_path / "single"))["models"]["teacher"], report(str(tmp_path / "multi"))["models"]["teacher"]
+    assert one["params"] == two["params"]
+    assert two["history"]["loss"][0] == pytest.approx(one["history"]["loss"][0], rel=0.2)  # the same global batch, split over two workers
+    assert abs(two["test"]["macro_auroc"] - one["test"]["macro_auroc"]) < 0.15
+
+
+def test_mirrored_strategy_runs(tmp_path):
+    result = train(*TINY, "--stages", "teacher", "--strategy", "mirrored", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "teacher" in report(str(tmp_path / "run"))["models"]
