@@ -13,6 +13,12 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    _pyplot().close(fig)
+
+
 def training_curves(models, path):
     """Loss per epoch of every trained model, and its validation selection metric."""
     plt = _pyplot()
@@ -28,9 +34,7 @@ def training_curves(models, path):
     for axis in axes:
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def roc_curves(labels, probabilities, classes, title, path):
@@ -46,9 +50,7 @@ def roc_curves(labels, probabilities, classes, title, path):
     axis.plot([0, 1], [0, 1], color="grey", lw=0.5, ls="--")
     axis.set(title=title, xlabel="false positive rate", ylabel="true positive rate")
     axis.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def per_class_f1(f1_by_model, classes, path):
@@ -61,9 +63,7 @@ def per_class_f1(f1_by_model, classes, path):
     axis.set_xticks(np.arange(len(classes)) + 0.4 - width / 2, classes, rotation=45, ha="right", fontsize=8)
     axis.set(ylabel="F1 (test)", ylim=(0, 1))
     axis.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def confusion_matrix(labels, probabilities, classes, title, path):
@@ -79,9 +79,7 @@ def confusion_matrix(labels, probabilities, classes, title, path):
     axis.set_xticks(range(len(classes)), classes)
     axis.set_yticks(range(len(classes)), classes)
     axis.set(title=title, xlabel="predicted", ylabel="true")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def region_strip(signal, weights, fs, lead, title, path):
@@ -95,6 +93,4 @@ def region_strip(signal, weights, fs, lead, title, path):
     shade.fill_between(t, stretched, color="tab:red", alpha=0.3)
     shade.set_ylabel("region weight", color="tab:red")
     axis.set(title=title, xlabel="seconds", ylabel=f"lead {lead} (normalised)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path)

@@ -33,7 +33,7 @@ def model_table(report):
 
 def markdown(report):
     data = report["data"]
-    lines = [f"# Run report", "", f"Command: `{report['command']}`  ", f"Seed {report['seed']}, method {report['method']}, stages {','.join(report['stages'])}", "",
+    lines = ["# Run report", "", f"Command: `{report['command']}`  ", f"Seed {report['seed']}, method {report['method']}, stages {','.join(report['stages'])}", "",
              f"Data: {data['format']} {data['location']}: {data['records']} records, split {data['split']}, {data['labeled']} labelled training records", "",
              "## Models (test split)", "", *model_table(report)]
     if report["exports"]:
