@@ -16,6 +16,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from data_utils.files import atomic_write
 from lrhnet.twin import GraphNetwork
 
 KINDS = ("float32", "float16", "dynamic", "int8")
@@ -65,14 +66,6 @@ def read_sidecar(model_path):
         raise MissingSidecar(f"{model_path}: no sidecar {os.path.basename(path)} beside it; export the model with lrhnet.export, which writes one")
     with open(path) as handle:
         return json.load(handle)
-
-
-def atomic_write(path, data):
-    """Write text or bytes to ``path`` through a temporary file, so a kill never leaves it cut short."""
-    mode = "wb" if isinstance(data, bytes) else "w"
-    with open(path + ".tmp", mode) as handle:
-        handle.write(data)
-    os.replace(path + ".tmp", path)
 
 
 def concrete_function(network, window):

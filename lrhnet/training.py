@@ -5,11 +5,16 @@ Note: tf_keras' ``Adam(weight_decay=...)`` decays weights directly (decoupled, a
 authors' PyTorch Adam adds the decay to the gradient (L2). At 1e-5 the two differ very little.
 """
 
+import io
+import json
+import os
+
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
 from data_utils import scoring, snomed
+from data_utils.files import atomic_write
 from data_utils.pipeline import aggregate_windows
 
 PAPER_LEARNING_RATE = 3e-3
@@ -95,15 +100,37 @@ class SelectOnValidation(keras.callbacks.Callback):
         classes: class names; multilabel: the task type.
         metric: key of ``score`` to maximise; default ``challenge_metric`` for challenge
             vocabularies, ``cinc2017_f1`` for CinC 2017, else ``macro_auroc``.
+    With ``state_dir`` the best epoch is also kept on disk, and a fit started again (after a kill,
+    with ``keras.callbacks.BackupAndRestore``) takes it up.
     After training, ``best_score``, ``best_epoch`` and ``thresholds`` (tuned on validation for the
     best epoch) are set; each epoch's score is logged as ``val_<metric>``.
     """
 
-    def __init__(self, network, validation_data, classes, multilabel=True, metric=None, view="student"):
+    def __init__(self, network, validation_data, classes, multilabel=True, metric=None, view="student", state_dir=None):
         super().__init__()
         self.network, self.validation_data, self.classes, self.multilabel, self.view = network, validation_data, tuple(classes), multilabel, view
         self.metric = metric or ("challenge_metric" if multilabel and is_challenge_vocabulary(classes) else "cinc2017_f1" if self.classes == ("N", "A", "O", "~") else "macro_auroc")
         self.best_score, self.best_epoch, self.best_weights, self.thresholds = -np.inf, None, None, None
+        self.state_dir = state_dir
+
+    def on_train_begin(self, logs=None):
+        """With ``state_dir``, take up the best epoch an interrupted fit recorded there."""
+        state = self.state_dir and os.path.join(self.state_dir, "selection.json")
+        if state and os.path.exists(state):
+            with open(state) as handle:
+                saved = json.load(handle)
+            with np.load(os.path.join(self.state_dir, "best.npz")) as weights:
+                self.best_weights = [weights[f"w{i}"] for i in range(len(weights.files))]
+            self.best_score, self.best_epoch = saved["best_score"], saved["best_epoch"]
+            self.thresholds = None if saved["thresholds"] is None else np.asarray(saved["thresholds"])
+
+    def save_state(self):
+        """Write the best epoch's weights and score to ``state_dir`` (atomically)."""
+        buffer = io.BytesIO()
+        np.savez(buffer, **{f"w{i}": w for i, w in enumerate(self.best_weights)})
+        atomic_write(os.path.join(self.state_dir, "best.npz"), buffer.getvalue())
+        thresholds = None if self.thresholds is None else [float(t) for t in self.thresholds]
+        atomic_write(os.path.join(self.state_dir, "selection.json"), json.dumps({"best_score": self.best_score, "best_epoch": self.best_epoch, "thresholds": thresholds}))
 
     def on_epoch_end(self, epoch, logs=None):
         probabilities, labels = predict_probabilities(self.network, self.validation_data, self.view, self.multilabel)
@@ -114,6 +141,8 @@ class SelectOnValidation(keras.callbacks.Callback):
         if np.isfinite(value) and value > self.best_score:
             self.best_score, self.best_epoch, self.thresholds = float(value), epoch, thresholds
             self.best_weights = self.network.get_weights()
+            if self.state_dir:
+                self.save_state()
 
     def on_train_end(self, logs=None):
         if self.best_weights is not None:

@@ -1,0 +1,99 @@
+"""``train.py``'s command line: every flag, its default, and the checks that run before any work."""
+
+import argparse
+import os
+
+STAGES = ("teacher", "student", "distill", "mlkd", "prune", "quantize", "export", "evaluate")
+DEFAULT_DATA = "synthetic:n=2000,fs=100,seconds=10,seed=0"
+TERM_FLAGS = {
+    "kd": ("logit distillation", 0.7),
+    "feature": ("LRH-Net feature (hint) distillation between the last stages", 0.0),
+    "region": ("LiteHeart region-aware distillation", 1.0),
+    "mi": ("LiteHeart cross-layer mutual information", 0.1),
+    "pseudo": ("LiteHeart pseudo-labels on unlabelled records", 1.0),
+    "consistency": ("LiteHeart weak/strong augmentation consistency", 1.0),
+}
+
+
+def build_parser():
+    from data_utils.readers import FORMATS
+
+    parser = argparse.ArgumentParser(
+        prog="train.py",
+        description="Knowledge distillation for low-resource ECG: train a 12-lead teacher, distil it into a 1-3 lead student, compress and export it.",
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", default=DEFAULT_DATA, help=f"dataset folder, FORMAT:PATH (FORMAT one of {', '.join(FORMATS)}) or synthetic[:SPEC] (default: {DEFAULT_DATA})")
+    data.add_argument("--classes", default=None, help="challenge format: label vocabulary all, scored2021 or scored2020 (default: all)")
+    data.add_argument("--label-set", default="superdiagnostic", help="PTB-XL label set (default: superdiagnostic)")
+    data.add_argument("--teacher-leads", default="12", help="teacher leads: a count (12, 6, 4, 3, 2, 1) or names such as I,II,V2 (default: 12)")
+    data.add_argument("--student-leads", default="1", help="student leads, a subset of the teacher's (default: 1 = lead I)")
+    data.add_argument("--fs", type=float, default=100.0, help="sampling rate the networks see, Hz (default: 100)")
+    data.add_argument("--window-seconds", type=float, default=10.0, help="window length, s (default: 10)")
+    data.add_argument("--labeled-fraction", type=float, default=1.0, help="share of the training split kept labelled, in (0, 1] (default: 1)")
+    data.add_argument("--cache-dir", default=None, help="preprocessed-signal cache (default: $ECG_KD_CACHE or ~/.cache/ecg-kd)")
+
+    model = parser.add_argument_group("method and training")
+    model.add_argument("--method", choices=("lrhnet", "liteheart"), default="lrhnet", help="the student and its distillation (default: lrhnet)")
+    model.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)} (default: all)")
+    model.add_argument("--epochs", type=int, default=4, help="epochs per training stage (default: 4)")
+    model.add_argument("--teacher-width", type=float, default=0.25, help="teacher width multiplier (default: 0.25; 1 is the paper's)")
+    model.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
+    model.add_argument("--seed", type=int, default=0, help="seed of the split, crops, initialisation and shuffling (default: 0)")
+    model.add_argument("--supervised-weight", type=float, default=0.3, help="weight of the supervised loss when distilling (default: 0.3)")
+    model.add_argument("--temperature", type=float, default=7.0, help="logit distillation temperature (default: 7)")
+    for name, (what, default) in TERM_FLAGS.items():
+        model.add_argument(f"--{name}-weight", type=float, default=default, help=f"weight of {what}; 0 switches it off (default: {default:g})")
+
+    compress = parser.add_argument_group("compression and export")
+    compress.add_argument("--sparsity", type=float, default=0.5, help="target weight sparsity of the prune stage, in [0, 1) (default: 0.5)")
+    compress.add_argument("--quantize", choices=("ptq", "qat", "none"), default="qat", help="int8 by post-training or quantization-aware training (default: qat)")
+    compress.add_argument("--int8-tolerance", type=float, default=None, help="refuse an int8 export that loses more than this of the test metric (default: report only)")
+
+    run = parser.add_argument_group("run")
+    run.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default", help="tf.distribute strategy; multiworker reads TF_CONFIG (default: default)")
+    run.add_argument("--out", default=os.path.join("runs", "default"), help="output folder (default: runs/default)")
+    run.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
+    return parser
+
+
+def parse_args(argv=None):
+    """Parse and check ``argv``; a bad flag or combination exits with an argparse error (status 2)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from data_utils.leads import resolve_leads
+    from data_utils.readers import SYNTHETIC, detect_format, split_format
+
+    args.format, args.path = split_format(args.data)
+    if args.format != SYNTHETIC:
+        if not os.path.isdir(args.path):
+            parser.error(f"--data: {args.path} is not a folder")
+        try:
+            args.format = args.format or detect_format(args.path)
+        except ValueError as error:
+            parser.error(f"--data: {error}")
+    try:
+        args.teacher_leads, args.student_leads = resolve_leads(args.teacher_leads), resolve_leads(args.student_leads)
+    except ValueError as error:
+        parser.error(str(error))
+    if not set(args.student_leads) <= set(args.teacher_leads):
+        parser.error(f"student leads {','.join(args.student_leads)} are not a subset of the teacher leads {','.join(args.teacher_leads)}")
+    if args.method == "liteheart" and len(args.student_leads) != 1:
+        parser.error(f"--method liteheart trains a 1-lead student; --student-leads names {len(args.student_leads)} leads")
+    args.stages = [stage.strip() for stage in args.stages.split(",") if stage.strip()]
+    unknown = [stage for stage in args.stages if stage not in STAGES]
+    if unknown or not args.stages:
+        parser.error(f"--stages: unknown {unknown or 'empty list'}; choose from {','.join(STAGES)}")
+    checks = [
+        (args.fs > 0 and args.window_seconds > 0 and args.batch_size > 0 and args.epochs > 0, "--fs, --window-seconds, --batch-size and --epochs must be positive"),
+        (0 < args.labeled_fraction <= 1, f"--labeled-fraction must lie in (0, 1], not {args.labeled_fraction}"),
+        (0 <= args.sparsity < 1, f"--sparsity must lie in [0, 1), not {args.sparsity}"),
+        (args.temperature > 0, "--temperature must be positive"),
+        (all(getattr(args, f"{name}_weight") >= 0 for name in TERM_FLAGS) and args.supervised_weight >= 0, "term weights must be non-negative"),
+        (args.teacher_width > 0, "--teacher-width must be positive"),
+        (args.labeled_fraction == 1 or args.method == "liteheart", "--labeled-fraction below 1 needs --method liteheart (semi-supervised training)"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            parser.error(message)
+    return args

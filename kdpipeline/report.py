@@ -1,0 +1,57 @@
+"""``report.json`` and ``report.md`` of a run, and the table printed at the end."""
+
+import importlib.metadata
+
+PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert", "numpy", "wfdb")
+HEADLINE = ("challenge_metric", "cinc2017_f1", "macro_auroc", "macro_ap", "macro_f1")
+
+
+def package_versions():
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def headline_metrics(report):
+    """The metrics shown in tables: those of ``HEADLINE`` that some model has."""
+    present = {metric for entry in report["models"].values() for metric in entry["test"]}
+    return [metric for metric in HEADLINE if metric in present]
+
+
+def model_table(report):
+    metrics = headline_metrics(report)
+    lines = ["| model | leads | params | " + " | ".join(metrics) + " |", "|---" * (3 + len(metrics)) + "|"]
+    for name, entry in report["models"].items():
+        cells = [f"{entry['test'][m]:.3f}" if m in entry["test"] else "" for m in metrics]
+        lines.append(f"| {name} | {','.join(entry.get('leads', []))} | {entry['params']:,} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(report):
+    data = report["data"]
+    lines = ["# Run report", "", f"Command: `{report['command']}`  ", f"Seed {report['seed']}, method {report['method']}, stages {','.join(report['stages'])}", "",
+             f"Data: {data['format']} {data['location']}: {data['records']} records, split {data['split']}, {data['labeled']} labelled training records", "",
+             "## Models (test split)", "", *model_table(report)]
+    if report["exports"]:
+        lines += ["", "## Exports", "", "| file | kind | bytes | " + " | ".join(headline_metrics(report)) + " |", "|---" * (3 + len(headline_metrics(report))) + "|"]
+        for export in report["exports"]:
+            cells = [f"{export['test'][m]:.3f}" if m in export["test"] else "" for m in headline_metrics(report)]
+            lines.append(f"| {export['file']} | {export['kind']} | {export['bytes']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(run_dir, report):
+    from data_utils.files import atomic_write
+
+    report = {**report, "packages": package_versions()}
+    run_dir.write("report.json", report)
+    atomic_write(run_dir.path("report.md"), markdown(report))
+
+
+def print_summary(report, run_dir):
+    print("\n" + "\n".join(model_table(report)))
+    print(f"\nReport: {run_dir.path('report.md')} (and report.json); {report.get('seconds', 0):.0f} s")

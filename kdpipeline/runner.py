@@ -1,0 +1,114 @@
+"""Run the stages ``train.py`` was asked for, in order, and keep the report up to date.
+
+The data stage always runs (it is cached). Without ``--resume`` the run folder is cleared first;
+with it, stages recorded as complete in ``state.json`` are skipped and their report entries kept.
+"""
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+from kdpipeline.compression import evaluate_stage, export_stage, prune_stage, quantize_stage
+from kdpipeline.divergence import NaNLoss
+from kdpipeline.options import STAGES
+from kdpipeline.report import print_summary, write_report
+from kdpipeline.rundir import RunDir
+from kdpipeline.stages import TRAINING_STAGES, Context
+
+STAGE_FUNCTIONS = {**TRAINING_STAGES, "prune": prune_stage, "quantize": quantize_stage, "export": export_stage, "evaluate": evaluate_stage}
+
+
+def distribution_strategy(name):
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise SystemExit("train.py: error: --strategy multiworker needs TF_CONFIG (see the README)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def is_chief():
+    """True unless this process is a non-chief worker of a multi-worker cluster (``TF_CONFIG``)."""
+    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    if not task:
+        return True
+    return task.get("type") == "chief" or (task.get("type") == "worker" and task.get("index", 0) == 0 and "chief" not in cluster)
+
+
+def build_context(args, run):
+    """Index, cache and split the data; the labelled fraction is drawn from the training split."""
+    from data_utils import Preprocessing, open_dataset
+    from data_utils.cache import build_cache
+    from data_utils.pipeline import ECGPipeline
+    from data_utils.splits import labeled_split, split_indices
+
+    options = {"challenge": {"vocabulary": args.classes or "all"}, "ptbxl": {"label_set": args.label_set, "fs": 100 if args.fs <= 100 else 500}}.get(args.format, {})
+    dataset = open_dataset(args.path, format=args.format, progress=True, **options)
+    preprocessing = Preprocessing(fs=args.fs, band=(0.5, min(40.0, 0.45 * args.fs)))
+    cache = build_cache(dataset, preprocessing, args.teacher_leads, args.cache_dir, progress=True)
+    if len(cache) < 3:
+        raise SystemExit(f"error: only {len(cache)} usable records in {args.data}; at least 3 are needed to split")
+    split = split_indices(dataset, seed=args.seed)
+    labeled, unlabeled = labeled_split(split["train"], cache.labels, args.labeled_fraction, seed=args.seed)
+    pipeline = ECGPipeline(cache, args.teacher_leads, args.student_leads, args.window_seconds)
+    summary = dataset.summary()
+    data = {"location": dataset.location, "format": dataset.format, "records": len(cache), "skipped": summary["skipped"], "classes": summary["classes"],
+            "notes": dataset.notes, "preprocessing": preprocessing.as_dict(), "window_samples": pipeline.window,
+            "split": {name: len(rows) for name, rows in split.items()}, "labeled": len(labeled), "unlabeled": len(unlabeled)}
+    return Context(args, run, cache, split, pipeline, labeled, unlabeled, dataset.multilabel), data
+
+
+RUN_FLAGS_IGNORED = ("stages", "resume", "out", "strategy", "cache_dir")
+
+
+def run_config(args):
+    """The flags that decide what the stages compute (``--stages``, ``--out`` and the like excluded)."""
+    return json.loads(json.dumps({key: value for key, value in sorted(vars(args).items()) if key not in RUN_FLAGS_IGNORED}))
+
+
+def add_to_report(report, output):
+    """Merge a stage's output (``{model name: entry}``, plus ``"exports": [...]``) into the report."""
+    for key, value in output.items():
+        if key == "exports":
+            report["exports"].extend(value)
+        else:
+            report["models"].setdefault(key, {}).update(value)
+
+
+def run(args):
+    started = time.time()
+    strategy = distribution_strategy(args.strategy)
+    if args.strategy == "multiworker" and not is_chief():  # every worker trains; only the chief keeps the run
+        args.out = tempfile.mkdtemp(prefix="train-worker-")
+    run_dir = RunDir(args.out)
+    config = run_config(args)
+    if not args.resume:
+        run_dir.clear()
+    elif run_dir.state.get("config", config) != config:
+        changed = sorted(key for key in config if run_dir.state["config"].get(key) != config[key])
+        raise SystemExit(f"train.py: error: --resume: the run in {args.out} was made with other values of {', '.join(changed)}; drop --resume or choose another --out")
+    run_dir.state["config"] = config
+    context, data = build_context(args, run_dir)
+    report = {"command": " ".join([os.path.basename(sys.executable)] + sys.argv), "seed": args.seed, "method": args.method, "data": data,
+              "teacher_leads": list(args.teacher_leads), "student_leads": list(args.student_leads), "stages": args.stages, "models": {}, "exports": []}
+    for stage in STAGES:
+        if stage in args.stages and not run_dir.done(stage):
+            print(f"\n== stage {stage} ==", flush=True)
+            try:
+                with strategy.scope():
+                    run_dir.complete(stage, STAGE_FUNCTIONS[stage](context))
+            except NaNLoss as error:
+                raise SystemExit(f"train.py: error: {error}") from None
+        if run_dir.done(stage):  # this run's stages and those an earlier call completed
+            add_to_report(report, run_dir.output(stage))
+            write_report(run_dir, report)
+    report["seconds"] = round(time.time() - started, 1)
+    write_report(run_dir, report)
+    print_summary(report, run_dir)
+    return 0

@@ -1,0 +1,137 @@
+"""``train.py``: bad flags, the whole pipeline at a tiny size, stages alone, kill and resume, NaN."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+TINY = ["--data", "synthetic:n=160,fs=100,seconds=6,seed=3", "--window-seconds", "5", "--epochs", "1", "--batch-size", "16", "--teacher-width", "0.125"]
+
+
+def train(*args, timeout=900):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def report(out):
+    with open(os.path.join(out, "report.json")) as handle:
+        return json.load(handle)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--student-leads", "V9"], "unknown lead name 'V9'"),
+        (["--teacher-leads", "I,II", "--student-leads", "V1"], "not a subset of the teacher leads"),
+        (["--data", "/no/such/folder"], "is not a folder"),
+        (["--stages", "teacher,bogus"], "unknown ['bogus']"),
+        (["--labeled-fraction", "0.5"], "needs --method liteheart"),
+        (["--method", "liteheart", "--student-leads", "I,II"], "1-lead student"),
+        (["--sparsity", "1.5"], "--sparsity must lie in [0, 1)"),
+        (["--kd-weight", "-1"], "non-negative"),
+        (["--strategy", "tpu"], "invalid choice"),
+    ],
+)
+def test_bad_flags_give_an_argparse_error(flags, message):
+    result = train(*flags, timeout=120)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_documents_every_flag():
+    result = train("--help", timeout=120)
+    for flag in ("--data", "--method", "--teacher-leads", "--student-leads", "--classes", "--label-set", "--stages", "--labeled-fraction", "--epochs",
+                 "--batch-size", "--seed", "--kd-weight", "--region-weight", "--mi-weight", "--pseudo-weight", "--consistency-weight", "--sparsity",
+                 "--quantize", "--strategy", "--out", "--resume"):
+        assert flag in result.stdout
+
+
+def test_training_stages_then_the_compression_stages_from_their_outputs(tmp_path):
+    out = str(tmp_path / "run")
+    result = train(*TINY, "--out", out, "--stages", "teacher,student,distill,mlkd")
+    assert result.returncode == 0, result.stderr[-3000:]
+    first = report(out)
+    assert set(first["models"]) == {"teacher", "student", "student_kd", "assistant", "student_mlkd"} and first["exports"] == []
+    later = train(*TINY, "--out", out, "--resume", "--stages", "prune,quantize,export,evaluate")  # reads the saved students
+    assert later.returncode == 0, later.stderr[-3000:]
+    assert "== stage teacher ==" not in later.stdout and "== stage prune ==" in later.stdout
+    final = report(out)
+    assert {"teacher", "student", "student_kd", "assistant", "student_mlkd", "student_pruned", "student_int8"} <= set(final["models"])
+    assert final["models"]["student_pruned"]["sparsity"] == pytest.approx(0.5, abs=0.02) and final["models"]["student_pruned"]["from"] == "student_mlkd"
+    assert {export["kind"] for export in final["exports"]} == {"float32", "int8"}
+    assert all(os.path.exists(os.path.join(out, export["file"])) and os.path.exists(os.path.join(out, export["file"]) + ".json") for export in final["exports"])
+    for name in ("training_curves.png", "roc_teacher.png", "roc_student_mlkd.png", "f1_per_class.png"):
+        assert os.path.getsize(os.path.join(out, "plots", name)) > 1000
+    assert final["packages"]["tensorflow"] and final["seed"] == 0 and final["student_leads"] == ["I"]
+    assert "| student_int8 |" in open(os.path.join(out, "report.md")).read() and "Report:" in later.stdout
+
+
+def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
+    out = str(tmp_path / "run")
+    flags = [*TINY, "--epochs", "3", "--stages", "teacher,student", "--out", out]
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *flags], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    deadline = time.time() + 600
+    while time.time() < deadline and not os.path.exists(os.path.join(out, "backup", "student", "selection.json")):
+        time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    state = json.load(open(os.path.join(out, "state.json")))
+    assert list(state["stages"]) == ["teacher"]  # the student stage had not finished
+    resumed = train(*flags, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    models = report(out)["models"]
+    assert set(models) == {"teacher", "student"} and {"test", "params", "best_epoch", "history"} <= set(models["student"])
+    assert not os.path.exists(os.path.join(out, "backup", "student"))
+    changed = train(*flags, "--resume", "--seed", "5")
+    assert changed.returncode != 0 and "other values of seed" in changed.stderr
+
+
+def test_a_nan_loss_stops_the_run_naming_the_stage(tmp_path):
+    from kdpipeline.divergence import NaNLoss, StopOnNaN
+
+    callback = StopOnNaN("distill")
+    callback.on_train_batch_end(0, {"loss": 0.5})
+    with pytest.raises(NaNLoss, match="stage 'distill'"):
+        callback.on_train_batch_end(1, {"loss": float("nan")})
+
+
+def free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("localhost", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def test_two_local_workers_match_a_single_worker(tmp_path):
+    flags = [*TINY, "--stages", "teacher", "--epochs", "2"]
+    single = train(*flags, "--out", str(tmp_path / "single"))
+    assert single.returncode == 0, single.stderr[-3000:]
+    ports = free_ports(2)
+    workers = []
+    for index in range(2):
+        config = {"cluster": {"worker": [f"localhost:{port}" for port in ports]}, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(config)}
+        workers.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *flags, "--strategy", "multiworker", "--out", str(tmp_path / "multi")],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    outputs = [worker.communicate(timeout=900) for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), outputs[0][1][-3000:]
+    one, two = report(str(tmp_path / "single"))["models"]["teacher"], report(str(tmp_path / "multi"))["models"]["teacher"]
+    assert one["params"] == two["params"]
+    assert two["history"]["loss"][0] == pytest.approx(one["history"]["loss"][0], rel=0.2)  # the same global batch, split over two workers
+    assert abs(two["test"]["macro_auroc"] - one["test"]["macro_auroc"]) < 0.15
+
+
+def test_mirrored_strategy_runs(tmp_path):
+    result = train(*TINY, "--stages", "teacher", "--strategy", "mirrored", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "teacher" in report(str(tmp_path / "run"))["models"]
