@@ -135,3 +135,22 @@ def test_mirrored_strategy_runs(tmp_path):
     result = train(*TINY, "--stages", "teacher", "--strategy", "mirrored", "--out", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "teacher" in report(str(tmp_path / "run"))["models"]
+
+
+def test_liteheart_semi_supervised_run_with_its_region_plot(tmp_path):
+    out = str(tmp_path / "run")
+    result = train(*TINY, "--method", "liteheart", "--labeled-fraction", "0.5", "--stages", "teacher,distill,evaluate", "--out", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    final = report(out)
+    assert set(final["models"]) == {"teacher", "liteheart"} and final["data"]["labeled"] < final["data"]["split"]["train"]
+    assert {"pseudo_label", "consistency", "region_kd", "mi_kd"} <= set(final["models"]["liteheart"]["history"])
+    assert os.path.getsize(os.path.join(out, "plots", "region_weights.png")) > 1000
+
+
+def test_post_training_int8_export(tmp_path):
+    out = str(tmp_path / "run")
+    result = train(*TINY, "--quantize", "ptq", "--stages", "student,export", "--out", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    final = report(out)
+    assert final["models"]["student_int8"]["quantization"] == "ptq"
+    assert sorted(export["kind"] for export in final["exports"]) == ["float32", "int8"]
