@@ -154,3 +154,16 @@ def test_post_training_int8_export(tmp_path):
     final = report(out)
     assert final["models"]["student_int8"]["quantization"] == "ptq"
     assert sorted(export["kind"] for export in final["exports"]) == ["float32", "int8"]
+
+
+def test_the_runner_turns_a_nan_loss_into_an_error_naming_the_stage(tmp_path, monkeypatch):
+    from kdpipeline import runner
+    from kdpipeline.divergence import NaNLoss
+    from kdpipeline.options import parse_args
+
+    def diverging(context):
+        raise NaNLoss("the loss became nan in stage 'teacher' at batch 0; lower the learning rate or check the data")
+
+    monkeypatch.setitem(runner.STAGE_FUNCTIONS, "teacher", diverging)
+    with pytest.raises(SystemExit, match="train.py: error: the loss became nan in stage 'teacher'"):
+        runner.run(parse_args([*TINY, "--stages", "teacher", "--out", str(tmp_path / "run")]))
