@@ -6,7 +6,8 @@
         --out benchmarks/results/liteheart_cinc2017.json
 
 The student is always ``LiteHeartStudent`` on lead I. Variants (``--variants``):
-  student       supervised on the labelled rows only;
+  student       supervised on the labelled rows only (repeated so that an epoch has as many steps
+                as one pass over the unlabelled rows);
   kd            softmax/Bernoulli logit KD (T = 7, T^2, weight 0.7) on labelled and unlabelled rows;
   liteheart     ``liteheart_terms``: KD + region-aware (1.0) + cross-layer MI (0.1) + pseudo-labels
                 (1.0, teacher, threshold 0.9) + weak/strong consistency (1.0), weak augmentation;
@@ -43,8 +44,8 @@ VARIANTS = ("student", "kd", "liteheart", *(f"no_{name}" for name in TERM_WEIGHT
 
 def variant_fit(variant, teacher, multilabel, pipeline, labeled, unlabeled, seed):
     """``fit_network`` arguments for one variant (without the shared ones)."""
-    if variant == "student":
-        return {"train_data": pipeline.train(labeled, 64, seed)}
+    if variant == "student":  # as many steps per epoch as the variants that also pass over the unlabelled rows
+        return {"train_data": pipeline.train(labeled, 64, seed).repeat(max(1, round(len(unlabeled) / len(labeled))))}
     mixed = pipeline.semi_supervised(labeled, unlabeled, 64, seed=seed)
     if variant == "kd":
         kd = LogitDistillation(0.7, mode="bernoulli" if multilabel else "softmax", scale_t2=True)
