@@ -14,10 +14,6 @@ from data_utils.files import atomic_write
 STATE = "state.json"
 
 
-def atomic_write_json(path, content):
-    atomic_write(path, json.dumps(content, indent=1, default=float) + "\n")
-
-
 class RunDir:
     """The folder ``root`` of one run.
 
@@ -42,7 +38,7 @@ class RunDir:
             return json.load(handle)
 
     def write(self, name, content):
-        atomic_write_json(self.path(name), content)
+        atomic_write(self.path(name), json.dumps(content, indent=1, default=float) + "\n")
 
     def done(self, stage):
         return stage in self.state["stages"]
@@ -52,12 +48,6 @@ class RunDir:
 
     def complete(self, stage, output):
         self.state["stages"][stage] = output
-        self.write(STATE, self.state)
-
-    def forget_from(self, stages):
-        """Drop the records of ``stages`` (a rerun of a stage invalidates the stages after it)."""
-        for stage in stages:
-            self.state["stages"].pop(stage, None)
         self.write(STATE, self.state)
 
     def model_path(self, name):

@@ -34,11 +34,11 @@ def distribution_strategy(name):
 
 def is_chief():
     """True unless this process is a non-chief worker of a multi-worker cluster (``TF_CONFIG``)."""
-    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    task = config.get("task")
     if not task:
         return True
-    return task.get("type") == "chief" or (task.get("type") == "worker" and task.get("index", 0) == 0 and "chief" not in cluster)
+    return task.get("type") == "chief" or (task.get("type") == "worker" and task.get("index", 0) == 0 and "chief" not in config.get("cluster", {}))
 
 
 def build_context(args, run):
@@ -98,7 +98,9 @@ def run(args):
     report = {"command": " ".join([os.path.basename(sys.executable)] + sys.argv), "seed": args.seed, "method": args.method, "data": data,
               "teacher_leads": list(args.teacher_leads), "student_leads": list(args.student_leads), "stages": args.stages, "models": {}, "exports": []}
     for stage in STAGES:
-        if stage in args.stages and not run_dir.done(stage):
+        if stage in args.stages and run_dir.done(stage):
+            print(f"stage {stage}: done in an earlier call, kept", flush=True)
+        elif stage in args.stages:
             print(f"\n== stage {stage} ==", flush=True)
             try:
                 with strategy.scope():
