@@ -7,13 +7,10 @@ import time
 import numpy as np
 import tf_keras as keras
 
+from lrhnet.efficiency import trainable_parameters
 from lrhnet.recipes import fit_network, score_on_test
 
 SUMMARY_METRICS = ("cinc2017_f1", "macro_f1", "macro_auroc", "macro_ap", "f1_N", "f1_A", "f1_O", "f1_~")
-
-
-def parameters(network):
-    return int(sum(np.prod(w.shape) for w in network.trainable_weights))
 
 
 class Results:
@@ -94,7 +91,7 @@ def train_and_score(results, network, pipeline, split, classes, multilabel, epoc
     started = time.time()
     fitted = fit_network(network, pipeline, split, classes, epochs=epochs, seed=seed, view=view, multilabel=multilabel, **fit)
     test = score_on_test(network, pipeline, split, classes, view=view, multilabel=multilabel)
-    results.add(model=name, leads=leads, seed=seed, params=parameters(network), test=test, seconds=round(time.time() - started, 1),
+    results.add(model=name, leads=leads, seed=seed, params=trainable_parameters(network), test=test, seconds=round(time.time() - started, 1),
                 best_epoch=fitted["best_epoch"], best_validation=fitted["best_validation"], selection=fitted["metric"], history=fitted["history"], **(extra or {}))
     return network
 

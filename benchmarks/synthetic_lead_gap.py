@@ -30,6 +30,7 @@ from data_utils.scoring import apply_thresholds, per_class_f1, tune_thresholds  
 from data_utils.splits import split_indices  # noqa: E402
 from data_utils.synthetic import DESCRIPTIONS  # noqa: E402
 from lrhnet import LRHNet  # noqa: E402
+from lrhnet.efficiency import trainable_parameters  # noqa: E402
 from lrhnet.recipes import fit_network  # noqa: E402
 from lrhnet.training import predict_probabilities  # noqa: E402
 
@@ -92,7 +93,7 @@ def main():
             network = LRHNet(leads, len(classes))
             begun = time.time()
             fitted = fit_network(network, pipeline, split, classes, epochs=args.epochs, seed=seed, view=view)
-            run = {"model": model, "seed": seed, "params": int(sum(np.prod(w.shape) for w in network.trainable_weights)), "best_epoch": fitted["best_epoch"],
+            run = {"model": model, "seed": seed, "params": trainable_parameters(network), "best_epoch": fitted["best_epoch"],
                    "test": per_class_scores(network, pipeline, split, view), "seconds": round(time.time() - begun, 1)}
             result["runs"].append(run)
             print(json.dumps(run), flush=True)

@@ -10,7 +10,8 @@ import os
 import numpy as np
 
 from kdpipeline.divergence import StopOnNaN
-from kdpipeline.stages import kd_mode, parameters, train_and_record
+from kdpipeline.stages import kd_mode, train_and_record
+from lrhnet.efficiency import trainable_parameters
 from lrhnet.recipes import score_on_test
 
 DEPLOYED_ORDER = ("liteheart", "student_mlkd", "student_kd", "student")
@@ -96,7 +97,7 @@ def quantize_stage(ctx):
                 teachers=[ctx.run.load_model("teacher")], terms=kd_terms(ctx), supervised_weight=args.supervised_weight, learning_rate=1e-4,
                 train_data=ctx.pipeline.train(ctx.labeled, args.batch_size, args.seed), callbacks=[StopOnNaN("quantize")], backup_dir=ctx.run.path("backup", "student_qat"))
     entry = exported(ctx, qat, "student_int8.tflite", "int8", reference=source)
-    return {"student_int8": {"params": parameters(source), "leads": list(args.student_leads), "test": entry["test"], "from": "student_pruned" if pruned else deployed_name(ctx),
+    return {"student_int8": {"params": trainable_parameters(source), "leads": list(args.student_leads), "test": entry["test"], "from": "student_pruned" if pruned else deployed_name(ctx),
                              "quantization": "qat", "export": entry}}
 
 
@@ -111,7 +112,7 @@ def export_stage(ctx):
         network = ctx.run.load_model(deployed_name(ctx))
         entry = exported(ctx, network, "student_int8.tflite", "int8")
         entries.append(entry)
-        models["student_int8"] = {"params": parameters(network), "leads": list(ctx.args.student_leads), "test": entry["test"], "quantization": "ptq"}
+        models["student_int8"] = {"params": trainable_parameters(network), "leads": list(ctx.args.student_leads), "test": entry["test"], "quantization": "ptq"}
     elif ctx.run.done("quantize") and "student_int8" in ctx.run.output("quantize"):
         entries.append(ctx.run.output("quantize")["student_int8"]["export"])
     return {"exports": entries, **models}
@@ -135,7 +136,7 @@ def evaluate_stage(ctx):
             continue
         network = ctx.run.load_model(name)
         view = "teacher" if name == "teacher" else "student"
-        entries[name] = {"params": parameters(network), "test": score_on_test(network, ctx.pipeline, ctx.split, ctx.classes, view=view, multilabel=ctx.multilabel)}
+        entries[name] = {"params": trainable_parameters(network), "test": score_on_test(network, ctx.pipeline, ctx.split, ctx.classes, view=view, multilabel=ctx.multilabel)}
         if name in ("teacher", deployed_name(ctx)):
             probabilities, labels = predict_probabilities(network, test, view, ctx.multilabel)
             plots.roc_curves(labels, probabilities, ctx.classes, f"{name}: test ROC", os.path.join(folder, f"roc_{name}.png"))

@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 
 from kdpipeline.divergence import StopOnNaN
+from lrhnet.efficiency import trainable_parameters
 from lrhnet.recipes import fit_network, score_on_test
 
 
@@ -28,10 +29,6 @@ class Context:
     @property
     def classes(self):
         return self.cache.classes
-
-
-def parameters(network):
-    return int(sum(np.prod(w.shape) for w in network.trainable_weights))
 
 
 def build_student(ctx, name="student"):
@@ -59,7 +56,7 @@ def train_and_record(ctx, network, name, view="student", **fit):
                          batch_size=args.batch_size, **fit)
     ctx.run.save_model(network, name)
     test = score_on_test(network, ctx.pipeline, ctx.split, ctx.classes, view=view, multilabel=ctx.multilabel, batch_size=args.batch_size)
-    return {"params": parameters(network), "leads": list(args.teacher_leads if view == "teacher" else args.student_leads), "test": test,
+    return {"params": trainable_parameters(network), "leads": list(args.teacher_leads if view == "teacher" else args.student_leads), "test": test,
             "best_epoch": fitted["best_epoch"], "selection": {fitted["metric"]: fitted["best_validation"]}, "history": fitted["history"]}
 
 
