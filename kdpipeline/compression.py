@@ -95,7 +95,7 @@ def quantize_stage(ctx):
 
     fit_network(qat, ctx.pipeline, ctx.split, ctx.classes, epochs=max(1, args.epochs // 2), seed=args.seed, multilabel=ctx.multilabel, batch_size=args.batch_size,
                 teachers=[ctx.run.load_model("teacher")], terms=kd_terms(ctx), supervised_weight=args.supervised_weight, learning_rate=1e-4,
-                train_data=ctx.pipeline.train(ctx.labeled, args.batch_size, args.seed), callbacks=[StopOnNaN("quantize")], backup_dir=ctx.run.path("backup", "student_qat"))
+                train_data=ctx.pipeline.train(ctx.labeled, args.batch_size, args.seed), callbacks=[StopOnNaN("quantize, training student_qat")], backup_dir=ctx.run.path("backup", "student_qat"))
     entry = exported(ctx, qat, "student_int8.tflite", "int8", reference=source)
     return {"student_int8": {"params": trainable_parameters(source), "leads": list(args.student_leads), "test": entry["test"], "from": "student_pruned" if pruned else deployed_name(ctx),
                              "quantization": "qat", "export": entry}}

@@ -102,6 +102,7 @@ def run(args):
             print(f"stage {stage}: done in an earlier call, kept", flush=True)
         elif stage in args.stages:
             print(f"\n== stage {stage} ==", flush=True)
+            context.stage = stage
             try:
                 with strategy.scope():
                     run_dir.complete(stage, STAGE_FUNCTIONS[stage](context))

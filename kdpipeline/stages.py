@@ -25,6 +25,7 @@ class Context:
     labeled: np.ndarray
     unlabeled: np.ndarray
     multilabel: bool
+    stage: str = ""  # the stage running now, named in errors
 
     @property
     def classes(self):
@@ -50,7 +51,7 @@ def train_and_record(ctx, network, name, view="student", **fit):
     args = ctx.args
     fit.setdefault("train_data", ctx.pipeline.train(ctx.labeled, args.batch_size, args.seed))
     fit.setdefault("verbose", 1)  # Keras progress bars
-    fit["callbacks"] = [*fit.get("callbacks", ()), StopOnNaN(name)]
+    fit["callbacks"] = [*fit.get("callbacks", ()), StopOnNaN(f"{ctx.stage}, training {name}")]
     fit.setdefault("backup_dir", ctx.run.path("backup", name))
     fitted = fit_network(network, ctx.pipeline, ctx.split, ctx.classes, epochs=args.epochs, seed=args.seed, view=view, multilabel=ctx.multilabel,
                          batch_size=args.batch_size, **fit)
