@@ -55,7 +55,7 @@ class SemiSupervisedDistiller(Distiller):
     """A ``Distiller`` for batches of labelled and unlabelled rows.
 
     While training, the student reads a weak augmentation of its input, and the terms also get
-    ``extra["strong_logits"]`` (the student on a strong augmentation) and, with ``ema_decay``,
+    ``extra["strong_logits"]`` (the student on a strong augmentation of that weak input) and, with ``ema_decay``,
     ``extra["ema_logits"]`` (an exponential moving average of the student, updated after each
     step, on the weak input). At evaluation the student reads the clean input and the strong pass
     is left out. Arguments as for ``Distiller``, plus ``ema_decay`` (None: no EMA student).
