@@ -12,7 +12,7 @@ import numpy as np
 from kdpipeline.divergence import StopOnNaN
 from kdpipeline.stages import kd_mode, train_and_record
 from lrhnet.efficiency import trainable_parameters
-from lrhnet.recipes import score_on_test
+from lrhnet.recipes import fit_network, score_on_test
 
 DEPLOYED_ORDER = ("liteheart", "student_mlkd", "student_kd", "student")
 
@@ -36,7 +36,8 @@ def prune_stage(ctx):
     from lrhnet.compress import UpdatePruningStep, kernel_sparsity, prune_layers, strip_pruning
 
     args = ctx.args
-    student = ctx.run.load_model(deployed_name(ctx))
+    source_name = deployed_name(ctx)
+    student = ctx.run.load_model(source_name)
     steps = max(1, int(np.ceil(len(ctx.labeled) / args.batch_size))) * max(1, args.epochs // 2)
     prune_layers(student, args.sparsity, end_step=steps)
     entry = train_and_record(ctx, student, "student_pruned_wrapped", teachers=[ctx.run.load_model("teacher")], terms=kd_terms(ctx),
@@ -45,7 +46,7 @@ def prune_stage(ctx):
     ctx.run.save_model(student, "student_pruned")
     os.remove(ctx.run.model_path("student_pruned_wrapped"))
     entry["sparsity"] = kernel_sparsity(student)[0]
-    entry["from"] = deployed_name(ctx)
+    entry["from"] = source_name
     return {"student_pruned": entry}
 
 
@@ -89,15 +90,14 @@ def quantize_stage(ctx):
     if args.quantize != "qat":
         return {}
     pruned = os.path.exists(ctx.run.model_path("student_pruned"))
-    source = ctx.run.load_model("student_pruned" if pruned else deployed_name(ctx))
+    source_name = "student_pruned" if pruned else deployed_name(ctx)
+    source = ctx.run.load_model(source_name)
     qat = GraphNetwork(quantize_twin(student_twin(source, ctx.pipeline.window), preserve_sparsity=pruned), source.num_leads, source.num_classes, name="student_qat")
-    from lrhnet.recipes import fit_network
-
     fit_network(qat, ctx.pipeline, ctx.split, ctx.classes, epochs=max(1, args.epochs // 2), seed=args.seed, multilabel=ctx.multilabel, batch_size=args.batch_size,
                 teachers=[ctx.run.load_model("teacher")], terms=kd_terms(ctx), supervised_weight=args.supervised_weight, learning_rate=1e-4,
                 train_data=ctx.pipeline.train(ctx.labeled, args.batch_size, args.seed), callbacks=[StopOnNaN("quantize, training student_qat")], backup_dir=ctx.run.path("backup", "student_qat"))
     entry = exported(ctx, qat, "student_int8.tflite", "int8", reference=source)
-    return {"student_int8": {"params": trainable_parameters(source), "leads": list(args.student_leads), "test": entry["test"], "from": "student_pruned" if pruned else deployed_name(ctx),
+    return {"student_int8": {"params": trainable_parameters(source), "leads": list(args.student_leads), "test": entry["test"], "from": source_name,
                              "quantization": "qat", "export": entry}}
 
 
