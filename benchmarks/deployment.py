@@ -10,7 +10,8 @@ in Keras and as float32 and int8 TFLite. Then, for each student:
 - liteheart: the LiteHeart student distilled with the same KD plus region-aware feature distillation
   (weight 1) and cross-layer mutual information (weight 0.1), our defaults, not tuned.
 Variants: the float student in Keras and as float32 / float16 / dynamic-range / int8 (post-training)
-TFLite; a 50 %-pruned student (Keras, float32 TFLite) fine-tuned with its distillation terms on;
+TFLite, int8 both with the converter's min/max ranges and with the ranges ``lrhnet.calibration``
+chooses on the validation windows; a 50 %-pruned student (Keras, float32 TFLite) fine-tuned with its distillation terms on;
 QAT-int8 from the float student and pruning-preserving QAT-int8 from the pruned one (fine-tuned with
 the KD term: the quantized graph exposes logits only). For each: CinC 2017 F1 and macro AUROC on the
 test split, file size (raw and gzip), median single-thread latency per 15 s window; for int8 the
@@ -36,6 +37,7 @@ from data_utils.pipeline import ECGPipeline  # noqa: E402
 from liteheart import CrossLayerMutualInformation, LiteHeartStudent, RegionAwareDistillation  # noqa: E402
 from lrhnet import LogitDistillation, LRHNet, SEResNet1D  # noqa: E402
 from lrhnet.compress import UpdatePruningStep, kernel_sparsity, prune_layers, strip_pruning  # noqa: E402
+from lrhnet.calibration import stacked_inputs  # noqa: E402
 from lrhnet.efficiency import file_sizes, keras_latency_ms, multiply_accumulates, tflite_latency_ms, trainable_parameters  # noqa: E402
 from lrhnet.export import export_tflite, parity_report  # noqa: E402
 from lrhnet.recipes import fit_network  # noqa: E402
@@ -65,6 +67,7 @@ class Bench:
         self.sidecar = {"classes": list(self.classes), "leads": ["I"], "fs": 100, "preprocessing": cache.meta["preprocessing"], "multilabel": False}
         train = self.pipeline.train(self.split["train"][:256], 64, seed=1, view="student")
         self.representative = [[x[i : i + 1].numpy()] for x, _ in train for i in range(len(x))]
+        self.held_out = stacked_inputs(self.pipeline.evaluate(self.split["validation"], crop="sliding", view="student"))
         self.result = {**provenance(), "split": {name: [dataset.record_ids[i] for i in index] for name, index in self.split.items()}, "students": {}}
         self.teacher = None
 
@@ -76,10 +79,11 @@ class Bench:
     def score(self, network):
         return evaluate_on_test(network, self.validation, self.test, self.classes, False)
 
-    def export(self, network, filename, kind):
-        """Export to ``filename`` in the scratch folder; returns the path and the TFLite parity report."""
+    def export(self, network, filename, kind, chosen_ranges=False):
+        """Export to ``filename`` in the scratch folder; returns the path and the TFLite parity report.
+        ``chosen_ranges``: post-training int8 with the activation ranges chosen on validation windows."""
         path = os.path.join(self.folder, filename)
-        export_tflite(network, path, kind, window=self.window, representative=self.representative, **self.sidecar)
+        export_tflite(network, path, kind, window=self.window, representative=self.representative, held_out=self.held_out if chosen_ranges else None, **self.sidecar)
         return path, parity_report(network, path, self.validation, self.test, self.classes, multilabel=False)
 
     def train_teacher(self, epochs):
@@ -118,7 +122,11 @@ class Bench:
         student.save(student_path)
         for kind in ("float32", "float16", "dynamic", "int8"):
             path, report = self.export(student, f"{name}_{kind}.tflite", kind)
-            add(f"tflite {kind}" + (" (post-training)" if kind == "int8" else ""), report["tflite"], path)
+            add(f"tflite {kind}" + (" (post-training, converter min/max ranges)" if kind == "int8" else ""), report["tflite"], path)
+        path, report = self.export(student, f"{name}_int8_chosen.tflite", "int8", chosen_ranges=True)
+        with open(path + ".json") as handle:
+            calibration = json.load(handle)["int8_calibration"]
+        add("tflite int8 (post-training, ranges chosen on validation)", report["tflite"], path, calibration=calibration)
 
         pruned = keras.models.load_model(student_path)
         steps_per_epoch = int(np.ceil(len(self.split["train"]) / 64))
@@ -143,7 +151,7 @@ def main():
     parser.add_argument("--students", nargs="+", choices=sorted(STUDENTS), default=sorted(STUDENTS))
     parser.add_argument("--teacher-epochs", type=int, default=8)
     parser.add_argument("--student-epochs", type=int, default=10)
-    parser.add_argument("--finetune-epochs", type=int, default=2)
+    parser.add_argument("--finetune-epochs", type=int, default=4, help="pruning and QAT fine-tuning epochs (default: 4)")
     parser.add_argument("--sparsity", type=float, default=0.5)
     parser.add_argument("--quick", action="store_true", help="small subset, 1 epoch each: checks the script")
     args = parser.parse_args()

@@ -1,7 +1,8 @@
-"""LRH-Net on real data: teacher, student, student + KD and student + MLKD (sequential).
+"""LRH-Net on real and synthetic data: teacher, student, student + KD and student + MLKD (sequential).
 
     python benchmarks/lrhnet_distillation.py cinc2017 --data ../shared/data/cinc2017/training2017
     python benchmarks/lrhnet_distillation.py ludb --data ../shared/data/ludb
+    python benchmarks/lrhnet_distillation.py synthetic
 
 cinc2017: one stratified 80/10/10 split (seed 0); a wide 1-lead SE-ResNet teacher (width 0.5)
     trained once; LRH-Net students over ``--seeds``; MLKD's assistant is a width-0.25 SE-ResNet on
@@ -9,10 +10,14 @@ cinc2017: one stratified 80/10/10 split (seed 0); a wide 1-lead SE-ResNet teache
 ludb: classes with at least 20 records; 5-fold stratified cross-validation, 15 % of each training
     part for validation; per fold and seed a 12-lead teacher (width 0.25) and, for lead sets 1, 2
     and 3, students, KD and MLKD (assistant: width-0.25 SE-ResNet on the student's leads).
+synthetic: ``--records`` generated 10 s records (``benchmarks.settings.synthetic_split``), a
+    12-lead width-0.25 teacher and a lead-I assistant trained once, then per seed the lead-I
+    students as for cinc2017 (Bernoulli KD with T^2, multi-label) and the LiteHeart student with
+    every LiteHeart term (``liteheart_terms``, as in the LiteHeart ablation).
 Results are written after every run to ``--out`` (JSON) and a Markdown table beside it.
-``--resume`` keeps the runs already in ``--out`` and skips them; ``--models DIR`` saves the cinc2017
-teacher and assistant there and reloads them on a later call, so seeds can be added run by run.
-``--quick`` trains 1 epoch on a small subset to check the script.
+``--resume`` keeps the runs already in ``--out`` and skips them; ``--models DIR`` saves the
+teacher and assistant of cinc2017 or synthetic there and reloads them on a later call, so seeds
+can be added run by run. ``--quick`` trains 1 epoch on a small subset to check the script.
 """
 
 import argparse
@@ -25,8 +30,10 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from benchmarks.provenance import provenance  # noqa: E402
 from benchmarks.run_log import Results, saved_or_trained, train_and_score  # noqa: E402
-from benchmarks.settings import cinc2017_split, ludb_folds  # noqa: E402
+from benchmarks.liteheart_ablation import variant_fit  # noqa: E402
+from benchmarks.settings import cinc2017_split, ludb_folds, synthetic_split  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
+from liteheart import LiteHeartStudent  # noqa: E402
 from lrhnet import LogitDistillation, LRHNet, SEResNet1D, multilevel_terms  # noqa: E402
 
 LUDB_LEAD_SETS = {"1": ("I",), "2": ("I", "II"), "3": ("I", "II", "V2")}
@@ -36,23 +43,45 @@ def run_cinc2017(args, results):
     dataset, cache, split = cinc2017_split(args.data, args.quick)
     results.header["split"] = {name: [dataset.record_ids[i] for i in index] for name, index in split.items()}
     pipeline = ECGPipeline(cache, "I", "I", window_seconds=15)
-    classes, k = cache.classes, len(cache.classes)
-    kd = dict(mode="softmax", scale_t2=True, temperature=7.0)  # multilevel_terms and LogitDistillation take these
+    run_one_split(args, results, pipeline, split, cache.classes, multilabel=False, teacher=("I", 0.5))
+
+
+def run_synthetic(args, results):
+    cache, split = synthetic_split(args.records, args.quick)
+    pipeline = ECGPipeline(cache, 12, "I", window_seconds=10)
+    run_one_split(args, results, pipeline, split, cache.classes, multilabel=True, teacher=("12", 0.25), liteheart=True)
+
+
+def run_one_split(args, results, pipeline, split, classes, multilabel, teacher, liteheart=False):
+    """A teacher (``(leads, width)``, on the pipeline's teacher leads) and a width-0.25 assistant on
+    lead I, trained once (seed 0; kept in ``--models``), then per seed the LRH-Net student alone,
+    with KD and with MLKD, and with ``liteheart`` the LiteHeart student with every LiteHeart term
+    (every training record labelled)."""
+    k = len(classes)
+    kd = dict(mode="bernoulli" if multilabel else "softmax", scale_t2=True, temperature=7.0)  # multilevel_terms and LogitDistillation take these
     e_teacher, e_student = (1, 1) if args.quick else (args.teacher_epochs, args.epochs)
+    teacher_leads, width = teacher
     teacher = saved_or_trained(args.models, "teacher.keras", lambda: train_and_score(
-        results, SEResNet1D(1, k, width=0.5), pipeline, split, classes, False, e_teacher, 0, "teacher", "teacher", "I"))
+        results, SEResNet1D(len(pipeline.teacher_leads), k, width=width), pipeline, split, classes, multilabel, e_teacher, 0, "teacher", "teacher", teacher_leads))
     assistant = saved_or_trained(args.models, "assistant.keras", lambda: train_and_score(
-        results, SEResNet1D(1, k, width=0.25, name="assistant"), pipeline, split, classes, False, e_teacher, 0, "student", "assistant (KD from teacher)", "I",
+        results, SEResNet1D(1, k, width=0.25, name="assistant"), pipeline, split, classes, multilabel, e_teacher, 0, "student", "assistant (KD from teacher)", "I",
         teachers=[teacher], terms=[LogitDistillation(0.7, name="kd_teacher1", **kd)], supervised_weight=0.3))
-    students = {
-        "student": {},
-        "student_kd": dict(teachers=[teacher], terms=[LogitDistillation(0.7, **kd)], supervised_weight=0.3),
-        "student_mlkd": dict(teachers=[teacher, assistant], terms=multilevel_terms(**kd), teacher_views=["teacher", "student"], supervised_weight=0.3),
-    }
+
+    def students(seed):
+        """``{name: (network, fit arguments)}`` of one seed."""
+        built = {
+            "student": (LRHNet(1, k), {}),
+            "student_kd": (LRHNet(1, k), dict(teachers=[teacher], terms=[LogitDistillation(0.7, **kd)], supervised_weight=0.3)),
+            "student_mlkd": (LRHNet(1, k), dict(teachers=[teacher, assistant], terms=multilevel_terms(**kd), teacher_views=["teacher", "student"], supervised_weight=0.3)),
+        }
+        if liteheart:
+            built["liteheart"] = (LiteHeartStudent(k), variant_fit("liteheart", teacher, multilabel, pipeline, split["train"], split["train"][:0], seed))
+        return built
+
     for seed in args.seeds:
-        for name, fit in students.items():
+        for name, (network, fit) in students(seed).items():
             if not results.has(model=name, leads="I", seed=seed):
-                train_and_score(results, LRHNet(1, k), pipeline, split, classes, False, e_student, seed, "student", name, "I", **fit)
+                train_and_score(results, network, pipeline, split, classes, multilabel, e_student, seed, "student", name, "I", **fit)
 
 
 def run_ludb(args, results):
@@ -77,23 +106,29 @@ def run_ludb(args, results):
                                 teachers=[teacher, assistant], terms=multilevel_terms(), teacher_views=["teacher", "student"], supervised_weight=0.3)
 
 
+SETTINGS = {"cinc2017": run_cinc2017, "ludb": run_ludb, "synthetic": run_synthetic}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("setting", choices=("cinc2017", "ludb"))
-    parser.add_argument("--data", required=True, help="the dataset folder")
+    parser.add_argument("setting", choices=sorted(SETTINGS))
+    parser.add_argument("--data", help="the dataset folder (cinc2017, ludb)")
+    parser.add_argument("--records", type=int, default=3000, help="synthetic: records to generate (default: 3000)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=None, help="student epochs (default: cinc2017 15, ludb 20)")
-    parser.add_argument("--teacher-epochs", type=int, default=12, help="cinc2017 teacher and assistant epochs")
+    parser.add_argument("--epochs", type=int, default=None, help="student epochs (default: cinc2017 15, ludb 20, synthetic 10)")
+    parser.add_argument("--teacher-epochs", type=int, default=12, help="cinc2017 and synthetic teacher and assistant epochs")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", required=True, help="results JSON path")
     parser.add_argument("--resume", action="store_true", help="keep the runs in --out and skip them")
-    parser.add_argument("--models", help="cinc2017: folder to save the teacher and assistant in, and reload them from")
+    parser.add_argument("--models", help="cinc2017, synthetic: folder to save the teacher and assistant in, and reload them from")
     args = parser.parse_args()
-    args.epochs = args.epochs or (15 if args.setting == "cinc2017" else 20)
+    if args.setting != "synthetic" and not args.data:
+        parser.error(f"{args.setting} needs --data")
+    args.epochs = args.epochs or {"cinc2017": 15, "ludb": 20, "synthetic": 10}[args.setting]
     header = {"setting": args.setting, **provenance(), "seeds": args.seeds}
     results = Results(args.out, header, resume=args.resume)
-    results.complete(run_cinc2017 if args.setting == "cinc2017" else run_ludb, args)
+    results.complete(SETTINGS[args.setting], args)
 
 
 if __name__ == "__main__":

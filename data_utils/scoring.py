@@ -57,6 +57,14 @@ def macro_f1(y_true, y_pred):
     return float(np.nanmean(scores)) if np.any(np.isfinite(scores)) else float("nan")
 
 
+def confusion_counts(y_true, y_score):
+    """Single-label confusion matrix (K, K) of arg-max predictions: rows true class, columns predicted."""
+    y_true, y_score = np.asarray(y_true), np.asarray(y_score)
+    counts = np.zeros((y_true.shape[1], y_true.shape[1]), int)
+    np.add.at(counts, (y_true.argmax(1), y_score.argmax(1)), 1)
+    return counts
+
+
 def apply_thresholds(y_score, thresholds):
     """Binary (N, K) predictions: ``y_score[:, k] >= thresholds[k]``."""
     return np.asarray(y_score) >= np.asarray(thresholds)[None, :]

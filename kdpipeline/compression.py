@@ -70,6 +70,7 @@ def sidecar_fields(ctx, network):
 
 def exported(ctx, network, filename, kind, reference=None):
     """Export ``network`` to ``exports/filename`` and score the file on the test split: an ``exports`` entry."""
+    from lrhnet.efficiency import file_sizes, tflite_latency_ms
     from lrhnet.export import export_tflite, parity_report
 
     path = ctx.run.path("exports", filename)
@@ -78,7 +79,21 @@ def exported(ctx, network, filename, kind, reference=None):
                          **sidecar_fields(ctx, reference or network))
     validation, test = (ctx.pipeline.evaluate(ctx.split[name], crop="sliding") for name in ("validation", "test"))
     report = parity_report(network, path, validation, test, ctx.classes, multilabel=ctx.multilabel)
-    return {"file": os.path.relpath(path, ctx.run.root), "kind": kind, "bytes": size, "test": report["tflite"], "keras_test": report["keras"]}
+    entry = {"file": os.path.relpath(path, ctx.run.root), "kind": kind, "bytes": size, "gzip_bytes": file_sizes(path)["gzip_bytes"],
+             "tflite_latency_ms": tflite_latency_ms(path), "test": report["tflite"], "keras_test": report["keras"]}
+    if not ctx.multilabel:
+        entry["confusion"] = test_confusion(ctx, path, test)
+    return entry
+
+
+def test_confusion(ctx, tflite_path, test):
+    """Single-label test confusion matrix of an exported file: ``{"classes", "counts"}`` (rows true, columns predicted)."""
+    from data_utils.scoring import confusion_counts
+    from lrhnet.export import TFLiteNetwork
+    from lrhnet.training import predict_probabilities
+
+    probabilities, labels = predict_probabilities(TFLiteNetwork(tflite_path), test, "student", multilabel=False)
+    return {"classes": list(ctx.classes), "counts": confusion_counts(labels, probabilities).tolist()}
 
 
 def quantize_stage(ctx):

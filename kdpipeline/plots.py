@@ -68,9 +68,10 @@ def per_class_f1(f1_by_model, classes, path):
 
 def confusion_matrix(labels, probabilities, classes, title, path):
     """Single-label confusion matrix of arg-max predictions (rows: true class)."""
+    from data_utils.scoring import confusion_counts
+
     plt = _pyplot()
-    counts = np.zeros((len(classes), len(classes)), int)
-    np.add.at(counts, (labels.argmax(1), probabilities.argmax(1)), 1)
+    counts = confusion_counts(labels, probabilities)
     fig, axis = plt.subplots(figsize=(5, 5))
     axis.imshow(counts, cmap="Blues")
     for i in range(len(classes)):

@@ -42,7 +42,8 @@ def is_chief():
 
 
 def build_context(args, run):
-    """Index, cache and split the data; the labelled fraction is drawn from the training split."""
+    """Index, cache and split the data (record names per split in ``split.json``); the labelled
+    fraction is drawn from the training split."""
     from data_utils import Preprocessing, open_dataset
     from data_utils.cache import build_cache
     from data_utils.pipeline import ECGPipeline
@@ -55,6 +56,7 @@ def build_context(args, run):
     if len(cache) < 3:
         raise SystemExit(f"error: only {len(cache)} usable records in {args.data}; at least 3 are needed to split")
     split = split_indices(dataset, seed=args.seed)
+    run.write("split.json", {name: [dataset.record_ids[i] for i in rows] for name, rows in split.items()})
     labeled, unlabeled = labeled_split(split["train"], cache.labels, args.labeled_fraction, seed=args.seed)
     pipeline = ECGPipeline(cache, args.teacher_leads, args.student_leads, args.window_seconds)
     summary = dataset.summary()
@@ -96,7 +98,7 @@ def run(args):
     run_dir.state["config"] = config
     context, data = build_context(args, run_dir)
     report = {"command": " ".join([os.path.basename(sys.executable)] + sys.argv), "seed": args.seed, "method": args.method, "data": data,
-              "teacher_leads": list(args.teacher_leads), "student_leads": list(args.student_leads), "stages": args.stages, "models": {}, "exports": []}
+              "teacher_leads": list(args.teacher_leads), "student_leads": list(args.student_leads), "stages": args.stages, "config": config, "models": {}, "exports": []}
     for stage in STAGES:
         if stage in args.stages and run_dir.done(stage):
             print(f"stage {stage}: done in an earlier call, kept", flush=True)

@@ -5,8 +5,9 @@ Every exported ``model.tflite`` (or saved ``model.keras``) gets ``model.tflite.j
 what ``predict`` needs to prepare a record exactly as training did: classes, leads, sampling rate,
 window, preprocessing, thresholds, task type; and a ``labels.txt`` with one class per line.
 Kinds: ``float32``, ``float16`` (float16 weights), ``dynamic`` (int8 weights, float activations)
-and ``int8`` (int8 weights and activations, calibrated on a representative dataset; float
-input and output).
+and ``int8`` (int8 weights and activations, calibrated on a representative dataset with the
+converter's min/max ranges or, given held-out windows, clipped ranges (``lrhnet.calibration``);
+float input and output).
 """
 
 import json
@@ -96,51 +97,77 @@ def convert(network, window, kind="float32", representative=None):
         converter = tf.lite.TFLiteConverter.from_keras_model(network.graph)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         return converter.convert()
+    if kind == "int8":
+        check_representative(representative)
+        converter = int8_converter(network, window)
+        samples = list(representative)
+        converter.representative_dataset = lambda: iter(samples)
+        return converter.convert()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete_function(network, window)], network)
     if kind != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if kind == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    if kind == "int8":
-        if representative is None:
-            raise ValueError("int8 export needs a representative dataset from the training split")
-        samples = list(representative)
-        converter.representative_dataset = lambda: iter(samples)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     return converter.convert()
 
 
-def export_tflite(network, path, kind, *, window, representative=None, **sidecar):
+def int8_converter(network, window):
+    """A converter of ``network`` to int8 weights and activations (float input and output)."""
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete_function(network, window)], network)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return converter
+
+
+def export_tflite(network, path, kind, *, window, representative=None, held_out=None, **sidecar):
     """Convert ``network``, write ``path`` and its sidecar (see ``write_sidecar`` for the fields).
 
+    Args:
+        held_out: post-training int8 only: windows from outside the training and test splits
+            (signal (N, window, leads), or ``(signal, demographics)``) on which the activation clip
+            is chosen (``lrhnet.calibration``); the sidecar's ``int8_calibration`` records it.
+            Without it the converter's min/max ranges are kept.
     Returns:
         the number of bytes written.
     """
-    content = convert(network, window, kind, representative)
+    if kind == "int8" and held_out is not None and not isinstance(network, GraphNetwork):
+        from lrhnet.calibration import clipped_int8
+
+        check_representative(representative)
+        content, sidecar["int8_calibration"] = clipped_int8(network, window, list(representative), held_out, sidecar.get("multilabel", True))
+    else:
+        content = convert(network, window, kind, representative)
     atomic_write(path, content)
     write_sidecar(path, window=window, demographics=network.demographics, kind=kind, **sidecar)
     return len(content)
+
+
+def check_representative(representative):
+    if representative is None:
+        raise ValueError("int8 export needs a representative dataset from the training split")
 
 
 class TFLiteModel:
     """Run a ``.tflite`` model with ``ai_edge_litert`` on one thread, one window at a time.
 
     Call it on signals (N, window, leads) [and demographics (N, 5)]; returns float32 logits (N, K).
-    LiteRT's default XNNPACK delegate refuses some of our int8 graphs while preparing them (a
-    known class of XNNPACK bugs); the builtin kernels are then used and ``delegate`` says so.
+    ``path`` is a file, or the flatbuffer's bytes. LiteRT's default XNNPACK delegate refuses some
+    of our int8 graphs while preparing them (a known class of XNNPACK bugs); the builtin kernels
+    are then used and ``delegate`` says so.
     """
 
     def __init__(self, path, num_threads=1):
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-        self.path, self.delegate = path, "xnnpack"
+        source = {"model_content": bytes(path)} if isinstance(path, (bytes, bytearray)) else {"model_path": path}
+        self.path, self.delegate = source.get("model_path", "<flatbuffer>"), "xnnpack"
         try:
-            self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+            self.interpreter = Interpreter(**source, num_threads=num_threads)
             self.interpreter.allocate_tensors()
         except RuntimeError as error:
-            log.warning("%s: XNNPACK could not prepare the graph (%s); using the builtin kernels", path, str(error).splitlines()[0])
+            log.warning("%s: XNNPACK could not prepare the graph (%s); using the builtin kernels", self.path, str(error).splitlines()[0])
             self.delegate = "builtin"
-            self.interpreter = Interpreter(model_path=path, num_threads=num_threads, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            self.interpreter = Interpreter(**source, num_threads=num_threads, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
             self.interpreter.allocate_tensors()
         details = sorted(self.interpreter.get_input_details(), key=lambda d: len(d["shape"]), reverse=True)
         self.inputs, self.output = details, self.interpreter.get_output_details()[0]

@@ -8,6 +8,7 @@ from data_utils.scoring import (
     apply_thresholds,
     challenge_metric,
     cinc2017_f1,
+    confusion_counts,
     macro_auroc,
     macro_average_precision,
     macro_f1,
@@ -34,6 +35,12 @@ def test_thresholds_are_tuned_per_class():
     thresholds = tune_thresholds(y, s)
     np.testing.assert_allclose(thresholds, [0.25, 0.55])
     assert macro_f1(y, apply_thresholds(s, thresholds)) == 1.0
+
+
+def test_confusion_counts_by_hand():
+    y = np.eye(3)[[0, 0, 1, 2, 2]]
+    s = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.5, 0.3], [0.6, 0.1, 0.3], [0.1, 0.1, 0.8]])
+    np.testing.assert_array_equal(confusion_counts(y, s), [[1, 1, 0], [0, 1, 0], [1, 0, 1]])  # rows true, columns predicted
 
 
 def test_cinc2017_f1_by_hand():

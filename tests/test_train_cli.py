@@ -64,6 +64,11 @@ def test_training_stages_then_the_compression_stages_from_their_outputs(tmp_path
     assert final["models"]["student_pruned"]["sparsity"] == pytest.approx(0.5, abs=0.02) and final["models"]["student_pruned"]["from"] == "student_mlkd"
     assert {export["kind"] for export in final["exports"]} == {"float32", "int8"}
     assert all(os.path.exists(os.path.join(out, export["file"])) and os.path.exists(os.path.join(out, export["file"]) + ".json") for export in final["exports"])
+    assert all(export["tflite_latency_ms"] > 0 and 0 < export["gzip_bytes"] < export["bytes"] for export in final["exports"])
+    with open(os.path.join(out, "split.json")) as handle:
+        split = json.load(handle)
+    assert [len(split[name]) for name in ("train", "validation", "test")] == [final["data"]["split"][name] for name in ("train", "validation", "test")]
+    assert len(set(split["train"]) | set(split["validation"]) | set(split["test"])) == final["data"]["records"]
     for name in ("training_curves.png", "roc_teacher.png", "roc_student_mlkd.png", "f1_per_class.png"):
         assert os.path.getsize(os.path.join(out, "plots", name)) > 1000
     assert final["packages"]["tensorflow"] and final["seed"] == 0 and final["student_leads"] == ["I"]

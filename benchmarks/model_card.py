@@ -1,0 +1,192 @@
+"""``models/cinc2017/MODEL_CARD.md``, written from the committed ``train.py`` reports of the published students.
+
+    python benchmarks/model_card.py      # rewrite the card from benchmarks/results/cinc2017_published_*.json
+
+Every number in the card is read from those reports; nothing is typed in by hand.
+"""
+
+import argparse
+import glob
+import json
+import os
+
+CLASS_NAMES = {"N": "normal sinus rhythm", "A": "atrial fibrillation", "O": "other rhythm", "~": "too noisy to classify"}
+FLOAT_MODEL = {"lrhnet": "student_mlkd", "liteheart": "liteheart"}
+TITLES = {"lrhnet": "LRH-Net student, multi-level KD", "liteheart": "LiteHeart student"}
+
+
+def int8_export(report):
+    return next(export for export in report["exports"] if export["kind"] == "int8")
+
+
+def metrics_table(reports):
+    """Test-split metrics of the teacher, each float student and its int8 file."""
+    columns = ("cinc2017_f1", "f1_N", "f1_A", "f1_O", "f1_~", "macro_auroc")
+    lines = ["| model | params | CinC 2017 F1 | F1 N | F1 A | F1 O | F1 ~ | macro AUROC |", "|---" * 8 + "|"]
+
+    def row(name, params, test):
+        lines.append(f"| {name} | {params:,} | " + " | ".join(f"{test[c]:.3f}" for c in columns) + " |")
+
+    for method, report in reports.items():
+        teacher = report["models"]["teacher"]
+        row(f"teacher of `{method}` (SE-ResNet, float)", teacher["params"], teacher["test"])
+        student = report["models"][FLOAT_MODEL[method]]
+        row(f"`{method}.keras` (float32)", student["params"], student["test"])
+        row(f"`{method}_int8.tflite`", student["params"], int8_export(report)["test"])
+    return lines
+
+
+def confusion_table(export):
+    classes, counts = export["confusion"]["classes"], export["confusion"]["counts"]
+    lines = ["| true \\ predicted | " + " | ".join(classes) + " |", "|---" * (len(classes) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(str(c) for c in row) + " |" for name, row in zip(classes, counts)]
+    return lines
+
+
+def efficiency_table(reports):
+    lines = ["| file | params | size | size (gzip) | latency per 15 s window |", "|---|---|---|---|---|"]
+    for method, report in reports.items():
+        export = int8_export(report)
+        lines.append(f"| `{method}_int8.tflite` | {report['models'][FLOAT_MODEL[method]]['params']:,} | {export['bytes'] / 1024:.0f} KB | "
+                     f"{export['gzip_bytes'] / 1024:.0f} KB | {export['tflite_latency_ms']:.2f} ms |")
+    return lines
+
+
+def model_card(reports):
+    """The card's Markdown from ``{method: train.py report}``."""
+    first = next(iter(reports.values()))
+    data, preprocessing = first["data"], first["data"]["preprocessing"]
+    split = data["split"]
+    best_f1 = max(int8_export(report)["test"]["cinc2017_f1"] for report in reports.values())
+    lines = [
+        "# CinC 2017 rhythm screen from one lead: two int8 students",
+        "",
+        "Two small networks that read one ECG lead (a handheld single-lead recording, lead I-like) and",
+        "say whether it shows " + ", ".join(f"**{k}** {v}" for k, v in CLASS_NAMES.items()) + ".",
+        "Each is distilled from a larger SE-ResNet teacher and exported as a fully int8 TFLite file.",
+        "",
+        "**This is not a medical device.** It is a research artefact: it has not been validated",
+        "clinically and must not be used to diagnose, treat or rule out any condition.",
+        "",
+        "## Files",
+        "",
+        "| file | what |",
+        "|---|---|",
+    ]
+    for method in reports:
+        lines += [f"| `{method}_int8.tflite` (+ `.json` sidecar) | {TITLES[method]}, quantization-aware int8 (int8 weights and activations, float input and output) |",
+                  f"| `{method}.keras` (+ `.json` sidecar) | the same student in float32 before quantization |"]
+    lines += [
+        "| `labels.txt` | the class order of the outputs |",
+        "| `split.json` | the record names of the training, validation and test splits |",
+        "",
+        "```bash",
+        "python -m lrhnet.predict --model models/cinc2017/lrhnet_int8.tflite --input RECORD_OR_FOLDER --out preds.csv",
+        "```",
+        "",
+        "reads any CinC 2017-format record or folder (`.mat` + `.hea`, 300 Hz) and, through the",
+        "sidecar, any other supported format and rate; it writes `record`, `p_N`, `p_A`, `p_O`, `p_~`",
+        "and `labels` (the arg-max class) per record.",
+        "",
+        "## Data",
+        "",
+        f"PhysioNet/CinC Challenge 2017 training set (Clifford et al. 2017), ODC-By 1.0: {data['records']:,} records",
+        "(the stratified 80 % of the 8,528 public training records that ships beside this project), AliveCor",
+        "single-lead recordings at 300 Hz, 9 to 61 s long, labels of the final (v3) release. Class counts: "
+        + ", ".join(f"{name} {count:,}" for name, count in data["classes"].items()) + ".",
+        f"Split (seed {first['seed']}, stratified): {split['train']:,} training, {split['validation']:,} validation and "
+        f"{split['test']:,} test records; the names are in `split.json`. The challenge's hidden test set is not public, so",
+        "the figures below are on our own held-out split of the public records.",
+        "",
+        "## Preprocessing (read from the sidecar by `predict`)",
+        "",
+        f"Resample to {preprocessing['fs']:g} Hz, Butterworth band-pass {preprocessing['band'][0]:g}-{preprocessing['band'][1]:g} Hz (order {preprocessing['order']}),"
+        + (" z-score per record;" if preprocessing.get("normalize") else ";")
+        + f" windows of {data['window_samples']} samples ({data['window_samples'] / preprocessing['fs']:g} s), shorter records zero-padded;",
+        "a longer record is cut into sliding windows (half-window stride) whose class probabilities are averaged.",
+        "",
+        "## Training",
+        "",
+    ]
+    for method, report in reports.items():
+        lines += [f"{TITLES[method]} (`{method}`), {report.get('seconds', 0) / 60:.0f} min on a 2-core CPU:", "", "```bash", report["command"], "```", ""]
+    config = first["config"]
+    lines += [
+        f"Both runs: {config['epochs']} epochs per stage, Adam (learning rate 3e-3, weight decay 1e-5, step decay), batch",
+        f"{config['batch_size']}, model selection on the validation CinC 2017 F1; teacher width {config['teacher_width']:g}; logit distillation",
+        f"weight {config['kd_weight']:g} at temperature {config['temperature']:g} (softmax, T² scaling), supervised weight {config['supervised_weight']:g};",
+        f"LiteHeart adds region-aware ({config['region_weight']:g}) and cross-layer mutual-information ({config['mi_weight']:g}) terms",
+        "and augmentation consistency; quantization-aware fine-tuning keeps logit distillation on.",
+        "",
+        f"## Results on the test split ({split['test']} records)",
+        "",
+        "CinC 2017 F1 is the challenge score, the mean F1 of N, A and O.",
+        "",
+        *metrics_table(reports),
+        "",
+    ]
+    for method, report in reports.items():
+        lines += [f"Confusion matrix of `{method}_int8.tflite` (rows: true class):", "", *confusion_table(int8_export(report)), ""]
+    lines += [
+        "## Size and speed",
+        "",
+        "Median single-thread latency with `ai_edge_litert` on the 2-core x86 machine that trained them.",
+        "",
+        *efficiency_table(reports),
+        "",
+        "## Limitations",
+        "",
+        "- Not a medical device; see above.",
+        "- One device type: every record came from the AliveCor KardiaMobile handheld recorder in the 2017",
+        "  challenge. Other devices, electrode positions, sampling chains and populations are untested.",
+        "- The best 2017 challenge entries reached F1 0.83 on the hidden test set with much larger models;",
+        f"  these int8 students reach {best_f1:.3f} at best on our split, and the two figures are not on the same records.",
+        "- Four rhythm classes only; \"other rhythm\" mixes many conditions and is the hardest class.",
+        f"- Trained on a 2-core CPU for {config['epochs']} epochs per stage with one seed; longer training and a wider teacher are untried.",
+        "",
+        "## Reproduce",
+        "",
+        "```bash",
+        "TF_NUM_INTRAOP_THREADS=1 python benchmarks/publish_cinc2017.py --data ../shared/data/cinc2017/training2017",
+        "```",
+        "",
+        "writes these files and this card; the reports it copies are `benchmarks/results/cinc2017_published_<method>.json`.",
+        "Package versions: " + ", ".join(f"{name} {version}" for name, version in first.get("packages", {}).items()) + ".",
+        "",
+        "Cite: Clifford G. D. et al., AF classification from a short single lead ECG recording: the PhysioNet/Computing",
+        "in Cardiology Challenge 2017, Computing in Cardiology 44 (2017); Goldberger A. L. et al., PhysioNet, Circulation",
+        "101 (2000).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_model_card(reports, folder):
+    path = os.path.join(folder, "MODEL_CARD.md")
+    with open(path, "w") as handle:
+        handle.write(model_card(reports))
+    return path
+
+
+def read_reports(results):
+    """``{method: report}`` of the ``cinc2017_published_<method>.json`` files in ``results``, in a fixed order."""
+    reports = {}
+    for method in FLOAT_MODEL:
+        for path in glob.glob(os.path.join(results, f"cinc2017_published_{method}.json")):
+            with open(path) as handle:
+                reports[method] = json.load(handle)
+    return reports
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", default=os.path.join("benchmarks", "results"))
+    parser.add_argument("--models", default=os.path.join("models", "cinc2017"))
+    args = parser.parse_args()
+    reports = read_reports(args.results)
+    if not reports:
+        raise SystemExit(f"no cinc2017_published_*.json in {args.results}: run benchmarks/publish_cinc2017.py first")
+    print(write_model_card(reports, args.models))
+
+
+if __name__ == "__main__":
+    main()
