@@ -69,14 +69,20 @@ def sidecar_fields(ctx, network):
 
 
 def exported(ctx, network, filename, kind, reference=None):
-    """Export ``network`` to ``exports/filename`` and score the file on the test split: an ``exports`` entry."""
+    """Export ``network`` to ``exports/filename`` and score the file on the test split: an ``exports`` entry.
+    Post-training int8 takes the activation ranges that agree best with the float network on the
+    validation windows (``lrhnet.calibration``)."""
+    from lrhnet.calibration import stacked_inputs
     from lrhnet.efficiency import file_sizes, tflite_latency_ms
     from lrhnet.export import export_tflite, parity_report
 
     path = ctx.run.path("exports", filename)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    size = export_tflite(network, path, kind, window=ctx.pipeline.window, representative=representative_windows(ctx) if kind == "int8" else None,
-                         **sidecar_fields(ctx, reference or network))
+    calibration = {}
+    if kind == "int8":
+        validation = ctx.pipeline.evaluate(ctx.split["validation"], crop="sliding", view="student")
+        calibration = {"representative": representative_windows(ctx), "held_out": stacked_inputs(validation)}
+    size = export_tflite(network, path, kind, window=ctx.pipeline.window, **calibration, **sidecar_fields(ctx, reference or network))
     validation, test = (ctx.pipeline.evaluate(ctx.split[name], crop="sliding") for name in ("validation", "test"))
     report = parity_report(network, path, validation, test, ctx.classes, multilabel=ctx.multilabel)
     entry = {"file": os.path.relpath(path, ctx.run.root), "kind": kind, "bytes": size, "gzip_bytes": file_sizes(path)["gzip_bytes"],

@@ -34,3 +34,17 @@ def shared():
 def private_cache(tmp_path, monkeypatch):
     """Every test caches into its own temporary folder."""
     monkeypatch.setenv("ECG_KD_CACHE", str(tmp_path / "cache"))
+
+
+def op_dtypes(path):
+    """``{op name: {dtypes of its input and output tensors}}`` of a ``.tflite`` file."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    tensors = interpreter.get_tensor_details()
+    ops = {}
+    for op in interpreter._get_ops_details():
+        dtypes = {tensors[i]["dtype"] for i in list(op["inputs"]) + list(op["outputs"]) if i >= 0}
+        ops.setdefault(op["op_name"], set()).update(dtypes)
+    return ops

@@ -171,6 +171,25 @@ def test_parity_report_and_int8_refusal(trained_student, real_windows, bundled, 
         parity_report(trained_student, path, batches, batches, list("NAO~"), multilabel=False, metric="macro_auroc", int8_tolerance=-1)
 
 
+def test_int8_ranges_chosen_on_held_out_windows_resist_an_outlier_in_calibration(trained_student, real_windows, tmp_path):
+    """One calibration window 40x too large stretches the converter's min/max ranges; the clipped
+    ranges chosen on other windows must agree better with the float network, in an all-int8 graph."""
+    from conftest import op_dtypes
+
+    calibration, held_out = real_windows[::2], real_windows[1::2]
+    representative = [[w[None]] for w in calibration[:-1]] + [[40 * calibration[-1:]]]
+    paths = {name: str(tmp_path / f"{name}.tflite") for name in ("minmax", "chosen")}
+    export_tflite(trained_student, paths["minmax"], "int8", window=WINDOW, representative=representative, **sidecar_fields())
+    export_tflite(trained_student, paths["chosen"], "int8", window=WINDOW, representative=representative, held_out=held_out, **sidecar_fields())
+    calibration_record = read_sidecar(paths["chosen"])["int8_calibration"]
+    assert calibration_record["ranges"].startswith("clipped at") and "min/max" in calibration_record["held_out_mad"]
+    expected = trained_student(held_out, training=False).numpy()
+    errors = {name: np.abs(TFLiteModel(path)(held_out) - expected).mean() for name, path in paths.items()}
+    assert errors["chosen"] < errors["minmax"], errors
+    compute_ops = {name: dtypes for name, dtypes in op_dtypes(paths["chosen"]).items() if name not in ("QUANTIZE", "DEQUANTIZE")}
+    assert "CONV_2D" in compute_ops and all(np.float32 not in dtypes for dtypes in compute_ops.values()), compute_ops
+
+
 def test_efficiency_figures(trained_student, tmp_path):
     from lrhnet.efficiency import file_sizes, multiply_accumulates, tflite_latency_ms, trainable_parameters
 

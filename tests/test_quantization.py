@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import tf_keras as keras
-from ai_edge_litert.interpreter import Interpreter, OpResolverType
+from conftest import op_dtypes
 
 from liteheart import LiteHeartStudent
 from lrhnet import Distiller, LogitDistillation, LRHNet, SEResNet1D
@@ -41,17 +41,6 @@ def test_twin_computes_the_same_function(student, demographics):
     np.testing.assert_allclose(twin(twin_inputs, training=False).numpy(), expected, atol=1e-5)
     with pytest.raises(TypeError, match="twins exist for LRHNet and LiteHeartStudent"):
         student_twin(SEResNet1D(1, 4, width=0.25), WINDOW)
-
-
-def op_dtypes(path):
-    interpreter = Interpreter(model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interpreter.allocate_tensors()
-    tensors = interpreter.get_tensor_details()
-    ops = {}
-    for op in interpreter._get_ops_details():
-        dtypes = {tensors[i]["dtype"] for i in list(op["inputs"]) + list(op["outputs"]) if i >= 0}
-        ops.setdefault(op["op_name"], set()).update(dtypes)
-    return ops
 
 
 @pytest.mark.parametrize("student", sorted(STUDENTS))

@@ -1,0 +1,102 @@
+"""Run the benchmarks behind the README's results tables and regenerate the tables.
+
+    python benchmarks/run_all.py --tables-only   # re-render README.md's tables (and the CinC 2017 model card) from benchmarks/results
+    python benchmarks/run_all.py --quick         # every benchmark on a small subset, 1 epoch: about 20 min; tables in runs/benchmarks_quick/tables.md
+    python benchmarks/run_all.py                 # every benchmark in full into benchmarks/results, then README.md: many hours (it prints the estimate)
+
+``--data`` is the folder holding ``cinc2017/training2017`` and ``ludb`` (default ``../shared/data``).
+Each benchmark's command, commit, seeds and date are written into its results file, and each table
+names them. The full mode runs the commands exactly as the committed results record them, one
+after another, on one thread each (``TF_NUM_INTRAOP_THREADS=1``); a failure stops it.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from benchmarks import model_card, tables  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+RESULTS = os.path.join("benchmarks", "results")
+# results file -> benchmark arguments; {data} is --data
+BENCHMARKS = {
+    "efficiency.json": ["benchmarks/efficiency.py"],
+    "lrhnet_cinc2017.json": ["benchmarks/lrhnet_distillation.py", "cinc2017", "--data", "{data}/cinc2017/training2017", "--seeds", "0", "1", "2"],
+    "lrhnet_ludb.json": ["benchmarks/lrhnet_distillation.py", "ludb", "--data", "{data}/ludb", "--seeds", "0", "1", "2", "--epochs", "15"],
+    "lrhnet_synthetic.json": ["benchmarks/lrhnet_distillation.py", "synthetic", "--seeds", "0", "1", "2"],
+    "liteheart_cinc2017.json": ["benchmarks/liteheart_ablation.py", "cinc2017", "--data", "{data}/cinc2017/training2017"],
+    "liteheart_ludb.json": ["benchmarks/liteheart_ablation.py", "ludb", "--data", "{data}/ludb"],
+    "deployment_cinc2017.json": ["benchmarks/deployment.py", "--data", "{data}/cinc2017/training2017"],
+}
+
+
+def recorded_minutes(results):
+    """Minutes the committed results files took to make (their ``total_seconds``, summed over resumed calls)."""
+    total = 0.0
+    for name in BENCHMARKS:
+        path = os.path.join(results, name)
+        if os.path.exists(path):
+            with open(path) as handle:
+                result = json.load(handle)
+            total += sum(call.get("total_seconds", 0) for call in [*result.get("earlier", []), result])
+    return total / 60
+
+
+def run_benchmarks(args):
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    os.makedirs(args.results, exist_ok=True)
+    for name, command in BENCHMARKS.items():
+        if any("{data}" in part for part in command) and not os.path.isdir(args.data):
+            print(f"{name}: skipped, {args.data} is absent", flush=True)
+            continue
+        argv = [sys.executable, *(part.format(data=args.data) for part in command), "--out", os.path.join(args.results, name)] + (["--quick"] if args.quick else [])
+        print(" ".join(argv), flush=True)
+        started = time.time()
+        subprocess.run(argv, check=True, cwd=ROOT, env=env)
+        print(f"{name}: {(time.time() - started) / 60:.1f} min", flush=True)
+
+
+def write_tables(results, readme):
+    """Render every table from ``results`` into the ``readme`` blocks (or a new ``tables.md`` beside the results)."""
+    rendered = tables.render(results)
+    if readme:
+        with open(readme) as handle:
+            text = tables.replace_tables(handle.read(), rendered)
+        with open(readme, "w") as handle:
+            handle.write(text)
+        target = readme
+    else:
+        target = os.path.join(results, "tables.md")
+        with open(target, "w") as handle:
+            handle.write("\n\n".join(f"## {name}\n\n{table}" for name, table in rendered.items()) + "\n")
+    reports = model_card.read_reports(results)
+    if reports and readme:
+        model_card.write_model_card(reports, os.path.join(ROOT, "models", "cinc2017"))
+    print(f"tables ({', '.join(rendered)}) written to {target}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"), help="folder with cinc2017/training2017 and ludb (default: ../shared/data)")
+    parser.add_argument("--quick", action="store_true", help="small subsets and 1 epoch; results and tables go to runs/benchmarks_quick")
+    parser.add_argument("--tables-only", action="store_true", help="no training: render the tables from the results files")
+    parser.add_argument("--results", default=None, help="results folder (default: benchmarks/results, or runs/benchmarks_quick with --quick)")
+    args = parser.parse_args()
+    args.results = os.path.abspath(args.results or (os.path.join(ROOT, "runs", "benchmarks_quick") if args.quick else os.path.join(ROOT, RESULTS)))
+    readme = None if args.quick else os.path.join(ROOT, "README.md")
+    if not args.tables_only:
+        if not args.quick:
+            print(f"full run: the committed results took {recorded_minutes(os.path.join(ROOT, RESULTS)) / 60:.1f} h to make on a 2-core CPU", flush=True)
+        started = time.time()
+        run_benchmarks(args)
+        print(f"benchmarks: {(time.time() - started) / 60:.1f} min", flush=True)
+    write_tables(args.results, readme)
+
+
+if __name__ == "__main__":
+    main()

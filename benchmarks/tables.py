@@ -1,0 +1,169 @@
+"""The README's results tables, rendered from the results files the benchmarks write.
+
+Each table sits in the README between ``<!-- table:NAME -->`` and ``<!-- /table:NAME -->`` and
+starts with where its numbers come from: file, command, commit, date and seeds.
+"""
+
+import json
+import os
+import re
+
+ANCHOR = "*published, other work on other data*"
+
+
+def load(results, name):
+    with open(os.path.join(results, name)) as handle:
+        return json.load(handle)
+
+
+def source_line(name, result):
+    """``name``: the command, commit, date and seeds of its latest call, and how many calls made it."""
+    calls = len(result.get("earlier", [])) + 1
+    seeds = result.get("seeds")
+    line = f"From `benchmarks/results/{name}`, made by `{result['command']}` at commit {result['commit']}, {result['date'][:10]}"
+    line += f", seeds {', '.join(map(str, seeds))}" if seeds else ""
+    return line + (f" ({calls} calls, each resuming the last)." if calls > 1 else ".")
+
+
+def summary_row(result, **group):
+    """The summary row of ``result`` whose fields equal ``group``, or None."""
+    return next((row for row in result["summary"] if all(row.get(k) == v for k, v in group.items())), None)
+
+
+def cell(row, metric):
+    """``mean ± std`` (or the single value of one run) of ``metric`` in a summary row."""
+    if metric not in row:
+        return ""
+    mean, std = row[metric]
+    return f"{mean:.3f}" if row["runs"] == 1 else f"{mean:.3f} ± {std:.3f}"
+
+
+def rows_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+
+
+def summary_rows(result, entries, metrics):
+    """Rows ``[*labels, params, runs, *metrics]`` for ``entries`` of ``(labels, group)``; groups
+    without runs (yet) are left out."""
+    rows = []
+    for labels, group in entries:
+        row = summary_row(result, **group)
+        if row is None:
+            continue
+        rows.append([*labels, f"{row['params']:,}", row["runs"], *(cell(row, m) for m in metrics)])
+    return rows
+
+
+def cinc2017(results):
+    lrh, lite = load(results, "lrhnet_cinc2017.json"), load(results, "liteheart_cinc2017.json")
+    metrics = ("cinc2017_f1", "macro_f1", "macro_auroc")
+    rows = summary_rows(lrh, [
+        (("SE-ResNet teacher, width 0.5", ""), {"model": "teacher"}),
+        (("LRH-Net student", ""), {"model": "student"}),
+        (("LRH-Net + KD", "width 0.5"), {"model": "student_kd"}),
+        (("LRH-Net + MLKD (sequential)", "width 0.5 + assistant"), {"model": "student_mlkd"}),
+    ], metrics)
+    rows += summary_rows(lite, [
+        (("SE-ResNet teacher, width 0.25", ""), {"setting": "teacher"}),
+        *(((f"LiteHeart student{suffix}, {setting}", teacher), {"setting": setting, "model": model})
+          for setting in ("100% labelled", "10% labelled")
+          for suffix, teacher, model in (("", "", "student"), (" + KD", "width 0.25", "kd"), (" + all LiteHeart terms", "width 0.25", "liteheart"))),
+    ], metrics)
+    rows.append([f"best CinC 2017 entry, hidden test set ({ANCHOR})", "", "large", "", "0.83", "", ""])
+    lines = [source_line("lrhnet_cinc2017.json", lrh), source_line("liteheart_cinc2017.json", lite), ""]
+    lines += rows_table(["model", "taught by", "params", "runs", "CinC 2017 F1", "macro F1", "macro AUROC"], rows)
+    return lines + ["", *efficiency(results, "cinc2017")]
+
+
+def ludb(results):
+    lrh, lite = load(results, "lrhnet_ludb.json"), load(results, "liteheart_ludb.json")
+    metrics = ("macro_auroc", "macro_f1")
+    entries = [(("SE-ResNet teacher, width 0.25", "12", ""), {"leads": "12", "model": "teacher"})]
+    for leads, names in (("1", "I"), ("2", "I, II"), ("3", "I, II, V2")):
+        entries += [(("LRH-Net student", names, ""), {"leads": leads, "model": "student"}),
+                    (("LRH-Net + KD", names, "12-lead teacher"), {"leads": leads, "model": "student_kd"}),
+                    (("LRH-Net + MLKD (sequential)", names, "teacher + assistant"), {"leads": leads, "model": "student_mlkd"}),
+                    (("assistant (SE-ResNet width 0.25, KD)", names, "12-lead teacher"), {"leads": leads, "model": "assistant (KD from teacher)"})]
+    rows = summary_rows(lrh, entries, metrics)
+    rows += summary_rows(lite, [
+        (("LiteHeart student", "I", ""), {"setting": "100% labelled", "model": "student"}),
+        (("LiteHeart student + KD", "I", "12-lead teacher"), {"setting": "100% labelled", "model": "kd"}),
+        (("LiteHeart student + all LiteHeart terms", "I", "12-lead teacher"), {"setting": "100% labelled", "model": "liteheart"}),
+    ], metrics)
+    rows.append([f"PTB-XL, 100 k-parameter ResNet ({ANCHOR}: Strodthoff et al. 2021)", "12 / I", "", "", "", "0.913 / 0.842", ""])
+    lines = [source_line("lrhnet_ludb.json", lrh), source_line("liteheart_ludb.json", lite), ""]
+    lines += rows_table(["model", "leads", "taught by", "params", "runs", "macro AUROC", "macro F1"], rows)
+    return lines + ["", *efficiency(results, "ludb")]
+
+
+def synthetic(results):
+    result = load(results, "lrhnet_synthetic.json")
+    metrics = ("macro_auroc", "macro_f1", "macro_ap")
+    rows = summary_rows(result, [
+        (("SE-ResNet teacher, width 0.25, 12 leads", ""), {"model": "teacher"}),
+        (("assistant (SE-ResNet width 0.25, lead I, KD)", "teacher"), {"model": "assistant (KD from teacher)"}),
+        (("LRH-Net student, lead I", ""), {"model": "student"}),
+        (("LRH-Net + KD", "teacher"), {"model": "student_kd"}),
+        (("LRH-Net + MLKD (sequential)", "teacher + assistant"), {"model": "student_mlkd"}),
+        (("LiteHeart student + all LiteHeart terms", "teacher"), {"model": "liteheart"}),
+    ], metrics)
+    lines = [source_line("lrhnet_synthetic.json", result), ""]
+    lines += rows_table(["model", "taught by", "params", "runs", "macro AUROC", "macro F1", "macro AP"], rows)
+    return lines + ["", *efficiency(results, "synthetic")]
+
+
+def efficiency(results, setting):
+    """Size and single-thread latency per window of the setting's networks."""
+    result = load(results, "efficiency.json")
+    part = result["settings"][setting]
+    rows = []
+    for name, entry in part["networks"].items():
+        rows.append([name, f"{entry['params']:,}", f"{entry['macs'] / 1e6:.1f} M", f"{entry['keras_latency_ms']:.2f} ms",
+                     *(f"{entry[kind]['bytes'] / 1024:,.0f} KB, {entry[kind]['latency_ms']:.2f} ms" for kind in ("float32", "int8"))])
+    lines = [f"Size and speed at {part['window']} samples ({source_line('efficiency.json', result)[5:]})", ""]
+    return lines + rows_table(["network", "params", "MACs", "Keras latency", "TFLite float32", "TFLite int8"], rows)
+
+
+def deployment(results):
+    result = load(results, "deployment_cinc2017.json")
+    students = result["students"]
+    names = [variant["variant"] for variant in next(iter(students.values()))["variants"]]
+    header = ["variant"] + [f"{label} {what}" for label in students for what in ("F1", "size (gzip)", "latency")]
+    rows = []
+    for index, name in enumerate(names):
+        row = [name]
+        for student in students.values():
+            variant = student["variants"][index]
+            size = f"{variant['bytes'] / 1024:.0f} KB ({variant['gzip_bytes'] / 1024:.0f} KB)" if "bytes" in variant else ""
+            latency = variant.get("tflite_latency_ms", variant.get("keras_latency_ms"))
+            loss = f" ({-variant['loss_vs_float']:+.3f})" if "loss_vs_float" in variant else ""
+            row += [f"{variant['test']['cinc2017_f1']:.3f}{loss}", size, f"{latency:.2f} ms" if latency else ""]
+        rows.append(row)
+    line = (f"From `benchmarks/results/deployment_cinc2017.json`, made by `{result['command']}` at commit {result['commit']}, "
+            f"{result['date'][:10]}, one seed, {result['total_seconds'] / 60:.0f} min.")
+    return [line, ""] + rows_table(header, rows)
+
+
+TABLES = {"cinc2017": cinc2017, "ludb": ludb, "synthetic": synthetic, "deployment": deployment}
+
+
+def render(results):
+    """``{table name: Markdown}`` of every table whose results files exist in ``results``."""
+    tables = {}
+    for name, build in TABLES.items():
+        try:
+            tables[name] = "\n".join(build(results))
+        except FileNotFoundError as missing:
+            print(f"table {name}: {missing.filename} is missing; left as it is")
+    return tables
+
+
+def replace_tables(text, tables):
+    """``text`` with each ``<!-- table:NAME -->`` ... ``<!-- /table:NAME -->`` block replaced by ``tables[NAME]``."""
+    for name, table in tables.items():
+        pattern = re.compile(rf"(<!-- table:{name} -->\n).*?(<!-- /table:{name} -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"no <!-- table:{name} --> block to fill")
+        text = pattern.sub(lambda match: match.group(1) + table + "\n" + match.group(2), text)
+    return text
