@@ -127,14 +127,22 @@ def _weights_for(classes, weights):
             raise ValueError(f"weights {weights.shape} must be ({len(classes)}, {len(classes)}) to match classes")
         return weights
     table_classes, table = snomed.weights_table(weights)
-    position = {frozenset(name.split("|")): i for i, name in enumerate(table_classes)}
     index = []
     for name in classes:
-        key = frozenset(str(name).split("|"))
-        if key not in position:
+        column = table_column(name, table_classes)
+        if column is None:
             raise ValueError(f"class {name!r} is not a column of the weights table (write equivalent codes as in weights.csv, e.g. '713427006|59118001')")
-        index.append(position[key])
+        index.append(column)
     return np.asarray(table)[np.ix_(index, index)]
+
+
+def table_column(name, table_classes):
+    """The column of ``table_classes`` (``weights.csv`` groups) holding every code of class ``name``,
+    or None. A class may be part of a group: the 2020 class LBBB (164909002) is scored in the 2021
+    group 733534002|164909002."""
+    codes = set(str(name).split("|"))
+    columns = [i for i, group in enumerate(table_classes) if codes <= set(group.split("|"))]
+    return columns[0] if len(columns) == 1 else None
 
 
 def _challenge_raw(weights, labels, outputs):

@@ -52,8 +52,9 @@ def prune_stage(ctx):
 
 def representative_windows(ctx, count=256):
     """Calibration inputs for int8 conversion: ``count`` student windows from the training split."""
-    rows = ctx.split["train"][:count]
-    return [[x[i : i + 1].numpy()] for x, _ in ctx.pipeline.train(rows, ctx.args.batch_size, ctx.args.seed, view="student") for i in range(len(x))]
+    from lrhnet.calibration import representative_samples
+
+    return representative_samples(ctx.pipeline.train(ctx.split["train"][:count], ctx.args.batch_size, ctx.args.seed, view="student"))
 
 
 def sidecar_fields(ctx, network):
@@ -113,7 +114,8 @@ def quantize_stage(ctx):
     pruned = os.path.exists(ctx.run.model_path("student_pruned"))
     source_name = "student_pruned" if pruned else deployed_name(ctx)
     source = ctx.run.load_model(source_name)
-    qat = GraphNetwork(quantize_twin(student_twin(source, ctx.pipeline.window), preserve_sparsity=pruned), source.num_leads, source.num_classes, name="student_qat")
+    qat = GraphNetwork(quantize_twin(student_twin(source, ctx.pipeline.window), preserve_sparsity=pruned), source.num_leads, source.num_classes,
+                       demographics=source.demographics, name="student_qat")
     fit_network(qat, ctx.pipeline, ctx.split, ctx.classes, epochs=max(1, args.epochs // 2), seed=args.seed, multilabel=ctx.multilabel, batch_size=args.batch_size,
                 teachers=[ctx.run.load_model("teacher")], terms=kd_terms(ctx), supervised_weight=args.supervised_weight, learning_rate=1e-4,
                 train_data=ctx.pipeline.train(ctx.labeled, args.batch_size, args.seed), callbacks=[StopOnNaN("quantize, training student_qat")], backup_dir=ctx.run.path("backup", "student_qat"))

@@ -30,6 +30,7 @@ def build_parser():
     data.add_argument("--student-leads", default="1", help="student leads, a subset of the teacher's (default: 1 = lead I)")
     data.add_argument("--fs", type=float, default=100.0, help="sampling rate the networks see, Hz (default: 100)")
     data.add_argument("--window-seconds", type=float, default=10.0, help="window length, s (default: 10)")
+    data.add_argument("--demographics", action="store_true", help="feed age and sex (from the record headers) to every network, as LRH-Net does on CinC 2020")
     data.add_argument("--labeled-fraction", type=float, default=1.0, help="share of the training split kept labelled, in (0, 1] (default: 1)")
     data.add_argument("--cache-dir", default=None, help="preprocessed-signal cache (default: $ECG_KD_CACHE or ~/.cache/ecg-kd)")
 
@@ -37,6 +38,7 @@ def build_parser():
     model.add_argument("--method", choices=("lrhnet", "liteheart"), default="lrhnet", help="the student and its distillation (default: lrhnet)")
     model.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)} (default: all)")
     model.add_argument("--epochs", type=int, default=4, help="epochs per training stage (default: 4)")
+    model.add_argument("--teacher-from", default=None, help="a trained teacher (.keras, e.g. another run's models/teacher.keras) to distil from instead of the teacher stage")
     model.add_argument("--teacher-width", type=float, default=0.25, help="teacher width multiplier (default: 0.25; 1 is the paper's)")
     model.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     model.add_argument("--seed", type=int, default=0, help="seed of the split, crops, initialisation and shuffling (default: 0)")
@@ -92,6 +94,9 @@ def parse_args(argv=None):
         (all(getattr(args, f"{name}_weight") >= 0 for name in TERM_FLAGS) and args.supervised_weight >= 0, "term weights must be non-negative"),
         (args.teacher_width > 0, "--teacher-width must be positive"),
         (args.labeled_fraction == 1 or args.method == "liteheart", "--labeled-fraction below 1 needs --method liteheart (semi-supervised training)"),
+        (not (args.demographics and args.method == "liteheart"), "--demographics is for --method lrhnet (the LiteHeart student reads one lead only)"),
+        (args.teacher_from is None or os.path.isfile(args.teacher_from), f"--teacher-from: {args.teacher_from} is not a file"),
+        (args.teacher_from is None or "teacher" not in args.stages, "--teacher-from replaces the teacher stage: leave teacher out of --stages"),
     ]
     for ok, message in checks:
         if not ok:

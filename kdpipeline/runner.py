@@ -6,6 +6,7 @@ with it, stages recorded as complete in ``state.json`` are skipped and their rep
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -58,7 +59,7 @@ def build_context(args, run):
     split = split_indices(dataset, seed=args.seed)
     run.write("split.json", {name: [dataset.record_ids[i] for i in rows] for name, rows in split.items()})
     labeled, unlabeled = labeled_split(split["train"], cache.labels, args.labeled_fraction, seed=args.seed)
-    pipeline = ECGPipeline(cache, args.teacher_leads, args.student_leads, args.window_seconds)
+    pipeline = ECGPipeline(cache, args.teacher_leads, args.student_leads, args.window_seconds, demographics=args.demographics)
     summary = dataset.summary()
     data = {"location": dataset.location, "format": dataset.format, "records": len(cache), "skipped": summary["skipped"], "classes": summary["classes"],
             "notes": dataset.notes, "preprocessing": preprocessing.as_dict(), "window_samples": pipeline.window,
@@ -96,6 +97,9 @@ def run(args):
         changed = sorted(key for key in config if run_dir.state["config"].get(key) != config[key])
         raise SystemExit(f"train.py: error: --resume: the run in {args.out} was made with other values of {', '.join(changed)}; drop --resume or choose another --out")
     run_dir.state["config"] = config
+    if args.teacher_from and not os.path.exists(run_dir.model_path("teacher")):
+        os.makedirs(os.path.dirname(run_dir.model_path("teacher")), exist_ok=True)
+        shutil.copyfile(args.teacher_from, run_dir.model_path("teacher"))
     context, data = build_context(args, run_dir)
     report = {"command": " ".join([os.path.basename(sys.executable)] + sys.argv), "seed": args.seed, "method": args.method, "data": data,
               "teacher_leads": list(args.teacher_leads), "student_leads": list(args.student_leads), "stages": args.stages, "config": config, "models": {}, "exports": []}

@@ -39,7 +39,7 @@ def build_student(ctx, name="student"):
         return LiteHeartStudent(len(ctx.classes), lead=ctx.args.student_leads[0], name=name)
     from lrhnet import LRHNet
 
-    return LRHNet(len(ctx.args.student_leads), len(ctx.classes), name=name)
+    return LRHNet(len(ctx.args.student_leads), len(ctx.classes), demographics=ctx.args.demographics, name=name)
 
 
 def kd_mode(ctx):
@@ -64,7 +64,7 @@ def train_and_record(ctx, network, name, view="student", **fit):
 def teacher_stage(ctx):
     from lrhnet import SEResNet1D
 
-    teacher = SEResNet1D(len(ctx.args.teacher_leads), len(ctx.classes), width=ctx.args.teacher_width, name="teacher")
+    teacher = SEResNet1D(len(ctx.args.teacher_leads), len(ctx.classes), demographics=ctx.args.demographics, width=ctx.args.teacher_width, name="teacher")
     return {"teacher": train_and_record(ctx, teacher, "teacher", view="teacher")}
 
 
@@ -108,7 +108,7 @@ def mlkd_stage(ctx):
 
     args = ctx.args
     teacher = ctx.run.load_model("teacher")
-    assistant = SEResNet1D(len(args.student_leads), len(ctx.classes), width=args.teacher_width, name="assistant")
+    assistant = SEResNet1D(len(args.student_leads), len(ctx.classes), demographics=args.demographics, width=args.teacher_width, name="assistant")
     kd = {"temperature": args.temperature, "mode": kd_mode(ctx), "scale_t2": True}
     entries = {"assistant": train_and_record(ctx, assistant, "assistant", teachers=[teacher], terms=[LogitDistillation(1 - args.supervised_weight, name="kd_teacher1", **kd)],
                                              supervised_weight=args.supervised_weight)}

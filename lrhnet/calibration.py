@@ -63,6 +63,16 @@ def quantized_with_clip(calibrated, extremes, percentile):
     return convert.mlir_quantize(bytes(flatbuffer_utils.convert_object_to_bytearray(model)), input_data_type=tf.float32, output_data_type=tf.float32)
 
 
+def representative_samples(batches):
+    """Calibration inputs from ``(inputs, labels)`` batches (one view): a list of
+    ``[signal (1, window, leads)[, demographics (1, 5)]]``, one per window."""
+    samples = []
+    for inputs, _ in batches:
+        parts = inputs if isinstance(inputs, tuple) else (inputs,)
+        samples += [[np.asarray(part[i : i + 1]) for part in parts] for i in range(len(parts[0]))]
+    return samples
+
+
 def stacked_inputs(batches):
     """The inputs of ``(inputs, labels)`` batches (one view) stacked: signal (N, window, leads), or
     ``(signal, demographics)``; what ``clipped_int8`` takes as ``held_out``."""

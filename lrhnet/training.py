@@ -64,9 +64,9 @@ def predict_probabilities(network, dataset, view="student", multilabel=True):
 
 
 def is_challenge_vocabulary(classes):
-    """True when every class is a SNOMED group of the challenge weights table and sinus rhythm is one."""
-    table = {frozenset(name.split("|")) for name in snomed.weights_table()[0]}
-    return snomed.NORMAL_CLASS in {c for name in classes for c in name.split("|")} and all(frozenset(name.split("|")) in table for name in classes)
+    """True when every class is (part of) a SNOMED group of the challenge weights table and sinus rhythm is one."""
+    table_classes = snomed.weights_table()[0]
+    return snomed.NORMAL_CLASS in {c for name in classes for c in name.split("|")} and all(scoring.table_column(name, table_classes) is not None for name in classes)
 
 
 def score(y_true, probabilities, thresholds, classes, multilabel=True):

@@ -117,3 +117,14 @@ def test_lrhnet_2020_vocabulary_has_24_classes():
     assert len(classes) == 24 and "164909002" in classes and "427172004|17338001" in classes
     assert snomed.scored_classes(2021) == snomed.weights_table()[0]  # the mapping's groups are the table's columns
     assert snomed.class_abbreviation("713427006|59118001") == "CRBBB|RBBB"
+    y = np.eye(24, dtype=bool)[[classes.index("164909002"), classes.index("426783006")]]
+    assert challenge_metric(y, y, classes) == 1.0  # LBBB scores in the 2021 group 733534002|164909002
+    full = snomed.weights_table()[0]
+    wide = np.zeros((2, len(full)), bool)
+    wide[0, full.index("733534002|164909002")] = wide[1, full.index("426783006")] = True
+    partly = y.copy()
+    partly[0, classes.index("426783006")], partly[1, classes.index("164909002")] = True, True  # extra outputs on both records
+    wide_partly = wide.copy()
+    wide_partly[0, full.index("426783006")], wide_partly[1, full.index("733534002|164909002")] = True, True
+    score = challenge_metric(y, partly, classes)
+    assert 0 < score < 1 and score == pytest.approx(challenge_metric(wide, wide_partly, full))

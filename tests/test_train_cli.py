@@ -35,6 +35,9 @@ def report(out):
         (["--sparsity", "1.5"], "--sparsity must lie in [0, 1)"),
         (["--kd-weight", "-1"], "non-negative"),
         (["--strategy", "tpu"], "invalid choice"),
+        (["--teacher-from", "/no/such/teacher.keras", "--stages", "student"], "is not a file"),
+        (["--teacher-from", __file__], "leave teacher out of --stages"),
+        (["--method", "liteheart", "--demographics"], "--demographics is for --method lrhnet"),
     ],
 )
 def test_bad_flags_give_an_argparse_error(flags, message):
