@@ -37,7 +37,7 @@ from data_utils.pipeline import ECGPipeline  # noqa: E402
 from liteheart import CrossLayerMutualInformation, LiteHeartStudent, RegionAwareDistillation  # noqa: E402
 from lrhnet import LogitDistillation, LRHNet, SEResNet1D  # noqa: E402
 from lrhnet.compress import UpdatePruningStep, kernel_sparsity, prune_layers, strip_pruning  # noqa: E402
-from lrhnet.calibration import stacked_inputs  # noqa: E402
+from lrhnet.calibration import representative_samples, stacked_inputs  # noqa: E402
 from lrhnet.efficiency import file_sizes, keras_latency_ms, multiply_accumulates, tflite_latency_ms, trainable_parameters  # noqa: E402
 from lrhnet.export import export_tflite, parity_report  # noqa: E402
 from lrhnet.recipes import fit_network  # noqa: E402
@@ -66,7 +66,7 @@ class Bench:
         self.folder = tempfile.mkdtemp(prefix="deployment-")
         self.sidecar = {"classes": list(self.classes), "leads": ["I"], "fs": 100, "preprocessing": cache.meta["preprocessing"], "multilabel": False}
         train = self.pipeline.train(self.split["train"][:256], 64, seed=1, view="student")
-        self.representative = [[x[i : i + 1].numpy()] for x, _ in train for i in range(len(x))]
+        self.representative = representative_samples(train)
         self.held_out = stacked_inputs(self.pipeline.evaluate(self.split["validation"], crop="sliding", view="student"))
         self.result = {**provenance(), "split": {name: [dataset.record_ids[i] for i in index] for name, index in self.split.items()}, "students": {}}
         self.teacher = None

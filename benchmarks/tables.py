@@ -71,9 +71,8 @@ def cinc2017(results):
           for suffix, teacher, model in (("", "", "student"), (" + KD", "width 0.25", "kd"), (" + all LiteHeart terms", "width 0.25", "liteheart"))),
     ], metrics)
     rows.append([f"best CinC 2017 entry, hidden test set ({ANCHOR})", "", "large", "", "0.83", "", ""])
-    lines = [source_line("lrhnet_cinc2017.json", lrh), source_line("liteheart_cinc2017.json", lite), ""]
-    lines += rows_table(["model", "taught by", "params", "runs", "CinC 2017 F1", "macro F1", "macro AUROC"], rows)
-    return lines + ["", *efficiency(results, "cinc2017")]
+    return setting_table(results, "cinc2017", {"lrhnet_cinc2017.json": lrh, "liteheart_cinc2017.json": lite},
+                         ["model", "taught by", "params", "runs", "CinC 2017 F1", "macro F1", "macro AUROC"], rows)
 
 
 def ludb(results):
@@ -92,9 +91,8 @@ def ludb(results):
         (("LiteHeart student + all LiteHeart terms", "I", "12-lead teacher"), {"setting": "100% labelled", "model": "liteheart"}),
     ], metrics)
     rows.append([f"PTB-XL, 100 k-parameter ResNet ({ANCHOR}: Strodthoff et al. 2021)", "12 / I", "", "", "", "0.913 / 0.842", ""])
-    lines = [source_line("lrhnet_ludb.json", lrh), source_line("liteheart_ludb.json", lite), ""]
-    lines += rows_table(["model", "leads", "taught by", "params", "runs", "macro AUROC", "macro F1"], rows)
-    return lines + ["", *efficiency(results, "ludb")]
+    return setting_table(results, "ludb", {"lrhnet_ludb.json": lrh, "liteheart_ludb.json": lite},
+                         ["model", "leads", "taught by", "params", "runs", "macro AUROC", "macro F1"], rows)
 
 
 def synthetic(results):
@@ -108,9 +106,13 @@ def synthetic(results):
         (("LRH-Net + MLKD (sequential)", "teacher + assistant"), {"model": "student_mlkd"}),
         (("LiteHeart student + all LiteHeart terms", "teacher"), {"model": "liteheart"}),
     ], metrics)
-    lines = [source_line("lrhnet_synthetic.json", result), ""]
-    lines += rows_table(["model", "taught by", "params", "runs", "macro AUROC", "macro F1", "macro AP"], rows)
-    return lines + ["", *efficiency(results, "synthetic")]
+    return setting_table(results, "synthetic", {"lrhnet_synthetic.json": result}, ["model", "taught by", "params", "runs", "macro AUROC", "macro F1", "macro AP"], rows)
+
+
+def setting_table(results, setting, sources, header, rows):
+    """A setting's lines: where its numbers come from (``{file: result}``), its table, its efficiency table."""
+    lines = [source_line(name, result) for name, result in sources.items()] + [""]
+    return lines + rows_table(header, rows) + ["", *efficiency(results, setting)]
 
 
 def efficiency(results, setting):
