@@ -22,7 +22,7 @@ def source_line(name, result):
     seeds = result.get("seeds")
     line = f"From `benchmarks/results/{name}`, made by `{result['command']}` at commit {result['commit']}, {result['date'][:10]}"
     line += f", seeds {', '.join(map(str, seeds))}" if seeds else ""
-    return line + (f" ({calls} calls, each resuming the last)." if calls > 1 else ".")
+    return line + (f" (made over {calls} calls, all listed in the file)." if calls > 1 else ".")
 
 
 def summary_row(result, **group):

@@ -22,7 +22,7 @@ def test_cells_and_sources_by_hand():
     assert tables.cell({"runs": 3, "f1": [0.70123, 0.0104]}, "f1") == "0.701 ± 0.010"
     assert tables.cell({"runs": 1, "f1": [0.75, 0.0]}, "f1") == "0.750"
     result = {"command": "python b.py", "commit": "abc1234", "date": "2026-11-21T10:00:00+00:00", "seeds": [0, 1], "earlier": [{}]}
-    assert tables.source_line("x.json", result) == "From `benchmarks/results/x.json`, made by `python b.py` at commit abc1234, 2026-11-21, seeds 0, 1 (2 calls, each resuming the last)."
+    assert tables.source_line("x.json", result) == "From `benchmarks/results/x.json`, made by `python b.py` at commit abc1234, 2026-11-21, seeds 0, 1 (made over 2 calls, all listed in the file)."
 
 
 def test_replace_tables_fills_blocks_and_refuses_a_missing_one():
