@@ -1,9 +1,9 @@
 """Post-training int8 with clipped activation ranges, chosen on held-out windows.
 
 The TFLite converter gives each activation the range it saw over all calibration windows (and
-widens some ranges so that ops can share them). A few unusual windows (a noisy record, a spike)
-then stretch a range and coarsen the steps every other window is quantized with; more
-calibration data makes it worse. Here each tensor's range can instead cover the ``p``-th
+some ranges come out wider than any value the tensor took, apparently shared between ops). A few
+unusual windows (a noisy record, a spike) then stretch a range and coarsen the steps every other
+window is quantized with; more calibration windows can only widen the ranges further. Here each tensor's range can instead cover the ``p``-th
 percentile of its per-window maxima (and the ``100 - p``-th of its minima). Among the converter's
 own ranges and these clips, the model kept is the one whose int8 outputs agree best with the float
 network on held-out windows (the smallest mean absolute difference of class probabilities), so the
