@@ -11,7 +11,7 @@ import pytest
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
-@pytest.mark.slow  # three train.py runs: about 4 min unloaded; `python -m pytest -m slow`
+@pytest.mark.slow  # three train.py runs: 4 min here with other jobs running; `python -m pytest -m slow`
 def test_recipe_runs_every_lead_set_from_one_teacher_and_tabulates_the_challenge_metric(tmp_path, shared):
     out = str(tmp_path / "cinc2020")
     command = [sys.executable, os.path.join(ROOT, "benchmarks", "cinc2020_recipe.py"), "--data", shared("cinc2020-samples"), "--out", out, "--quick"]
