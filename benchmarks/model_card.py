@@ -9,6 +9,9 @@ import argparse
 import glob
 import json
 import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 CLASS_NAMES = {"N": "normal sinus rhythm", "A": "atrial fibrillation", "O": "other rhythm", "~": "too noisy to classify"}
 FLOAT_MODEL = {"lrhnet": "student_mlkd", "liteheart": "liteheart"}
@@ -27,9 +30,9 @@ def metrics_table(reports):
     def row(name, params, test):
         lines.append(f"| {name} | {params:,} | " + " | ".join(f"{test[c]:.3f}" for c in columns) + " |")
 
+    teacher = next(iter(reports.values()))["models"]["teacher"]
+    row("teacher (SE-ResNet, float32)", teacher["params"], teacher["test"])
     for method, report in reports.items():
-        teacher = report["models"]["teacher"]
-        row(f"teacher of `{method}` (SE-ResNet, float)", teacher["params"], teacher["test"])
         student = report["models"][FLOAT_MODEL[method]]
         row(f"`{method}.keras` (float32)", student["params"], student["test"])
         row(f"`{method}_int8.tflite`", student["params"], int8_export(report)["test"])
@@ -54,6 +57,8 @@ def efficiency_table(reports):
 
 def model_card(reports):
     """The card's Markdown from ``{method: train.py report}``."""
+    from lrhnet.recipes import scaled_decay_epochs  # imports TensorFlow: only when a card is written
+
     first = next(iter(reports.values()))
     data, preprocessing = first["data"], first["data"]["preprocessing"]
     split = data["split"]
@@ -63,7 +68,7 @@ def model_card(reports):
         "",
         "Two small networks that read one ECG lead (a handheld single-lead recording, lead I-like) and",
         "say whether it shows " + ", ".join(f"**{k}** {v}" for k, v in CLASS_NAMES.items()) + ".",
-        "Each is distilled from a larger SE-ResNet teacher and exported as a fully int8 TFLite file.",
+        "Each is distilled from the same larger SE-ResNet teacher and exported as a fully int8 TFLite file.",
         "",
         "**This is not a medical device.** It is a research artefact: it has not been validated",
         "clinically and must not be used to diagnose, treat or rule out any condition.",
@@ -111,12 +116,16 @@ def model_card(reports):
     for method, report in reports.items():
         lines += [f"{TITLES[method]} (`{method}`), {report.get('seconds', 0) / 60:.0f} min on a 2-core CPU:", "", "```bash", report["command"], "```", ""]
     config = first["config"]
+    decay = ", ".join(str(epoch) for epoch in scaled_decay_epochs(config["epochs"]))
     lines += [
-        f"Both runs: {config['epochs']} epochs per stage, Adam (learning rate 3e-3, weight decay 1e-5, step decay), batch",
+        f"Both runs: {config['epochs']} epochs per stage, Adam (learning rate 3e-3, weight decay 1e-5, ×0.1 after epochs {decay}), batch",
         f"{config['batch_size']}, model selection on the validation CinC 2017 F1; teacher width {config['teacher_width']:g}; logit distillation",
         f"weight {config['kd_weight']:g} at temperature {config['temperature']:g} (softmax, T² scaling), supervised weight {config['supervised_weight']:g};",
         f"LiteHeart adds region-aware ({config['region_weight']:g}) and cross-layer mutual-information ({config['mi_weight']:g}) terms",
-        "and augmentation consistency; quantization-aware fine-tuning keeps logit distillation on.",
+        f"and augmentation consistency. Quantization-aware fine-tuning: {max(1, config['epochs'] // 2)} epochs at learning rate 1e-4, logit distillation on",
+        "(weight at least 0.1).",
+        *(["The `liteheart` run trains no teacher of its own: it distils from the `lrhnet` run's teacher (`--teacher-from`)."]
+          if reports.get("liteheart", {}).get("config", {}).get("teacher_from") else []),
         "",
         f"## Results on the test split ({split['test']} records)",
         "",

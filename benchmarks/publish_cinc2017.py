@@ -5,10 +5,11 @@
 For each method (``lrhnet``, ``liteheart``) one ``train.py`` run on lead I at 100 Hz with 15 s
 windows, seed 0, into ``--runs/<method>`` (resumable: a killed call continues where it stopped):
 - lrhnet: teacher, student, KD, MLKD, then quantization-aware int8 of the MLKD student;
-- liteheart: teacher, semi-supervised LiteHeart (every record labelled), then QAT int8.
+- liteheart: semi-supervised LiteHeart (every record labelled) from the lrhnet run's teacher
+  (``--teacher-from``, so both students learn from one teacher), then QAT int8.
 Then it copies into ``--models``: ``<method>_int8.tflite`` and ``<method>.keras`` with their sidecars,
 ``labels.txt`` and ``split.json``; the run reports into ``--results`` as
-``cinc2017_published_<method>.json``; and writes ``MODEL_CARD.md`` from those reports
+``cinc2017_published_<method>.json``; and writes ``MODEL_CARD.md`` from every report there
 (``benchmarks.model_card``). ``--quick`` (1 epoch, narrow teacher) checks the script.
 """
 
@@ -21,26 +22,30 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from benchmarks.model_card import FLOAT_MODEL, write_model_card  # noqa: E402
+from benchmarks.model_card import FLOAT_MODEL, read_reports, write_model_card  # noqa: E402
+from benchmarks.provenance import provenance  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 METHODS = {
     "lrhnet": "teacher,student,distill,mlkd,quantize,export,evaluate",
-    "liteheart": "teacher,distill,quantize,export,evaluate",
+    "liteheart": "distill,quantize,export,evaluate",
 }
+SHARED_TEACHER = os.path.join("lrhnet", "models", "teacher.keras")
 
 
 def train_command(args, method):
     """The ``train.py`` argument list of one published student."""
+    teacher = [] if "teacher" in METHODS[method] else ["--teacher-from", os.path.join(args.runs, SHARED_TEACHER)]
     return [
         os.path.join(ROOT, "train.py"), "--data", f"cinc2017:{args.data}", "--teacher-leads", "I", "--student-leads", "I", "--fs", "100", "--window-seconds", "15",
         "--epochs", str(args.epochs), "--teacher-width", str(args.teacher_width), "--seed", "0", "--method", method, "--quantize", "qat",
-        "--stages", METHODS[method], "--out", os.path.join(args.runs, method), "--resume",
+        "--stages", METHODS[method], "--out", os.path.join(args.runs, method), "--resume", *teacher,
     ]
 
 
-def publish(args, method):
-    """Copy one run's int8 file, float student, sidecars, split and report into place; returns the report."""
+def publish(args, method, made_by):
+    """Copy one run's int8 file, float student, sidecars, split and report (with ``made_by``, this
+    script's provenance, as ``"published"``) into place; returns the report."""
     run = os.path.join(args.runs, method)
     os.makedirs(args.models, exist_ok=True)
     int8 = os.path.join(args.models, f"{method}_int8.tflite")
@@ -56,7 +61,7 @@ def publish(args, method):
     shutil.copyfile(os.path.join(run, "exports", "labels.txt"), os.path.join(args.models, "labels.txt"))
     shutil.copyfile(os.path.join(run, "split.json"), os.path.join(args.models, "split.json"))
     with open(os.path.join(run, "report.json")) as handle:
-        report = json.load(handle)
+        report = {**json.load(handle), "published": made_by}
     os.makedirs(args.results, exist_ok=True)
     with open(os.path.join(args.results, f"cinc2017_published_{method}.json"), "w") as handle:
         json.dump(report, handle, indent=1)
@@ -76,13 +81,15 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.epochs, args.teacher_width = 1, 0.125
-    reports = {}
-    for method in args.methods:
+    if "lrhnet" not in args.methods and not os.path.isfile(os.path.join(args.runs, SHARED_TEACHER)):
+        parser.error(f"liteheart distils from the lrhnet run's teacher, {os.path.join(args.runs, SHARED_TEACHER)}: publish lrhnet first")
+    made_by, reports = provenance(), {}
+    for method in (method for method in METHODS if method in args.methods):  # lrhnet first: it trains the teacher
         command = [sys.executable, *train_command(args, method)]
         print(" ".join(command), flush=True)
         subprocess.run(command, check=True)
-        reports[method] = publish(args, method)
-    path = write_model_card(reports, args.models)
+        reports[method] = publish(args, method, made_by)
+    path = write_model_card(read_reports(args.results), args.models)  # with students published by earlier calls
     print(f"published {', '.join(reports)} in {args.models}; model card {path}")
 
 

@@ -33,6 +33,8 @@ BENCHMARKS = {
     "liteheart_ludb.json": ["benchmarks/liteheart_ablation.py", "ludb", "--data", "{data}/ludb"],
     "deployment_cinc2017.json": ["benchmarks/deployment.py", "--data", "{data}/cinc2017/training2017"],
 }
+# the published students: two train.py runs, their reports into the results folder and their files into {models}
+PUBLISH = ["benchmarks/publish_cinc2017.py", "--data", "{data}/cinc2017/training2017", "--models", "{models}", "--runs", "{runs}"]
 
 
 def recorded_minutes(results):
@@ -44,17 +46,22 @@ def recorded_minutes(results):
             with open(path) as handle:
                 result = json.load(handle)
             total += sum(call.get("total_seconds", 0) for call in [*result.get("earlier", []), result])
+    total += sum(report.get("seconds", 0) for report in model_card.read_reports(results).values())
     return total / 60
 
 
 def run_benchmarks(args):
     env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     os.makedirs(args.results, exist_ok=True)
-    for name, command in BENCHMARKS.items():
+    models = os.path.join(args.results, "models") if args.quick else os.path.join(ROOT, "models", "cinc2017")
+    places = {"data": args.data, "models": models, "runs": os.path.join(ROOT, "runs", "cinc2017_published_quick" if args.quick else "cinc2017_published")}
+    commands = {name: [*command, "--out", os.path.join(args.results, name)] for name, command in BENCHMARKS.items()}
+    commands["published students"] = [*PUBLISH, "--results", args.results]
+    for name, command in commands.items():
         if any("{data}" in part for part in command) and not os.path.isdir(args.data):
             print(f"{name}: skipped, {args.data} is absent", flush=True)
             continue
-        argv = [sys.executable, *(part.format(data=args.data) for part in command), "--out", os.path.join(args.results, name)] + (["--quick"] if args.quick else [])
+        argv = [sys.executable, *(part.format(**places) for part in command)] + (["--quick"] if args.quick else [])
         print(" ".join(argv), flush=True)
         started = time.time()
         subprocess.run(argv, check=True, cwd=ROOT, env=env)

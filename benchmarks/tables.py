@@ -8,6 +8,8 @@ import json
 import os
 import re
 
+from benchmarks import model_card
+
 ANCHOR = "*published, other work on other data*"
 
 
@@ -147,7 +149,17 @@ def deployment(results):
     return [line, ""] + rows_table(header, rows)
 
 
-TABLES = {"cinc2017": cinc2017, "ludb": ludb, "synthetic": synthetic, "deployment": deployment}
+def published(results):
+    """The published CinC 2017 students: test metrics of the teacher, float and int8 students, and their files."""
+    reports = model_card.read_reports(results)
+    if not reports:
+        raise FileNotFoundError(2, "no published students", os.path.join(results, "cinc2017_published_*.json"))
+    lines = [source_line(f"cinc2017_published_{method}.json", {**report["published"], "seeds": [report["seed"]]}) for method, report in reports.items()]
+    metrics = model_card.metrics_table(reports) + [f"| best CinC 2017 entry, hidden test set ({ANCHOR}) | large | 0.83 | | | | | |"]
+    return lines + ["", *metrics, "", *model_card.efficiency_table(reports)]
+
+
+TABLES = {"cinc2017": cinc2017, "ludb": ludb, "synthetic": synthetic, "deployment": deployment, "published": published}
 
 
 def render(results):
