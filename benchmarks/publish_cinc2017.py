@@ -37,7 +37,7 @@ def train_command(args, method):
     """The ``train.py`` argument list of one published student."""
     teacher = [] if "teacher" in METHODS[method] else ["--teacher-from", os.path.join(args.runs, SHARED_TEACHER)]
     return [
-        os.path.join(ROOT, "train.py"), "--data", f"cinc2017:{args.data}", "--teacher-leads", "I", "--student-leads", "I", "--fs", "100", "--window-seconds", "15",
+        os.path.relpath(os.path.join(ROOT, "train.py")), "--data", f"cinc2017:{args.data}", "--teacher-leads", "I", "--student-leads", "I", "--fs", "100", "--window-seconds", "15",
         "--epochs", str(args.epochs), "--teacher-width", str(args.teacher_width), "--seed", "0", "--method", method, "--quantize", "qat",
         "--stages", METHODS[method], "--out", os.path.join(args.runs, method), "--resume", *teacher,
     ]

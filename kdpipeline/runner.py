@@ -97,6 +97,7 @@ def run(args):
         changed = sorted(key for key in config if run_dir.state["config"].get(key) != config[key])
         raise SystemExit(f"train.py: error: --resume: the run in {args.out} was made with other values of {', '.join(changed)}; drop --resume or choose another --out")
     run_dir.state["config"] = config
+    earlier = run_dir.state.get("seconds", 0.0)  # the time earlier calls took up to their last completed stage
     if args.teacher_from and not os.path.exists(run_dir.model_path("teacher")):
         os.makedirs(os.path.dirname(run_dir.model_path("teacher")), exist_ok=True)
         shutil.copyfile(args.teacher_from, run_dir.model_path("teacher"))
@@ -111,13 +112,15 @@ def run(args):
             context.stage = stage
             try:
                 with strategy.scope():
-                    run_dir.complete(stage, STAGE_FUNCTIONS[stage](context))
+                    output = STAGE_FUNCTIONS[stage](context)
+                run_dir.state["seconds"] = round(earlier + time.time() - started, 1)
+                run_dir.complete(stage, output)
             except NaNLoss as error:
                 raise SystemExit(f"train.py: error: {error}") from None
         if run_dir.done(stage):  # this run's stages and those an earlier call completed
             add_to_report(report, run_dir.output(stage))
             write_report(run_dir, report)
-    report["seconds"] = round(time.time() - started, 1)
+    report["seconds"] = round(earlier + time.time() - started, 1)  # over every call of a resumed run
     write_report(run_dir, report)
     print_summary(report, run_dir)
     return 0

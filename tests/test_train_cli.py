@@ -59,10 +59,13 @@ def test_training_stages_then_the_compression_stages_from_their_outputs(tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     first = report(out)
     assert set(first["models"]) == {"teacher", "student", "student_kd", "assistant", "student_mlkd"} and first["exports"] == []
+    started = time.time()
     later = train(*TINY, "--out", out, "--resume", "--stages", "prune,quantize,export,evaluate")  # reads the saved students
+    later_wall = time.time() - started
     assert later.returncode == 0, later.stderr[-3000:]
     assert "== stage teacher ==" not in later.stdout and "== stage prune ==" in later.stdout
     final = report(out)
+    assert final["seconds"] > later_wall, "a resumed run reports the time of every call, not only its last"
     assert {"teacher", "student", "student_kd", "assistant", "student_mlkd", "student_pruned", "student_int8"} <= set(final["models"])
     assert final["models"]["student_pruned"]["sparsity"] == pytest.approx(0.5, abs=0.02) and final["models"]["student_pruned"]["from"] == "student_mlkd"
     assert {export["kind"] for export in final["exports"]} == {"float32", "int8"}
