@@ -1,8 +1,11 @@
 """Run the benchmarks behind the README's results tables and regenerate the tables.
 
     python benchmarks/run_all.py --tables-only   # re-render README.md's tables (and the CinC 2017 model card) from benchmarks/results
-    python benchmarks/run_all.py --quick         # every benchmark on a small subset, 1 epoch: about 20 min; tables in runs/benchmarks_quick/tables.md
-    python benchmarks/run_all.py                 # every benchmark in full into benchmarks/results, then README.md: many hours (it prints the estimate)
+    python benchmarks/run_all.py --quick         # every benchmark on a small subset, 1 epoch: 25 min here; tables in runs/benchmarks_quick/tables.md
+    python benchmarks/run_all.py                 # every benchmark in full into benchmarks/results, then README.md: about 9 h here (it prints the estimate)
+
+Times on this project's 2-core CPU: ``--quick`` took 24.6 min (``benchmarks/results/run_all_quick.txt``);
+the committed full results took 9.0 h to make, with several runs sharing the cores.
 
 ``--data`` is the folder holding ``cinc2017/training2017`` and ``ludb`` (default ``../shared/data``).
 Each benchmark's command, commit, seeds and date are written into its results file, and each table
