@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -57,7 +58,9 @@ def run_benchmarks(args):
     env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     os.makedirs(args.results, exist_ok=True)
     models = os.path.join(args.results, "models") if args.quick else os.path.join(ROOT, "models", "cinc2017")
-    places = {"data": args.data, "models": models, "runs": os.path.join(ROOT, "runs", "cinc2017_published_quick" if args.quick else "cinc2017_published")}
+    os.makedirs(os.path.join(ROOT, "runs"), exist_ok=True)
+    runs = tempfile.mkdtemp(prefix="cinc2017_published_", dir=os.path.join(ROOT, "runs"))  # a fresh folder: publishing resumes what it finds
+    places = {"data": args.data, "models": models, "runs": runs}
     commands = {name: [*command, "--out", os.path.join(args.results, name)] for name, command in BENCHMARKS.items()}
     commands["published students"] = [*PUBLISH, "--results", args.results]
     for name, command in commands.items():
