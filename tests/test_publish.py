@@ -28,7 +28,7 @@ def cinc2017_subset(source, folder, per_class=15):
     return folder
 
 
-@pytest.mark.slow  # two train.py runs: 7 min 20 s here with other jobs running; `python -m pytest -m slow`
+@pytest.mark.slow  # two train.py runs; with the other slow test 3 min 0 s here, unloaded; `python -m pytest -m slow`
 def test_publish_writes_int8_students_a_card_from_the_reports_and_predict_runs_on_them(tmp_path, shared, bundled):
     data = cinc2017_subset(shared("cinc2017/training2017"), str(tmp_path / "cinc2017"))
     models, results = str(tmp_path / "models"), str(tmp_path / "results")
