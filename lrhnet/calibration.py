@@ -81,14 +81,6 @@ def stacked_inputs(batches):
     return stacked if len(stacked) > 1 else stacked[0]
 
 
-def probabilities(logits, multilabel):
-    logits = np.asarray(logits, np.float64)
-    if multilabel:
-        return 1 / (1 + np.exp(-logits))
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 def clipped_int8(network, window, representative, held_out, multilabel, percentiles=PERCENTILES):
     """The int8 model of ``network`` that agrees best with it on ``held_out``.
 
@@ -102,11 +94,9 @@ def clipped_int8(network, window, representative, held_out, multilabel, percenti
     Returns:
         ``(flatbuffer bytes, {"ranges": "min/max" or "clipped at <p>", "held_out_mad": {candidate: mean |dp|}})``.
     """
-    from lrhnet.export import TFLiteModel, int8_converter
+    from lrhnet.export import TFLiteModel, convert, int8_converter, probabilities
 
-    converter = int8_converter(network, window)
-    converter.representative_dataset = lambda: iter(representative)
-    candidates = {"min/max": converter.convert()}
+    candidates = {"min/max": convert(network, window, "int8", representative)}
     calibrated = calibrated_model(int8_converter(network, window), representative)
     extremes = window_extremes(calibrated, representative)
     for percentile in percentiles:

@@ -147,6 +147,15 @@ def check_representative(representative):
         raise ValueError("int8 export needs a representative dataset from the training split")
 
 
+def probabilities(logits, multilabel):
+    """Class probabilities (N, K) of logits (N, K): sigmoid (multi-label) or softmax."""
+    logits = np.asarray(logits, np.float64)
+    if multilabel:
+        return 1 / (1 + np.exp(-logits))
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
 class TFLiteModel:
     """Run a ``.tflite`` model with ``ai_edge_litert`` on one thread, one window at a time.
 

@@ -23,7 +23,7 @@ from data_utils.preprocess import Preprocessing, sliding_windows  # noqa: E402
 from data_utils.readers import read_record  # noqa: E402
 from data_utils.readers.challenge import find_headers  # noqa: E402
 from data_utils.record import encode_demographics  # noqa: E402
-from lrhnet.export import MissingSidecar, TFLiteModel, read_sidecar  # noqa: E402
+from lrhnet.export import MissingSidecar, TFLiteModel, probabilities, read_sidecar  # noqa: E402
 
 
 class Predictor:
@@ -60,13 +60,7 @@ class Predictor:
         signal = self.preprocessing.apply(record.select_leads(self.sidecar["leads"]), record.fs, record.record_id)
         windows = sliding_windows(signal, self.window, self.stride)
         demo = np.repeat(encode_demographics(record.age, record.sex)[None], len(windows), axis=0) if self.sidecar["demographics"] else None
-        logits = self.run(windows.astype(np.float32), demo)
-        if self.sidecar["multilabel"]:
-            probabilities = 1.0 / (1.0 + np.exp(-logits))
-        else:
-            shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-            probabilities = shifted / shifted.sum(axis=1, keepdims=True)
-        return probabilities.mean(axis=0)
+        return probabilities(self.run(windows.astype(np.float32), demo), self.sidecar["multilabel"]).mean(axis=0)
 
     def decide(self, probabilities):
         """Predicted class names: above thresholds (multi-label) or the arg-max (single-label)."""

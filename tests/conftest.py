@@ -1,12 +1,16 @@
 """Shared fixtures: bundled real records, the optional ``../shared/data`` sets, a private cache folder."""
 
+import csv
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import pytest
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(TESTS, "..")
 BUNDLED = os.path.join(TESTS, "data")
 SHARED = os.environ.get("ECG_SHARED_DATA") or os.path.join(TESTS, "..", "..", "shared", "data")
 
@@ -48,3 +52,13 @@ def op_dtypes(path):
         dtypes = {tensors[i]["dtype"] for i in list(op["inputs"]) + list(op["outputs"]) if i >= 0}
         ops.setdefault(op["op_name"], set()).update(dtypes)
     return ops
+
+
+def predict_csv(model, folder, out):
+    """Run ``python -m lrhnet.predict`` on ``model`` over ``folder`` as a user would; returns the CSV rows."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, "-m", "lrhnet.predict", "--model", model, "--input", folder, "--out", out]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(out) as handle:
+        return list(csv.DictReader(handle))

@@ -7,6 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import predict_csv
+
+from benchmarks.model_card import int8_export
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -44,7 +47,7 @@ def test_publish_writes_int8_students_a_card_from_the_reports_and_predict_runs_o
         assert handle.read().split() == ["N", "A", "O", "~"]
     with open(os.path.join(results, "cinc2017_published_lrhnet.json")) as handle:
         report = json.load(handle)
-    int8 = next(export for export in report["exports"] if export["kind"] == "int8")
+    int8 = int8_export(report)
     assert sum(map(sum, int8["confusion"]["counts"])) == report["data"]["split"]["test"]
     card = open(os.path.join(models, "MODEL_CARD.md")).read()
     assert f"{int8['test']['cinc2017_f1']:.3f}" in card and "not a medical device" in card and report["command"] in card
@@ -52,11 +55,6 @@ def test_publish_writes_int8_students_a_card_from_the_reports_and_predict_runs_o
                                  capture_output=True, text=True, timeout=120, env=env)
     assert regenerated.returncode == 0 and open(os.path.join(tmp_path, "MODEL_CARD.md")).read() == card
     for model in ("lrhnet_int8.tflite", "liteheart.keras"):
-        out = str(tmp_path / f"{model}.csv")
-        predicted = subprocess.run([sys.executable, "-m", "lrhnet.predict", "--model", os.path.join(models, model), "--input", bundled("cinc2017"), "--out", out],
-                                   capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
-        assert predicted.returncode == 0, predicted.stderr[-3000:]
-        with open(out) as handle:
-            rows = list(csv.DictReader(handle))
+        rows = predict_csv(os.path.join(models, model), bundled("cinc2017"), str(tmp_path / f"{model}.csv"))
         assert sorted(row["record"] for row in rows) == ["A00592", "A05056", "A05493", "A08050"]
         assert all(row["labels"] in ("N", "A", "O", "~") for row in rows)

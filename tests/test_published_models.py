@@ -1,15 +1,13 @@
 """The committed CinC 2017 students in ``models/cinc2017``: they run through ``predict``, and their card is their reports."""
 
-import csv
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import predict_csv
 
-from benchmarks.model_card import model_card, read_reports
+from benchmarks.model_card import int8_export, model_card, read_reports
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MODELS = os.path.join(ROOT, "models", "cinc2017")
@@ -17,20 +15,10 @@ RESULTS = os.path.join(ROOT, "benchmarks", "results")
 METHODS = ("lrhnet", "liteheart")
 
 
-def predict_csv(model, folder, out):
-    """Run ``python -m lrhnet.predict`` as a user would; returns its CSV rows."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, "-m", "lrhnet.predict", "--model", os.path.join(MODELS, model), "--input", folder, "--out", out]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    with open(out) as handle:
-        return list(csv.DictReader(handle))
-
-
 @pytest.mark.parametrize("method", METHODS)
 def test_published_int8_student_predicts_cinc2017_records_like_its_float_twin(method, bundled, tmp_path):
-    int8 = predict_csv(f"{method}_int8.tflite", bundled("cinc2017"), str(tmp_path / "int8.csv"))
-    float32 = predict_csv(f"{method}.keras", bundled("cinc2017"), str(tmp_path / "float.csv"))
+    int8 = predict_csv(os.path.join(MODELS, f"{method}_int8.tflite"), bundled("cinc2017"), str(tmp_path / "int8.csv"))
+    float32 = predict_csv(os.path.join(MODELS, f"{method}.keras"), bundled("cinc2017"), str(tmp_path / "float.csv"))
     assert [row["record"] for row in int8] == [row["record"] for row in float32] == ["A00592", "A05056", "A05493", "A08050"]
     columns = ["p_N", "p_A", "p_O", "p_~"]
     p_int8 = np.array([[float(row[c]) for c in columns] for row in int8])
@@ -46,7 +34,7 @@ def test_published_int8_student_predicts_cinc2017_records_like_its_float_twin(me
 def test_published_files_are_the_ones_the_committed_report_measured(method):
     with open(os.path.join(RESULTS, f"cinc2017_published_{method}.json")) as handle:
         report = json.load(handle)
-    int8 = next(export for export in report["exports"] if export["kind"] == "int8")
+    int8 = int8_export(report)
     assert os.path.getsize(os.path.join(MODELS, f"{method}_int8.tflite")) == int8["bytes"]
     with open(os.path.join(MODELS, f"{method}_int8.tflite.json")) as handle:
         assert json.load(handle)["classes"] == ["N", "A", "O", "~"]
