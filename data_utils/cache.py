@@ -5,8 +5,9 @@ normalised), at full length, as float16 in one flat file ``signals.f16`` of shap
 with per-record offsets. Challenge-2021-size data (88 k records x 10 s x 12 leads at 100 Hz) takes
 about 2 GB there and none of it in RAM until a batch reads its rows.
 
-The folder is ``<cache_dir>/<key>``: the key hashes the dataset's records and labels, the leads and
-the preprocessing, so a changed choice builds a new cache. It is written to a temporary folder and
+The folder is ``<cache_dir>/<key>``: the key hashes the dataset's records and labels, the size and
+modification time of every source file (or the synthetic generator's version), the leads and the
+preprocessing, so a changed choice or a changed file builds a new cache. It is written to a temporary folder and
 renamed into place, so a killed build never leaves a cache that looks complete.
 """
 
@@ -19,7 +20,7 @@ import tempfile
 import numpy as np
 
 from data_utils.errors import RecordError
-from data_utils.readers.base import Skip
+from data_utils.readers.base import Skip, skip_for
 from data_utils.record import encode_demographics
 
 FORMAT_VERSION = 1
@@ -30,12 +31,33 @@ def default_cache_dir():
     return os.environ.get("ECG_KD_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "ecg-kd")
 
 
+def source_stamp(ref):
+    """``[[size, mtime_ns], ...]`` of a record's header and signal files (missing files: ``None``)."""
+    folder = os.path.dirname(ref.header.path)
+    paths = [ref.header.path] + sorted({os.path.join(folder, spec.file_name) for spec in ref.header.signals})
+    stamps = []
+    for path in paths:
+        try:
+            status = os.stat(path)
+            stamps.append([status.st_size, status.st_mtime_ns])
+        except OSError:
+            stamps.append(None)
+    return stamps
+
+
 def cache_key(dataset, preprocessing, leads, min_seconds):
-    """Hex digest naming the cache of these records, labels, leads and preprocessing."""
+    """Hex digest naming the cache of these records (and their files' sizes and times), labels, leads and preprocessing."""
+    if dataset.reader is None:
+        sources = [source_stamp(ref) for ref in dataset.refs]
+    else:
+        from data_utils.synthetic import GENERATOR_VERSION
+
+        sources = GENERATOR_VERSION
     content = {
         "version": FORMAT_VERSION,
         "format": dataset.format,
         "root": dataset.location,
+        "sources": sources,
         "records": [[ref.record_id, list(ref.labels), ref.fs] for ref in dataset.refs],
         "classes": list(dataset.classes),
         "leads": list(leads),
@@ -86,8 +108,8 @@ class SignalCache:
 def build_cache(dataset, preprocessing, leads, cache_dir=None, min_seconds=None, progress=None):
     """Preprocess every record of ``dataset`` once and return the ``SignalCache``; reuse it if built.
 
-    Records that fail to read or preprocess (and, with ``min_seconds``, records shorter than that
-    after preprocessing) become skips. On return, ``dataset.refs`` holds exactly the cached records,
+    Records that fail to read or preprocess, for whatever reason (and, with ``min_seconds``, records
+    shorter than that after preprocessing), become skips. On return, ``dataset.refs`` holds exactly the cached records,
     in cache order, and ``dataset.skipped`` lists the others, so split indices line up with the cache.
 
     Args:
@@ -124,8 +146,8 @@ def _write_cache(dataset, preprocessing, leads, directory, min_seconds, progress
                     signal = preprocessing.apply(record.select_leads(leads), record.fs, record.record_id)
                     if min_seconds and signal.shape[0] < min_seconds * preprocessing.fs:
                         raise RecordError(record.record_id, f"{signal.shape[0] / preprocessing.fs:.2f} s is shorter than one window ({min_seconds:g} s)")
-                except RecordError as error:
-                    skipped.append({"record": error.record, "reason": error.reason})
+                except Exception as error:  # one bad record never stops the build
+                    skipped.append(skip_for(record.record_id, error).as_dict())
                     continue
                 out.write(signal.astype(np.float16).tobytes())
                 record_ids.append(record.record_id)
@@ -148,7 +170,11 @@ def _write_cache(dataset, preprocessing, leads, directory, min_seconds, progress
         }
         with open(os.path.join(staging, "meta.json"), "w") as handle:
             json.dump(meta, handle)
-        os.replace(staging, directory)
+        try:
+            os.replace(staging, directory)
+        except OSError:  # another process finished the same cache first: keep theirs
+            if not os.path.exists(os.path.join(directory, "meta.json")):
+                raise
     finally:
         if os.path.exists(staging):
             shutil.rmtree(staging, ignore_errors=True)

@@ -54,5 +54,29 @@ class UnsupportedSamplingRate(RecordError):
     """A sampling rate the resampler cannot handle (not positive, not finite, or no usable ratio)."""
 
 
+class MetadataError(RecordError):
+    """The record's row in a dataset table (PTB-XL's database, for example) cannot be parsed."""
+
+
+class UnexpectedRecordError(RecordError):
+    """Reading or preparing the record failed in a way no check foresaw; the reason names the original error."""
+
+
+def as_record_error(record, error):
+    """``error`` when it is a ``RecordError``, else an ``UnexpectedRecordError`` naming ``record``
+    and the original error's type and message (so a folder scan can skip the record and go on)."""
+    if isinstance(error, RecordError):
+        return error
+    return UnexpectedRecordError(record, f"unexpected {type(error).__name__}: {error}")
+
+
+NO_LABELS = "no labels: usable for predict, not for training"
+
+
 class DatasetFormatError(ValueError):
     """A folder that holds no dataset in a supported format."""
+
+
+class UnlabeledFolder(DatasetFormatError):
+    """A folder of readable WFDB headers with no label source (no ``#Dx`` codes, ``REFERENCE.csv``,
+    ``ludb.csv`` or ``ptbxl_database.csv``): its records can be predicted, not trained on."""

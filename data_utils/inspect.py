@@ -1,17 +1,20 @@
 """``python -m data_utils.inspect PATH [--json]``: what a dataset folder holds and what cannot be read.
 
 Reads every record once. Prints a summary (or, with ``--json``, exactly one JSON object with keys
-``format``, ``records``, ``skipped``, ``fs``, ``leads``, ``classes``). Exits 1 with a one-line reason
-when the folder holds no readable ECG.
+``format``, ``records``, ``skipped``, ``fs``, ``leads``, ``classes``, ``notes``). A folder of
+records without labels (headers with an empty ``#Dx``, PTB-XL records without their database) is
+listed as format ``unlabeled``, with the note that it is usable for predict, not for training.
+Exits 1 with a one-line reason when the folder holds no readable ECG.
 """
 
 import argparse
+import collections
 import json
 import logging
 import sys
 
-from data_utils.errors import DatasetFormatError
-from data_utils.readers import FORMATS, detect_format, open_dataset, split_format
+from data_utils.errors import NO_LABELS, DatasetFormatError, UnlabeledFolder
+from data_utils.readers import FORMATS, UNLABELED, detect_format, open_dataset, split_format
 
 
 def main(argv=None):
@@ -29,13 +32,20 @@ def main(argv=None):
     fmt = args.format or fmt
     progress = False if args.json else None
     try:
-        fmt = fmt or detect_format(path)
+        try:
+            fmt = fmt or detect_format(path)
+        except UnlabeledFolder:
+            fmt = UNLABELED
         options = {"challenge": {"vocabulary": args.vocabulary}, "ptbxl": {"label_set": args.label_set, "fs": args.fs}}.get(fmt, {})
         dataset = open_dataset(path, format=fmt, progress=progress, **options).validate(progress=progress)
+        if fmt != UNLABELED and not dataset.refs and dataset.skipped and all(skip.kind == "NoLabels" for skip in dataset.skipped):
+            dataset = open_dataset(path, format=UNLABELED, progress=progress).validate(progress=progress)
     except (DatasetFormatError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    summary = dataset.summary()
+    if dataset.format == UNLABELED:
+        dataset.notes.append(NO_LABELS)
+    summary = {**dataset.summary(), "notes": dataset.notes}
     if summary["records"] == 0:
         print(f"error: {args.path}: no readable ECG ({len(summary['skipped'])} records skipped)", file=sys.stderr)
         if args.json:
@@ -46,11 +56,13 @@ def main(argv=None):
         return 0
     print(f"format   {summary['format']}")
     print(f"records  {summary['records']} loaded, {len(summary['skipped'])} skipped")
-    print(f"fs       {', '.join(f'{fs:g}' for fs in summary['fs'])} Hz")
+    rates = collections.Counter(ref.fs for ref in dataset.refs)
+    print(f"fs       {', '.join(f'{fs:g} Hz ({rates[fs]})' for fs in summary['fs'])}")
     print(f"leads    {', '.join(summary['leads'])}")
     for note in dataset.notes:
         print(f"note     {note}")
-    print("classes")
+    if summary["classes"]:
+        print("classes")
     for name, count in sorted(summary["classes"].items(), key=lambda item: -item[1]):
         print(f"  {count:7d}  {name}")
     if summary["skipped"]:

@@ -36,11 +36,12 @@ def resample(signal, fs_in, fs_out, record="<signal>"):
     return out.astype(np.float32)
 
 
-def bandpass(signal, fs, low=0.5, high=40.0, order=3):
+def bandpass(signal, fs, low=0.5, high=40.0, order=3, record="<signal>"):
     """Zero-phase Butterworth filter of (T, L) sampled at ``fs`` Hz.
 
     ``low=None`` gives a low-pass at ``high``; ``high=None`` a high-pass at ``low``.
-    Raises ``ValueError`` when a cut-off is not inside (0, fs/2).
+    Raises ``ValueError`` when a cut-off is not inside (0, fs/2), and ``RecordTooShort`` when the
+    signal has no more samples than the forward-backward filter pads at each end.
     """
     nyquist = fs / 2.0
     for name, cut in (("low", low), ("high", high)):
@@ -52,7 +53,16 @@ def bandpass(signal, fs, low=0.5, high=40.0, order=3):
         return np.asarray(signal, dtype=np.float32)
     band, kind = ([low, high], "bandpass") if low and high else ((low, "highpass") if low else (high, "lowpass"))
     sos = scipy.signal.butter(order, band, btype=kind, fs=fs, output="sos")
+    padding = filter_padding(sos)
+    if len(signal) <= padding:
+        raise RecordTooShort(record, f"{len(signal)} samples at {fs:g} Hz; the band-pass filter needs more than {padding}")
     return scipy.signal.sosfiltfilt(sos, np.asarray(signal, dtype=np.float64), axis=0).astype(np.float32)
+
+
+def filter_padding(sos):
+    """Samples ``scipy.signal.sosfiltfilt`` pads at each end (its default ``padlen``) for filter ``sos``."""
+    trailing_zeros = min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    return 3 * (2 * len(sos) + 1 - trailing_zeros)
 
 
 def normalize(signal, eps=1e-6):
@@ -122,7 +132,7 @@ class Preprocessing:
         """(T, L) at ``fs`` -> float32 (T', L) at ``self.fs``: resample, filter, normalise."""
         out = resample(signal, fs, self.fs, record)
         if self.band is not None:
-            out = bandpass(out, self.fs, *self.band, order=self.order)
+            out = bandpass(out, self.fs, *self.band, order=self.order, record=record)
         return normalize(out) if self.normalize else out
 
     def as_dict(self):

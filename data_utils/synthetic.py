@@ -29,6 +29,7 @@ from data_utils.readers.base import ECGDataset, RecordRef
 from data_utils.record import ECGRecord
 from data_utils.wfdb_io import Header, SignalSpec
 
+GENERATOR_VERSION = 1  # raise it whenever a change makes the same spec generate other records (caches key on it)
 RHYTHMS = ("NSR", "STach", "SB", "AF")
 CONDITIONS = ("NSR", "STach", "SB", "AF", "IAVB", "RBBB", "LBBB", "LVH", "IMI", "AMI", "LAD", "PVC")
 DESCRIPTIONS = {

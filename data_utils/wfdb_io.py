@@ -5,6 +5,12 @@ The challenge copies of 2020 carry record lines such as ``E00009.mat 12 500 5000
 need (signal count, rate, length, per-signal file, format, gain, baseline, units, name) and read
 format-16 data from ``.dat`` and MATLAB v4 ``.mat`` files (variable ``val``) directly; other
 formats go through ``wfdb.rdrecord``.
+
+Invalid samples: WFDB stores a sample that was not recorded as the most negative value of its
+format (``INVALID_SAMPLE``; -32768 in format 16). They are read, like NaN and infinite values in
+MATLAB files, as NaN, and one rule applies (``repair_gaps``): a run of invalid samples in a lead of
+at most ``MAX_GAP_SECONDS`` is filled by linear interpolation between its neighbours; a longer run
+refuses the record with ``NonFiniteSignal``. No invalid sample ever reaches a network.
 """
 
 import dataclasses
@@ -24,6 +30,9 @@ from data_utils.errors import (
 
 _DEFAULT_GAIN = 200.0  # WFDB: a gain of 0 (or none) means 200 ADC units per physical unit.
 _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "v": 1e3, "nv": 1e-6}
+# The digital value of an invalid sample in each WFDB signal format (WFDB signal(5) manual page).
+INVALID_SAMPLE = {8: None, 16: -(2**15), 61: -(2**15), 80: -(2**7), 160: -(2**15), 212: -(2**11), 310: -(2**9), 311: -(2**9), 24: -(2**23), 32: -(2**31)}
+MAX_GAP_SECONDS = 0.05  # shorter than a QRS complex; a longer run of invalid samples refuses the record
 _FORMAT = re.compile(r"^(?P<fmt>\d+)(x\d+)?(:\d+)?(\+(?P<offset>\d+))?$")
 _GAIN = re.compile(r"^(?P<gain>[-+0-9.eE]+)(\((?P<baseline>-?\d+)\))?(/(?P<units>\S+))?$")
 
@@ -89,6 +98,8 @@ def parse_header(path):
         n_samples = int(fields[3]) if len(fields) > 3 else 0
     except (IndexError, ValueError):
         raise HeaderError(record, f"malformed record line {body[0]!r}") from None
+    if n_signals < 1 or n_samples < 0 or not (np.isfinite(fs) and fs > 0):
+        raise HeaderError(record, f"record line {body[0]!r} declares {n_signals} signals, {n_samples} samples at {fs:g} Hz")
     if len(body) - 1 < n_signals:
         raise HeaderError(record, f"header declares {n_signals} signals but has {len(body) - 1} signal lines")
     signals = [_parse_signal_line(record, line) for line in body[1 : 1 + n_signals]]
@@ -103,8 +114,13 @@ def _parse_signal_line(record, line):
     gain = _GAIN.match(fields[2]) if len(fields) > 2 else None
     if fmt is None or (len(fields) > 2 and gain is None):
         raise HeaderError(record, f"malformed signal line {line!r}")
-    adc_zero = int(fields[4]) if len(fields) > 4 else 0
-    gain_value = float(gain.group("gain")) if gain else 0.0
+    try:
+        adc_zero = int(fields[4]) if len(fields) > 4 else 0
+        gain_value = float(gain.group("gain")) if gain else 0.0
+    except ValueError:
+        raise HeaderError(record, f"malformed signal line {line!r}") from None
+    if not np.isfinite(gain_value):
+        raise HeaderError(record, f"signal line {line!r} has gain {gain_value}")
     baseline = gain.group("baseline") if gain else None
     units = (gain.group("units") if gain else None) or "mV"
     return SignalSpec(
@@ -119,12 +135,13 @@ def _parse_signal_line(record, line):
 
 
 def read_signal(header):
-    """Read the signal a header describes, in millivolts.
+    """Read the signal a header describes, in millivolts, with short gaps of invalid samples repaired.
 
     Returns:
-        float32 array (n_samples, n_signals), columns in header order.
+        float32 array (n_samples, n_signals), columns in header order, every value finite.
     Raises:
-        MissingSignalFile, TruncatedSignal, SignalCountMismatch, NonFiniteSignal.
+        MissingSignalFile, TruncatedSignal, SignalCountMismatch, NonFiniteSignal (a run of invalid
+        samples longer than ``MAX_GAP_SECONDS``).
     """
     record = header.record_id
     files = {spec.file_name for spec in header.signals}
@@ -139,14 +156,47 @@ def read_signal(header):
         digital = _read_format16(record, data_path, header)
     else:
         digital = _read_with_wfdb(record, header)
+    invalid = np.array([np.nan if INVALID_SAMPLE.get(spec.fmt) is None else INVALID_SAMPLE[spec.fmt] for spec in header.signals])
+    digital = np.where(np.isfinite(digital) & (digital != invalid), digital, np.nan)
     gains = np.array([spec.gain for spec in header.signals])
     baselines = np.array([spec.baseline for spec in header.signals])
     scale = np.array([_unit_scale(record, spec.units) for spec in header.signals])
     signal = ((digital - baselines) / gains * scale).astype(np.float32)
-    if not np.all(np.isfinite(signal)):
-        bad = int(np.sum(~np.isfinite(signal)))
-        raise NonFiniteSignal(record, f"signal holds {bad} NaN or infinite values")
+    return repair_gaps(signal, header.fs, record, [spec.description for spec in header.signals])
+
+
+def repair_gaps(signal, fs, record="<signal>", names=None):
+    """Fill runs of NaN or infinite values of at most ``MAX_GAP_SECONDS`` in each column of (T, L) by linear
+    interpolation (a run at an end takes the nearest valid value).
+
+    Returns:
+        the signal, float32 (T, L), every value finite (the input itself when nothing is missing).
+    Raises:
+        NonFiniteSignal: a column holds a longer run, or no valid sample at all.
+    """
+    missing = ~np.isfinite(signal)
+    if not missing.any():
+        return signal
+    longest = int(MAX_GAP_SECONDS * fs)
+    signal = signal.copy()
+    for column in np.flatnonzero(missing.any(axis=0)):
+        gap = missing[:, column]
+        name = names[column] if names and names[column] else f"signal {column + 1}"
+        run = _longest_run(gap)
+        if gap.all():
+            raise NonFiniteSignal(record, f"lead {name}: every sample is invalid")
+        if run > longest:
+            raise NonFiniteSignal(record, f"lead {name}: {run} invalid samples in a row ({run / fs:.3g} s); gaps up to {MAX_GAP_SECONDS:g} s are repaired, longer ones refuse the record")
+        valid = np.flatnonzero(~gap)
+        signal[gap, column] = np.interp(np.flatnonzero(gap), valid, signal[valid, column])
     return signal
+
+
+def _longest_run(mask):
+    """Length of the longest run of True in a 1-D bool array."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return int((ends - starts).max()) if len(starts) else 0
 
 
 def _unit_scale(record, units):
@@ -177,6 +227,8 @@ def _read_mat(record, path, header):
 def _read_format16(record, path, header):
     n_signals = len(header.signals)
     offset = header.signals[0].byte_offset
+    if (os.path.getsize(path) - offset) % 2:
+        raise SignalCountMismatch(record, f"{os.path.basename(path)} holds an odd number of bytes after its {offset}-byte offset; format 16 stores 2 per sample")
     n_values = (os.path.getsize(path) - offset) // 2
     expected = header.n_samples * n_signals
     if header.n_samples and n_values < expected:

@@ -1,8 +1,10 @@
 """The prune, quantize and export stages of ``train.py``.
 
-The student they start from is the best distilled one the run has (``DEPLOYED_ORDER``): the
-LiteHeart student, else the MLKD student, else the KD student, else the student alone. Fine-tuning
-keeps logit distillation from the teacher on.
+The student they start from is the distilled student (KD, MLKD or LiteHeart) with the best
+validation score that the run has trained, else the student alone (``deployed_name``).
+Fine-tuning keeps logit distillation from the teacher on, with the same ``--kd-weight`` as the
+distillation stages (0: none). Every exported file's sidecar holds thresholds tuned on the
+validation split for that file, the same that its reported test metrics use.
 """
 
 import os
@@ -14,21 +16,38 @@ from kdpipeline.stages import kd_mode, train_and_record
 from lrhnet.efficiency import trainable_parameters
 from lrhnet.recipes import fit_network, score_on_test
 
-DEPLOYED_ORDER = ("liteheart", "student_mlkd", "student_kd", "student")
+DISTILLED = ("student_kd", "student_mlkd", "liteheart")
+
+
+def validation_scores(ctx, names):
+    """``{name: validation selection score}`` of the networks in ``names`` that a completed stage of this run saved."""
+    scores = {}
+    for stage in ctx.run.state["stages"].values():
+        for name, entry in stage.items():
+            if name in names and isinstance(entry, dict) and entry.get("selection") and os.path.exists(ctx.run.model_path(name)):
+                scores[name] = float(next(iter(entry["selection"].values())))
+    return scores
 
 
 def deployed_name(ctx):
-    """The name of the float student to compress: the first of ``DEPLOYED_ORDER`` the run has saved."""
-    for name in DEPLOYED_ORDER:
-        if os.path.exists(ctx.run.model_path(name)):
-            return name
+    """The float student to compress: the distilled student (``DISTILLED``) with the best validation
+    score, else the student alone; ties go to the first in ``DISTILLED`` order."""
+    scores = validation_scores(ctx, DISTILLED)
+    if scores:
+        return max((name for name in DISTILLED if name in scores), key=scores.get)
+    if os.path.exists(ctx.run.model_path("student")):
+        return "student"
     raise SystemExit("train.py: error: no trained student in the run folder: run the student or distill stage first")
 
 
-def kd_terms(ctx):
+def teacher_terms(ctx):
+    """``{"teachers", "terms"}`` of fine-tuning: logit distillation from the teacher at ``--kd-weight``
+    as in the distillation stages; no teacher at all when the weight is 0."""
     from lrhnet import LogitDistillation
 
-    return [LogitDistillation(max(ctx.args.kd_weight, 0.1), ctx.args.temperature, kd_mode(ctx), scale_t2=True)]
+    if ctx.args.kd_weight == 0:
+        return {"teachers": [], "terms": []}
+    return {"teachers": [ctx.run.load_model("teacher")], "terms": [LogitDistillation(ctx.args.kd_weight, ctx.args.temperature, kd_mode(ctx), scale_t2=True)]}
 
 
 def prune_stage(ctx):
@@ -40,13 +59,13 @@ def prune_stage(ctx):
     student = ctx.run.load_model(source_name)
     steps = max(1, int(np.ceil(len(ctx.labeled) / args.batch_size))) * max(1, args.epochs // 2)
     prune_layers(student, args.sparsity, end_step=steps)
-    entry = train_and_record(ctx, student, "student_pruned_wrapped", teachers=[ctx.run.load_model("teacher")], terms=kd_terms(ctx),
-                             supervised_weight=args.supervised_weight, callbacks=[UpdatePruningStep()], learning_rate=1e-3)
+    entry = train_and_record(ctx, student, "student_pruned_wrapped", **teacher_terms(ctx), supervised_weight=args.supervised_weight,
+                             callbacks=[UpdatePruningStep()], learning_rate=1e-3)
     strip_pruning(student)
     ctx.run.save_model(student, "student_pruned")
     os.remove(ctx.run.model_path("student_pruned_wrapped"))
     entry["sparsity"] = kernel_sparsity(student)[0]
-    entry["from"] = source_name
+    entry["from"], entry["chosen_on_validation"] = source_name, validation_scores(ctx, DISTILLED + ("student",))
     return {"student_pruned": entry}
 
 
@@ -57,25 +76,18 @@ def representative_windows(ctx, count=256):
     return representative_samples(ctx.pipeline.train(ctx.split["train"][:count], ctx.args.batch_size, ctx.args.seed, view="student"))
 
 
-def sidecar_fields(ctx, network):
-    from data_utils.scoring import tune_thresholds
-    from lrhnet.training import predict_probabilities
-
-    thresholds = None
-    if ctx.multilabel:
-        probabilities, labels = predict_probabilities(network, ctx.pipeline.evaluate(ctx.split["validation"], crop="sliding"), "student")
-        thresholds = tune_thresholds(labels, probabilities)
-    return {"classes": list(ctx.classes), "leads": list(ctx.args.student_leads), "fs": ctx.args.fs, "preprocessing": ctx.cache.meta["preprocessing"],
-            "thresholds": thresholds, "multilabel": ctx.multilabel}
-
-
 def exported(ctx, network, filename, kind, reference=None):
     """Export ``network`` to ``exports/filename`` and score the file on the test split: an ``exports`` entry.
+
+    The file is compared with ``reference`` (the float student it comes from; default ``network``)
+    on the same splits; its sidecar gets the thresholds tuned on validation for the file itself.
     Post-training int8 takes the activation ranges that agree best with the float network on the
-    validation windows (``lrhnet.calibration``)."""
+    validation windows (``lrhnet.calibration``). With ``--int8-tolerance``, an int8 file that loses
+    more than that on the validation metric is removed and the stage fails.
+    """
     from lrhnet.calibration import stacked_inputs
     from lrhnet.efficiency import file_sizes, tflite_latency_ms
-    from lrhnet.export import export_tflite, parity_report
+    from lrhnet.export import Int8AccuracyError, export_tflite, parity_report, set_sidecar_thresholds, sidecar_path
 
     path = ctx.run.path("exports", filename)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -83,11 +95,20 @@ def exported(ctx, network, filename, kind, reference=None):
     if kind == "int8":
         validation = ctx.pipeline.evaluate(ctx.split["validation"], crop="sliding", view="student")
         calibration = {"representative": representative_windows(ctx), "held_out": stacked_inputs(validation)}
-    size = export_tflite(network, path, kind, window=ctx.pipeline.window, **calibration, **sidecar_fields(ctx, reference or network))
+    size = export_tflite(network, path, kind, window=ctx.pipeline.window, **calibration, classes=list(ctx.classes), leads=list(ctx.args.student_leads),
+                         fs=ctx.args.fs, preprocessing=ctx.cache.meta["preprocessing"], multilabel=ctx.multilabel)
     validation, test = (ctx.pipeline.evaluate(ctx.split[name], crop="sliding") for name in ("validation", "test"))
-    report = parity_report(network, path, validation, test, ctx.classes, multilabel=ctx.multilabel)
+    tolerance = ctx.args.int8_tolerance if kind == "int8" else None
+    try:
+        report = parity_report(reference or network, path, validation, test, ctx.classes, multilabel=ctx.multilabel, int8_tolerance=tolerance)
+    except Int8AccuracyError as error:
+        for created in (path, sidecar_path(path)):
+            os.remove(created)
+        raise SystemExit(f"train.py: error: {error}; the file was removed (--int8-tolerance)") from None
+    set_sidecar_thresholds(path, report["thresholds"])
     entry = {"file": os.path.relpath(path, ctx.run.root), "kind": kind, "bytes": size, "gzip_bytes": file_sizes(path)["gzip_bytes"],
-             "tflite_latency_ms": tflite_latency_ms(path), "test": report["tflite"], "keras_test": report["keras"]}
+             "tflite_latency_ms": tflite_latency_ms(path), "test": report["tflite"], "keras_test": report["keras"],
+             "validation": report["tflite_validation"], "keras_validation": report["keras_validation"], "thresholds": report["thresholds"]}
     if not ctx.multilabel:
         entry["confusion"] = test_confusion(ctx, path, test)
     return entry
@@ -117,7 +138,7 @@ def quantize_stage(ctx):
     qat = GraphNetwork(quantize_twin(student_twin(source, ctx.pipeline.window), preserve_sparsity=pruned), source.num_leads, source.num_classes,
                        demographics=source.demographics, name="student_qat")
     fit_network(qat, ctx.pipeline, ctx.split, ctx.classes, epochs=max(1, args.epochs // 2), seed=args.seed, multilabel=ctx.multilabel, batch_size=args.batch_size,
-                teachers=[ctx.run.load_model("teacher")], terms=kd_terms(ctx), supervised_weight=args.supervised_weight, learning_rate=1e-4,
+                **teacher_terms(ctx), supervised_weight=args.supervised_weight, learning_rate=1e-4,
                 train_data=ctx.pipeline.train(ctx.labeled, args.batch_size, args.seed), callbacks=[StopOnNaN("quantize, training student_qat")], backup_dir=ctx.run.path("backup", "student_qat"))
     entry = exported(ctx, qat, "student_int8.tflite", "int8", reference=source)
     return {"student_int8": {"params": trainable_parameters(source), "leads": list(args.student_leads), "test": entry["test"], "from": source_name,

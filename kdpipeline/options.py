@@ -2,9 +2,12 @@
 
 import argparse
 import os
+import zipfile
 
 STAGES = ("teacher", "student", "distill", "mlkd", "prune", "quantize", "export", "evaluate")
 DEFAULT_DATA = "synthetic:n=2000,fs=100,seconds=10,seed=0"
+MIN_FS = 25.0  # below this an ECG loses its QRS complexes
+MIN_WINDOW_SAMPLES = 64  # the teacher halves the time axis five times
 TERM_FLAGS = {
     "kd": ("logit distillation", 0.7),
     "feature": ("LRH-Net feature (hint) distillation between the last stages", 0.0),
@@ -50,11 +53,13 @@ def build_parser():
     compress = parser.add_argument_group("compression and export")
     compress.add_argument("--sparsity", type=float, default=0.5, help="target weight sparsity of the prune stage, in [0, 1) (default: 0.5)")
     compress.add_argument("--quantize", choices=("ptq", "qat", "none"), default="qat", help="int8 by post-training or quantization-aware training (default: qat)")
-    compress.add_argument("--int8-tolerance", type=float, default=None, help="refuse an int8 export that loses more than this of the test metric (default: report only)")
+    compress.add_argument("--int8-tolerance", type=float, default=None,
+                          help="refuse (fail the stage, remove the file) an int8 export that scores more than this below its float student on the validation metric (default: report only)")
 
     run = parser.add_argument_group("run")
     run.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default", help="tf.distribute strategy; multiworker reads TF_CONFIG (default: default)")
-    run.add_argument("--out", default=os.path.join("runs", "default"), help="output folder (default: runs/default)")
+    run.add_argument("--out", default=os.path.join("runs", "default"),
+                     help="output folder: new, empty, or an earlier run's (only the run's own files are replaced); default: runs/default")
     run.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
     return parser
 
@@ -86,8 +91,15 @@ def parse_args(argv=None):
     unknown = [stage for stage in args.stages if stage not in STAGES]
     if unknown or not args.stages:
         parser.error(f"--stages: unknown {unknown or 'empty list'}; choose from {','.join(STAGES)}")
+    args.band = preprocessing_band(args.fs)
     checks = [
         (args.fs > 0 and args.window_seconds > 0 and args.batch_size > 0 and args.epochs > 0, "--fs, --window-seconds, --batch-size and --epochs must be positive"),
+        (args.fs >= MIN_FS, f"--fs {args.fs:g} Hz is below {MIN_FS:g} Hz, too slow to keep an ECG's QRS complexes"),
+        (0 < args.band[0] < args.band[1] < args.fs / 2, f"--fs {args.fs:g} Hz leaves no room for the {args.band[0]:g}-{args.band[1]:g} Hz band-pass filter below its Nyquist rate"),
+        (round(args.window_seconds * args.fs) >= MIN_WINDOW_SAMPLES,
+         f"--window-seconds {args.window_seconds:g} at {args.fs:g} Hz is {round(args.window_seconds * args.fs)} samples; a window needs at least {MIN_WINDOW_SAMPLES}"),
+        (args.int8_tolerance is None or args.int8_tolerance >= 0, "--int8-tolerance must be non-negative"),
+        (args.kd_weight > 0 or "mlkd" not in args.stages, "--kd-weight 0 switches distillation off, which is all the mlkd stage does: leave mlkd out of --stages"),
         (0 < args.labeled_fraction <= 1, f"--labeled-fraction must lie in (0, 1], not {args.labeled_fraction}"),
         (0 <= args.sparsity < 1, f"--sparsity must lie in [0, 1), not {args.sparsity}"),
         (args.temperature > 0, "--temperature must be positive"),
@@ -101,4 +113,40 @@ def parse_args(argv=None):
     for ok, message in checks:
         if not ok:
             parser.error(message)
+    problem = folder_problem(args)
+    if problem:
+        parser.error(problem)
     return args
+
+
+def preprocessing_band(fs):
+    """The band-pass filter (low, high) Hz at ``fs``: 0.5-40 Hz, the top lowered to 0.45 fs."""
+    return (0.5, min(40.0, 0.45 * fs))
+
+
+def inside(path, folder):
+    """True when ``path`` is ``folder`` or lies under it."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([path, folder]) == folder
+
+
+def folder_problem(args):
+    """What is wrong with ``--out``, ``--cache-dir`` and ``--teacher-from`` (None when nothing is);
+    checked before anything is written."""
+    from kdpipeline.rundir import RunFolderError, check_run_folder
+
+    try:
+        check_run_folder(os.path.abspath(args.out))
+    except RunFolderError as error:
+        return f"--out: {error}"
+    if args.format != "synthetic":
+        if inside(args.out, args.path):
+            return f"--out {args.out} lies inside the data folder {args.path}; the data folder is never written"
+        if args.cache_dir and inside(args.cache_dir, args.path):
+            return f"--cache-dir {args.cache_dir} lies inside the data folder {args.path}; the data folder is never written"
+    if args.teacher_from:
+        if inside(args.teacher_from, args.out) and not args.resume:
+            return f"--teacher-from {args.teacher_from} lies inside --out {args.out}, which a fresh run clears; copy it elsewhere first"
+        if not zipfile.is_zipfile(args.teacher_from) or "config.json" not in zipfile.ZipFile(args.teacher_from).namelist():
+            return f"--teacher-from {args.teacher_from} is not a saved Keras network (.keras); pass another run's models/teacher.keras"
+    return None

@@ -1,10 +1,17 @@
-"""The output folder of a run: atomic writes, stage records, and saved networks.
+"""The output folder of a run: ownership, a lock, atomic writes, stage records, and saved networks.
+
+A run folder is marked by ``state.json``, written as soon as the folder is taken. A folder that
+holds anything else and no ``state.json`` is not a run folder: it is refused and left untouched.
+In a run folder only the run's own entries (``RUN_ENTRIES``) are ever removed, so files a user
+put beside them survive a fresh run. While a run writes, it holds an exclusive lock on
+``train.lock``; a second run into the same folder is refused.
 
 Everything is written to a temporary name and renamed into place, so a run killed at any moment
 leaves either the old file or the new one, never a truncated file that a resumed run would read
 as good. ``state.json`` lists the completed stages with what each produced.
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -12,19 +19,71 @@ import shutil
 from data_utils.files import atomic_write
 
 STATE = "state.json"
+LOCK = "train.lock"
+RUN_ENTRIES = (STATE, "report.json", "report.md", "split.json", "models", "exports", "plots", "backup", LOCK)
+
+
+class RunFolderError(ValueError):
+    """A folder that cannot take a run: a file, somebody else's folder, or a folder another run holds."""
+
+
+def check_run_folder(root):
+    """Raise ``RunFolderError`` unless ``root`` is absent, empty, or a run folder (holds ``state.json``)."""
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise RunFolderError(f"{root} is a file, not a folder")
+    if not os.path.isdir(root):
+        return
+    foreign = sorted(set(os.listdir(root)) - {LOCK})
+    if foreign and STATE not in foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise RunFolderError(f"{root} holds {len(foreign)} entries ({shown}) and no {STATE}: it is not a train.py run folder, "
+                             "so nothing in it is touched; choose a new or empty folder")
+
+
+def own_entries(root):
+    """The entries of ``root`` that a run wrote: ``RUN_ENTRIES`` and their temporary files."""
+    return [name for name in sorted(os.listdir(root)) if name in RUN_ENTRIES or (name.endswith(".tmp") and name[: -len(".tmp")] in RUN_ENTRIES)]
 
 
 class RunDir:
-    """The folder ``root`` of one run.
+    """The folder ``root`` of one run, taken and locked on construction (parents created).
 
     ``done(stage)`` / ``output(stage)`` read the stage records of earlier (possibly killed) runs;
     ``complete(stage, output)`` adds one. Networks are saved as ``models/<name>.keras``.
+    Use it as a context manager, or call ``release()``, to give the lock back.
+
+    Raises:
+        RunFolderError: ``root`` is not absent, empty or a run folder, or another run holds it.
     """
 
     def __init__(self, root):
         self.root = os.path.abspath(root)
+        check_run_folder(self.root)
         os.makedirs(self.root, exist_ok=True)
-        self.state = self.read(STATE) or {"stages": {}}
+        self._lock = open(self.path(LOCK), "a")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise RunFolderError(f"{root}: another train.py run is writing to this folder; wait for it or choose another --out") from None
+        try:
+            self.state = self.read(STATE) or {"stages": {}}
+        except (ValueError, OSError) as error:
+            self.release()
+            raise RunFolderError(f"{root}: {STATE} cannot be read ({error}); choose another --out") from None
+        self.write(STATE, self.state)  # marks the folder as a run folder from the first write on
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def release(self):
+        """Give the lock back (the lock file stays; it is the run's own)."""
+        if not self._lock.closed:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
 
     def path(self, *parts):
         return os.path.join(self.root, *parts)
@@ -71,8 +130,12 @@ class RunDir:
         return keras.models.load_model(self.model_path(name))
 
     def clear(self):
-        """Remove everything (a fresh run in an existing folder without ``--resume``)."""
-        for name in os.listdir(self.root):
+        """Start afresh (a new run in this folder without ``--resume``): remove the run's own
+        entries (``RUN_ENTRIES``), never anything else, and write an empty ``state.json``."""
+        for name in own_entries(self.root):
+            if name == LOCK:
+                continue
             target = self.path(name)
-            shutil.rmtree(target) if os.path.isdir(target) else os.remove(target)
+            shutil.rmtree(target) if os.path.isdir(target) and not os.path.islink(target) else os.remove(target)
         self.state = {"stages": {}}
+        self.write(STATE, self.state)

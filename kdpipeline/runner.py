@@ -1,7 +1,9 @@
 """Run the stages ``train.py`` was asked for, in order, and keep the report up to date.
 
-The data stage always runs (it is cached). Without ``--resume`` the run folder is cleared first;
-with it, stages recorded as complete in ``state.json`` are skipped and their report entries kept.
+Order of work: the flags are checked (``kdpipeline.options``), then the data is read, cached and
+split, and only then is the run folder taken (``kdpipeline.rundir``): a bad flag or unusable data
+never touches ``--out``. Without ``--resume`` the run's own entries are cleared first; with it,
+stages recorded as complete in ``state.json`` are skipped and their report entries kept.
 """
 
 import json
@@ -15,7 +17,7 @@ from kdpipeline.compression import evaluate_stage, export_stage, prune_stage, qu
 from kdpipeline.divergence import NaNLoss
 from kdpipeline.options import STAGES
 from kdpipeline.report import print_summary, write_report
-from kdpipeline.rundir import RunDir
+from kdpipeline.rundir import RunDir, RunFolderError
 from kdpipeline.stages import TRAINING_STAGES, Context
 
 STAGE_FUNCTIONS = {**TRAINING_STAGES, "prune": prune_stage, "quantize": quantize_stage, "export": export_stage, "evaluate": evaluate_stage}
@@ -42,32 +44,47 @@ def is_chief():
     return task.get("type") == "chief" or (task.get("type") == "worker" and task.get("index", 0) == 0 and "chief" not in config.get("cluster", {}))
 
 
-def build_context(args, run):
-    """Index, cache and split the data (record names per split in ``split.json``); the labelled
-    fraction is drawn from the training split."""
+def build_context(args):
+    """Index, cache and split the data; the labelled fraction is drawn from the training split.
+    Writes nothing but the cache; the ``Context`` it returns has no run folder yet.
+
+    Returns:
+        ``(context, data)``: the ``Context`` and the report's ``data`` entry (``split_names`` holds
+        the record names of each split, for ``split.json``).
+    Raises:
+        SystemExit: no labels, too few usable records, or an empty split.
+    """
     from data_utils import Preprocessing, open_dataset
     from data_utils.cache import build_cache
+    from data_utils.errors import NO_LABELS
     from data_utils.pipeline import ECGPipeline
     from data_utils.splits import labeled_split, split_indices
 
     options = {"challenge": {"vocabulary": args.classes or "all"}, "ptbxl": {"label_set": args.label_set, "fs": 100 if args.fs <= 100 else 500}}.get(args.format, {})
     dataset = open_dataset(args.path, format=args.format, progress=True, **options)
-    preprocessing = Preprocessing(fs=args.fs, band=(0.5, min(40.0, 0.45 * args.fs)))
+    preprocessing = Preprocessing(fs=args.fs, band=args.band)
     cache = build_cache(dataset, preprocessing, args.teacher_leads, args.cache_dir, progress=True)
+    if len(cache) == 0 and dataset.skipped and all(skip.kind == "NoLabels" for skip in dataset.skipped):
+        raise SystemExit(f"train.py: error: --data {args.data}: {NO_LABELS}")
     if len(cache) < 3:
-        raise SystemExit(f"error: only {len(cache)} usable records in {args.data}; at least 3 are needed to split")
+        raise SystemExit(f"train.py: error: only {len(cache)} usable records in {args.data} ({len(dataset.skipped)} skipped); at least 3 are needed to split")
     split = split_indices(dataset, seed=args.seed)
-    run.write("split.json", {name: [dataset.record_ids[i] for i in rows] for name, rows in split.items()})
+    empty = [name for name, rows in split.items() if len(rows) == 0]
+    if empty:
+        raise SystemExit(f"train.py: error: the {' and '.join(empty)} split of {args.data} is empty ({len(cache)} usable records); bring more records")
     labeled, unlabeled = labeled_split(split["train"], cache.labels, args.labeled_fraction, seed=args.seed)
+    if len(labeled) == 0:
+        raise SystemExit(f"train.py: error: --labeled-fraction {args.labeled_fraction} leaves no labelled training record of {len(split['train'])}")
     pipeline = ECGPipeline(cache, args.teacher_leads, args.student_leads, args.window_seconds, demographics=args.demographics)
     summary = dataset.summary()
     data = {"location": dataset.location, "format": dataset.format, "records": len(cache), "skipped": summary["skipped"], "classes": summary["classes"],
             "notes": dataset.notes, "preprocessing": preprocessing.as_dict(), "window_samples": pipeline.window,
-            "split": {name: len(rows) for name, rows in split.items()}, "labeled": len(labeled), "unlabeled": len(unlabeled)}
-    return Context(args, run, cache, split, pipeline, labeled, unlabeled, dataset.multilabel), data
+            "split": {name: len(rows) for name, rows in split.items()}, "labeled": len(labeled), "unlabeled": len(unlabeled),
+            "split_names": {name: [dataset.record_ids[i] for i in rows] for name, rows in split.items()}}
+    return Context(args, None, cache, split, pipeline, labeled, unlabeled, dataset.multilabel), data
 
 
-RUN_FLAGS_IGNORED = ("stages", "resume", "out", "strategy", "cache_dir")
+RUN_FLAGS_IGNORED = ("stages", "resume", "out", "strategy", "cache_dir", "band")  # band follows from fs
 
 
 def run_config(args):
@@ -84,24 +101,47 @@ def add_to_report(report, output):
             report["models"].setdefault(key, {}).update(value)
 
 
+def check_resume(args, config):
+    """Refuse ``--resume`` of a run made with other flags (reads ``state.json`` only)."""
+    from kdpipeline.rundir import STATE
+
+    state_path = os.path.join(args.out, STATE)
+    if not (args.resume and os.path.exists(state_path)):
+        return
+    with open(state_path) as handle:
+        earlier = json.load(handle).get("config", config)
+    if earlier != config:
+        changed = sorted(key for key in config if earlier.get(key) != config[key])
+        raise SystemExit(f"train.py: error: --resume: the run in {args.out} was made with other values of {', '.join(changed)}; drop --resume or choose another --out")
+
+
 def run(args):
     started = time.time()
     strategy = distribution_strategy(args.strategy)
     if args.strategy == "multiworker" and not is_chief():  # every worker trains; only the chief keeps the run
         args.out = tempfile.mkdtemp(prefix="train-worker-")
-    run_dir = RunDir(args.out)
     config = run_config(args)
+    check_resume(args, config)
+    context, data = build_context(args)  # every input is checked before the run folder is touched
+    try:
+        run_dir = RunDir(args.out)
+    except RunFolderError as error:
+        raise SystemExit(f"train.py: error: --out: {error}") from None
+    with run_dir:
+        return run_stages(args, context, data, run_dir, config, started, strategy)
+
+
+def run_stages(args, context, data, run_dir, config, started, strategy):
+    """Run the asked stages in the taken run folder; write the report after each."""
     if not args.resume:
         run_dir.clear()
-    elif run_dir.state.get("config", config) != config:
-        changed = sorted(key for key in config if run_dir.state["config"].get(key) != config[key])
-        raise SystemExit(f"train.py: error: --resume: the run in {args.out} was made with other values of {', '.join(changed)}; drop --resume or choose another --out")
     run_dir.state["config"] = config
     earlier = run_dir.state.get("seconds", 0.0)  # the time earlier calls took up to their last completed stage
+    run_dir.write("split.json", data.pop("split_names"))
     if args.teacher_from and not os.path.exists(run_dir.model_path("teacher")):
         os.makedirs(os.path.dirname(run_dir.model_path("teacher")), exist_ok=True)
         shutil.copyfile(args.teacher_from, run_dir.model_path("teacher"))
-    context, data = build_context(args, run_dir)
+    context.run = run_dir
     report = {"command": " ".join([os.path.basename(sys.executable)] + sys.argv), "seed": args.seed, "method": args.method, "data": data,
               "teacher_leads": list(args.teacher_leads), "student_leads": list(args.student_leads), "stages": args.stages, "config": config, "models": {}, "exports": []}
     for stage in STAGES:

@@ -103,16 +103,16 @@ def distill_stage(ctx):
 
 def mlkd_stage(ctx):
     """Sequential multi-level KD: an assistant on the student's leads distilled from the teacher,
-    then the student from both (weights 0.6/0.4)."""
+    then the student from both (``--kd-weight`` split 0.6/0.4 between them)."""
     from lrhnet import LogitDistillation, SEResNet1D, multilevel_terms
 
     args = ctx.args
     teacher = ctx.run.load_model("teacher")
     assistant = SEResNet1D(len(args.student_leads), len(ctx.classes), demographics=args.demographics, width=args.teacher_width, name="assistant")
     kd = {"temperature": args.temperature, "mode": kd_mode(ctx), "scale_t2": True}
-    entries = {"assistant": train_and_record(ctx, assistant, "assistant", teachers=[teacher], terms=[LogitDistillation(1 - args.supervised_weight, name="kd_teacher1", **kd)],
+    entries = {"assistant": train_and_record(ctx, assistant, "assistant", teachers=[teacher], terms=[LogitDistillation(args.kd_weight, name="kd_teacher1", **kd)],
                                              supervised_weight=args.supervised_weight)}
-    terms = multilevel_terms(alpha=args.supervised_weight, **kd)
+    terms = multilevel_terms(alpha=1 - args.kd_weight, **kd)  # the two teachers share --kd-weight 0.6/0.4
     entries["student_mlkd"] = train_and_record(ctx, build_student(ctx, "student_mlkd"), "student_mlkd", teachers=[teacher, assistant], terms=terms,
                                                teacher_views=["teacher", "student"], supervised_weight=args.supervised_weight)
     return entries

@@ -15,6 +15,7 @@ import logging
 import os
 
 import numpy as np
+import scipy.special
 import tensorflow as tf
 
 from data_utils.files import atomic_write
@@ -60,13 +61,54 @@ def write_sidecar(model_path, *, classes, leads, fs, window, preprocessing, thre
     return sidecar
 
 
+class SidecarError(ValueError):
+    """A sidecar that cannot be read, lacks a field, or does not describe its model."""
+
+
 def read_sidecar(model_path):
-    """The sidecar dict of a model file. Raises ``MissingSidecar`` naming the file it looked for."""
+    """The sidecar dict of a model file, checked field by field.
+
+    Raises:
+        MissingSidecar: no sidecar beside the file; SidecarError: unreadable JSON or a bad field.
+    """
     path = sidecar_path(model_path)
     if not os.path.exists(path):
         raise MissingSidecar(f"{model_path}: no sidecar {os.path.basename(path)} beside it; export the model with lrhnet.export, which writes one")
-    with open(path) as handle:
-        return json.load(handle)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            sidecar = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SidecarError(f"{path}: not a readable JSON sidecar ({error})") from None
+    check_sidecar(sidecar, path)
+    return sidecar
+
+
+def check_sidecar(sidecar, path="sidecar"):
+    """Raise ``SidecarError`` naming ``path`` unless ``sidecar`` has every field ``predict`` needs, well typed."""
+    from data_utils.leads import STANDARD_LEADS
+    from data_utils.preprocess import Preprocessing
+
+    def fail(field, what):
+        raise SidecarError(f"{path}: field {field!r} {what}")
+
+    if not isinstance(sidecar, dict):
+        raise SidecarError(f"{path}: a sidecar is a JSON object, not {type(sidecar).__name__}")
+    for field in ("classes", "leads", "fs", "window", "preprocessing", "multilabel"):
+        if field not in sidecar:
+            fail(field, "is missing")
+    if not (isinstance(sidecar["classes"], list) and sidecar["classes"] and all(isinstance(name, str) for name in sidecar["classes"])):
+        fail("classes", "must be a non-empty list of class names")
+    if not (isinstance(sidecar["leads"], list) and sidecar["leads"] and all(lead in STANDARD_LEADS for lead in sidecar["leads"])):
+        fail("leads", f"must list standard lead names ({', '.join(STANDARD_LEADS)}), not {sidecar['leads']!r}")
+    if not (isinstance(sidecar["window"], int) and sidecar["window"] > 0):
+        fail("window", f"must be a positive number of samples, not {sidecar['window']!r}")
+    thresholds = sidecar.get("thresholds")
+    if thresholds is not None and not (isinstance(thresholds, list) and len(thresholds) == len(sidecar["classes"])):
+        fail("thresholds", f"must be null or one number per class ({len(sidecar['classes'])})")
+    try:
+        Preprocessing.from_dict(sidecar["preprocessing"])
+    except (KeyError, TypeError, ValueError) as error:
+        fail("preprocessing", f"cannot be read ({error})")
 
 
 def concrete_function(network, window):
@@ -148,12 +190,9 @@ def check_representative(representative):
 
 
 def probabilities(logits, multilabel):
-    """Class probabilities (N, K) of logits (N, K): sigmoid (multi-label) or softmax."""
+    """Class probabilities (N, K) of logits (N, K): sigmoid (multi-label) or softmax, without overflow."""
     logits = np.asarray(logits, np.float64)
-    if multilabel:
-        return 1 / (1 + np.exp(-logits))
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    return scipy.special.expit(logits) if multilabel else scipy.special.softmax(logits, axis=1)
 
 
 class TFLiteModel:
@@ -229,23 +268,39 @@ class TFLiteNetwork:
 
 
 def parity_report(network, tflite_path, validation, test, classes, multilabel=True, view="student", metric=None, int8_tolerance=None):
-    """Score the Keras network and its exported file on the same test batches.
+    """Score the Keras network and its exported file on the same validation and test batches.
 
-    Thresholds are tuned on ``validation`` for each model separately. With ``int8_tolerance``
-    (and ``metric``, a key of ``lrhnet.training.score``), raises ``Int8AccuracyError`` when the file
-    scores more than the tolerance below the Keras network.
+    Thresholds are tuned on ``validation`` for each model separately. With ``int8_tolerance``,
+    raises ``Int8AccuracyError`` when the file scores more than the tolerance below the Keras
+    network on the validation ``metric`` (a key of ``lrhnet.training.score``; default the
+    selection metric of the task).
 
     Returns:
-        ``{"keras": {metric: value}, "tflite": {metric: value}}``.
+        ``{"keras": test metrics, "tflite": test metrics, "keras_validation": ..., "tflite_validation": ...,
+        "thresholds": the file's thresholds (None for single-label), "metric": metric}``.
+    Raises:
+        ValueError: ``metric`` is not a metric of this task.
     """
-    from lrhnet.training import evaluate_on_test
+    from lrhnet.training import evaluate_on_splits, selection_metric
 
-    report = {
-        "keras": evaluate_on_test(network, validation, test, classes, multilabel, view),
-        "tflite": evaluate_on_test(TFLiteNetwork(tflite_path), validation, test, classes, multilabel, view),
-    }
+    metric = metric or selection_metric(classes, multilabel)
+    keras_scores = evaluate_on_splits(network, validation, test, classes, multilabel, view)
+    file_scores = evaluate_on_splits(TFLiteNetwork(tflite_path), validation, test, classes, multilabel, view)
+    if metric not in keras_scores["validation"]:
+        raise ValueError(f"metric {metric!r} is not one of {sorted(keras_scores['validation'])}")
+    report = {"keras": keras_scores["test"], "tflite": file_scores["test"], "keras_validation": keras_scores["validation"],
+              "tflite_validation": file_scores["validation"], "thresholds": file_scores["thresholds"], "metric": metric}
     if int8_tolerance is not None:
-        loss = report["keras"][metric] - report["tflite"][metric]
-        if loss > int8_tolerance:
-            raise Int8AccuracyError(f"{tflite_path}: {metric} {report['tflite'][metric]:.4f} is {loss:.4f} below the Keras model's {report['keras'][metric]:.4f} (tolerance {int8_tolerance})")
+        float_value, file_value = keras_scores["validation"][metric], file_scores["validation"][metric]
+        if float_value - file_value > int8_tolerance:
+            raise Int8AccuracyError(f"{tflite_path}: validation {metric} {file_value:.4f} is {float_value - file_value:.4f} below the Keras model's "
+                                    f"{float_value:.4f} (tolerance {int8_tolerance})")
     return report
+
+
+def set_sidecar_thresholds(model_path, thresholds):
+    """Rewrite the ``thresholds`` of a model file's sidecar (one per class, or None)."""
+    sidecar = read_sidecar(model_path)
+    sidecar["thresholds"] = None if thresholds is None else [float(t) for t in thresholds]
+    check_sidecar(sidecar, sidecar_path(model_path))
+    atomic_write(sidecar_path(model_path), json.dumps(sidecar, indent=1))

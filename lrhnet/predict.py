@@ -11,6 +11,7 @@ cannot be used are listed on stderr with their reason; the others still get pred
 
 import argparse
 import csv
+import io
 import os
 import sys
 
@@ -18,7 +19,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
 
-from data_utils.errors import RecordError  # noqa: E402
+from data_utils.errors import as_record_error  # noqa: E402
+from data_utils.files import atomic_write  # noqa: E402
 from data_utils.preprocess import Preprocessing, sliding_windows  # noqa: E402
 from data_utils.readers import read_record  # noqa: E402
 from data_utils.readers.challenge import find_headers  # noqa: E402
@@ -26,30 +28,32 @@ from data_utils.record import encode_demographics  # noqa: E402
 from lrhnet.export import MissingSidecar, TFLiteModel, probabilities, read_sidecar  # noqa: E402
 
 
+class ModelFileError(ValueError):
+    """A model file that cannot be loaded, or whose inputs and outputs disagree with its sidecar."""
+
+
 class Predictor:
     """A model with its sidecar: ``predict(record) -> probabilities (K,)``.
 
-    Raises ``MissingSidecar`` when the sidecar is absent, ``ValueError`` for an unknown file type.
+    Raises ``MissingSidecar`` when the sidecar is absent, ``SidecarError`` when it is unreadable or
+    incomplete, ``ModelFileError`` when the model cannot be loaded or does not match its sidecar,
+    and ``ValueError`` for an unknown file type.
     """
 
     def __init__(self, model_path, stride_seconds=None):
-        self.sidecar = read_sidecar(model_path)
-        if model_path.endswith(".tflite"):
-            runner = TFLiteModel(model_path)
-            self.run = lambda signal, demo: runner(signal, demo)
-        elif model_path.endswith(".keras"):
-            import tf_keras as keras
-
-            import liteheart  # noqa: F401  (importing registers the network classes for loading)
-            import lrhnet  # noqa: F401
-
-            network = keras.models.load_model(model_path, compile=False)
-            self.run = lambda signal, demo: network((signal, demo) if demo is not None else signal, training=False).numpy()
-        else:
+        if not model_path.endswith((".tflite", ".keras")):
             raise ValueError(f"{model_path}: expected a .tflite or .keras model")
+        if not os.path.isfile(model_path):
+            raise ModelFileError(f"{model_path}: no such file")
+        self.sidecar = read_sidecar(model_path)
+        try:
+            self.run, shape = load_runner(model_path)
+        except Exception as error:  # LiteRT and Keras raise many types for a file that is not a model
+            raise ModelFileError(f"{model_path}: cannot be loaded as a model ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
+        check_model_matches_sidecar(model_path, shape, self.sidecar)
         self.preprocessing = Preprocessing.from_dict(self.sidecar["preprocessing"])
         self.window = int(self.sidecar["window"])
-        self.stride = int(round((stride_seconds or self.window / self.preprocessing.fs / 2) * self.preprocessing.fs))
+        self.stride = max(1, int(round((stride_seconds or self.window / self.preprocessing.fs / 2) * self.preprocessing.fs)))
 
     @property
     def classes(self):
@@ -59,7 +63,7 @@ class Predictor:
         """Mean class probabilities (K,) over the record's sliding windows."""
         signal = self.preprocessing.apply(record.select_leads(self.sidecar["leads"]), record.fs, record.record_id)
         windows = sliding_windows(signal, self.window, self.stride)
-        demo = np.repeat(encode_demographics(record.age, record.sex)[None], len(windows), axis=0) if self.sidecar["demographics"] else None
+        demo = np.repeat(encode_demographics(record.age, record.sex)[None], len(windows), axis=0) if self.sidecar.get("demographics") else None
         return probabilities(self.run(windows.astype(np.float32), demo), self.sidecar["multilabel"]).mean(axis=0)
 
     def decide(self, probabilities):
@@ -70,6 +74,32 @@ class Predictor:
         return [name for name, p, t in zip(self.classes, probabilities, thresholds) if p >= t]
 
 
+def load_runner(model_path):
+    """``(run(signal, demographics) -> logits, shape)`` of a model file; ``shape`` holds what it
+    takes and gives: ``window`` (None when any length goes), ``leads``, ``demographics``, ``classes``."""
+    if model_path.endswith(".tflite"):
+        runner = TFLiteModel(model_path)
+        window, leads = (int(size) for size in runner.inputs[0]["shape"][-2:])  # (1, window, leads), or (1, 1, window, leads) for 2-D twins
+        shape = {"window": window, "leads": leads, "demographics": len(runner.inputs) > 1, "classes": int(runner.output["shape"][-1])}
+        return runner, shape
+    import tf_keras as keras
+
+    import liteheart  # noqa: F401  (importing registers the network classes for loading)
+    import lrhnet  # noqa: F401
+
+    network = keras.models.load_model(model_path, compile=False)
+    shape = {"window": None, "leads": network.num_leads, "demographics": network.demographics, "classes": network.num_classes}
+    return (lambda signal, demo: network((signal, demo) if demo is not None else signal, training=False).numpy()), shape
+
+
+def check_model_matches_sidecar(model_path, shape, sidecar):
+    """Raise ``ModelFileError`` when the model's inputs or outputs disagree with its sidecar."""
+    expected = {"leads": len(sidecar["leads"]), "classes": len(sidecar["classes"]), "demographics": bool(sidecar.get("demographics")), "window": sidecar["window"]}
+    for field, value in expected.items():
+        if shape[field] is not None and shape[field] != value:
+            raise ModelFileError(f"{model_path}: the model takes or gives {field} = {shape[field]}, its sidecar says {value}; the sidecar belongs to another model")
+
+
 def record_paths(path):
     """Header paths of one record or of every record under a folder."""
     if os.path.isdir(path):
@@ -78,13 +108,36 @@ def record_paths(path):
     return [base + ".hea"]
 
 
+def check_output(out, source):
+    """Refuse an ``--out`` that is a folder, lies inside the input folder, or is a file this command did not write."""
+    out, source = os.path.abspath(out), os.path.abspath(source)
+    if os.path.isdir(out):
+        return f"--out {out} is a folder; name a CSV file"
+    if os.path.isdir(source) and os.path.commonpath([out, source]) == source:
+        return f"--out {out} lies inside the input folder {source}; the data folder is never written"
+    if os.path.exists(out):
+        try:
+            with open(out, encoding="utf-8") as handle:
+                first = handle.readline().strip()
+        except (OSError, UnicodeDecodeError):
+            first = ""
+        if not (first.startswith("record,p_") and first.endswith(",labels")):
+            return f"--out {out} exists and is not a predictions file of this command; it is left as it is: choose another name"
+    return None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lrhnet.predict", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help=".tflite or .keras model with its .json sidecar")
     parser.add_argument("--input", required=True, help="a record or a folder of records")
-    parser.add_argument("--out", required=True, help="CSV file to write")
+    parser.add_argument("--out", required=True, help="CSV file to write (an existing file is replaced only when it is an earlier predictions file)")
     parser.add_argument("--stride-seconds", type=float, default=None, help="sliding-window stride (default: half a window)")
     args = parser.parse_args(argv)
+    if args.stride_seconds is not None and not args.stride_seconds > 0:
+        parser.error(f"--stride-seconds must be positive, not {args.stride_seconds}")
+    problem = check_output(args.out, args.input)
+    if problem:
+        parser.error(problem)
     try:
         predictor = Predictor(args.model, args.stride_seconds)
     except (MissingSidecar, ValueError, OSError) as error:
@@ -96,19 +149,21 @@ def main(argv=None):
         return 2
     rows, failures = [], 0
     for path in paths:
+        record_id = os.path.splitext(os.path.basename(path))[0]
         try:
             record = read_record(path)
             probabilities = predictor.predict(record)
-        except RecordError as error:
+        except Exception as error:  # one bad record never stops the others
+            error = as_record_error(record_id, error)
             failures += 1
             print(f"{error.record}: {error.reason}", file=sys.stderr)
             continue
         rows.append([record.record_id, *(f"{p:.6f}" for p in probabilities), ";".join(predictor.decide(probabilities))])
-    with open(args.out + ".tmp", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["record", *(f"p_{name}" for name in predictor.classes), "labels"])
-        writer.writerows(rows)
-    os.replace(args.out + ".tmp", args.out)
+    lines = io.StringIO()
+    writer = csv.writer(lines)
+    writer.writerow(["record", *(f"p_{name}" for name in predictor.classes), "labels"])
+    writer.writerows(rows)
+    atomic_write(args.out, lines.getvalue())
     print(f"{len(rows)} records predicted, {failures} skipped; wrote {args.out}", file=sys.stderr)
     return 0 if rows else 1
 

@@ -91,6 +91,14 @@ def score(y_true, probabilities, thresholds, classes, multilabel=True):
     return result
 
 
+def selection_metric(classes, multilabel=True):
+    """The metric networks are selected on: ``challenge_metric`` for challenge vocabularies,
+    ``cinc2017_f1`` for CinC 2017, else ``macro_auroc``."""
+    if multilabel and is_challenge_vocabulary(classes):
+        return "challenge_metric"
+    return "cinc2017_f1" if tuple(classes) == ("N", "A", "O", "~") else "macro_auroc"
+
+
 class SelectOnValidation(keras.callbacks.Callback):
     """Score the network on validation data after each epoch; keep and finally restore the best weights.
 
@@ -109,7 +117,7 @@ class SelectOnValidation(keras.callbacks.Callback):
     def __init__(self, network, validation_data, classes, multilabel=True, metric=None, view="student", state_dir=None):
         super().__init__()
         self.network, self.validation_data, self.classes, self.multilabel, self.view = network, validation_data, tuple(classes), multilabel, view
-        self.metric = metric or ("challenge_metric" if multilabel and is_challenge_vocabulary(classes) else "cinc2017_f1" if self.classes == ("N", "A", "O", "~") else "macro_auroc")
+        self.metric = metric or selection_metric(classes, multilabel)
         self.best_score, self.best_epoch, self.best_weights, self.thresholds = -np.inf, None, None, None
         self.state_dir = state_dir
 
@@ -149,9 +157,20 @@ class SelectOnValidation(keras.callbacks.Callback):
             self.network.set_weights(self.best_weights)
 
 
-def evaluate_on_test(network, validation_data, test_data, classes, multilabel=True, view="student"):
-    """Tune thresholds on validation, apply them to test, and return ``score`` on test."""
+def evaluate_on_splits(network, validation_data, test_data, classes, multilabel=True, view="student"):
+    """Tune thresholds on validation and score validation and test with them.
+
+    Returns:
+        ``{"validation": score, "test": score, "thresholds": list of K floats, or None (single-label)}``.
+    """
     val_probabilities, val_labels = predict_probabilities(network, validation_data, view, multilabel)
     thresholds = scoring.tune_thresholds(val_labels, val_probabilities) if multilabel else None
     test_probabilities, test_labels = predict_probabilities(network, test_data, view, multilabel)
-    return score(test_labels, test_probabilities, thresholds, classes, multilabel)
+    return {"validation": score(val_labels, val_probabilities, thresholds, classes, multilabel),
+            "test": score(test_labels, test_probabilities, thresholds, classes, multilabel),
+            "thresholds": None if thresholds is None else [float(t) for t in thresholds]}
+
+
+def evaluate_on_test(network, validation_data, test_data, classes, multilabel=True, view="student"):
+    """Tune thresholds on validation, apply them to test, and return ``score`` on test."""
+    return evaluate_on_splits(network, validation_data, test_data, classes, multilabel, view)["test"]

@@ -166,9 +166,14 @@ def test_parity_report_and_int8_refusal(trained_student, real_windows, bundled, 
     path = str(tmp_path / "int8.tflite")
     export_tflite(trained_student, path, "int8", window=WINDOW, representative=[[w[None]] for w in real_windows[:32]], **sidecar_fields())
     report = parity_report(trained_student, path, batches, batches, list("NAO~"), multilabel=False)
-    assert set(report) == {"keras", "tflite"} and "cinc2017_f1" in report["tflite"]
-    with pytest.raises(Int8AccuracyError, match="tolerance -1"):  # any result is "too far" below -1
+    assert set(report) == {"keras", "tflite", "keras_validation", "tflite_validation", "thresholds", "metric"} and "cinc2017_f1" in report["tflite"]
+    assert report["metric"] == "cinc2017_f1" and report["thresholds"] is None  # single-label: arg-max, no thresholds
+    with pytest.raises(Int8AccuracyError, match=r"validation macro_auroc .*\(tolerance -1\)"):  # any result is "too far" below -1
         parity_report(trained_student, path, batches, batches, list("NAO~"), multilabel=False, metric="macro_auroc", int8_tolerance=-1)
+    with pytest.raises(Int8AccuracyError, match="validation cinc2017_f1"):  # the tolerance alone uses the task's selection metric
+        parity_report(trained_student, path, batches, batches, list("NAO~"), multilabel=False, int8_tolerance=-1)
+    with pytest.raises(ValueError, match="'challenge_metric' is not one of"):
+        parity_report(trained_student, path, batches, batches, list("NAO~"), multilabel=False, metric="challenge_metric", int8_tolerance=0.01)
 
 
 def test_int8_ranges_chosen_on_held_out_windows_resist_an_outlier_in_calibration(trained_student, real_windows, tmp_path):

@@ -119,7 +119,7 @@ def test_inspect_json_is_one_object(bundled):
     result = run_inspect("--json", bundled("cinc2021"), "--vocabulary", "scored2021")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert set(summary) == {"format", "records", "skipped", "fs", "leads", "classes"}
+    assert set(summary) == {"format", "records", "skipped", "fs", "leads", "classes", "notes"}
     assert summary["records"] == 3 and summary["skipped"][0]["record"] == "E07505"
     assert summary["fs"] == [500.0] and len(summary["leads"]) == 12
 

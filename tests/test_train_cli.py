@@ -60,14 +60,21 @@ def test_training_stages_then_the_compression_stages_from_their_outputs(tmp_path
     first = report(out)
     assert set(first["models"]) == {"teacher", "student", "student_kd", "assistant", "student_mlkd"} and first["exports"] == []
     started = time.time()
-    later = train(*TINY, "--out", out, "--resume", "--stages", "prune,quantize,export,evaluate")  # reads the saved students
+    later = train(*TINY, "--out", out, "--resume", "--stages", "prune,quantize,export,evaluate", "--int8-tolerance", "1")  # reads the saved students
     later_wall = time.time() - started
     assert later.returncode == 0, later.stderr[-3000:]
     assert "== stage teacher ==" not in later.stdout and "== stage prune ==" in later.stdout
     final = report(out)
     assert final["seconds"] > later_wall, "a resumed run reports the time of every call, not only its last"
     assert {"teacher", "student", "student_kd", "assistant", "student_mlkd", "student_pruned", "student_int8"} <= set(final["models"])
-    assert final["models"]["student_pruned"]["sparsity"] == pytest.approx(0.5, abs=0.02) and final["models"]["student_pruned"]["from"] == "student_mlkd"
+    pruned = final["models"]["student_pruned"]
+    distilled = {name: score for name, score in pruned["chosen_on_validation"].items() if name != "student"}
+    assert set(distilled) == {"student_kd", "student_mlkd"} and pruned["from"] == max(distilled, key=distilled.get)  # chosen on validation
+    assert distilled == {name: final["models"][name]["selection"]["macro_auroc"] for name in distilled}
+    assert pruned["sparsity"] == pytest.approx(0.5, abs=0.02)
+    for export in final["exports"]:  # the sidecar's thresholds are the ones behind the file's reported metrics
+        with open(os.path.join(out, export["file"]) + ".json") as handle:
+            assert json.load(handle)["thresholds"] == export["thresholds"] and len(export["thresholds"]) == len(final["data"]["classes"])
     assert {export["kind"] for export in final["exports"]} == {"float32", "int8"}
     assert all(os.path.exists(os.path.join(out, export["file"])) and os.path.exists(os.path.join(out, export["file"]) + ".json") for export in final["exports"])
     assert all(export["tflite_latency_ms"] > 0 and 0 < export["gzip_bytes"] < export["bytes"] for export in final["exports"])

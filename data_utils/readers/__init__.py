@@ -1,25 +1,31 @@
 """One entry point for every supported format: ``open_dataset`` for folders, ``read_record`` for files."""
 
+import csv
 import os
 
-from data_utils.errors import DatasetFormatError, NoLabels
-from data_utils.readers import challenge, cinc2017, ludb, ptbxl
+from data_utils.errors import NO_LABELS, DatasetFormatError, NoLabels, UnlabeledFolder
+from data_utils.readers import challenge, cinc2017, ludb, ptbxl, unlabeled
 from data_utils.readers.base import ECGDataset, RecordRef, Skip, checked_header, read_ref
 from data_utils.readers.challenge import find_headers
 
 FORMATS = ("ptbxl", "challenge", "cinc2017", "ludb")
 SYNTHETIC = "synthetic"
+UNLABELED = "unlabeled"  # headers without a label source: predict and inspect only
 
 
 def detect_format(root):
     """Name the format of a folder.
 
     Raises:
+        UnlabeledFolder: WFDB headers but no label source (read it with ``format="unlabeled"``).
         DatasetFormatError: the folder does not exist or holds no ECG in a supported format.
     """
     if not os.path.isdir(root):
         raise DatasetFormatError(f"{root}: not a folder")
-    names = set(os.listdir(root))
+    try:
+        names = set(os.listdir(root))
+    except OSError as error:
+        raise DatasetFormatError(f"{root}: cannot list the folder ({error.strerror})") from None
     if "ptbxl_database.csv" in names:
         return "ptbxl"
     if "ludb.csv" in names:
@@ -29,11 +35,19 @@ def detect_format(root):
     headers = find_headers(root)
     if not headers:
         raise DatasetFormatError(f"{root}: no ECG found (no .hea headers, ptbxl_database.csv or ludb.csv)")
-    for path in headers[:20]:
-        with open(path, encoding="latin-1") as handle:
-            if any(line.lstrip("#").strip().lower().startswith("dx") for line in handle if line.startswith("#")):
-                return "challenge"
-    raise DatasetFormatError(f"{root}: {len(headers)} WFDB headers but no labels (no '#Dx' lines, REFERENCE.csv, ludb.csv or ptbxl_database.csv)")
+    if any(has_dx_codes(path) for path in headers[:20]):
+        return "challenge"
+    raise UnlabeledFolder(f"{root}: {len(headers)} WFDB headers and no '#Dx' codes, REFERENCE.csv, ludb.csv or ptbxl_database.csv: {NO_LABELS}")
+
+
+def has_dx_codes(header_path):
+    """True when the header has a ``#Dx:`` line with at least one code; False also when it cannot be read."""
+    try:
+        with open(header_path, encoding="latin-1") as handle:
+            lines = [line.lstrip("#").strip() for line in handle if line.startswith("#")]
+    except OSError:
+        return False
+    return any(key.strip().lower() == "dx" and value.strip() for key, _, value in (line.partition(":") for line in lines))
 
 
 def split_format(path):
@@ -51,7 +65,7 @@ def open_dataset(path, format=None, progress=None, **options):
     Args:
         path: the folder, or ``"FORMAT:PATH"``, or ``"synthetic[:SPEC]"`` for generated records
             (see ``data_utils.synthetic.open_synthetic``; no folder involved).
-        format: one of ``FORMATS``; detected when None.
+        format: one of ``FORMATS``, or ``"unlabeled"`` (every header, no labels); detected when None.
         options: passed to the reader, e.g. ``vocabulary="scored2020"`` (challenge),
             ``label_set="rhythm", fs=500`` (PTB-XL), ``min_seconds=10`` (all but synthetic),
             ``classes=(...)``, ``frequencies={...}`` (synthetic).
@@ -65,12 +79,16 @@ def open_dataset(path, format=None, progress=None, **options):
 
         return open_synthetic(path, **options)
     format = format or prefix or detect_format(path)
-    readers = {"ptbxl": ptbxl.read_ptbxl, "challenge": challenge.read_challenge, "cinc2017": cinc2017.read_cinc2017, "ludb": ludb.read_ludb}
+    readers = {"ptbxl": ptbxl.read_ptbxl, "challenge": challenge.read_challenge, "cinc2017": cinc2017.read_cinc2017, "ludb": ludb.read_ludb,
+               UNLABELED: unlabeled.read_unlabeled}
     if format not in readers:
         raise DatasetFormatError(f"unknown format {format!r}; supported: {', '.join(FORMATS)}")
     if not os.path.isdir(path):
         raise DatasetFormatError(f"{path}: not a folder")
-    return readers[format](path, progress=progress, **options)
+    try:
+        return readers[format](path, progress=progress, **options)
+    except (KeyError, csv.Error, UnicodeDecodeError) as error:  # a dataset table without an expected column, or not text
+        raise DatasetFormatError(f"{path}: the {format} tables cannot be read ({type(error).__name__}: {error})") from None
 
 
 def read_record(path, require_labels=False, min_seconds=None):
@@ -100,4 +118,4 @@ def read_record(path, require_labels=False, min_seconds=None):
     return read_ref(RecordRef(header.record_id, header, labels, age, sex, aliases=cinc2017.LEAD_ALIASES))
 
 
-__all__ = ["SYNTHETIC", "ECGDataset", "FORMATS", "RecordRef", "Skip", "detect_format", "open_dataset", "read_record", "split_format"]
+__all__ = ["SYNTHETIC", "UNLABELED", "ECGDataset", "FORMATS", "RecordRef", "Skip", "detect_format", "open_dataset", "read_record", "split_format"]

@@ -2,16 +2,19 @@
 
 import collections
 import dataclasses
+import logging
 import os
 
 import numpy as np
 
-from data_utils.errors import MissingSignalFile, RecordError, RecordTooShort
+from data_utils.errors import MissingSignalFile, RecordError, RecordTooShort, UnexpectedRecordError, as_record_error
 from data_utils.leads import STANDARD_LEADS, canonical_lead
 from data_utils.preprocess import resample
 from data_utils.progress import progress_bar
 from data_utils.record import ECGRecord
 from data_utils.wfdb_io import parse_header, read_signal
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -48,13 +51,22 @@ class RecordRef:
 
 @dataclasses.dataclass
 class Skip:
-    """A record left out, with the reason."""
+    """A record left out, with the reason and the kind of problem (the ``RecordError`` class name)."""
 
     record: str
     reason: str
+    kind: str = ""
 
     def as_dict(self):
-        return {"record": self.record, "reason": self.reason}
+        return {"record": self.record, "reason": self.reason, "kind": self.kind}
+
+
+def skip_for(record, error):
+    """The ``Skip`` of ``record`` (the dataset's id for it) whose reading raised ``error``; an untyped error is also logged."""
+    error = as_record_error(record, error)
+    if isinstance(error, UnexpectedRecordError):
+        log.warning("%s: skipped: %s", record, error.reason)
+    return Skip(str(record), error.reason, type(error).__name__)
 
 
 @dataclasses.dataclass
@@ -107,15 +119,18 @@ class ECGDataset:
     def iter_records(self, progress=None, desc="reading"):
         """Yield ``(index, ECGRecord)`` for readable records; others are appended to ``skipped``.
 
+        Any exception while reading one record (typed or not) skips that record with its reason.
         The records that failed are removed from ``refs`` once the iteration completes.
         """
         failed = set()
         for index in progress_bar(range(len(self.refs)), progress, desc=desc):
             try:
-                yield index, self.read(index)
-            except RecordError as error:
+                record = self.read(index)
+            except Exception as error:  # one bad record never stops a folder scan
                 failed.add(index)
-                self.skipped.append(Skip(error.record, error.reason))
+                self.skipped.append(skip_for(self.refs[index].record_id, error))
+                continue
+            yield index, record
         if failed:
             self.refs = [ref for i, ref in enumerate(self.refs) if i not in failed]
 
@@ -219,16 +234,20 @@ def checked_header(path, min_seconds=None, aliases=None):
     return header
 
 
-def collect_refs(items, make_ref, progress=None, desc="indexing"):
-    """Call ``make_ref(item)`` for each item; a ``RecordError`` becomes a ``Skip``.
+def collect_refs(items, make_ref, progress=None, desc="indexing", name=None):
+    """Call ``make_ref(item)`` for each item; any exception becomes a ``Skip`` with its reason.
 
+    Args:
+        name: ``name(item)`` is the record named in the skip of an untyped error (default: the
+            item's file name without extension).
     Returns:
         ``(refs, skipped)`` lists.
     """
+    name = name or (lambda item: os.path.splitext(os.path.basename(str(item)))[0])
     refs, skipped = [], []
     for item in progress_bar(items, progress, desc=desc):
         try:
             refs.append(make_ref(item))
-        except RecordError as error:
-            skipped.append(Skip(error.record, error.reason))
+        except Exception as error:  # one bad record never stops indexing
+            skipped.append(skip_for(name(item), error))
     return refs, skipped

@@ -4,7 +4,7 @@ import csv
 import os
 
 from data_utils.errors import NoLabels
-from data_utils.readers.base import ECGDataset, RecordRef, checked_header, collect_refs
+from data_utils.readers.base import ECGDataset, RecordRef, Skip, checked_header, collect_refs
 
 CLASSES = ("N", "A", "O", "~")  # normal, atrial fibrillation, other rhythm, too noisy
 # The AliveCor device records a lead-I-like signal between the two hands; its header calls it "ECG".
@@ -16,7 +16,7 @@ def read_reference(root):
     path = os.path.join(root, "REFERENCE.csv")
     if not os.path.exists(path):
         return {}
-    with open(path, newline="") as handle:
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
         return {row[0].strip(): row[1].strip() for row in csv.reader(handle) if len(row) >= 2}
 
 
@@ -34,4 +34,6 @@ def read_cinc2017(root, min_seconds=None, progress=None):
     reference = read_reference(root)
     paths = sorted(os.path.join(root, name) for name in os.listdir(root) if name.endswith(".hea"))
     refs, skipped = collect_refs(paths, lambda path: cinc2017_ref(path, reference, min_seconds), progress)
+    present = {os.path.splitext(os.path.basename(path))[0] for path in paths}
+    skipped += [Skip(record, "listed in REFERENCE.csv but has no header file", "MissingSignalFile") for record in sorted(set(reference) - present)]
     return ECGDataset("cinc2017", root, refs, CLASSES, skipped, multilabel=False)

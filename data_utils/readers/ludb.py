@@ -28,13 +28,14 @@ _WAVE_OF_SYMBOL = {"p": 0, "N": 1, "t": 2}
 def read_ludb_table(root):
     """``{record_id: (labels, age, sex)}`` from ``ludb.csv``; labels in column order."""
     table = {}
-    with open(os.path.join(root, "ludb.csv"), newline="", encoding="utf-8") as handle:
+    with open(os.path.join(root, "ludb.csv"), newline="", encoding="utf-8", errors="replace") as handle:
         for row in csv.DictReader(handle):
             labels = [line.strip() for column in DIAGNOSIS_COLUMNS for line in (row.get(column) or "").splitlines() if line.strip()]
-            age_text = row["Age"].strip().lstrip(">")
+            age_text = (row.get("Age") or "").strip().lstrip(">")
             age = float(age_text) if age_text.replace(".", "", 1).isdigit() else None
-            sex = row["Sex"].strip()[:1].upper() or None
-            table[row["ID"].strip()] = (tuple(labels), age, sex if sex in ("F", "M") else None)
+            sex = (row.get("Sex") or "").strip()[:1].upper() or None
+            if (row.get("ID") or "").strip():
+                table[row["ID"].strip()] = (tuple(labels), age, sex if sex in ("F", "M") else None)
     return table
 
 

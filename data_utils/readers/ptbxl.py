@@ -11,7 +11,7 @@ import csv
 import logging
 import os
 
-from data_utils.errors import MissingSignalFile, NoLabels
+from data_utils.errors import MetadataError, MissingSignalFile, NoLabels
 from data_utils.readers.base import ECGDataset, RecordRef, checked_header, collect_refs
 
 log = logging.getLogger(__name__)
@@ -60,12 +60,34 @@ def ptbxl_ref(row, root, fs, mapping, classes, min_seconds=None):
         if not os.path.exists(path):
             raise MissingSignalFile(record, f"neither {row[wanted]}.hea nor {row[other]}.hea exists")
     header = checked_header(path, min_seconds)
-    codes = ast.literal_eval(row["scp_codes"]) if row["scp_codes"].strip() else {}
+    codes, fold = _scp_codes(record, row["scp_codes"]), _fold(record, row["strat_fold"])
     labels = tuple(sorted({mapping[code] for code in codes if code in mapping}, key=classes.index))
     if not labels:
         raise NoLabels(record, f"no statement of this label set among {sorted(codes) or 'none'}")
     sex = {"0": "M", "1": "F"}.get(row["sex"].strip().split(".")[0])
-    return RecordRef(record, header, labels, _age(row["age"]), sex, fold=int(float(row["strat_fold"])), fs_out=float(fs))
+    return RecordRef(record, header, labels, _age(row["age"]), sex, fold=fold, fs_out=float(fs))
+
+
+def _scp_codes(record, text):
+    """The ``scp_codes`` cell (a Python dict literal such as ``{'NORM': 100.0}``) as a dict."""
+    try:
+        codes = ast.literal_eval(text) if text.strip() else {}
+    except (ValueError, SyntaxError):
+        raise MetadataError(record, f"scp_codes {text[:60]!r} is not a dictionary of statements") from None
+    if not isinstance(codes, dict):
+        raise MetadataError(record, f"scp_codes {text[:60]!r} is not a dictionary of statements")
+    return codes
+
+
+def _fold(record, text):
+    """The ``strat_fold`` cell as an int from 1 to 10."""
+    try:
+        fold = int(float(text))
+    except ValueError:
+        raise MetadataError(record, f"strat_fold {text!r} is not a number") from None
+    if not 1 <= fold <= 10:
+        raise MetadataError(record, f"strat_fold {fold} is not one of PTB-XL's folds 1-10")
+    return fold
 
 
 def read_ptbxl(root, label_set="superdiagnostic", fs=100, min_seconds=None, progress=None):
@@ -83,7 +105,7 @@ def read_ptbxl(root, label_set="superdiagnostic", fs=100, min_seconds=None, prog
     classes, mapping = scp_label_map(root, label_set)
     with open(os.path.join(root, "ptbxl_database.csv"), newline="") as handle:
         rows = list(csv.DictReader(handle))
-    refs, skipped = collect_refs(rows, lambda row: ptbxl_ref(row, root, fs, mapping, classes, min_seconds), progress)
+    refs, skipped = collect_refs(rows, lambda row: ptbxl_ref(row, root, fs, mapping, classes, min_seconds), progress, name=lambda row: row.get("ecg_id") or "?")
     dataset = ECGDataset("ptbxl", root, refs, classes, skipped)
     resampled = [ref for ref in refs if ref.header.fs != fs]
     if resampled:

@@ -1,0 +1,126 @@
+"""The run folder is never wiped, and what the compression stages choose and write is what they report.
+
+``--out``: a folder that is not a run of ours is refused untouched; in a run folder only the run's
+own entries go; two runs into one folder: the second is refused. Compression: the student
+compressed is the distilled one best on validation; ``--kd-weight`` 0 means no teacher; every
+exported file's sidecar holds the thresholds tuned on validation for that file, the ones behind
+its reported metrics; ``--int8-tolerance`` refuses a file that loses too much on validation.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from kdpipeline.rundir import RUN_ENTRIES, RunDir, RunFolderError
+
+TINY = ["--data", "synthetic:n=160,fs=100,seconds=6,seed=3", "--window-seconds", "5", "--epochs", "1", "--batch-size", "16", "--teacher-width", "0.125"]
+
+
+def user_folder(path):
+    (path / "mydata").mkdir(parents=True)
+    (path / "thesis.tex").write_text("\\chapter{Mine}\n")
+    (path / "mydata" / "notes.txt").write_text("notes\n")
+    return path
+
+
+def test_a_folder_that_is_not_a_run_is_refused_untouched(tmp_path):
+    folder = user_folder(tmp_path / "mine")
+    with pytest.raises(RunFolderError, match="2 entries .* no state.json: it is not a train.py run folder"):
+        RunDir(str(folder))
+    assert sorted(os.listdir(folder)) == ["mydata", "thesis.tex"] and (folder / "thesis.tex").read_text() == "\\chapter{Mine}\n"
+    with pytest.raises(RunFolderError, match="is a file"):
+        RunDir(str(folder / "thesis.tex"))
+
+
+def test_a_fresh_run_removes_only_its_own_entries(tmp_path):
+    folder = tmp_path / "a" / "b" / "run"  # missing parents are created
+    with RunDir(str(folder)) as run:
+        run.write("report.json", {"models": {}})
+        os.makedirs(run.path("models"))
+        open(run.model_path("teacher"), "w").close()
+        open(run.path("report.md.tmp"), "w").close()
+    user_folder(folder)  # the user keeps notes beside the run's files
+    with RunDir(str(folder)) as run:
+        run.clear()
+        assert sorted(os.listdir(folder)) == ["mydata", "state.json", "thesis.tex", "train.lock"] and run.state == {"stages": {}}
+    assert set(os.listdir(folder)) - {"mydata", "thesis.tex"} <= set(RUN_ENTRIES)
+
+
+def test_a_second_run_into_a_held_folder_is_refused(tmp_path):
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import run
+
+    out = str(tmp_path / "run")
+    with RunDir(out):
+        with pytest.raises(RunFolderError, match="another train.py run is writing"):
+            RunDir(out)
+        with pytest.raises(SystemExit, match="another train.py run is writing"):
+            run(parse_args([*TINY, "--stages", "teacher", "--out", out]))
+        assert sorted(os.listdir(out)) == ["state.json", "train.lock"]
+    RunDir(out).release()  # free again once the first run lets go
+
+
+def test_only_the_lock_of_an_earlier_run_does_not_make_a_folder_foreign(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "train.lock").write_text("")
+    RunDir(str(tmp_path / "run")).release()
+
+
+@pytest.fixture
+def context(tmp_path):
+    """A real ``Context`` on tiny synthetic data, with a run folder."""
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import build_context
+
+    ctx, _ = build_context(parse_args([*TINY, "--out", str(tmp_path / "run")]))
+    ctx.run = RunDir(str(tmp_path / "run"))
+    yield ctx
+    ctx.run.release()
+
+
+def test_the_compressed_student_is_the_distilled_one_best_on_validation(context):
+    from kdpipeline.compression import deployed_name
+
+    os.makedirs(context.run.path("models"))
+    for name in ("student", "student_kd", "student_mlkd"):
+        open(context.run.model_path(name), "w").close()
+    context.run.complete("student", {"student": {"selection": {"macro_auroc": 0.95}}})
+    context.run.complete("distill", {"student_kd": {"selection": {"macro_auroc": 0.71}}})
+    context.run.complete("mlkd", {"assistant": {"selection": {"macro_auroc": 0.99}}, "student_mlkd": {"selection": {"macro_auroc": 0.83}}})
+    assert deployed_name(context) == "student_mlkd"  # not the plain student, not the assistant, not a fixed order
+    context.run.complete("mlkd", {"student_mlkd": {"selection": {"macro_auroc": 0.60}}})
+    assert deployed_name(context) == "student_kd"
+    context.run.state["stages"] = {"student": context.run.output("student")}
+    assert deployed_name(context) == "student"
+
+
+def test_kd_weight_zero_fine_tunes_without_a_teacher(context):
+    from kdpipeline.compression import teacher_terms
+
+    context.args.kd_weight = 0.0
+    assert teacher_terms(context) == {"teachers": [], "terms": []}  # no teacher needs to exist
+
+
+def test_exported_sidecar_thresholds_are_the_files_own_and_int8_tolerance_refuses(context):
+    from data_utils.scoring import tune_thresholds
+    from kdpipeline.compression import exported
+    from lrhnet import LRHNet
+    from lrhnet.export import TFLiteNetwork
+    from lrhnet.training import predict_probabilities
+
+    student = LRHNet(1, len(context.classes))
+    student(np.zeros((1, context.pipeline.window, 1), np.float32))
+    entry = exported(context, student, "student_float32.tflite", "float32")
+    path = context.run.path(entry["file"])
+    with open(path + ".json") as handle:
+        sidecar = json.load(handle)
+    validation = context.pipeline.evaluate(context.split["validation"], crop="sliding")
+    probabilities, labels = predict_probabilities(TFLiteNetwork(path), validation, "student")
+    assert sidecar["thresholds"] == entry["thresholds"] == pytest.approx([float(t) for t in tune_thresholds(labels, probabilities)])
+    assert set(entry) >= {"test", "keras_test", "validation", "keras_validation"}
+    context.args.int8_tolerance = -1.0  # any file is "too far" below its float student
+    with pytest.raises(SystemExit, match="validation macro_auroc .* the file was removed"):
+        exported(context, student, "student_int8.tflite", "int8")
+    assert not os.path.exists(context.run.path("exports", "student_int8.tflite")) and not os.path.exists(context.run.path("exports", "student_int8.tflite.json"))
