@@ -29,7 +29,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
-import tf_keras as keras  # noqa: E402
 
 from benchmarks.provenance import provenance  # noqa: E402
 from benchmarks.settings import cinc2017_split  # noqa: E402
@@ -41,6 +40,7 @@ from lrhnet.calibration import representative_samples, stacked_inputs  # noqa: E
 from lrhnet.efficiency import file_sizes, keras_latency_ms, multiply_accumulates, tflite_latency_ms, trainable_parameters  # noqa: E402
 from lrhnet.export import export_tflite, parity_report  # noqa: E402
 from lrhnet.recipes import fit_network  # noqa: E402
+from lrhnet.saving import load_network  # noqa: E402
 from lrhnet.training import evaluate_on_test  # noqa: E402
 from lrhnet.twin import GraphNetwork, student_twin, quantize_twin  # noqa: E402
 
@@ -128,7 +128,7 @@ class Bench:
             calibration = json.load(handle)["int8_calibration"]
         add("tflite int8 (post-training, ranges chosen on validation)", report["tflite"], path, calibration=calibration)
 
-        pruned = keras.models.load_model(student_path)
+        pruned = load_network(student_path)
         steps_per_epoch = int(np.ceil(len(self.split["train"]) / 64))
         prune_layers(pruned, args.sparsity, end_step=steps_per_epoch, frequency=max(1, steps_per_epoch // 10))
         self.fit(pruned, args.finetune_epochs, 1e-3, terms(), callbacks=[UpdatePruningStep()])

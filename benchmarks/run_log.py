@@ -5,10 +5,10 @@ import os
 import time
 
 import numpy as np
-import tf_keras as keras
 
 from lrhnet.efficiency import trainable_parameters
 from lrhnet.recipes import fit_network, score_on_test
+from lrhnet.saving import load_network
 
 SUMMARY_METRICS = ("cinc2017_f1", "macro_f1", "macro_auroc", "macro_ap", "f1_N", "f1_A", "f1_O", "f1_~")
 
@@ -101,7 +101,7 @@ def saved_or_trained(folder, filename, train):
     path = os.path.join(folder, filename) if folder else None
     if path and os.path.exists(path):
         print(f"loading {path}", flush=True)
-        return keras.models.load_model(path)
+        return load_network(path)
     network = train()
     if path:
         os.makedirs(folder, exist_ok=True)

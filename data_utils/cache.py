@@ -20,6 +20,7 @@ import tempfile
 import numpy as np
 
 from data_utils.errors import RecordError
+from data_utils.files import is_inside
 from data_utils.readers.base import Skip, skip_for
 from data_utils.record import encode_demographics
 
@@ -58,7 +59,7 @@ def cache_key(dataset, preprocessing, leads, min_seconds):
         "format": dataset.format,
         "root": dataset.location,
         "sources": sources,
-        "records": [[ref.record_id, list(ref.labels), ref.fs] for ref in dataset.refs],
+        "records": [[ref.record_id, list(ref.labels), ref.fs, ref.age, ref.sex] for ref in dataset.refs],
         "classes": list(dataset.classes),
         "leads": list(leads),
         "preprocessing": preprocessing.as_dict(),
@@ -120,7 +121,7 @@ def build_cache(dataset, preprocessing, leads, cache_dir=None, min_seconds=None,
     """
     cache_dir = os.path.abspath(cache_dir or default_cache_dir())
     root = dataset.location
-    if dataset.reader is None and os.path.commonpath([cache_dir, root]) == root:
+    if dataset.reader is None and is_inside(cache_dir, root):
         raise ValueError(f"cache folder {cache_dir} lies inside the data folder {root}; the data folder is never written")
     directory = os.path.join(cache_dir, cache_key(dataset, preprocessing, leads, min_seconds))
     if not os.path.exists(os.path.join(directory, "meta.json")):

@@ -38,7 +38,8 @@ def main(argv=None):
             fmt = UNLABELED
         options = {"challenge": {"vocabulary": args.vocabulary}, "ptbxl": {"label_set": args.label_set, "fs": args.fs}}.get(fmt, {})
         dataset = open_dataset(path, format=fmt, progress=progress, **options).validate(progress=progress)
-        if fmt != UNLABELED and not dataset.refs and dataset.skipped and all(skip.kind == "NoLabels" for skip in dataset.skipped):
+        unrestricted = (fmt == "challenge" and args.vocabulary == "all") or fmt in ("cinc2017", "ludb")  # not a vocabulary or label set leaving records out
+        if fmt != UNLABELED and unrestricted and not dataset.refs and dataset.skipped and all(skip.kind == "NoLabels" for skip in dataset.skipped):
             dataset = open_dataset(path, format=UNLABELED, progress=progress).validate(progress=progress)
     except (DatasetFormatError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

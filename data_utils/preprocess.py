@@ -128,6 +128,17 @@ class Preprocessing:
     order: int = 3
     normalize: bool = True
 
+    def __post_init__(self):
+        """Raise ``ValueError`` for a rate that is not a positive number, a band outside (0, fs/2), or an order outside 1-10."""
+        if not (isinstance(self.fs, (int, float)) and math.isfinite(self.fs) and self.fs > 0):
+            raise ValueError(f"Preprocessing: `fs` must be a positive number of Hz. Received: fs={self.fs!r}")
+        if self.band is not None:
+            low, high = self.band
+            if not (0 < low < high < self.fs / 2):
+                raise ValueError(f"Preprocessing: `band` must satisfy 0 < low < high < fs/2 = {self.fs / 2:g} Hz. Received: band={tuple(self.band)!r}")
+        if not (isinstance(self.order, int) and 1 <= self.order <= 10):
+            raise ValueError(f"Preprocessing: `order` must be an integer from 1 to 10. Received: order={self.order!r}")
+
     def apply(self, signal, fs, record="<signal>"):
         """(T, L) at ``fs`` -> float32 (T', L) at ``self.fs``: resample, filter, normalise."""
         out = resample(signal, fs, self.fs, record)

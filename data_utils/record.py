@@ -49,6 +49,18 @@ class ECGRecord:
         return self.signal[:, columns]
 
 
+OLDEST_AGE = 150.0  # an age at or above this (or below 0) is an error in the record: unknown
+
+
+def plausible_age(age):
+    """``age`` in years as a float when it is a number in [0, ``OLDEST_AGE``), else None."""
+    try:
+        age = float(age)
+    except (TypeError, ValueError):
+        return None
+    return age if np.isfinite(age) and 0 <= age < OLDEST_AGE else None
+
+
 def encode_demographics(age, sex):
     """Encode age and sex as LRH-Net does: [age/100, age known, female, male, sex known].
 

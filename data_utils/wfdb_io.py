@@ -31,7 +31,8 @@ from data_utils.errors import (
 _DEFAULT_GAIN = 200.0  # WFDB: a gain of 0 (or none) means 200 ADC units per physical unit.
 _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "v": 1e3, "nv": 1e-6}
 # The digital value of an invalid sample in each WFDB signal format (WFDB signal(5) manual page).
-INVALID_SAMPLE = {8: None, 16: -(2**15), 61: -(2**15), 80: -(2**7), 160: -(2**15), 212: -(2**11), 310: -(2**9), 311: -(2**9), 24: -(2**23), 32: -(2**31)}
+INVALID_SAMPLE = {8: None, 16: -(2**15), 61: -(2**15), 80: -(2**7), 160: -(2**15), 212: -(2**11), 310: -(2**9), 311: -(2**9), 24: -(2**23), 32: -(2**31),
+                  508: -(2**7), 516: -(2**15), 524: -(2**23)}  # 5xx: FLAC-compressed 8, 16 and 24 bits
 MAX_GAP_SECONDS = 0.05  # shorter than a QRS complex; a longer run of invalid samples refuses the record
 _FORMAT = re.compile(r"^(?P<fmt>\d+)(x\d+)?(:\d+)?(\+(?P<offset>\d+))?$")
 _GAIN = re.compile(r"^(?P<gain>[-+0-9.eE]+)(\((?P<baseline>-?\d+)\))?(/(?P<units>\S+))?$")

@@ -20,13 +20,13 @@ DISTILLED = ("student_kd", "student_mlkd", "liteheart")
 
 
 def validation_scores(ctx, names):
-    """``{name: validation selection score}`` of the networks in ``names`` that a completed stage of this run saved."""
+    """``{name: validation selection score}`` of the networks in ``names`` that a completed stage of this run saved (finite scores only)."""
     scores = {}
     for stage in ctx.run.state["stages"].values():
         for name, entry in stage.items():
             if name in names and isinstance(entry, dict) and entry.get("selection") and os.path.exists(ctx.run.model_path(name)):
                 scores[name] = float(next(iter(entry["selection"].values())))
-    return scores
+    return {name: score for name, score in scores.items() if np.isfinite(score)}
 
 
 def deployed_name(ctx):

@@ -1,6 +1,7 @@
 """``train.py``'s command line: every flag, its default, and the checks that run before any work."""
 
 import argparse
+import math
 import os
 import zipfile
 
@@ -91,27 +92,32 @@ def parse_args(argv=None):
     unknown = [stage for stage in args.stages if stage not in STAGES]
     if unknown or not args.stages:
         parser.error(f"--stages: unknown {unknown or 'empty list'}; choose from {','.join(STAGES)}")
+    numbers = ("fs", "window_seconds", "labeled_fraction", "sparsity", "temperature", "teacher_width", "supervised_weight",
+               *(f"{name}_weight" for name in TERM_FLAGS), *(("int8_tolerance",) if args.int8_tolerance is not None else ()))
+    for name in numbers:
+        if not math.isfinite(getattr(args, name)):
+            parser.error(f"--{name.replace('_', '-')} must be a finite number, not {getattr(args, name)}")
     args.band = preprocessing_band(args.fs)
-    checks = [
-        (args.fs > 0 and args.window_seconds > 0 and args.batch_size > 0 and args.epochs > 0, "--fs, --window-seconds, --batch-size and --epochs must be positive"),
-        (args.fs >= MIN_FS, f"--fs {args.fs:g} Hz is below {MIN_FS:g} Hz, too slow to keep an ECG's QRS complexes"),
-        (0 < args.band[0] < args.band[1] < args.fs / 2, f"--fs {args.fs:g} Hz leaves no room for the {args.band[0]:g}-{args.band[1]:g} Hz band-pass filter below its Nyquist rate"),
-        (round(args.window_seconds * args.fs) >= MIN_WINDOW_SAMPLES,
-         f"--window-seconds {args.window_seconds:g} at {args.fs:g} Hz is {round(args.window_seconds * args.fs)} samples; a window needs at least {MIN_WINDOW_SAMPLES}"),
-        (args.int8_tolerance is None or args.int8_tolerance >= 0, "--int8-tolerance must be non-negative"),
-        (args.kd_weight > 0 or "mlkd" not in args.stages, "--kd-weight 0 switches distillation off, which is all the mlkd stage does: leave mlkd out of --stages"),
-        (0 < args.labeled_fraction <= 1, f"--labeled-fraction must lie in (0, 1], not {args.labeled_fraction}"),
-        (0 <= args.sparsity < 1, f"--sparsity must lie in [0, 1), not {args.sparsity}"),
-        (args.temperature > 0, "--temperature must be positive"),
-        (all(getattr(args, f"{name}_weight") >= 0 for name in TERM_FLAGS) and args.supervised_weight >= 0, "term weights must be non-negative"),
-        (args.teacher_width > 0, "--teacher-width must be positive"),
-        (args.labeled_fraction == 1 or args.method == "liteheart", "--labeled-fraction below 1 needs --method liteheart (semi-supervised training)"),
-        (not (args.demographics and args.method == "liteheart"), "--demographics is for --method lrhnet (the LiteHeart student reads one lead only)"),
-        (args.teacher_from is None or os.path.isfile(args.teacher_from), f"--teacher-from: {args.teacher_from} is not a file"),
-        (args.teacher_from is None or "teacher" not in args.stages, "--teacher-from replaces the teacher stage: leave teacher out of --stages"),
+    checks = [  # (test, message); each test runs only when the ones before it passed
+        (lambda: args.fs > 0 and args.window_seconds > 0 and args.batch_size > 0 and args.epochs > 0, "--fs, --window-seconds, --batch-size and --epochs must be positive"),
+        (lambda: args.fs >= MIN_FS, f"--fs {args.fs:g} Hz is below {MIN_FS:g} Hz, too slow to keep an ECG's QRS complexes"),
+        (lambda: round(args.window_seconds * args.fs) >= MIN_WINDOW_SAMPLES,
+         f"--window-seconds {args.window_seconds:g} at {args.fs:g} Hz is under {MIN_WINDOW_SAMPLES} samples, the shortest window"),
+        (lambda: args.int8_tolerance is None or args.int8_tolerance >= 0, "--int8-tolerance must be non-negative"),
+        (lambda: args.int8_tolerance is None or args.quantize != "none", "--int8-tolerance checks an int8 export; --quantize none makes none"),
+        (lambda: args.kd_weight > 0 or "mlkd" not in args.stages, "--kd-weight 0 switches distillation off, which is all the mlkd stage does: leave mlkd out of --stages"),
+        (lambda: 0 < args.labeled_fraction <= 1, f"--labeled-fraction must lie in (0, 1], not {args.labeled_fraction}"),
+        (lambda: 0 <= args.sparsity < 1, f"--sparsity must lie in [0, 1), not {args.sparsity}"),
+        (lambda: args.temperature > 0, "--temperature must be positive"),
+        (lambda: all(getattr(args, f"{name}_weight") >= 0 for name in TERM_FLAGS) and args.supervised_weight >= 0, "term weights must be non-negative"),
+        (lambda: args.teacher_width > 0, "--teacher-width must be positive"),
+        (lambda: args.labeled_fraction == 1 or args.method == "liteheart", "--labeled-fraction below 1 needs --method liteheart (semi-supervised training)"),
+        (lambda: not (args.demographics and args.method == "liteheart"), "--demographics is for --method lrhnet (the LiteHeart student reads one lead only)"),
+        (lambda: args.teacher_from is None or os.path.isfile(args.teacher_from), f"--teacher-from: {args.teacher_from} is not a file"),
+        (lambda: args.teacher_from is None or "teacher" not in args.stages, "--teacher-from replaces the teacher stage: leave teacher out of --stages"),
     ]
     for ok, message in checks:
-        if not ok:
+        if not ok():
             parser.error(message)
     problem = folder_problem(args)
     if problem:
@@ -124,15 +130,11 @@ def preprocessing_band(fs):
     return (0.5, min(40.0, 0.45 * fs))
 
 
-def inside(path, folder):
-    """True when ``path`` is ``folder`` or lies under it."""
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return os.path.commonpath([path, folder]) == folder
-
-
 def folder_problem(args):
     """What is wrong with ``--out``, ``--cache-dir`` and ``--teacher-from`` (None when nothing is);
     checked before anything is written."""
+    from data_utils.cache import default_cache_dir
+    from data_utils.files import is_inside
     from kdpipeline.rundir import RunFolderError, check_run_folder
 
     try:
@@ -140,13 +142,23 @@ def folder_problem(args):
     except RunFolderError as error:
         return f"--out: {error}"
     if args.format != "synthetic":
-        if inside(args.out, args.path):
+        if is_inside(args.out, args.path):
             return f"--out {args.out} lies inside the data folder {args.path}; the data folder is never written"
-        if args.cache_dir and inside(args.cache_dir, args.path):
-            return f"--cache-dir {args.cache_dir} lies inside the data folder {args.path}; the data folder is never written"
+        cache_dir = args.cache_dir or default_cache_dir()
+        if is_inside(cache_dir, args.path):
+            return f"the cache folder {cache_dir} (--cache-dir or $ECG_KD_CACHE) lies inside the data folder {args.path}; the data folder is never written"
     if args.teacher_from:
-        if inside(args.teacher_from, args.out) and not args.resume:
+        if is_inside(args.teacher_from, args.out) and not args.resume:
             return f"--teacher-from {args.teacher_from} lies inside --out {args.out}, which a fresh run clears; copy it elsewhere first"
-        if not zipfile.is_zipfile(args.teacher_from) or "config.json" not in zipfile.ZipFile(args.teacher_from).namelist():
+        if not is_keras_file(args.teacher_from):
             return f"--teacher-from {args.teacher_from} is not a saved Keras network (.keras); pass another run's models/teacher.keras"
     return None
+
+
+def is_keras_file(path):
+    """True when ``path`` is a ``.keras`` archive (a zip holding ``config.json``)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "config.json" in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False

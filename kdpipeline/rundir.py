@@ -16,10 +16,11 @@ import json
 import os
 import shutil
 
-from data_utils.files import atomic_write
+from data_utils.files import atomic_write, temporary_of
 
 STATE = "state.json"
 LOCK = "train.lock"
+TOOL = "ecg-kd train.py"  # written into state.json: the mark of a run folder
 RUN_ENTRIES = (STATE, "report.json", "report.md", "split.json", "models", "exports", "plots", "backup", LOCK)
 
 
@@ -27,22 +28,50 @@ class RunFolderError(ValueError):
     """A folder that cannot take a run: a file, somebody else's folder, or a folder another run holds."""
 
 
+def read_state(root):
+    """The ``state.json`` of a run folder: a dict with a ``stages`` dict (and, since this version, ``tool``).
+
+    Raises:
+        RunFolderError: the file cannot be read or is not a run's state.
+    """
+    try:
+        with open(os.path.join(root, STATE)) as handle:
+            state = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise RunFolderError(f"{root}: {STATE} cannot be read ({error}); it is not a train.py run folder, so nothing in it is touched") from None
+    if not (isinstance(state, dict) and isinstance(state.get("stages"), dict) and state.get("tool", TOOL) == TOOL):
+        raise RunFolderError(f"{root}: its {STATE} is not the state of a train.py run, so nothing in it is touched; choose a new or empty folder")
+    return state
+
+
 def check_run_folder(root):
-    """Raise ``RunFolderError`` unless ``root`` is absent, empty, or a run folder (holds ``state.json``)."""
+    """Raise ``RunFolderError`` unless ``root`` is absent (with a writable folder above it), empty,
+    or a run folder (holds a run's ``state.json``)."""
+    if os.path.lexists(root) and not os.path.exists(root):
+        raise RunFolderError(f"{root} is a link to nothing")
     if os.path.exists(root) and not os.path.isdir(root):
         raise RunFolderError(f"{root} is a file, not a folder")
     if not os.path.isdir(root):
+        parent = os.path.dirname(os.path.abspath(root))
+        while not os.path.lexists(parent):
+            parent = os.path.dirname(parent)
+        if not os.path.isdir(parent):
+            raise RunFolderError(f"{root}: {parent} is a file, so the folder cannot be made")
+        if not os.access(parent, os.W_OK):
+            raise RunFolderError(f"{root}: {parent} is not writable")
         return
     foreign = sorted(set(os.listdir(root)) - {LOCK})
     if foreign and STATE not in foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise RunFolderError(f"{root} holds {len(foreign)} entries ({shown}) and no {STATE}: it is not a train.py run folder, "
                              "so nothing in it is touched; choose a new or empty folder")
+    if foreign:
+        read_state(root)
 
 
 def own_entries(root):
-    """The entries of ``root`` that a run wrote: ``RUN_ENTRIES`` and their temporary files."""
-    return [name for name in sorted(os.listdir(root)) if name in RUN_ENTRIES or (name.endswith(".tmp") and name[: -len(".tmp")] in RUN_ENTRIES)]
+    """The entries of ``root`` that a run wrote: ``RUN_ENTRIES`` and the temporary files ``atomic_write`` left of them."""
+    return [name for name in sorted(os.listdir(root)) if name in RUN_ENTRIES or temporary_of(name) in RUN_ENTRIES]
 
 
 class RunDir:
@@ -59,18 +88,22 @@ class RunDir:
     def __init__(self, root):
         self.root = os.path.abspath(root)
         check_run_folder(self.root)
-        os.makedirs(self.root, exist_ok=True)
-        self._lock = open(self.path(LOCK), "a")
+        try:
+            os.makedirs(self.root, exist_ok=True)
+            self._lock = open(self.path(LOCK), "a")
+        except OSError as error:
+            raise RunFolderError(f"{root}: cannot be made or written ({error.strerror})") from None
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock.close()
             raise RunFolderError(f"{root}: another train.py run is writing to this folder; wait for it or choose another --out") from None
         try:
-            self.state = self.read(STATE) or {"stages": {}}
-        except (ValueError, OSError) as error:
+            self.state = read_state(self.root) if os.path.exists(self.path(STATE)) else {"stages": {}}
+        except RunFolderError:
             self.release()
-            raise RunFolderError(f"{root}: {STATE} cannot be read ({error}); choose another --out") from None
+            raise
+        self.state["tool"] = TOOL
         self.write(STATE, self.state)  # marks the folder as a run folder from the first write on
 
     def __enter__(self):
@@ -122,12 +155,10 @@ class RunDir:
         return path
 
     def load_model(self, name):
-        import tf_keras as keras
+        """The network saved as ``models/<name>.keras``."""
+        from lrhnet.saving import load_network
 
-        import liteheart  # noqa: F401  (importing registers the network classes for loading)
-        import lrhnet  # noqa: F401
-
-        return keras.models.load_model(self.model_path(name))
+        return load_network(self.model_path(name))
 
     def clear(self):
         """Start afresh (a new run in this folder without ``--resume``): remove the run's own
@@ -137,5 +168,5 @@ class RunDir:
                 continue
             target = self.path(name)
             shutil.rmtree(target) if os.path.isdir(target) and not os.path.islink(target) else os.remove(target)
-        self.state = {"stages": {}}
+        self.state = {"tool": TOOL, "stages": {}}
         self.write(STATE, self.state)

@@ -56,15 +56,20 @@ def build_context(args):
     """
     from data_utils import Preprocessing, open_dataset
     from data_utils.cache import build_cache
-    from data_utils.errors import NO_LABELS
+    from data_utils.errors import NO_LABELS, DatasetFormatError
     from data_utils.pipeline import ECGPipeline
     from data_utils.splits import labeled_split, split_indices
 
     options = {"challenge": {"vocabulary": args.classes or "all"}, "ptbxl": {"label_set": args.label_set, "fs": 100 if args.fs <= 100 else 500}}.get(args.format, {})
-    dataset = open_dataset(args.path, format=args.format, progress=True, **options)
+    try:
+        dataset = open_dataset(args.path, format=args.format, progress=True, **options)
+    except (DatasetFormatError, ValueError) as error:
+        raise SystemExit(f"train.py: error: --data: {error}") from None
     preprocessing = Preprocessing(fs=args.fs, band=args.band)
     cache = build_cache(dataset, preprocessing, args.teacher_leads, args.cache_dir, progress=True)
     if len(cache) == 0 and dataset.skipped and all(skip.kind == "NoLabels" for skip in dataset.skipped):
+        if args.format == "challenge" and args.classes not in (None, "all"):
+            raise SystemExit(f"train.py: error: --data {args.data}: no record has a label among the --classes {args.classes} vocabulary; --classes all keeps every code")
         raise SystemExit(f"train.py: error: --data {args.data}: {NO_LABELS}")
     if len(cache) < 3:
         raise SystemExit(f"train.py: error: only {len(cache)} usable records in {args.data} ({len(dataset.skipped)} skipped); at least 3 are needed to split")
@@ -103,16 +108,31 @@ def add_to_report(report, output):
 
 def check_resume(args, config):
     """Refuse ``--resume`` of a run made with other flags (reads ``state.json`` only)."""
-    from kdpipeline.rundir import STATE
+    from kdpipeline.rundir import STATE, read_state
 
-    state_path = os.path.join(args.out, STATE)
-    if not (args.resume and os.path.exists(state_path)):
+    if not (args.resume and os.path.exists(os.path.join(args.out, STATE))):
         return
-    with open(state_path) as handle:
-        earlier = json.load(handle).get("config", config)
+    try:
+        earlier = read_state(args.out).get("config", config)
+    except RunFolderError as error:
+        raise SystemExit(f"train.py: error: --out: {error}") from None
     if earlier != config:
         changed = sorted(key for key in config if earlier.get(key) != config[key])
         raise SystemExit(f"train.py: error: --resume: the run in {args.out} was made with other values of {', '.join(changed)}; drop --resume or choose another --out")
+
+
+def check_teacher(path, num_leads, num_classes):
+    """Refuse a ``--teacher-from`` network that does not read ``num_leads`` leads and give ``num_classes`` classes."""
+    from lrhnet.saving import load_network
+
+    try:
+        teacher = load_network(path)
+    except Exception as error:  # Keras raises many types for a file it cannot load
+        raise SystemExit(f"train.py: error: --teacher-from {path} cannot be loaded ({type(error).__name__}: {error})") from None
+    found = (getattr(teacher, "num_leads", None), getattr(teacher, "num_classes", None))
+    if found != (num_leads, num_classes):
+        raise SystemExit(f"train.py: error: --teacher-from {path} reads {found[0]} leads and gives {found[1]} classes; "
+                         f"this run needs {num_leads} leads (--teacher-leads) and {num_classes} classes")
 
 
 def run(args):
@@ -123,6 +143,8 @@ def run(args):
     config = run_config(args)
     check_resume(args, config)
     context, data = build_context(args)  # every input is checked before the run folder is touched
+    if args.teacher_from:
+        check_teacher(args.teacher_from, len(args.teacher_leads), len(context.classes))
     try:
         run_dir = RunDir(args.out)
     except RunFolderError as error:

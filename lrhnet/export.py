@@ -103,12 +103,18 @@ def check_sidecar(sidecar, path="sidecar"):
     if not (isinstance(sidecar["window"], int) and sidecar["window"] > 0):
         fail("window", f"must be a positive number of samples, not {sidecar['window']!r}")
     thresholds = sidecar.get("thresholds")
-    if thresholds is not None and not (isinstance(thresholds, list) and len(thresholds) == len(sidecar["classes"])):
-        fail("thresholds", f"must be null or one number per class ({len(sidecar['classes'])})")
+    if thresholds is not None and not (isinstance(thresholds, list) and len(thresholds) == len(sidecar["classes"])
+                                       and all(isinstance(t, (int, float)) and not isinstance(t, bool) and np.isfinite(t) for t in thresholds)):
+        fail("thresholds", f"must be null or one finite number per class ({len(sidecar['classes'])})")
+    for field in ("multilabel", "demographics"):
+        if not isinstance(sidecar.get(field, False), bool):
+            fail(field, f"must be true or false, not {sidecar[field]!r}")
     try:
-        Preprocessing.from_dict(sidecar["preprocessing"])
+        preprocessing = Preprocessing.from_dict(sidecar["preprocessing"])
     except (KeyError, TypeError, ValueError) as error:
         fail("preprocessing", f"cannot be read ({error})")
+    if sidecar["fs"] != preprocessing.fs:
+        fail("fs", f"is {sidecar['fs']!r} but the preprocessing resamples to {preprocessing.fs:g} Hz")
 
 
 def concrete_function(network, window):
@@ -292,6 +298,8 @@ def parity_report(network, tflite_path, validation, test, classes, multilabel=Tr
               "tflite_validation": file_scores["validation"], "thresholds": file_scores["thresholds"], "metric": metric}
     if int8_tolerance is not None:
         float_value, file_value = keras_scores["validation"][metric], file_scores["validation"][metric]
+        if not (np.isfinite(float_value) and np.isfinite(file_value)):
+            raise Int8AccuracyError(f"{tflite_path}: validation {metric} is {file_value} for the file and {float_value} for the Keras model; they cannot be compared")
         if float_value - file_value > int8_tolerance:
             raise Int8AccuracyError(f"{tflite_path}: validation {metric} {file_value:.4f} is {float_value - file_value:.4f} below the Keras model's "
                                     f"{float_value:.4f} (tolerance {int8_tolerance})")

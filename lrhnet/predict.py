@@ -12,6 +12,7 @@ cannot be used are listed on stderr with their reason; the others still get pred
 import argparse
 import csv
 import io
+import math
 import os
 import sys
 
@@ -20,7 +21,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import numpy as np  # noqa: E402
 
 from data_utils.errors import as_record_error  # noqa: E402
-from data_utils.files import atomic_write  # noqa: E402
+from data_utils.files import atomic_write, is_inside  # noqa: E402
 from data_utils.preprocess import Preprocessing, sliding_windows  # noqa: E402
 from data_utils.readers import read_record  # noqa: E402
 from data_utils.readers.challenge import find_headers  # noqa: E402
@@ -82,12 +83,9 @@ def load_runner(model_path):
         window, leads = (int(size) for size in runner.inputs[0]["shape"][-2:])  # (1, window, leads), or (1, 1, window, leads) for 2-D twins
         shape = {"window": window, "leads": leads, "demographics": len(runner.inputs) > 1, "classes": int(runner.output["shape"][-1])}
         return runner, shape
-    import tf_keras as keras
+    from lrhnet.saving import load_network
 
-    import liteheart  # noqa: F401  (importing registers the network classes for loading)
-    import lrhnet  # noqa: F401
-
-    network = keras.models.load_model(model_path, compile=False)
+    network = load_network(model_path)
     shape = {"window": None, "leads": network.num_leads, "demographics": network.demographics, "classes": network.num_classes}
     return (lambda signal, demo: network((signal, demo) if demo is not None else signal, training=False).numpy()), shape
 
@@ -109,12 +107,14 @@ def record_paths(path):
 
 
 def check_output(out, source):
-    """Refuse an ``--out`` that is a folder, lies inside the input folder, or is a file this command did not write."""
-    out, source = os.path.abspath(out), os.path.abspath(source)
+    """What is wrong with ``--out`` (None when nothing is): a folder, inside the data folder (the
+    input folder, or the folder of a single input record), or a file this command did not write."""
+    out = os.path.abspath(out)
+    data_folder = source if os.path.isdir(source) else os.path.dirname(os.path.abspath(source))
     if os.path.isdir(out):
         return f"--out {out} is a folder; name a CSV file"
-    if os.path.isdir(source) and os.path.commonpath([out, source]) == source:
-        return f"--out {out} lies inside the input folder {source}; the data folder is never written"
+    if is_inside(out, data_folder):
+        return f"--out {out} lies inside the data folder {data_folder}; the data folder is never written"
     if os.path.exists(out):
         try:
             with open(out, encoding="utf-8") as handle:
@@ -133,8 +133,12 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="CSV file to write (an existing file is replaced only when it is an earlier predictions file)")
     parser.add_argument("--stride-seconds", type=float, default=None, help="sliding-window stride (default: half a window)")
     args = parser.parse_args(argv)
-    if args.stride_seconds is not None and not args.stride_seconds > 0:
-        parser.error(f"--stride-seconds must be positive, not {args.stride_seconds}")
+    if args.stride_seconds is not None and not (math.isfinite(args.stride_seconds) and args.stride_seconds > 0):
+        parser.error(f"--stride-seconds must be a positive number, not {args.stride_seconds}")
+    paths = record_paths(args.input)
+    if not paths or not os.path.exists(paths[0]):
+        print(f"error: {args.input}: no ECG record found", file=sys.stderr)
+        return 2
     problem = check_output(args.out, args.input)
     if problem:
         parser.error(problem)
@@ -143,29 +147,27 @@ def main(argv=None):
     except (MissingSidecar, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    paths = record_paths(args.input)
-    if not paths or not os.path.exists(paths[0]):
-        print(f"error: {args.input}: no ECG record found", file=sys.stderr)
-        return 2
     rows, failures = [], 0
     for path in paths:
         record_id = os.path.splitext(os.path.basename(path))[0]
         try:
             record = read_record(path)
             probabilities = predictor.predict(record)
+            rows.append([record.record_id, *(f"{p:.6f}" for p in probabilities), ";".join(predictor.decide(probabilities))])
         except Exception as error:  # one bad record never stops the others
             error = as_record_error(record_id, error)
             failures += 1
             print(f"{error.record}: {error.reason}", file=sys.stderr)
-            continue
-        rows.append([record.record_id, *(f"{p:.6f}" for p in probabilities), ";".join(predictor.decide(probabilities))])
+    if not rows:
+        print(f"error: none of the {failures} records could be predicted; {args.out} is not written", file=sys.stderr)
+        return 1
     lines = io.StringIO()
     writer = csv.writer(lines)
     writer.writerow(["record", *(f"p_{name}" for name in predictor.classes), "labels"])
     writer.writerows(rows)
     atomic_write(args.out, lines.getvalue())
     print(f"{len(rows)} records predicted, {failures} skipped; wrote {args.out}", file=sys.stderr)
-    return 0 if rows else 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -237,22 +237,27 @@ def unlabeled_folders(root):
         Kind("ptbxl_style_without_database", "unlabeled/ptbxl_style", "00001_lr", "read")]
 
 
-# Model files and flag combinations the tests build from the corpus (name: what must be said).
+# Model files and flag combinations the tests build from the corpus (name: what must be said;
+# ``TRAIN_KINDS``: (flags, words[, environment])).
 PREDICT_KINDS = {
     "not_a_model": "cannot be loaded as a model",
     "sidecar_of_another_model": "the sidecar belongs to another model",
     "sidecar_not_json": "not a readable JSON sidecar",
     "sidecar_without_window": "field 'window' is missing",
+    "sidecar_thresholds_not_numbers": "field 'thresholds' must be null or one finite number per class",
+    "sidecar_band_above_nyquist": "`band` must satisfy 0 < low < high < fs/2",
     "model_without_sidecar": "no sidecar",
-    "out_inside_input": "inside the input folder",
+    "out_inside_input": "lies inside the data folder",
+    "out_beside_a_single_input_record": "lies inside the data folder",
     "out_is_a_user_file": "is not a predictions file",
-    "stride_zero": "--stride-seconds must be positive",
+    "stride_zero": "--stride-seconds must be a positive number",
+    "stride_infinite": "--stride-seconds must be a positive number",
     "input_absent": "no ECG record found",
 }
 TRAIN_KINDS = {
     "fs_one": (["--fs", "1"], "below 25 Hz"),
     "fs_twenty": (["--fs", "20"], "below 25 Hz"),
-    "window_too_short": (["--window-seconds", "0.001"], "a window needs at least 64"),
+    "window_too_short": (["--window-seconds", "0.001"], "under 64 samples, the shortest window"),
     "out_is_a_file": (["--out", "{user_file}"], "is a file, not a folder"),
     "out_is_a_user_folder": (["--out", "{user_folder}"], "it is not a train.py run folder"),
     "out_inside_data": (["--data", "{ptbxl}", "--out", "{ptbxl}/run"], "lies inside the data folder"),
@@ -263,6 +268,16 @@ TRAIN_KINDS = {
     "mlkd_without_kd": (["--kd-weight", "0", "--stages", "student,mlkd"], "leave mlkd out"),
     "negative_int8_tolerance": (["--int8-tolerance", "-1"], "--int8-tolerance must be non-negative"),
     "labeled_fraction_zero": (["--labeled-fraction", "0", "--method", "liteheart"], "--labeled-fraction must lie in (0, 1]"),
+    "fs_not_a_number": (["--fs", "nan"], "--fs must be a finite number"),
+    "window_infinite": (["--window-seconds", "inf"], "--window-seconds must be a finite number"),
+    "out_links_to_nothing": (["--out", "{dangling}"], "is a link to nothing"),
+    "out_under_a_file": (["--out", "{user_file}/run"], "is a file, so the folder cannot be made"),
+    "out_with_a_foreign_state_json": (["--out", "{foreign_state}"], "is not the state of a train.py run"),
+    "resume_with_a_foreign_state_json": (["--out", "{foreign_state}", "--resume"], "is not the state of a train.py run"),
+    "cache_default_inside_data": (["--data", "{ptbxl}"], "lies inside the data folder", {"ECG_KD_CACHE": "{ptbxl}/cache"}),
+    "ptbxl_without_statements": (["--data", "ptbxl:{ludb}"], "the ptbxl tables cannot be read"),
+    "teacher_of_another_shape": (["--data", "synthetic:n=60,seed=1", "--teacher-from", "{published_student}", "--stages", "distill"], "reads 1 leads and gives 4 classes"),
+    "int8_tolerance_without_int8": (["--int8-tolerance", "0.01", "--quantize", "none"], "--quantize none makes none"),
     "too_few_records": (["--data", "{ludb}"], "only 2 usable records"),
     "two_synthetic_records": (["--data", "synthetic:n=2"], "only 2 usable records"),
     "out_is_the_checkout": (["--out", "{checkout}"], "it is not a train.py run folder"),

@@ -240,3 +240,18 @@ def test_a_record_too_short_for_the_filter_raises_the_typed_error():
     with pytest.raises(RecordTooShort, match="the band-pass filter needs more than 21"):
         Preprocessing(fs=100).apply(np.ones((21, 1), np.float32), 100, "tiny")
     assert Preprocessing(fs=100).apply(np.random.default_rng(0).normal(size=(22, 1)), 100, "enough").shape == (22, 1)
+
+
+def test_an_unreadable_header_is_a_skip(bundled, monkeypatch):
+    """A header the process may not read (permissions do not stop root, so ``open`` is made to refuse)."""
+    from data_utils import wfdb_io
+
+    def refuse(path, *args, **kwargs):
+        if str(path).endswith("A05056.hea"):
+            raise PermissionError(13, "Permission denied")
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(wfdb_io, "open", refuse, raising=False)
+    dataset = open_dataset(bundled("cinc2017"))
+    assert dataset.record_ids == ["A00592", "A05493", "A08050"]
+    assert [(skip.record, skip.reason, skip.kind) for skip in dataset.skipped] == [("A05056", "cannot read header: Permission denied", "HeaderError")]

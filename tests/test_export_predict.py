@@ -162,18 +162,21 @@ def test_parity_report_and_int8_refusal(trained_student, real_windows, bundled, 
 
     dataset = open_dataset(bundled("cinc2017"))
     cache = build_cache(dataset, PREPROCESSING, ("I",), cache_dir=str(tmp_path / "c"), progress=False)
-    batches = ECGPipeline(cache, "I", window_seconds=WINDOW / 100).evaluate(np.arange(4), crop="sliding")
+    pipeline = ECGPipeline(cache, "I", window_seconds=WINDOW / 100)
+    validation, test = pipeline.evaluate(np.arange(4), crop="sliding"), pipeline.evaluate(np.array([0, 1]), crop="sliding")
     path = str(tmp_path / "int8.tflite")
     export_tflite(trained_student, path, "int8", window=WINDOW, representative=[[w[None]] for w in real_windows[:32]], **sidecar_fields())
-    report = parity_report(trained_student, path, batches, batches, list("NAO~"), multilabel=False)
+    report = parity_report(trained_student, path, validation, test, list("NAO~"), multilabel=False)
     assert set(report) == {"keras", "tflite", "keras_validation", "tflite_validation", "thresholds", "metric"} and "cinc2017_f1" in report["tflite"]
     assert report["metric"] == "cinc2017_f1" and report["thresholds"] is None  # single-label: arg-max, no thresholds
-    with pytest.raises(Int8AccuracyError, match=r"validation macro_auroc .*\(tolerance -1\)"):  # any result is "too far" below -1
-        parity_report(trained_student, path, batches, batches, list("NAO~"), multilabel=False, metric="macro_auroc", int8_tolerance=-1)
+    with pytest.raises(Int8AccuracyError, match=r"validation macro_auroc .*\(tolerance -1\)") as caught:  # any result is "too far" below -1
+        parity_report(trained_student, path, validation, test, list("NAO~"), multilabel=False, metric="macro_auroc", int8_tolerance=-1)
+    file_value, float_value = report["tflite_validation"]["macro_auroc"], report["keras_validation"]["macro_auroc"]
+    assert f"macro_auroc {file_value:.4f} is {float_value - file_value:.4f} below the Keras model's {float_value:.4f}" in str(caught.value)  # validation, not test
     with pytest.raises(Int8AccuracyError, match="validation cinc2017_f1"):  # the tolerance alone uses the task's selection metric
-        parity_report(trained_student, path, batches, batches, list("NAO~"), multilabel=False, int8_tolerance=-1)
+        parity_report(trained_student, path, validation, test, list("NAO~"), multilabel=False, int8_tolerance=-1)
     with pytest.raises(ValueError, match="'challenge_metric' is not one of"):
-        parity_report(trained_student, path, batches, batches, list("NAO~"), multilabel=False, metric="challenge_metric", int8_tolerance=0.01)
+        parity_report(trained_student, path, validation, test, list("NAO~"), multilabel=False, metric="challenge_metric", int8_tolerance=0.01)
 
 
 def test_int8_ranges_chosen_on_held_out_windows_resist_an_outlier_in_calibration(trained_student, real_windows, tmp_path):

@@ -1,8 +1,8 @@
 """``inspect``, ``predict`` and ``train.py`` over the malformed-input corpus (``tests/malformed_corpus.py``).
 
-The corpus holds 71 kinds: 46 kinds of record across the four formats and unlabelled folders
-(good records counted once per folder), 9 kinds of bad model file or ``predict`` argument, and 16
-bad ``train.py`` flag combinations or data. For every command: no traceback; each bad record gives
+The corpus holds 85 kinds: 46 kinds of record across the four formats and unlabelled folders
+(good records counted once per folder), 13 kinds of bad model file or ``predict`` argument, and 26
+bad ``train.py`` flags, folders or data. For every command: no traceback; each bad record gives
 a skip naming the record and its reason (or a typed error when read alone); good records beside
 bad ones are still read; and no file under the corpus changes.
 """
@@ -61,7 +61,7 @@ def no_traceback(text):
 
 
 def test_the_corpus_holds_at_least_30_kinds(corpus):
-    assert kind_count(corpus[1]) == 71
+    assert kind_count(corpus[1]) == 85
 
 
 @pytest.mark.parametrize("folder", sorted(DATA_FOLDERS))
@@ -79,7 +79,7 @@ def test_inspect_reads_the_good_records_and_names_each_bad_one(corpus, folder, c
     skipped = {skip["record"]: skip["reason"] for skip in summary["skipped"]}
     for kind in mine:
         if kind.dataset == "skip":
-            assert kind.words in skipped.get(kind.record, "<not skipped>"), (kind.name, skipped.get(kind.record))
+            assert kind.record in skipped and kind.words in skipped[kind.record], (kind.name, skipped.get(kind.record))
         else:
             assert kind.record not in skipped, (kind.name, skipped[kind.record])
     if folder.startswith("unlabeled"):
@@ -110,9 +110,25 @@ def test_predict_predicts_the_good_records_and_skips_the_bad_with_reasons(corpus
         if kind.predict == "read":
             assert kind.file in predicted, (kind.name, captured.err)
         elif kind.predict == "skip":
-            assert kind.file not in predicted and f"{kind.file}: " in captured.err, (kind.name, captured.err)
+            assert kind.file not in predicted and f"{kind.file}: " in captured.err and kind.words in captured.err, (kind.name, captured.err)
         else:
             assert kind.file not in predicted and kind.file not in captured.err, kind.name
+
+
+def test_each_bad_record_read_alone_raises_a_typed_error_naming_it(corpus):
+    """What a skip says is what reading the record alone (and preparing it as predict does) raises."""
+    from data_utils import read_record
+    from data_utils.errors import RecordError, UnexpectedRecordError
+    from data_utils.preprocess import Preprocessing
+    from data_utils.readers.challenge import find_headers
+
+    root, kinds = corpus
+    headers = {os.path.basename(path)[: -len(".hea")]: path for path in find_headers(root)}
+    for kind in (kind for kind in kinds if kind.predict == "skip"):
+        with pytest.raises(RecordError) as caught:
+            record = read_record(headers[kind.file])
+            Preprocessing(fs=100).apply(record.signal, record.fs, record.record_id)
+        assert not isinstance(caught.value, UnexpectedRecordError) and caught.value.record == kind.file and kind.words in caught.value.reason, kind.name
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +151,8 @@ def bad_models(tmp_path_factory):
         "sidecar_of_another_model": model("other", None, {**sidecar, "leads": ["I", "II"]}),
         "sidecar_not_json": model("garbled", None, "{classes: N A O ~"),
         "sidecar_without_window": model("nowindow", None, {key: value for key, value in sidecar.items() if key != "window"}),
+        "sidecar_thresholds_not_numbers": model("thresholds", None, {**sidecar, "multilabel": True, "thresholds": [None, "0.5", 0.5, 0.5]}),
+        "sidecar_band_above_nyquist": model("band", None, {**sidecar, "preprocessing": {**sidecar["preprocessing"], "band": [0.5, 400]}}),
         "model_without_sidecar": model("lonely"),
     }
 
@@ -147,7 +165,8 @@ def test_predict_refuses_bad_models_and_arguments_clearly(corpus, bad_models, ki
     user_file = tmp_path / "thesis.csv"
     user_file.write_text("my own table\n")
     args = {"out_inside_input": ["--out", os.path.join(root, "ludb", "p.csv")], "out_is_a_user_file": ["--out", str(user_file)],
-            "stride_zero": ["--stride-seconds", "0"], "input_absent": ["--input", str(tmp_path / "nothing")]}.get(kind, [])
+            "out_beside_a_single_input_record": ["--input", os.path.join(root, "ludb", "data", "1"), "--out", os.path.join(root, "ludb", "data", "p.csv")],
+            "stride_zero": ["--stride-seconds", "0"], "stride_infinite": ["--stride-seconds", "inf"], "input_absent": ["--input", str(tmp_path / "nothing")]}.get(kind, [])
     argv = ["--model", bad_models.get(kind, MODEL), "--input", os.path.join(root, "ludb"), "--out", str(tmp_path / "p.csv"), *args]
     try:
         status = main(argv)
@@ -156,7 +175,17 @@ def test_predict_refuses_bad_models_and_arguments_clearly(corpus, bad_models, ki
     captured = capsys.readouterr()
     no_traceback(captured.out + captured.err)
     assert status == 2 and PREDICT_KINDS[kind] in captured.err, captured.err
-    assert user_file.read_text() == "my own table\n" and not os.path.exists(os.path.join(root, "ludb", "p.csv"))
+    assert user_file.read_text() == "my own table\n" and not os.path.exists(tmp_path / "p.csv")
+
+
+def test_predict_keeps_an_earlier_predictions_file_when_no_record_can_be_predicted(corpus, tmp_path, capsys):
+    from lrhnet.predict import main
+
+    out = str(tmp_path / "p.csv")
+    assert main(["--model", MODEL, "--input", os.path.join(corpus[0], "ludb"), "--out", out]) == 0
+    earlier = open(out).read()
+    assert main(["--model", MODEL, "--input", os.path.join(corpus[0], "ludb", "data", "5"), "--out", out]) == 1  # a record with a stray byte
+    assert "none of the 1 records could be predicted" in capsys.readouterr().err and open(out).read() == earlier
 
 
 def run_train(argv):
@@ -171,25 +200,36 @@ def run_train(argv):
 
 
 @pytest.mark.parametrize("kind", sorted(TRAIN_KINDS))
-def test_train_refuses_bad_flags_and_data_before_writing(corpus, kind, tmp_path, capsys):
+def test_train_refuses_bad_flags_and_data_before_writing(corpus, kind, tmp_path, capsys, monkeypatch):
     root = corpus[0]
     user_file, user_folder = tmp_path / "thesis.tex", tmp_path / "mine"
     user_file.write_text("\\chapter{Mine}\n")
     (user_folder / "mydata").mkdir(parents=True)
     (user_folder / "mydata" / "notes.txt").write_text("notes\n")
+    foreign = tmp_path / "other_tool"
+    (foreign / "models").mkdir(parents=True)
+    (foreign / "state.json").write_text('{"step": 3}')
+    (foreign / "models" / "weights.bin").write_text("mine")
+    os.symlink(str(tmp_path / "nowhere"), str(tmp_path / "dangling"))
     places = {"user_file": str(user_file), "user_folder": str(user_folder), "ptbxl": os.path.join(root, "ptbxl"), "ludb": os.path.join(root, "ludb"),
-              "unlabeled": os.path.join(root, "unlabeled"), "empty_dx": os.path.join(root, "unlabeled", "empty_dx"), "checkout": ROOT}
-    flags, words = TRAIN_KINDS[kind]
+              "unlabeled": os.path.join(root, "unlabeled"), "empty_dx": os.path.join(root, "unlabeled", "empty_dx"), "checkout": ROOT,
+              "dangling": str(tmp_path / "dangling"), "foreign_state": str(foreign), "published_student": os.path.join(ROOT, "models", "cinc2017", "lrhnet.keras")}
+    flags, words, *environment = TRAIN_KINDS[kind]
     argv = [flag.format(**places) for flag in flags]
-    if "--out" not in argv:
+    fresh_out = "--out" not in argv
+    if fresh_out:
         argv += ["--out", str(tmp_path / "run")]
+    for name, value in (environment[0] if environment else {}).items():
+        monkeypatch.setenv(name, value.format(**places))
     status, message = run_train(argv)
     captured = capsys.readouterr()
     no_traceback(captured.out + captured.err + message)
     assert status in (1, 2) and words in captured.err + message, captured.err + message
-    assert not os.path.exists(tmp_path / "run"), "nothing is written before every input is checked"
+    if fresh_out:
+        assert not os.path.exists(tmp_path / "run"), "nothing is written before every input is checked"
     assert user_file.read_text() == "\\chapter{Mine}\n" and (user_folder / "mydata" / "notes.txt").read_text() == "notes\n"
-    assert sorted(os.listdir(user_folder)) == ["mydata"]
+    assert sorted(os.listdir(user_folder)) == ["mydata"] and sorted(os.listdir(foreign)) == ["models", "state.json"]
+    assert (foreign / "models" / "weights.bin").read_text() == "mine" and not os.path.lexists(tmp_path / "nowhere")
 
 
 def test_train_on_the_ptbxl_corpus_uses_the_good_records_and_reports_the_bad(corpus, tmp_path):

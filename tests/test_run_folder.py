@@ -40,12 +40,43 @@ def test_a_fresh_run_removes_only_its_own_entries(tmp_path):
         run.write("report.json", {"models": {}})
         os.makedirs(run.path("models"))
         open(run.model_path("teacher"), "w").close()
-        open(run.path("report.md.tmp"), "w").close()
+        open(run.path(".report.md.k2j4x9.tmp"), "w").close()  # what a killed atomic_write leaves
     user_folder(folder)  # the user keeps notes beside the run's files
     with RunDir(str(folder)) as run:
         run.clear()
-        assert sorted(os.listdir(folder)) == ["mydata", "state.json", "thesis.tex", "train.lock"] and run.state == {"stages": {}}
+        assert sorted(os.listdir(folder)) == ["mydata", "state.json", "thesis.tex", "train.lock"] and run.state["stages"] == {}
     assert set(os.listdir(folder)) - {"mydata", "thesis.tex"} <= set(RUN_ENTRIES)
+
+
+def test_a_folder_with_another_tools_state_json_is_refused(tmp_path):
+    folder = tmp_path / "other"
+    (folder / "models").mkdir(parents=True)
+    (folder / "state.json").write_text('{"step": 3}')
+    with pytest.raises(RunFolderError, match="is not the state of a train.py run"):
+        RunDir(str(folder))
+    (folder / "state.json").write_text("{not json")
+    with pytest.raises(RunFolderError, match="cannot be read"):
+        RunDir(str(folder))
+    assert sorted(os.listdir(folder)) == ["models", "state.json"]
+
+
+def test_atomic_writes_never_touch_an_existing_temporary_name(tmp_path):
+    from data_utils.files import atomic_write
+
+    (tmp_path / "notes.txt").write_text("mine\n")
+    os.symlink(str(tmp_path / "notes.txt"), str(tmp_path / "out.csv.tmp"))  # the name the old writer used
+    (tmp_path / ".out.csv.tmp").write_text("also mine\n")
+    atomic_write(str(tmp_path / "out.csv"), "record,p_N,labels\n")
+    assert (tmp_path / "out.csv").read_text() == "record,p_N,labels\n" and not os.path.islink(tmp_path / "out.csv")
+    assert (tmp_path / "notes.txt").read_text() == "mine\n" and (tmp_path / ".out.csv.tmp").read_text() == "also mine\n"
+    assert sorted(os.listdir(tmp_path)) == [".out.csv.tmp", "notes.txt", "out.csv", "out.csv.tmp"]
+    assert oct(os.stat(tmp_path / "out.csv").st_mode & 0o777) == oct(0o666 & ~current_umask())
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_a_second_run_into_a_held_folder_is_refused(tmp_path):

@@ -87,7 +87,7 @@ def open_dataset(path, format=None, progress=None, **options):
         raise DatasetFormatError(f"{path}: not a folder")
     try:
         return readers[format](path, progress=progress, **options)
-    except (KeyError, csv.Error, UnicodeDecodeError) as error:  # a dataset table without an expected column, or not text
+    except (KeyError, OSError, csv.Error, UnicodeDecodeError) as error:  # a dataset table missing, without an expected column, or not text
         raise DatasetFormatError(f"{path}: the {format} tables cannot be read ({type(error).__name__}: {error})") from None
 
 

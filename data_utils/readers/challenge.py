@@ -4,6 +4,7 @@ import os
 
 from data_utils import snomed
 from data_utils.errors import NoLabels
+from data_utils.record import plausible_age
 from data_utils.readers.base import ECGDataset, RecordRef, checked_header, collect_refs
 
 VOCABULARIES = ("scored2021", "scored2020", "all")
@@ -36,13 +37,8 @@ def dx_codes(header):
 
 
 def parse_age(text):
-    """``"53"`` -> 53.0; ``"NaN"``, ``"Unknown"``, ``""`` -> None; ``">89"`` -> 90.0."""
-    text = (text or "").strip().lstrip(">")
-    try:
-        age = float(text)
-    except ValueError:
-        return None
-    return age if age == age and 0 <= age < 150 else None
+    """``"53"`` -> 53.0; ``"NaN"``, ``"Unknown"``, ``""``, ``"999"`` -> None; ``">89"`` -> 89.0."""
+    return plausible_age((text or "").strip().lstrip(">"))
 
 
 def parse_sex(text):

@@ -7,6 +7,7 @@ import numpy as np
 
 from data_utils.errors import NoLabels, RecordError
 from data_utils.leads import STANDARD_LEADS
+from data_utils.record import plausible_age
 from data_utils.readers.base import ECGDataset, RecordRef, checked_header, collect_refs
 
 # Columns of ludb.csv that hold diagnoses; each line of a cell is one label.
@@ -31,8 +32,7 @@ def read_ludb_table(root):
     with open(os.path.join(root, "ludb.csv"), newline="", encoding="utf-8", errors="replace") as handle:
         for row in csv.DictReader(handle):
             labels = [line.strip() for column in DIAGNOSIS_COLUMNS for line in (row.get(column) or "").splitlines() if line.strip()]
-            age_text = (row.get("Age") or "").strip().lstrip(">")
-            age = float(age_text) if age_text.replace(".", "", 1).isdigit() else None
+            age = plausible_age((row.get("Age") or "").strip().lstrip(">"))
             sex = (row.get("Sex") or "").strip()[:1].upper() or None
             if (row.get("ID") or "").strip():
                 table[row["ID"].strip()] = (tuple(labels), age, sex if sex in ("F", "M") else None)

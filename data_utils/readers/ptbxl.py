@@ -12,6 +12,7 @@ import logging
 import os
 
 from data_utils.errors import MetadataError, MissingSignalFile, NoLabels
+from data_utils.record import plausible_age
 from data_utils.readers.base import ECGDataset, RecordRef, checked_header, collect_refs
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,13 @@ def scp_label_map(root, label_set):
 
 
 def _age(text):
+    """PTB-XL's age cell in years (300, its mark for ages above 89, becomes 90); None when not plausible."""
     try:
-        age = float(text)
+        if float(text) == 300:
+            return _OLDEST_AGE
     except ValueError:
         return None
-    return _OLDEST_AGE if age >= 300 else age
+    return plausible_age(text)
 
 
 def ptbxl_ref(row, root, fs, mapping, classes, min_seconds=None):
