@@ -12,10 +12,14 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 
 def main(argv=None):
+    from data_utils.quiet import import_tensorflow
     from kdpipeline.options import parse_args
+
+    args = parse_args(argv)
+    import_tensorflow(args.verbose)  # before anything else imports TensorFlow
     from kdpipeline.runner import run
 
-    return run(parse_args(argv))
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Data layer on the development data: what each folder yields, cache build cost and pipeline speed.
 
-    python benchmarks/data_pipeline.py --shared ../shared/data --out benchmarks/results/data_pipeline.json
+    python -m benchmarks.data_pipeline --shared ../shared/data --out benchmarks/results/data_pipeline.json
 
 For each dataset folder: records read and skipped (every signal read once). For CinC 2017: the
 time and disk size of a fresh cache at 100 Hz, and the records per second of one training epoch
@@ -10,11 +10,9 @@ time and disk size of a fresh cache at 100 Hz, and the records per second of one
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
@@ -37,7 +35,15 @@ def main():
         started = time.time()
         dataset = open_dataset(os.path.join(args.shared, folder), progress=False).validate(progress=False)
         summary = dataset.summary()
-        result["folders"][folder] = {"format": summary["format"], "records": summary["records"], "skipped": len(summary["skipped"]), "fs": summary["fs"], "leads": len(summary["leads"]), "classes": len(summary["classes"]), "seconds": round(time.time() - started, 2)}
+        result["folders"][folder] = {
+            "format": summary["format"],
+            "records": summary["records"],
+            "skipped": len(summary["skipped"]),
+            "fs": summary["fs"],
+            "leads": len(summary["leads"]),
+            "classes": len(summary["classes"]),
+            "seconds": round(time.time() - started, 2),
+        }
     dataset = open_dataset(os.path.join(args.shared, "cinc2017/training2017"))
     with tempfile.TemporaryDirectory() as cache_dir:
         started = time.time()
@@ -47,11 +53,23 @@ def main():
         pipeline = ECGPipeline(cache, "I", "I", window_seconds=15)
         rows = np.arange(len(cache))
         timings = {}
-        for name, stream in (("train_epoch", pipeline.train(rows, 64, seed=0)), ("sliding_evaluation", pipeline.evaluate(rows, 64, crop="sliding"))):
+        for name, stream in (
+            ("train_epoch", pipeline.train(rows, 64, seed=0)),
+            ("sliding_evaluation", pipeline.evaluate(rows, 64, crop="sliding")),
+        ):
             started = time.time()
             windows = sum(int(labels.shape[0]) for _, labels in stream)
-            timings[name] = {"windows": windows, "seconds": round(time.time() - started, 2), "windows_per_second": round(windows / (time.time() - started))}
-    result["cinc2017_cache"] = {"records": len(cache), "build_seconds": round(build_seconds, 1), "signals_megabytes": round(size / 1e6, 1), **timings}
+            timings[name] = {
+                "windows": windows,
+                "seconds": round(time.time() - started, 2),
+                "windows_per_second": round(windows / (time.time() - started)),
+            }
+    result["cinc2017_cache"] = {
+        "records": len(cache),
+        "build_seconds": round(build_seconds, 1),
+        "signals_megabytes": round(size / 1e6, 1),
+        **timings,
+    }
     with open(args.out, "w") as handle:
         json.dump(result, handle, indent=1)
     print(json.dumps(result, indent=1))

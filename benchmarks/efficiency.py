@@ -1,6 +1,6 @@
 """Size and speed of every network of the README's settings, at each setting's input shape.
 
-    TF_NUM_INTRAOP_THREADS=1 python benchmarks/efficiency.py --out benchmarks/results/efficiency.json
+    TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.efficiency --out benchmarks/results/efficiency.json
 
 For each setting (CinC 2017: 15 s at 100 Hz, 4 classes; LUDB: 8 s, 12 leads, 9 classes;
 synthetic: 10 s, 12 leads, 12 classes) and each network the benchmarks train there: trainable
@@ -13,10 +13,8 @@ and speed do not depend on their values); int8 is calibrated on random windows.
 import argparse
 import json
 import os
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
@@ -24,28 +22,46 @@ import numpy as np  # noqa: E402
 from benchmarks.provenance import provenance  # noqa: E402
 from liteheart import LiteHeartStudent  # noqa: E402
 from lrhnet import LRHNet, SEResNet1D  # noqa: E402
-from lrhnet.efficiency import file_sizes, keras_latency_ms, multiply_accumulates, tflite_latency_ms, trainable_parameters  # noqa: E402
+from lrhnet.efficiency import (  # noqa: E402
+    file_sizes,
+    keras_latency_ms,
+    multiply_accumulates,
+    tflite_latency_ms,
+    trainable_parameters,
+)
 from lrhnet.export import export_tflite  # noqa: E402
 
 SETTINGS = {
-    "cinc2017": (1500, 4, {
-        "teacher (SE-ResNet, width 0.5)": lambda k: SEResNet1D(1, k, width=0.5),
-        "teacher (SE-ResNet, width 0.25)": lambda k: SEResNet1D(1, k, width=0.25),
-        "LRH-Net (lead I)": lambda k: LRHNet(1, k),
-        "LiteHeart student (lead I)": lambda k: LiteHeartStudent(k),
-    }),
-    "ludb": (800, 9, {
-        "teacher (SE-ResNet, width 0.25, 12 leads)": lambda k: SEResNet1D(12, k, width=0.25),
-        "LRH-Net (lead I)": lambda k: LRHNet(1, k),
-        "LRH-Net (I, II)": lambda k: LRHNet(2, k),
-        "LRH-Net (I, II, V2)": lambda k: LRHNet(3, k),
-        "LiteHeart student (lead I)": lambda k: LiteHeartStudent(k),
-    }),
-    "synthetic": (1000, 12, {
-        "teacher (SE-ResNet, width 0.25, 12 leads)": lambda k: SEResNet1D(12, k, width=0.25),
-        "LRH-Net (lead I)": lambda k: LRHNet(1, k),
-        "LiteHeart student (lead I)": lambda k: LiteHeartStudent(k),
-    }),
+    "cinc2017": (
+        1500,
+        4,
+        {
+            "teacher (SE-ResNet, width 0.5)": lambda k: SEResNet1D(1, k, width=0.5),
+            "teacher (SE-ResNet, width 0.25)": lambda k: SEResNet1D(1, k, width=0.25),
+            "LRH-Net (lead I)": lambda k: LRHNet(1, k),
+            "LiteHeart student (lead I)": lambda k: LiteHeartStudent(k),
+        },
+    ),
+    "ludb": (
+        800,
+        9,
+        {
+            "teacher (SE-ResNet, width 0.25, 12 leads)": lambda k: SEResNet1D(12, k, width=0.25),
+            "LRH-Net (lead I)": lambda k: LRHNet(1, k),
+            "LRH-Net (I, II)": lambda k: LRHNet(2, k),
+            "LRH-Net (I, II, V2)": lambda k: LRHNet(3, k),
+            "LiteHeart student (lead I)": lambda k: LiteHeartStudent(k),
+        },
+    ),
+    "synthetic": (
+        1000,
+        12,
+        {
+            "teacher (SE-ResNet, width 0.25, 12 leads)": lambda k: SEResNet1D(12, k, width=0.25),
+            "LRH-Net (lead I)": lambda k: LRHNet(1, k),
+            "LiteHeart student (lead I)": lambda k: LiteHeartStudent(k),
+        },
+    ),
 }
 
 
@@ -54,11 +70,24 @@ def measure(network, window, folder, repeats):
     network(network.example_inputs(window))  # builds the weights
     rng = np.random.default_rng(0)
     representative = [[rng.normal(size=(1, window, network.num_leads)).astype(np.float32)] for _ in range(16)]
-    entry = {"params": trainable_parameters(network), "macs": multiply_accumulates(network, window), "keras_latency_ms": keras_latency_ms(network, window, repeats)}
+    entry = {
+        "params": trainable_parameters(network),
+        "macs": multiply_accumulates(network, window),
+        "keras_latency_ms": keras_latency_ms(network, window, repeats),
+    }
     for kind in ("float32", "int8"):
         path = os.path.join(folder, f"{network.name}_{kind}.tflite")
-        export_tflite(network, path, kind, window=window, representative=representative, classes=[str(i) for i in range(network.num_classes)],
-                      leads=[str(i) for i in range(network.num_leads)], fs=100, preprocessing={})
+        export_tflite(
+            network,
+            path,
+            kind,
+            window=window,
+            representative=representative,
+            classes=[str(i) for i in range(network.num_classes)],
+            leads=[str(i) for i in range(network.num_leads)],
+            fs=100,
+            preprocessing={},
+        )
         entry[kind] = {**file_sizes(path), "latency_ms": tflite_latency_ms(path, repeats)}
     return entry
 

@@ -1,8 +1,9 @@
 """LiteHeart ablation on real data: supervised student, logit KD, LiteHeart, LiteHeart without each term.
 
-    TF_NUM_INTRAOP_THREADS=1 python benchmarks/liteheart_ablation.py ludb --data ../shared/data/ludb \
+    TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.liteheart_ablation ludb --data ../shared/data/ludb \
         --out benchmarks/results/liteheart_ludb.json
-    TF_NUM_INTRAOP_THREADS=1 python benchmarks/liteheart_ablation.py cinc2017 --data ../shared/data/cinc2017/training2017 \
+    TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.liteheart_ablation cinc2017 \
+        --data ../shared/data/cinc2017/training2017 \
         --out benchmarks/results/liteheart_cinc2017.json
 
 The student is always ``LiteHeartStudent`` on lead I. Variants (``--variants``):
@@ -25,9 +26,7 @@ keeps the cinc2017 teacher. ``--quick`` checks the script on a small subset with
 
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from benchmarks.provenance import provenance  # noqa: E402
@@ -51,8 +50,13 @@ def variant_fit(variant, teacher, multilabel, pipeline, labeled, unlabeled, seed
         kd = LogitDistillation(0.7, mode="bernoulli" if multilabel else "softmax", scale_t2=True)
         return {"train_data": mixed, "teachers": [teacher], "terms": [kd], "supervised_weight": 0.3}
     switched_off = {variant[3:]: 0.0} if variant.startswith("no_") else {}
-    return {"train_data": mixed, "teachers": [teacher], "terms": liteheart_terms(multilabel=multilabel, **switched_off),
-            "supervised_weight": 0.3, "distiller_class": SemiSupervisedDistiller}
+    return {
+        "train_data": mixed,
+        "teachers": [teacher],
+        "terms": liteheart_terms(multilabel=multilabel, **switched_off),
+        "supervised_weight": 0.3,
+        "distiller_class": SemiSupervisedDistiller,
+    }
 
 
 def setting_name(fraction):
@@ -61,8 +65,13 @@ def setting_name(fraction):
 
 def pending(args, results, seed, fold=None):
     """``(variant, fraction)`` pairs still to run for a seed (and fold)."""
-    return [(variant, fraction) for fraction in args.fractions for variant in args.variants
-            if not (variant == "no_pseudo" and fraction == 1) and not results.has(model=variant, setting=setting_name(fraction), seed=seed, fold=fold)]
+    return [
+        (variant, fraction)
+        for fraction in args.fractions
+        for variant in args.variants
+        if not (variant == "no_pseudo" and fraction == 1)
+        and not results.has(model=variant, setting=setting_name(fraction), seed=seed, fold=fold)
+    ]
 
 
 def run_variants(args, results, pipeline, split, classes, multilabel, teacher, seed, epochs, extra):
@@ -71,17 +80,45 @@ def run_variants(args, results, pipeline, split, classes, multilabel, teacher, s
         labeled, unlabeled = labeled_split(split["train"], pipeline.cache.labels, fraction, seed=seed)
         setting = setting_name(fraction)
         fit = variant_fit(variant, teacher, multilabel, pipeline, labeled, unlabeled, seed)
-        train_and_score(results, LiteHeartStudent(len(classes)), pipeline, split, classes, multilabel, epochs, seed, "student", variant, "I",
-                        extra={**extra, "setting": setting, "labeled": len(labeled), "unlabeled": len(unlabeled)}, **fit)
+        train_and_score(
+            results,
+            LiteHeartStudent(len(classes)),
+            pipeline,
+            split,
+            classes,
+            multilabel,
+            epochs,
+            seed,
+            "student",
+            variant,
+            "I",
+            extra={**extra, "setting": setting, "labeled": len(labeled), "unlabeled": len(unlabeled)},
+            **fit,
+        )
 
 
 def run_cinc2017(args, results):
     _, cache, split = cinc2017_split(args.data, args.quick)
     pipeline = ECGPipeline(cache, "I", "I", window_seconds=15)
     classes, epochs = cache.classes, 1 if args.quick else args.epochs
-    teacher = saved_or_trained(args.models, "ablation_teacher.keras", lambda: train_and_score(
-        results, SEResNet1D(1, len(classes), width=0.25, name="teacher"), pipeline, split, classes, False, 1 if args.quick else args.teacher_epochs, 0,
-        "teacher", "teacher", "I", extra={"setting": "teacher"}))
+    teacher = saved_or_trained(
+        args.models,
+        "ablation_teacher.keras",
+        lambda: train_and_score(
+            results,
+            SEResNet1D(1, len(classes), width=0.25, name="teacher"),
+            pipeline,
+            split,
+            classes,
+            False,
+            1 if args.quick else args.teacher_epochs,
+            0,
+            "teacher",
+            "teacher",
+            "I",
+            extra={"setting": "teacher"},
+        ),
+    )
     for seed in args.seeds:
         run_variants(args, results, pipeline, split, classes, False, teacher, seed, epochs, {})
 
@@ -94,8 +131,20 @@ def run_ludb(args, results):
         for seed in args.seeds[: 1 if args.quick else None]:
             if not pending(args, results, seed, fold):
                 continue
-            teacher = train_and_score(results, SEResNet1D(12, len(classes), width=0.25), pipeline, split, classes, True, epochs, seed, "teacher", "teacher", "12",
-                                      extra={"fold": fold, "setting": "teacher"})
+            teacher = train_and_score(
+                results,
+                SEResNet1D(12, len(classes), width=0.25),
+                pipeline,
+                split,
+                classes,
+                True,
+                epochs,
+                seed,
+                "teacher",
+                "teacher",
+                "12",
+                extra={"fold": fold, "setting": "teacher"},
+            )
             run_variants(args, results, pipeline, split, classes, True, teacher, seed, epochs, {"fold": fold})
 
 
@@ -106,7 +155,9 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
-    parser.add_argument("--fractions", type=float, nargs="+", default=None, help="labelled fractions (default: cinc2017 0.1 1, ludb 1)")
+    parser.add_argument(
+        "--fractions", type=float, nargs="+", default=None, help="labelled fractions (default: cinc2017 0.1 1, ludb 1)"
+    )
     parser.add_argument("--epochs", type=int, default=None, help="student epochs (default: cinc2017 10, ludb 20)")
     parser.add_argument("--teacher-epochs", type=int, default=12, help="cinc2017 teacher epochs")
     parser.add_argument("--models", help="cinc2017: folder to keep the teacher in")
@@ -116,7 +167,9 @@ def main():
     args.fractions = args.fractions or ([0.1, 1.0] if args.setting == "cinc2017" else [1.0])
     args.epochs = args.epochs or (10 if args.setting == "cinc2017" else 20)
     header = {"setting": f"LiteHeart ablation, {args.setting}", **provenance(), "seeds": args.seeds}
-    results = Results(args.out, header, resume=args.resume, key=("model", "setting", "seed", "fold"), group=("setting", "model"))
+    results = Results(
+        args.out, header, resume=args.resume, key=("model", "setting", "seed", "fold"), group=("setting", "model")
+    )
     results.complete(run_cinc2017 if args.setting == "cinc2017" else run_ludb, args)
 
 

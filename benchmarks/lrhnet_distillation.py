@@ -1,8 +1,8 @@
 """LRH-Net on real and synthetic data: teacher, student, student + KD and student + MLKD (sequential).
 
-    python benchmarks/lrhnet_distillation.py cinc2017 --data ../shared/data/cinc2017/training2017
-    python benchmarks/lrhnet_distillation.py ludb --data ../shared/data/ludb
-    python benchmarks/lrhnet_distillation.py synthetic
+    python -m benchmarks.lrhnet_distillation cinc2017 --data ../shared/data/cinc2017/training2017
+    python -m benchmarks.lrhnet_distillation ludb --data ../shared/data/ludb
+    python -m benchmarks.lrhnet_distillation synthetic
 
 cinc2017: one stratified 80/10/10 split (seed 0); a wide 1-lead SE-ResNet teacher (width 0.5)
     trained once; LRH-Net students over ``--seeds``; MLKD's assistant is a width-0.25 SE-ResNet on
@@ -22,15 +22,13 @@ can be added run by run. ``--quick`` trains 1 epoch on a small subset to check t
 
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 
+from benchmarks.liteheart_ablation import variant_fit  # noqa: E402
 from benchmarks.provenance import provenance  # noqa: E402
 from benchmarks.run_log import Results, saved_or_trained, train_and_score  # noqa: E402
-from benchmarks.liteheart_ablation import variant_fit  # noqa: E402
 from benchmarks.settings import cinc2017_split, ludb_folds, synthetic_split  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
 from liteheart import LiteHeartStudent  # noqa: E402
@@ -58,30 +56,80 @@ def run_one_split(args, results, pipeline, split, classes, multilabel, teacher, 
     with KD and with MLKD, and with ``liteheart`` the LiteHeart student with every LiteHeart term
     (every training record labelled)."""
     k = len(classes)
-    kd = dict(mode="bernoulli" if multilabel else "softmax", scale_t2=True, temperature=7.0)  # multilevel_terms and LogitDistillation take these
+    kd = dict(
+        mode="bernoulli" if multilabel else "softmax", scale_t2=True, temperature=7.0
+    )  # multilevel_terms and LogitDistillation take these
     e_teacher, e_student = (1, 1) if args.quick else (args.teacher_epochs, args.epochs)
     teacher_leads, width = teacher
-    teacher = saved_or_trained(args.models, "teacher.keras", lambda: train_and_score(
-        results, SEResNet1D(len(pipeline.teacher_leads), k, width=width), pipeline, split, classes, multilabel, e_teacher, 0, "teacher", "teacher", teacher_leads))
-    assistant = saved_or_trained(args.models, "assistant.keras", lambda: train_and_score(
-        results, SEResNet1D(1, k, width=0.25, name="assistant"), pipeline, split, classes, multilabel, e_teacher, 0, "student", "assistant (KD from teacher)", "I",
-        teachers=[teacher], terms=[LogitDistillation(0.7, name="kd_teacher1", **kd)], supervised_weight=0.3))
+    teacher = saved_or_trained(
+        args.models,
+        "teacher.keras",
+        lambda: train_and_score(
+            results,
+            SEResNet1D(len(pipeline.teacher_leads), k, width=width),
+            pipeline,
+            split,
+            classes,
+            multilabel,
+            e_teacher,
+            0,
+            "teacher",
+            "teacher",
+            teacher_leads,
+        ),
+    )
+    assistant = saved_or_trained(
+        args.models,
+        "assistant.keras",
+        lambda: train_and_score(
+            results,
+            SEResNet1D(1, k, width=0.25, name="assistant"),
+            pipeline,
+            split,
+            classes,
+            multilabel,
+            e_teacher,
+            0,
+            "student",
+            "assistant (KD from teacher)",
+            "I",
+            teachers=[teacher],
+            terms=[LogitDistillation(0.7, name="kd_teacher1", **kd)],
+            supervised_weight=0.3,
+        ),
+    )
 
     def students(seed):
         """``{name: (network, fit arguments)}`` of one seed."""
         built = {
             "student": (LRHNet(1, k), {}),
-            "student_kd": (LRHNet(1, k), dict(teachers=[teacher], terms=[LogitDistillation(0.7, **kd)], supervised_weight=0.3)),
-            "student_mlkd": (LRHNet(1, k), dict(teachers=[teacher, assistant], terms=multilevel_terms(**kd), teacher_views=["teacher", "student"], supervised_weight=0.3)),
+            "student_kd": (
+                LRHNet(1, k),
+                dict(teachers=[teacher], terms=[LogitDistillation(0.7, **kd)], supervised_weight=0.3),
+            ),
+            "student_mlkd": (
+                LRHNet(1, k),
+                dict(
+                    teachers=[teacher, assistant],
+                    terms=multilevel_terms(**kd),
+                    teacher_views=["teacher", "student"],
+                    supervised_weight=0.3,
+                ),
+            ),
         }
         if liteheart:
-            built["liteheart"] = (LiteHeartStudent(k), variant_fit("liteheart", teacher, multilabel, pipeline, split["train"], split["train"][:0], seed))
+            built["liteheart"] = (
+                LiteHeartStudent(k),
+                variant_fit("liteheart", teacher, multilabel, pipeline, split["train"], split["train"][:0], seed),
+            )
         return built
 
     for seed in args.seeds:
         for name, (network, fit) in students(seed).items():
             if not results.has(model=name, leads="I", seed=seed):
-                train_and_score(results, network, pipeline, split, classes, multilabel, e_student, seed, "student", name, "I", **fit)
+                train_and_score(
+                    results, network, pipeline, split, classes, multilabel, e_student, seed, "student", name, "I", **fit
+                )
 
 
 def run_ludb(args, results):
@@ -92,18 +140,89 @@ def run_ludb(args, results):
     for fold, split in enumerate(splits):
         for seed in args.seeds[: 1 if args.quick else None]:
             teacher_pipeline = ECGPipeline(cache, 12, 12, window_seconds=8)
-            teacher = train_and_score(results, SEResNet1D(12, len(kept), width=0.25), teacher_pipeline, split, kept, True, epochs, seed, "teacher", "teacher", "12",
-                                      extra={"fold": fold})
+            teacher = train_and_score(
+                results,
+                SEResNet1D(12, len(kept), width=0.25),
+                teacher_pipeline,
+                split,
+                kept,
+                True,
+                epochs,
+                seed,
+                "teacher",
+                "teacher",
+                "12",
+                extra={"fold": fold},
+            )
             for name, leads in LUDB_LEAD_SETS.items():
                 pipeline = ECGPipeline(cache, 12, leads, window_seconds=8)
                 extra = {"fold": fold}
-                train_and_score(results, LRHNet(len(leads), len(kept)), pipeline, split, kept, True, epochs, seed, "student", "student", name, extra)
-                train_and_score(results, LRHNet(len(leads), len(kept)), pipeline, split, kept, True, epochs, seed, "student", "student_kd", name, extra,
-                                teachers=[teacher], terms=[LogitDistillation(0.7)], supervised_weight=0.3)
-                assistant = train_and_score(results, SEResNet1D(len(leads), len(kept), width=0.25, name="assistant"), pipeline, split, kept, True, epochs, seed,
-                                            "student", "assistant (KD from teacher)", name, extra, teachers=[teacher], terms=[LogitDistillation(0.7, name="kd_teacher1")], supervised_weight=0.3)
-                train_and_score(results, LRHNet(len(leads), len(kept)), pipeline, split, kept, True, epochs, seed, "student", "student_mlkd", name, extra,
-                                teachers=[teacher, assistant], terms=multilevel_terms(), teacher_views=["teacher", "student"], supervised_weight=0.3)
+                train_and_score(
+                    results,
+                    LRHNet(len(leads), len(kept)),
+                    pipeline,
+                    split,
+                    kept,
+                    True,
+                    epochs,
+                    seed,
+                    "student",
+                    "student",
+                    name,
+                    extra,
+                )
+                train_and_score(
+                    results,
+                    LRHNet(len(leads), len(kept)),
+                    pipeline,
+                    split,
+                    kept,
+                    True,
+                    epochs,
+                    seed,
+                    "student",
+                    "student_kd",
+                    name,
+                    extra,
+                    teachers=[teacher],
+                    terms=[LogitDistillation(0.7)],
+                    supervised_weight=0.3,
+                )
+                assistant = train_and_score(
+                    results,
+                    SEResNet1D(len(leads), len(kept), width=0.25, name="assistant"),
+                    pipeline,
+                    split,
+                    kept,
+                    True,
+                    epochs,
+                    seed,
+                    "student",
+                    "assistant (KD from teacher)",
+                    name,
+                    extra,
+                    teachers=[teacher],
+                    terms=[LogitDistillation(0.7, name="kd_teacher1")],
+                    supervised_weight=0.3,
+                )
+                train_and_score(
+                    results,
+                    LRHNet(len(leads), len(kept)),
+                    pipeline,
+                    split,
+                    kept,
+                    True,
+                    epochs,
+                    seed,
+                    "student",
+                    "student_mlkd",
+                    name,
+                    extra,
+                    teachers=[teacher, assistant],
+                    terms=multilevel_terms(),
+                    teacher_views=["teacher", "student"],
+                    supervised_weight=0.3,
+                )
 
 
 SETTINGS = {"cinc2017": run_cinc2017, "ludb": run_ludb, "synthetic": run_synthetic}
@@ -115,13 +234,19 @@ def main():
     parser.add_argument("--data", help="the dataset folder (cinc2017, ludb)")
     parser.add_argument("--records", type=int, default=3000, help="synthetic: records to generate (default: 3000)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=None, help="student epochs (default: cinc2017 15, ludb 20, synthetic 10)")
-    parser.add_argument("--teacher-epochs", type=int, default=12, help="cinc2017 and synthetic teacher and assistant epochs")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="student epochs (default: cinc2017 15, ludb 20, synthetic 10)"
+    )
+    parser.add_argument(
+        "--teacher-epochs", type=int, default=12, help="cinc2017 and synthetic teacher and assistant epochs"
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", required=True, help="results JSON path")
     parser.add_argument("--resume", action="store_true", help="keep the runs in --out and skip them")
-    parser.add_argument("--models", help="cinc2017, synthetic: folder to save the teacher and assistant in, and reload them from")
+    parser.add_argument(
+        "--models", help="cinc2017, synthetic: folder to save the teacher and assistant in, and reload them from"
+    )
     args = parser.parse_args()
     if args.setting != "synthetic" and not args.data:
         parser.error(f"{args.setting} needs --data")

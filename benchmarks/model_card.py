@@ -1,6 +1,6 @@
 """``models/cinc2017/MODEL_CARD.md``, written from the committed ``train.py`` reports of the published students.
 
-    python benchmarks/model_card.py      # rewrite the card from benchmarks/results/cinc2017_published_*.json
+    python -m benchmarks.model_card      # rewrite the card from benchmarks/results/cinc2017_published_*.json
 
 Every number in the card is read from those reports; nothing is typed in by hand.
 """
@@ -9,11 +9,13 @@ import argparse
 import glob
 import json
 import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-CLASS_NAMES = {"N": "normal sinus rhythm", "A": "atrial fibrillation", "O": "other rhythm", "~": "too noisy to classify"}
+CLASS_NAMES = {
+    "N": "normal sinus rhythm",
+    "A": "atrial fibrillation",
+    "O": "other rhythm",
+    "~": "too noisy to classify",
+}
 FLOAT_MODEL = {"lrhnet": "student_mlkd", "liteheart": "liteheart"}
 TITLES = {"lrhnet": "LRH-Net student, multi-level KD", "liteheart": "LiteHeart student"}
 
@@ -50,8 +52,11 @@ def efficiency_table(reports):
     lines = ["| file | params | size | size (gzip) | latency per 15 s window |", "|---|---|---|---|---|"]
     for method, report in reports.items():
         export = int8_export(report)
-        lines.append(f"| `{method}_int8.tflite` | {report['models'][FLOAT_MODEL[method]]['params']:,} | {export['bytes'] / 1024:.0f} KB | "
-                     f"{export['gzip_bytes'] / 1024:.0f} KB | {export['tflite_latency_ms']:.2f} ms |")
+        lines.append(
+            f"| `{method}_int8.tflite` | {report['models'][FLOAT_MODEL[method]]['params']:,} | "
+            f"{export['bytes'] / 1024:.0f} KB | "
+            f"{export['gzip_bytes'] / 1024:.0f} KB | {export['tflite_latency_ms']:.2f} ms |"
+        )
     return lines
 
 
@@ -80,8 +85,11 @@ def model_card(reports):
         "|---|---|",
     ]
     for method in reports:
-        lines += [f"| `{method}_int8.tflite` (+ `.json` sidecar) | {TITLES[method]}, quantization-aware int8 (int8 weights and activations, float input and output) |",
-                  f"| `{method}.keras` (+ `.json` sidecar) | the same student in float32 before quantization |"]
+        lines += [
+            f"| `{method}_int8.tflite` (+ `.json` sidecar) | {TITLES[method]}, quantization-aware int8 (int8 "
+            "weights and activations, float input and output) |",
+            f"| `{method}.keras` (+ `.json` sidecar) | the same student in float32 before quantization |",
+        ]
     lines += [
         "| `labels.txt` | the class order of the outputs |",
         "| `split.json` | the record names of the training, validation and test splits |",
@@ -99,34 +107,58 @@ def model_card(reports):
         f"PhysioNet/CinC Challenge 2017 training set (Clifford et al. 2017), ODC-By 1.0: {data['records']:,} records",
         "(the stratified 80 % of the 8,528 public training records that ships beside this project), AliveCor",
         "single-lead recordings at 300 Hz, 9 to 61 s long, labels of the final (v3) release. Class counts: "
-        + ", ".join(f"{name} {count:,}" for name, count in data["classes"].items()) + ".",
-        f"Split (seed {first['seed']}, stratified): {split['train']:,} training, {split['validation']:,} validation and "
-        f"{split['test']:,} test records; the names are in `split.json`. The challenge's hidden test set is not public, so",
+        + ", ".join(f"{name} {count:,}" for name, count in data["classes"].items())
+        + ".",
+        f"Split (seed {first['seed']}, stratified): {split['train']:,} training, {split['validation']:,} "
+        "validation and "
+        f"{split['test']:,} test records; the names are in `split.json`. The challenge's hidden test set is not "
+        "public, so",
         "the figures below are on our own held-out split of the public records.",
         "",
         "## Preprocessing (read from the sidecar by `predict`)",
         "",
-        f"Resample to {preprocessing['fs']:g} Hz, Butterworth band-pass {preprocessing['band'][0]:g}-{preprocessing['band'][1]:g} Hz (order {preprocessing['order']}),"
+        f"Resample to {preprocessing['fs']:g} Hz, Butterworth band-pass "
+        f"{preprocessing['band'][0]:g}-{preprocessing['band'][1]:g} Hz (order {preprocessing['order']}),"
         + (" z-score per record;" if preprocessing.get("normalize") else ";")
-        + f" windows of {data['window_samples']} samples ({data['window_samples'] / preprocessing['fs']:g} s), shorter records zero-padded;",
+        + f" windows of {data['window_samples']} samples ({data['window_samples'] / preprocessing['fs']:g} s),"
+        + " shorter records zero-padded;",
         "a longer record is cut into sliding windows (half-window stride) whose class probabilities are averaged.",
         "",
         "## Training",
         "",
     ]
     for method, report in reports.items():
-        lines += [f"{TITLES[method]} (`{method}`), {report.get('seconds', 0) / 60:.0f} min on a 2-core CPU shared with other trainings:", "", "```bash", report["command"], "```", ""]
+        lines += [
+            f"{TITLES[method]} (`{method}`), {report.get('seconds', 0) / 60:.0f} min on a 2-core CPU shared with "
+            "other trainings:",
+            "",
+            "```bash",
+            report["command"],
+            "```",
+            "",
+        ]
     config = first["config"]
     decay = ", ".join(str(epoch) for epoch in scaled_decay_epochs(config["epochs"]))
     lines += [
-        f"Both runs: {config['epochs']} epochs per stage, Adam (learning rate 3e-3, weight decay 1e-5, ×0.1 after epochs {decay}), batch",
-        f"{config['batch_size']}, model selection on the validation CinC 2017 F1; teacher width {config['teacher_width']:g}; logit distillation",
-        f"weight {config['kd_weight']:g} at temperature {config['temperature']:g} (softmax, T² scaling), supervised weight {config['supervised_weight']:g};",
-        f"LiteHeart adds region-aware ({config['region_weight']:g}) and cross-layer mutual-information ({config['mi_weight']:g}) terms",
-        f"and augmentation consistency. Quantization-aware fine-tuning: {max(1, config['epochs'] // 2)} epochs at learning rate 1e-4, logit distillation on",
+        f"Both runs: {config['epochs']} epochs per stage, Adam (learning rate 3e-3, weight decay 1e-5, ×0.1 after "
+        f"epochs {decay}), batch",
+        f"{config['batch_size']}, model selection on the validation CinC 2017 F1; teacher width "
+        f"{config['teacher_width']:g}; logit distillation",
+        f"weight {config['kd_weight']:g} at temperature {config['temperature']:g} (softmax, T² scaling), "
+        f"supervised weight {config['supervised_weight']:g};",
+        f"LiteHeart adds region-aware ({config['region_weight']:g}) and cross-layer mutual-information "
+        f"({config['mi_weight']:g}) terms",
+        f"and augmentation consistency. Quantization-aware fine-tuning: {max(1, config['epochs'] // 2)} epochs at "
+        "learning rate 1e-4, logit distillation on",
         "(weight at least 0.1).",
-        *(["The `liteheart` run trains no teacher of its own: it distils from the `lrhnet` run's teacher (`--teacher-from`)."]
-          if reports.get("liteheart", {}).get("config", {}).get("teacher_from") else []),
+        *(
+            [
+                "The `liteheart` run trains no teacher of its own: it distils from the `lrhnet` run's teacher "
+                "(`--teacher-from`)."
+            ]
+            if reports.get("liteheart", {}).get("config", {}).get("teacher_from")
+            else []
+        ),
         "",
         f"## Results on the test split ({split['test']} records)",
         "",
@@ -136,7 +168,12 @@ def model_card(reports):
         "",
     ]
     for method, report in reports.items():
-        lines += [f"Confusion matrix of `{method}_int8.tflite` (rows: true class):", "", *confusion_table(int8_export(report)), ""]
+        lines += [
+            f"Confusion matrix of `{method}_int8.tflite` (rows: true class):",
+            "",
+            *confusion_table(int8_export(report)),
+            "",
+        ]
     lines += [
         "## Size and speed",
         "",
@@ -150,22 +187,30 @@ def model_card(reports):
         "- One device type: every record came from the AliveCor KardiaMobile handheld recorder in the 2017",
         "  challenge. Other devices, electrode positions, sampling chains and populations are untested.",
         "- The best 2017 challenge entries reached F1 0.83 on the hidden test set with much larger models;",
-        f"  these int8 students reach {best_f1:.3f} at best on our split, and the two figures are not on the same records.",
-        "- Four rhythm classes only; \"other rhythm\" mixes many conditions and is the hardest class.",
-        f"- The teacher bounds them: it reaches {teacher_f1:.3f} on this split (SE-ResNet width {config['teacher_width']:g}, {config['epochs']} epochs at",
-        f"  {preprocessing['fs']:g} Hz). Trained on a 2-core CPU with one seed; longer training, a wider teacher and the full 300 Hz are untried.",
+        f"  these int8 students reach {best_f1:.3f} at best on our split, and the two figures are not on the same "
+        "records.",
+        '- Four rhythm classes only; "other rhythm" mixes many conditions and is the hardest class.',
+        f"- The teacher bounds them: it reaches {teacher_f1:.3f} on this split (SE-ResNet width "
+        f"{config['teacher_width']:g}, {config['epochs']} epochs at",
+        f"  {preprocessing['fs']:g} Hz). Trained on a 2-core CPU with one seed; longer training, a wider teacher "
+        "and the full 300 Hz are untried.",
         "",
         "## Reproduce",
         "",
         "```bash",
-        "TF_NUM_INTRAOP_THREADS=1 python benchmarks/publish_cinc2017.py --data ../shared/data/cinc2017/training2017",
+        "TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.publish_cinc2017 --data ../shared/data/cinc2017/training2017",
         "```",
         "",
-        "writes these files and this card; the reports it copies are `benchmarks/results/cinc2017_published_<method>.json`.",
-        "Package versions: " + ", ".join(f"{name} {version}" for name, version in first.get("packages", {}).items()) + ".",
+        "writes these files and this card; the reports it copies are "
+        "`benchmarks/results/cinc2017_published_<method>.json`.",
+        "Package versions: "
+        + ", ".join(f"{name} {version}" for name, version in first.get("packages", {}).items())
+        + ".",
         "",
-        "Cite: Clifford G. D. et al., AF classification from a short single lead ECG recording: the PhysioNet/Computing",
-        "in Cardiology Challenge 2017, Computing in Cardiology 44 (2017); Goldberger A. L. et al., PhysioNet, Circulation",
+        "Cite: Clifford G. D. et al., AF classification from a short single lead ECG recording: the "
+        "PhysioNet/Computing",
+        "in Cardiology Challenge 2017, Computing in Cardiology 44 (2017); Goldberger A. L. et al., PhysioNet, "
+        "Circulation",
         "101 (2000).",
     ]
     return "\n".join(lines) + "\n"

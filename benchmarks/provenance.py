@@ -10,7 +10,9 @@ import sys
 def provenance():
     """``{"command", "commit", "date", "machine"}`` for the running benchmark."""
     here = os.path.dirname(os.path.abspath(__file__))
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=here).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=here
+    ).stdout.strip()
     threads = os.environ.get("TF_NUM_INTRAOP_THREADS", "unset")
     return {
         "command": " ".join(["python"] + sys.argv),

@@ -1,6 +1,6 @@
 """Train the two published CinC 2017 students with ``train.py`` and publish them under ``models/cinc2017``.
 
-    TF_NUM_INTRAOP_THREADS=1 python benchmarks/publish_cinc2017.py --data ../shared/data/cinc2017/training2017
+    TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.publish_cinc2017 --data ../shared/data/cinc2017/training2017
 
 For each method (``lrhnet``, ``liteheart``) one ``train.py`` run on lead I at 100 Hz with 15 s
 windows, seed 0, into ``--runs/<method>`` (resumable: a killed call continues where it stopped):
@@ -20,8 +20,6 @@ import shutil
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
 from benchmarks.model_card import FLOAT_MODEL, read_reports, write_model_card  # noqa: E402
 from benchmarks.provenance import provenance  # noqa: E402
 
@@ -37,9 +35,33 @@ def train_command(args, method):
     """The ``train.py`` argument list of one published student."""
     teacher = [] if "teacher" in METHODS[method] else ["--teacher-from", os.path.join(args.runs, SHARED_TEACHER)]
     return [
-        os.path.relpath(os.path.join(ROOT, "train.py")), "--data", f"cinc2017:{args.data}", "--teacher-leads", "I", "--student-leads", "I", "--fs", "100", "--window-seconds", "15",
-        "--epochs", str(args.epochs), "--teacher-width", str(args.teacher_width), "--seed", "0", "--method", method, "--quantize", "qat",
-        "--stages", METHODS[method], "--out", os.path.join(args.runs, method), "--resume", *teacher,
+        os.path.relpath(os.path.join(ROOT, "train.py")),
+        "--data",
+        f"cinc2017:{args.data}",
+        "--teacher-leads",
+        "I",
+        "--student-leads",
+        "I",
+        "--fs",
+        "100",
+        "--window-seconds",
+        "15",
+        "--epochs",
+        str(args.epochs),
+        "--teacher-width",
+        str(args.teacher_width),
+        "--seed",
+        "0",
+        "--method",
+        method,
+        "--quantize",
+        "qat",
+        "--stages",
+        METHODS[method],
+        "--out",
+        os.path.join(args.runs, method),
+        "--resume",
+        *teacher,
     ]
 
 
@@ -73,16 +95,31 @@ def main():
     parser.add_argument("--data", required=True, help="the CinC 2017 folder (REFERENCE.csv and the .mat/.hea records)")
     parser.add_argument("--epochs", type=int, default=12, help="epochs per training stage (default: 12)")
     parser.add_argument("--teacher-width", type=float, default=0.5, help="teacher width multiplier (default: 0.5)")
-    parser.add_argument("--runs", default=os.path.join("runs", "cinc2017_published"), help="train.py run folders (default: runs/cinc2017_published)")
-    parser.add_argument("--models", default=os.path.join("models", "cinc2017"), help="where the published files go (default: models/cinc2017)")
-    parser.add_argument("--results", default=os.path.join("benchmarks", "results"), help="where the run reports go (default: benchmarks/results)")
+    parser.add_argument(
+        "--runs",
+        default=os.path.join("runs", "cinc2017_published"),
+        help="train.py run folders (default: runs/cinc2017_published)",
+    )
+    parser.add_argument(
+        "--models",
+        default=os.path.join("models", "cinc2017"),
+        help="where the published files go (default: models/cinc2017)",
+    )
+    parser.add_argument(
+        "--results",
+        default=os.path.join("benchmarks", "results"),
+        help="where the run reports go (default: benchmarks/results)",
+    )
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=list(METHODS))
     parser.add_argument("--quick", action="store_true", help="1 epoch and a width-0.125 teacher: checks the script")
     args = parser.parse_args()
     if args.quick:
         args.epochs, args.teacher_width = 1, 0.125
     if "lrhnet" not in args.methods and not os.path.isfile(os.path.join(args.runs, SHARED_TEACHER)):
-        parser.error(f"liteheart distils from the lrhnet run's teacher, {os.path.join(args.runs, SHARED_TEACHER)}: publish lrhnet first")
+        parser.error(
+            f"liteheart distils from the lrhnet run's teacher, {os.path.join(args.runs, SHARED_TEACHER)}: publish "
+            "lrhnet first"
+        )
     made_by, reports = provenance(), {}
     for method in (method for method in METHODS if method in args.methods):  # lrhnet first: it trains the teacher
         command = [sys.executable, *train_command(args, method)]

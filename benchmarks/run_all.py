@@ -1,8 +1,8 @@
-"""Run the benchmarks behind the README's results tables and regenerate the tables.
+"""Run the benchmarks behind the results tables and regenerate the tables.
 
-    python benchmarks/run_all.py --tables-only   # re-render README.md's tables (and the CinC 2017 model card) from benchmarks/results
-    python benchmarks/run_all.py --quick         # every benchmark on a small subset, 1 epoch: 25 min here; tables in runs/benchmarks_quick/tables.md
-    python benchmarks/run_all.py                 # every benchmark in full into benchmarks/results, then README.md: about 9 h here (it prints the estimate)
+    python -m benchmarks.run_all --tables-only  # re-render the tables in README.md, docs/results.md, model card
+    python -m benchmarks.run_all --quick        # each benchmark on a subset, 1 epoch: 25 min; runs/benchmarks_quick
+    python -m benchmarks.run_all                # each benchmark in full into benchmarks/results: about 9 h
 
 Times on this project's 2-core CPU: ``--quick`` took 24.6 min (``benchmarks/results/run_all_quick.txt``);
 the committed full results took 9.0 h to make, with several runs sharing the cores.
@@ -21,24 +21,59 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
 from benchmarks import model_card, tables  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 RESULTS = os.path.join("benchmarks", "results")
 # results file -> benchmark arguments; {data} is --data
 BENCHMARKS = {
-    "efficiency.json": ["benchmarks/efficiency.py"],
-    "lrhnet_cinc2017.json": ["benchmarks/lrhnet_distillation.py", "cinc2017", "--data", "{data}/cinc2017/training2017", "--seeds", "0", "1", "2"],
-    "lrhnet_ludb.json": ["benchmarks/lrhnet_distillation.py", "ludb", "--data", "{data}/ludb", "--seeds", "0", "1", "2", "--epochs", "15"],
-    "lrhnet_synthetic.json": ["benchmarks/lrhnet_distillation.py", "synthetic", "--seeds", "0", "1", "2"],
-    "liteheart_cinc2017.json": ["benchmarks/liteheart_ablation.py", "cinc2017", "--data", "{data}/cinc2017/training2017"],
-    "liteheart_ludb.json": ["benchmarks/liteheart_ablation.py", "ludb", "--data", "{data}/ludb"],
-    "deployment_cinc2017.json": ["benchmarks/deployment.py", "--data", "{data}/cinc2017/training2017"],
+    "efficiency.json": ["-m", "benchmarks.efficiency"],
+    "lrhnet_cinc2017.json": [
+        "-m",
+        "benchmarks.lrhnet_distillation",
+        "cinc2017",
+        "--data",
+        "{data}/cinc2017/training2017",
+        "--seeds",
+        "0",
+        "1",
+        "2",
+    ],
+    "lrhnet_ludb.json": [
+        "-m",
+        "benchmarks.lrhnet_distillation",
+        "ludb",
+        "--data",
+        "{data}/ludb",
+        "--seeds",
+        "0",
+        "1",
+        "2",
+        "--epochs",
+        "15",
+    ],
+    "lrhnet_synthetic.json": ["-m", "benchmarks.lrhnet_distillation", "synthetic", "--seeds", "0", "1", "2"],
+    "liteheart_cinc2017.json": [
+        "-m",
+        "benchmarks.liteheart_ablation",
+        "cinc2017",
+        "--data",
+        "{data}/cinc2017/training2017",
+    ],
+    "liteheart_ludb.json": ["-m", "benchmarks.liteheart_ablation", "ludb", "--data", "{data}/ludb"],
+    "deployment_cinc2017.json": ["-m", "benchmarks.deployment", "--data", "{data}/cinc2017/training2017"],
 }
 # the published students: two train.py runs, their reports into the results folder and their files into {models}
-PUBLISH = ["benchmarks/publish_cinc2017.py", "--data", "{data}/cinc2017/training2017", "--models", "{models}", "--runs", "{runs}"]
+PUBLISH = [
+    "-m",
+    "benchmarks.publish_cinc2017",
+    "--data",
+    "{data}/cinc2017/training2017",
+    "--models",
+    "{models}",
+    "--runs",
+    "{runs}",
+]
 
 
 def recorded_minutes(results):
@@ -59,7 +94,9 @@ def run_benchmarks(args):
     os.makedirs(args.results, exist_ok=True)
     models = os.path.join(args.results, "models") if args.quick else os.path.join(ROOT, "models", "cinc2017")
     os.makedirs(os.path.join(ROOT, "runs"), exist_ok=True)
-    runs = tempfile.mkdtemp(prefix="cinc2017_published_", dir=os.path.join(ROOT, "runs"))  # a fresh folder: publishing resumes what it finds
+    runs = tempfile.mkdtemp(
+        prefix="cinc2017_published_", dir=os.path.join(ROOT, "runs")
+    )  # a fresh folder: publishing resumes what it finds
     places = {"data": args.data, "models": models, "runs": runs}
     commands = {name: [*command, "--out", os.path.join(args.results, name)] for name, command in BENCHMARKS.items()}
     commands["published students"] = [*PUBLISH, "--results", args.results]
@@ -74,41 +111,61 @@ def run_benchmarks(args):
         print(f"{name}: {(time.time() - started) / 60:.1f} min", flush=True)
 
 
-def write_tables(results, readme):
-    """Render every table from ``results`` into the ``readme`` blocks (or a new ``tables.md`` beside the results)."""
+def write_tables(results, root):
+    """Render every table from ``results`` into the blocks of ``tables.DOCUMENTS`` under ``root``
+    (or, with ``root`` None, into a new ``tables.md`` beside the results)."""
     rendered = tables.render(results)
-    if readme:
-        with open(readme) as handle:
-            text = tables.replace_tables(handle.read(), rendered)
-        with open(readme, "w") as handle:
-            handle.write(text)
-        target = readme
+    if root:
+        targets = [os.path.join(root, document) for document in tables.DOCUMENTS]
+        for target in targets:
+            with open(target) as handle:
+                text = tables.refresh(handle.read(), rendered)
+            with open(target, "w") as handle:
+                handle.write(text)
     else:
-        target = os.path.join(results, "tables.md")
-        with open(target, "w") as handle:
+        targets = [os.path.join(results, "tables.md")]
+        with open(targets[0], "w") as handle:
             handle.write("\n\n".join(f"## {name}\n\n{table}" for name, table in rendered.items()) + "\n")
     reports = model_card.read_reports(results)
-    if reports and readme:
+    if reports and root:
         model_card.write_model_card(reports, os.path.join(ROOT, "models", "cinc2017"))
-    print(f"tables ({', '.join(rendered)}) written to {target}")
+    print(f"tables ({', '.join(rendered)}) written to {', '.join(targets)}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"), help="folder with cinc2017/training2017 and ludb (default: ../shared/data)")
-    parser.add_argument("--quick", action="store_true", help="small subsets and 1 epoch; results and tables go to runs/benchmarks_quick")
-    parser.add_argument("--tables-only", action="store_true", help="no training: render the tables from the results files")
-    parser.add_argument("--results", default=None, help="results folder (default: benchmarks/results, or runs/benchmarks_quick with --quick)")
+    parser.add_argument(
+        "--data",
+        default=os.path.join(ROOT, "..", "shared", "data"),
+        help="folder with cinc2017/training2017 and ludb (default: ../shared/data)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small subsets and 1 epoch; results and tables go to runs/benchmarks_quick"
+    )
+    parser.add_argument(
+        "--tables-only", action="store_true", help="no training: render the tables from the results files"
+    )
+    parser.add_argument(
+        "--results",
+        default=None,
+        help="results folder (default: benchmarks/results, or runs/benchmarks_quick with --quick)",
+    )
     args = parser.parse_args()
-    args.results = os.path.abspath(args.results or (os.path.join(ROOT, "runs", "benchmarks_quick") if args.quick else os.path.join(ROOT, RESULTS)))
-    readme = None if args.quick else os.path.join(ROOT, "README.md")
+    args.results = os.path.abspath(
+        args.results or (os.path.join(ROOT, "runs", "benchmarks_quick") if args.quick else os.path.join(ROOT, RESULTS))
+    )
+    documents_root = None if args.quick else ROOT
     if not args.tables_only:
         if not args.quick:
-            print(f"full run: the committed results took {recorded_minutes(os.path.join(ROOT, RESULTS)) / 60:.1f} h to make on a 2-core CPU", flush=True)
+            print(
+                f"full run: the committed results took {recorded_minutes(os.path.join(ROOT, RESULTS)) / 60:.1f} h "
+                "to make on a 2-core CPU",
+                flush=True,
+            )
         started = time.time()
         run_benchmarks(args)
         print(f"benchmarks: {(time.time() - started) / 60:.1f} min", flush=True)
-    write_tables(args.results, readme)
+    write_tables(args.results, documents_root)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,9 @@ class Results:
                 earlier = json.load(handle)
             self.runs = earlier["runs"]
             provenance_keys = ("command", "commit", "date", "machine", "total_seconds")
-            header["earlier"] = earlier.get("earlier", []) + [{key: earlier[key] for key in provenance_keys if key in earlier}]
+            header["earlier"] = earlier.get("earlier", []) + [
+                {key: earlier[key] for key in provenance_keys if key in earlier}
+            ]
 
     def has(self, **key):
         return any(all(run.get(name) == key.get(name) for name in self.KEY) for run in self.runs)
@@ -66,7 +68,10 @@ class Results:
 
     def write(self):
         content = {**self.header, "runs": self.runs, "summary": self.summary()}
-        for path, text in ((self.path, json.dumps(content, indent=1)), (os.path.splitext(self.path)[0] + ".md", self.markdown())):
+        for path, text in (
+            (self.path, json.dumps(content, indent=1)),
+            (os.path.splitext(self.path)[0] + ".md", self.markdown()),
+        ):
             with open(path + ".tmp", "w") as handle:
                 handle.write(text)
             os.replace(path + ".tmp", path)
@@ -82,17 +87,38 @@ class Results:
         lines.append("|---" * (len(self.group) + 2 + len(metrics)) + "|")
         for row in summary:
             cells = [f"{row[m][0]:.3f} ± {row[m][1]:.3f}" if m in row else "" for m in metrics]
-            lines.append("| " + " | ".join(str(row[name]) for name in self.group) + f" | {row['params']:,} | {row['runs']} | " + " | ".join(cells) + " |")
+            lines.append(
+                "| "
+                + " | ".join(str(row[name]) for name in self.group)
+                + f" | {row['params']:,} | {row['runs']} | "
+                + " | ".join(cells)
+                + " |"
+            )
         return "\n".join(lines) + "\n"
 
 
-def train_and_score(results, network, pipeline, split, classes, multilabel, epochs, seed, view, name, leads, extra=None, **fit):
+def train_and_score(
+    results, network, pipeline, split, classes, multilabel, epochs, seed, view, name, leads, extra=None, **fit
+):
     """Train, score on the test split and record; returns ``network``."""
     started = time.time()
-    fitted = fit_network(network, pipeline, split, classes, epochs=epochs, seed=seed, view=view, multilabel=multilabel, **fit)
+    fitted = fit_network(
+        network, pipeline, split, classes, epochs=epochs, seed=seed, view=view, multilabel=multilabel, **fit
+    )
     test = score_on_test(network, pipeline, split, classes, view=view, multilabel=multilabel)
-    results.add(model=name, leads=leads, seed=seed, params=trainable_parameters(network), test=test, seconds=round(time.time() - started, 1),
-                best_epoch=fitted["best_epoch"], best_validation=fitted["best_validation"], selection=fitted["metric"], history=fitted["history"], **(extra or {}))
+    results.add(
+        model=name,
+        leads=leads,
+        seed=seed,
+        params=trainable_parameters(network),
+        test=test,
+        seconds=round(time.time() - started, 1),
+        best_epoch=fitted["best_epoch"],
+        best_validation=fitted["best_validation"],
+        selection=fitted["metric"],
+        history=fitted["history"],
+        **(extra or {}),
+    )
     return network
 
 

@@ -1,6 +1,6 @@
 """The 12-lead to lead-I gap on synthetic data: the same LRH-Net reading 12 leads or lead I only.
 
-    TF_NUM_INTRAOP_THREADS=1 python benchmarks/synthetic_lead_gap.py --out benchmarks/results/synthetic_lead_gap.json
+    TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.synthetic_lead_gap --out benchmarks/results/synthetic_lead_gap.json
 
 Data: ``--records`` synthetic 10 s records at 100 Hz with every condition (generator seed 0),
 band-passed 0.5-40 Hz and z-scored per lead, split 80/10/10 (stratified, seed 0). For each seed an
@@ -13,10 +13,8 @@ scored on the test split: per-class AUROC and F1 (thresholds tuned on validation
 import argparse
 import json
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
@@ -42,14 +40,28 @@ def per_class_scores(network, pipeline, split, view):
     validation = predict_probabilities(network, pipeline.evaluate(split["validation"], crop="sliding"), view)
     probabilities, labels = predict_probabilities(network, pipeline.evaluate(split["test"], crop="sliding"), view)
     predicted = apply_thresholds(probabilities, tune_thresholds(validation[1], validation[0]))
-    auroc = [float(roc_auc_score(labels[:, k], probabilities[:, k])) if 0 < labels[:, k].sum() < len(labels) else float("nan") for k in range(labels.shape[1])]
+    auroc = [
+        float(roc_auc_score(labels[:, k], probabilities[:, k]))
+        if 0 < labels[:, k].sum() < len(labels)
+        else float("nan")
+        for k in range(labels.shape[1])
+    ]
     return {"auroc": auroc, "f1": [float(v) for v in per_class_f1(labels, predicted)]}
 
 
 def markdown(result):
     classes = result["classes"]
-    lines = ["# Synthetic: 12 leads against lead I (same LRH-Net)", "", f"Command: `{result['command']}`  ", f"Commit {result['commit']}, {result['date']}, seeds {result['seeds']}", ""]
-    lines += ["| class | condition | AUROC 12 leads | AUROC lead I | gap | F1 12 leads | F1 lead I |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Synthetic: 12 leads against lead I (same LRH-Net)",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Commit {result['commit']}, {result['date']}, seeds {result['seeds']}",
+        "",
+    ]
+    lines += [
+        "| class | condition | AUROC 12 leads | AUROC lead I | gap | F1 12 leads | F1 lead I |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for k, name in enumerate(classes):
         cells = {}
         for model in MODELS:
@@ -58,7 +70,10 @@ def markdown(result):
                 values = [run["test"][metric][k] for run in runs]
                 cells[model, metric] = (np.nanmean(values), np.nanstd(values)) if runs else (np.nan, np.nan)
         gap = cells["12 leads", "auroc"][0] - cells["lead I", "auroc"][0]
-        row = [f"{cells[m, metric][0]:.3f} ± {cells[m, metric][1]:.3f}" for metric, m in (("auroc", "12 leads"), ("auroc", "lead I"))]
+        row = [
+            f"{cells[m, metric][0]:.3f} ± {cells[m, metric][1]:.3f}"
+            for metric, m in (("auroc", "12 leads"), ("auroc", "lead I"))
+        ]
         row += [f"{gap:+.3f}"] + [f"{cells[m, 'f1'][0]:.3f} ± {cells[m, 'f1'][1]:.3f}" for m in MODELS]
         lines.append(f"| {name} | {DESCRIPTIONS[name].split(':')[0]} | " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
@@ -87,14 +102,27 @@ def main():
     split = split_indices(dataset, seed=0)
     pipeline = ECGPipeline(cache, 12, "I", window_seconds=10)
     classes = cache.classes
-    result = {**provenance(), "seeds": args.seeds, "records": args.records, "epochs": args.epochs, "classes": list(classes), "runs": []}
+    result = {
+        **provenance(),
+        "seeds": args.seeds,
+        "records": args.records,
+        "epochs": args.epochs,
+        "classes": list(classes),
+        "runs": [],
+    }
     for seed in args.seeds:
         for model, (view, leads) in MODELS.items():
             network = LRHNet(leads, len(classes))
             begun = time.time()
             fitted = fit_network(network, pipeline, split, classes, epochs=args.epochs, seed=seed, view=view)
-            run = {"model": model, "seed": seed, "params": trainable_parameters(network), "best_epoch": fitted["best_epoch"],
-                   "test": per_class_scores(network, pipeline, split, view), "seconds": round(time.time() - begun, 1)}
+            run = {
+                "model": model,
+                "seed": seed,
+                "params": trainable_parameters(network),
+                "best_epoch": fitted["best_epoch"],
+                "test": per_class_scores(network, pipeline, split, view),
+                "seconds": round(time.time() - begun, 1),
+            }
             result["runs"].append(run)
             print(json.dumps(run), flush=True)
             result["total_seconds"] = round(time.time() - started, 1)

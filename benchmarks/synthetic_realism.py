@@ -1,6 +1,6 @@
 """Synthetic records against LUDB on simple statistics, and the README's side-by-side picture.
 
-    python benchmarks/synthetic_realism.py --ludb ../shared/data/ludb \
+    python -m benchmarks.synthetic_realism --ludb ../shared/data/ludb \
         --out benchmarks/results/synthetic_realism.json --figure docs/synthetic_vs_ludb.png
 
 Both sets: 500 Hz, 10 s, 12 leads; LUDB's 200 records against 200 synthetic records (every
@@ -17,15 +17,15 @@ annotated one. Reported: median and interquartile range over records.
 import argparse
 import json
 import os
-import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import numpy as np  # noqa: E402
 
 from benchmarks.provenance import provenance  # noqa: E402
-from data_utils import STANDARD_LEADS, open_dataset  # noqa: E402
-from data_utils import beats  # noqa: E402
+from data_utils import (  # noqa: E402
+    STANDARD_LEADS,
+    beats,  # noqa: E402
+    open_dataset,
+)
 from data_utils.preprocess import bandpass  # noqa: E402
 from data_utils.readers.ludb import WAVES, ludb_delineation  # noqa: E402
 
@@ -38,9 +38,20 @@ def measures(record):
         return None
     beat = beats.median_beat(signal, record.fs, peaks)
     rr = np.diff(peaks) / record.fs
-    row = {"qrs_width_ms": 1000 * beats.qrs_width(beat, record.fs), "heart_rate_bpm": 60 / np.median(rr), **beats.rr_variability(rr)}
-    row.update({f"qrs_polarity_{lead}": float(value) for lead, value in zip(STANDARD_LEADS, beats.qrs_polarity(beat, record.fs))})
-    row.update({f"t_to_qrs_{lead}": float(value) for lead, value in zip(STANDARD_LEADS, beats.t_wave_ratio(beat, record.fs))})
+    row = {
+        "qrs_width_ms": 1000 * beats.qrs_width(beat, record.fs),
+        "heart_rate_bpm": 60 / np.median(rr),
+        **beats.rr_variability(rr),
+    }
+    row.update(
+        {
+            f"qrs_polarity_{lead}": float(value)
+            for lead, value in zip(STANDARD_LEADS, beats.qrs_polarity(beat, record.fs))
+        }
+    )
+    row.update(
+        {f"t_to_qrs_{lead}": float(value) for lead, value in zip(STANDARD_LEADS, beats.t_wave_ratio(beat, record.fs))}
+    )
     return row
 
 
@@ -54,7 +65,10 @@ def annotated_qrs_ms(record, fs):
 
 def summarise(rows):
     keys = rows[0].keys()
-    return {key: [float(np.percentile([row[key] for row in rows if row.get(key) is not None], q)) for q in (25, 50, 75)] for key in keys}
+    return {
+        key: [float(np.percentile([row[key] for row in rows if row.get(key) is not None], q)) for q in (25, 50, 75)]
+        for key in keys
+    }
 
 
 def figure(real, synthetic, path, seconds=4.0):
@@ -64,7 +78,12 @@ def figure(real, synthetic, path, seconds=4.0):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(12, 2, figsize=(12, 13), sharex=True, sharey="row")
-    for column, (title, record) in enumerate(((f"LUDB record {real.record_id} ({', '.join(real.labels[:2])})", real), (f"synthetic {synthetic.record_id} ({', '.join(synthetic.labels)})", synthetic))):
+    for column, (title, record) in enumerate(
+        (
+            (f"LUDB record {real.record_id} ({', '.join(real.labels[:2])})", real),
+            (f"synthetic {synthetic.record_id} ({', '.join(synthetic.labels)})", synthetic),
+        )
+    ):
         n = int(seconds * record.fs)
         t = np.arange(n) / record.fs
         for row, lead in enumerate(STANDARD_LEADS):
@@ -73,14 +92,22 @@ def figure(real, synthetic, path, seconds=4.0):
             axes[row, column].grid(alpha=0.3)
         axes[0, column].set_title(title, fontsize=10)
         axes[-1, column].set_xlabel("seconds")
-    fig.suptitle("12-lead ECG, unfiltered: LUDB (left; this copy is rescaled to span 1 mV per lead) and synthetic (right, mV)")
+    fig.suptitle(
+        "12-lead ECG, unfiltered: LUDB (left; this copy is rescaled to span 1 mV per lead) and synthetic (right, mV)"
+    )
     fig.tight_layout()
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fig.savefig(path, dpi=80)
 
 
 def markdown(result):
-    lines = ["# Synthetic records against LUDB", "", f"Command: `{result['command']}`  ", f"Commit {result['commit']}, {result['date']}", ""]
+    lines = [
+        "# Synthetic records against LUDB",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Commit {result['commit']}, {result['date']}",
+        "",
+    ]
     lines += ["| statistic | LUDB median [IQR] | synthetic median [IQR] |", "|---|---|---|"]
     for key, (q1, q2, q3) in result["ludb"].items():
         s1, s2, s3 = result["synthetic"].get(key, [np.nan] * 3)
@@ -108,8 +135,13 @@ def main():
             if name == "ludb":
                 row["annotated_qrs_width_ms"] = annotated_qrs_ms(record, record.fs)
             rows[name].append(row)
-    result = {**provenance(), "records": {name: len(value) for name, value in rows.items()}, "too_few_beats": failed,
-              "ludb": summarise(rows["ludb"]), "synthetic": summarise(rows["synthetic"])}
+    result = {
+        **provenance(),
+        "records": {name: len(value) for name, value in rows.items()},
+        "too_few_beats": failed,
+        "ludb": summarise(rows["ludb"]),
+        "synthetic": summarise(rows["synthetic"]),
+    }
     with open(args.out, "w") as handle:
         json.dump(result, handle, indent=1)
     with open(os.path.splitext(args.out)[0] + ".md", "w") as handle:

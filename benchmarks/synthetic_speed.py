@@ -1,6 +1,6 @@
 """How fast the synthetic generator is: seconds to make N records on one core.
 
-    python benchmarks/synthetic_speed.py --out benchmarks/results/synthetic_speed.json
+    python -m benchmarks.synthetic_speed --out benchmarks/results/synthetic_speed.json
 
 Times ``data_utils.synthetic.generate`` (numpy, single-threaded BLAS) for 20,000 ten-second
 records at 100 Hz and 2,000 at 500 Hz, every condition at its default frequency, best of
@@ -10,12 +10,10 @@ records at 100 Hz and 2,000 at 500 Hz, every condition at its default frequency,
 import argparse
 import json
 import os
-import sys
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from benchmarks.provenance import provenance  # noqa: E402
 from data_utils.synthetic import generate  # noqa: E402
@@ -35,7 +33,9 @@ def main():
             started = time.perf_counter()
             signals, _ = generate(case["n"], fs=case["fs"], seconds=case["seconds"], seed=0)
             times.append(time.perf_counter() - started)
-        result["cases"].append({**case, "seconds_to_generate": round(min(times), 2), "gigabytes": round(signals.nbytes / 1e9, 2)})
+        result["cases"].append(
+            {**case, "seconds_to_generate": round(min(times), 2), "gigabytes": round(signals.nbytes / 1e9, 2)}
+        )
         print(json.dumps(result["cases"][-1]), flush=True)
     with open(args.out, "w") as handle:
         json.dump(result, handle, indent=1)

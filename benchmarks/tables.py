@@ -1,7 +1,8 @@
-"""The README's results tables, rendered from the results files the benchmarks write.
+"""The results tables of the README and ``docs/results.md``, rendered from the results files the benchmarks write.
 
-Each table sits in the README between ``<!-- table:NAME -->`` and ``<!-- /table:NAME -->`` and
-starts with where its numbers come from: file, command, commit, date and seeds.
+Each table sits in a document (``DOCUMENTS``) between ``<!-- table:NAME -->`` and
+``<!-- /table:NAME -->`` and starts with where its numbers come from: file, command, commit, date
+and seeds. A table may appear in more than one document.
 """
 
 import json
@@ -11,6 +12,10 @@ import re
 from benchmarks import model_card
 
 ANCHOR = "*published, other work on other data*"
+DOCUMENTS = (
+    "README.md",
+    os.path.join("docs", "results.md"),
+)  # files, relative to the repository, that hold table blocks
 
 
 def load(results, name):
@@ -22,7 +27,10 @@ def source_line(name, result):
     """``name``: the command, commit, date and seeds of its latest call, and how many calls made it."""
     calls = len(result.get("earlier", [])) + 1
     seeds = result.get("seeds")
-    line = f"From `benchmarks/results/{name}`, made by `{result['command']}` at commit {result['commit']}, {result['date'][:10]}"
+    line = (
+        f"From `benchmarks/results/{name}`, made by `{result['command']}` at commit {result['commit']}, "
+        f"{result['date'][:10]}"
+    )
     line += f", seeds {', '.join(map(str, seeds))}" if seeds else ""
     return line + (f" (made over {calls} calls, all listed in the file)." if calls > 1 else ".")
 
@@ -60,21 +68,40 @@ def summary_rows(result, entries, metrics):
 def cinc2017(results):
     lrh, lite = load(results, "lrhnet_cinc2017.json"), load(results, "liteheart_cinc2017.json")
     metrics = ("cinc2017_f1", "macro_f1", "macro_auroc")
-    rows = summary_rows(lrh, [
-        (("SE-ResNet teacher, width 0.5", ""), {"model": "teacher"}),
-        (("LRH-Net student", ""), {"model": "student"}),
-        (("LRH-Net + KD", "width 0.5"), {"model": "student_kd"}),
-        (("LRH-Net + MLKD (sequential)", "width 0.5 + assistant"), {"model": "student_mlkd"}),
-    ], metrics)
-    rows += summary_rows(lite, [
-        (("SE-ResNet teacher, width 0.25", ""), {"setting": "teacher"}),
-        *(((f"LiteHeart student{suffix}, {setting}", teacher), {"setting": setting, "model": model})
-          for setting in ("100% labelled", "10% labelled")
-          for suffix, teacher, model in (("", "", "student"), (" + KD", "width 0.25", "kd"), (" + all LiteHeart terms", "width 0.25", "liteheart"))),
-    ], metrics)
+    rows = summary_rows(
+        lrh,
+        [
+            (("SE-ResNet teacher, width 0.5", ""), {"model": "teacher"}),
+            (("LRH-Net student", ""), {"model": "student"}),
+            (("LRH-Net + KD", "width 0.5"), {"model": "student_kd"}),
+            (("LRH-Net + MLKD (sequential)", "width 0.5 + assistant"), {"model": "student_mlkd"}),
+        ],
+        metrics,
+    )
+    rows += summary_rows(
+        lite,
+        [
+            (("SE-ResNet teacher, width 0.25", ""), {"setting": "teacher"}),
+            *(
+                ((f"LiteHeart student{suffix}, {setting}", teacher), {"setting": setting, "model": model})
+                for setting in ("100% labelled", "10% labelled")
+                for suffix, teacher, model in (
+                    ("", "", "student"),
+                    (" + KD", "width 0.25", "kd"),
+                    (" + all LiteHeart terms", "width 0.25", "liteheart"),
+                )
+            ),
+        ],
+        metrics,
+    )
     rows.append([f"best CinC 2017 entry, hidden test set ({ANCHOR})", "", "large", "", "0.83", "", ""])
-    return setting_table(results, "cinc2017", {"lrhnet_cinc2017.json": lrh, "liteheart_cinc2017.json": lite},
-                         ["model", "taught by", "params", "runs", "CinC 2017 F1", "macro F1", "macro AUROC"], rows)
+    return setting_table(
+        results,
+        "cinc2017",
+        {"lrhnet_cinc2017.json": lrh, "liteheart_cinc2017.json": lite},
+        ["model", "taught by", "params", "runs", "CinC 2017 F1", "macro F1", "macro AUROC"],
+        rows,
+    )
 
 
 def ludb(results):
@@ -82,33 +109,70 @@ def ludb(results):
     metrics = ("macro_auroc", "macro_f1")
     entries = [(("SE-ResNet teacher, width 0.25", "12", ""), {"leads": "12", "model": "teacher"})]
     for leads, names in (("1", "I"), ("2", "I, II"), ("3", "I, II, V2")):
-        entries += [(("LRH-Net student", names, ""), {"leads": leads, "model": "student"}),
-                    (("LRH-Net + KD", names, "12-lead teacher"), {"leads": leads, "model": "student_kd"}),
-                    (("LRH-Net + MLKD (sequential)", names, "teacher + assistant"), {"leads": leads, "model": "student_mlkd"}),
-                    (("assistant (SE-ResNet width 0.25, KD)", names, "12-lead teacher"), {"leads": leads, "model": "assistant (KD from teacher)"})]
+        entries += [
+            (("LRH-Net student", names, ""), {"leads": leads, "model": "student"}),
+            (("LRH-Net + KD", names, "12-lead teacher"), {"leads": leads, "model": "student_kd"}),
+            (("LRH-Net + MLKD (sequential)", names, "teacher + assistant"), {"leads": leads, "model": "student_mlkd"}),
+            (
+                ("assistant (SE-ResNet width 0.25, KD)", names, "12-lead teacher"),
+                {"leads": leads, "model": "assistant (KD from teacher)"},
+            ),
+        ]
     rows = summary_rows(lrh, entries, metrics)
-    rows += summary_rows(lite, [
-        (("LiteHeart student", "I", ""), {"setting": "100% labelled", "model": "student"}),
-        (("LiteHeart student + KD", "I", "12-lead teacher"), {"setting": "100% labelled", "model": "kd"}),
-        (("LiteHeart student + all LiteHeart terms", "I", "12-lead teacher"), {"setting": "100% labelled", "model": "liteheart"}),
-    ], metrics)
-    rows.append([f"PTB-XL, 100 k-parameter ResNet ({ANCHOR}: Strodthoff et al. 2021)", "12 / I", "", "", "", "0.913 / 0.842", ""])
-    return setting_table(results, "ludb", {"lrhnet_ludb.json": lrh, "liteheart_ludb.json": lite},
-                         ["model", "leads", "taught by", "params", "runs", "macro AUROC", "macro F1"], rows)
+    rows += summary_rows(
+        lite,
+        [
+            (("LiteHeart student", "I", ""), {"setting": "100% labelled", "model": "student"}),
+            (("LiteHeart student + KD", "I", "12-lead teacher"), {"setting": "100% labelled", "model": "kd"}),
+            (
+                ("LiteHeart student + all LiteHeart terms", "I", "12-lead teacher"),
+                {"setting": "100% labelled", "model": "liteheart"},
+            ),
+        ],
+        metrics,
+    )
+    rows.append(
+        [
+            f"PTB-XL, 100 k-parameter ResNet ({ANCHOR}: Strodthoff et al. 2021)",
+            "12 / I",
+            "",
+            "",
+            "",
+            "0.913 / 0.842",
+            "",
+        ]
+    )
+    return setting_table(
+        results,
+        "ludb",
+        {"lrhnet_ludb.json": lrh, "liteheart_ludb.json": lite},
+        ["model", "leads", "taught by", "params", "runs", "macro AUROC", "macro F1"],
+        rows,
+    )
 
 
 def synthetic(results):
     result = load(results, "lrhnet_synthetic.json")
     metrics = ("macro_auroc", "macro_f1", "macro_ap")
-    rows = summary_rows(result, [
-        (("SE-ResNet teacher, width 0.25, 12 leads", ""), {"model": "teacher"}),
-        (("assistant (SE-ResNet width 0.25, lead I, KD)", "teacher"), {"model": "assistant (KD from teacher)"}),
-        (("LRH-Net student, lead I", ""), {"model": "student"}),
-        (("LRH-Net + KD", "teacher"), {"model": "student_kd"}),
-        (("LRH-Net + MLKD (sequential)", "teacher + assistant"), {"model": "student_mlkd"}),
-        (("LiteHeart student + all LiteHeart terms", "teacher"), {"model": "liteheart"}),
-    ], metrics)
-    return setting_table(results, "synthetic", {"lrhnet_synthetic.json": result}, ["model", "taught by", "params", "runs", "macro AUROC", "macro F1", "macro AP"], rows)
+    rows = summary_rows(
+        result,
+        [
+            (("SE-ResNet teacher, width 0.25, 12 leads", ""), {"model": "teacher"}),
+            (("assistant (SE-ResNet width 0.25, lead I, KD)", "teacher"), {"model": "assistant (KD from teacher)"}),
+            (("LRH-Net student, lead I", ""), {"model": "student"}),
+            (("LRH-Net + KD", "teacher"), {"model": "student_kd"}),
+            (("LRH-Net + MLKD (sequential)", "teacher + assistant"), {"model": "student_mlkd"}),
+            (("LiteHeart student + all LiteHeart terms", "teacher"), {"model": "liteheart"}),
+        ],
+        metrics,
+    )
+    return setting_table(
+        results,
+        "synthetic",
+        {"lrhnet_synthetic.json": result},
+        ["model", "taught by", "params", "runs", "macro AUROC", "macro F1", "macro AP"],
+        rows,
+    )
 
 
 def setting_table(results, setting, sources, header, rows):
@@ -123,8 +187,18 @@ def efficiency(results, setting):
     part = result["settings"][setting]
     rows = []
     for name, entry in part["networks"].items():
-        rows.append([name, f"{entry['params']:,}", f"{entry['macs'] / 1e6:.1f} M", f"{entry['keras_latency_ms']:.2f} ms",
-                     *(f"{entry[kind]['bytes'] / 1024:,.0f} KB, {entry[kind]['latency_ms']:.2f} ms" for kind in ("float32", "int8"))])
+        rows.append(
+            [
+                name,
+                f"{entry['params']:,}",
+                f"{entry['macs'] / 1e6:.1f} M",
+                f"{entry['keras_latency_ms']:.2f} ms",
+                *(
+                    f"{entry[kind]['bytes'] / 1024:,.0f} KB, {entry[kind]['latency_ms']:.2f} ms"
+                    for kind in ("float32", "int8")
+                ),
+            ]
+        )
     lines = [f"Size and speed at {part['window']} samples ({source_line('efficiency.json', result)[5:]})", ""]
     return lines + rows_table(["network", "params", "MACs", "Keras latency", "TFLite float32", "TFLite int8"], rows)
 
@@ -139,13 +213,20 @@ def deployment(results):
         row = [name]
         for student in students.values():
             variant = student["variants"][index]
-            size = f"{variant['bytes'] / 1024:.0f} KB ({variant['gzip_bytes'] / 1024:.0f} KB)" if "bytes" in variant else ""
+            size = (
+                f"{variant['bytes'] / 1024:.0f} KB ({variant['gzip_bytes'] / 1024:.0f} KB)"
+                if "bytes" in variant
+                else ""
+            )
             latency = variant.get("tflite_latency_ms", variant.get("keras_latency_ms"))
             loss = f" ({-variant['loss_vs_float']:+.3f})" if "loss_vs_float" in variant else ""
             row += [f"{variant['test']['cinc2017_f1']:.3f}{loss}", size, f"{latency:.2f} ms" if latency else ""]
         rows.append(row)
-    line = (f"From `benchmarks/results/deployment_cinc2017.json`, made by `{result['command']}` at commit {result['commit']}, "
-            f"{result['date'][:10]}, one seed, {result['total_seconds'] / 60:.0f} min.")
+    line = (
+        f"From `benchmarks/results/deployment_cinc2017.json`, made by `{result['command']}` at commit "
+        f"{result['commit']}, "
+        f"{result['date'][:10]}, one seed, {result['total_seconds'] / 60:.0f} min."
+    )
     return [line, ""] + rows_table(header, rows)
 
 
@@ -154,8 +235,13 @@ def published(results):
     reports = model_card.read_reports(results)
     if not reports:
         raise FileNotFoundError(2, "no published students", os.path.join(results, "cinc2017_published_*.json"))
-    lines = [source_line(f"cinc2017_published_{method}.json", {**report["published"], "seeds": [report["seed"]]}) for method, report in reports.items()]
-    metrics = model_card.metrics_table(reports) + [f"| best CinC 2017 entry, hidden test set ({ANCHOR}) | large | 0.83 | | | | | |"]
+    lines = [
+        source_line(f"cinc2017_published_{method}.json", {**report["published"], "seeds": [report["seed"]]})
+        for method, report in reports.items()
+    ]
+    metrics = model_card.metrics_table(reports) + [
+        f"| best CinC 2017 entry, hidden test set ({ANCHOR}) | large | 0.83 | | | | | |"
+    ]
     return lines + ["", *metrics, "", *model_card.efficiency_table(reports)]
 
 
@@ -181,3 +267,13 @@ def replace_tables(text, tables):
             raise ValueError(f"no <!-- table:{name} --> block to fill")
         text = pattern.sub(lambda match: match.group(1) + table + "\n" + match.group(2), text)
     return text
+
+
+def tables_in(text):
+    """The names of the table blocks in ``text``."""
+    return set(re.findall(r"<!-- table:(\w+) -->", text))
+
+
+def refresh(text, tables):
+    """``text`` with the blocks it holds refilled from ``tables`` (blocks without a rendered table stay)."""
+    return replace_tables(text, {name: table for name, table in tables.items() if name in tables_in(text)})

@@ -5,7 +5,7 @@ TensorFlow is imported only by ``data_utils.pipeline``; the rest works without i
 
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFMOT needs Keras 2 (tf_keras); see GUIDE section 2
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFMOT needs Keras 2 (tf_keras); see docs/design.md
 
 from data_utils.errors import DatasetFormatError, RecordError  # noqa: E402
 from data_utils.leads import LEAD_SETS, STANDARD_LEADS, resolve_leads  # noqa: E402

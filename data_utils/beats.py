@@ -33,11 +33,16 @@ def multilead_r_peaks(signal, fs):
     velocity = np.linalg.norm(np.gradient(signal, axis=0), axis=1)
     width = max(1, int(round(0.05 * fs)))
     envelope = np.convolve(velocity, np.ones(width) / width, mode="same")
-    candidates, _ = scipy.signal.find_peaks(envelope, distance=int(round(0.25 * fs)), height=0.3 * np.percentile(envelope, 97))
+    candidates, _ = scipy.signal.find_peaks(
+        envelope, distance=int(round(0.25 * fs)), height=0.3 * np.percentile(envelope, 97)
+    )
     lead = signal[:, strongest_lead(signal)]
     deflection = np.abs(lead - np.median(lead))
     reach = int(round(0.06 * fs))
-    return np.array([max(0, c - reach) + int(np.argmax(deflection[max(0, c - reach) : c + reach + 1])) for c in candidates], dtype=int)
+    return np.array(
+        [max(0, c - reach) + int(np.argmax(deflection[max(0, c - reach) : c + reach + 1])) for c in candidates],
+        dtype=int,
+    )
 
 
 def rr_variability(rr):
@@ -71,7 +76,11 @@ def qrs_bounds(beat, fs, threshold=0.1, gap=0.03):
     width = max(1, int(round(0.016 * fs)))
     velocity = np.convolve(velocity, np.ones(width) / width, mode="same")
     window = int(round(0.2 * fs))
-    above = np.flatnonzero(velocity[r - window : r + window + 1] > threshold * velocity[r - window : r + window + 1].max()) + r - window
+    above = (
+        np.flatnonzero(velocity[r - window : r + window + 1] > threshold * velocity[r - window : r + window + 1].max())
+        + r
+        - window
+    )
     bridge = max(1, int(round(gap * fs)))
     onset = offset = r
     for i in above[above < r][::-1]:

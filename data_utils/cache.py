@@ -47,7 +47,8 @@ def source_stamp(ref):
 
 
 def cache_key(dataset, preprocessing, leads, min_seconds):
-    """Hex digest naming the cache of these records (and their files' sizes and times), labels, leads and preprocessing."""
+    """Hex digest naming the cache of these records (and their files' sizes and times), labels, leads and
+    preprocessing."""
     if dataset.reader is None:
         sources = [source_stamp(ref) for ref in dataset.refs]
     else:
@@ -96,7 +97,9 @@ class SignalCache:
         self.demographics = np.load(os.path.join(directory, "demographics.npy"))
         shape = (int(self.offsets[-1]), len(self.leads))
         path = os.path.join(directory, "signals.f16")
-        self._signals = np.memmap(path, dtype=np.float16, mode="r", shape=shape) if shape[0] else np.zeros(shape, np.float16)
+        self._signals = (
+            np.memmap(path, dtype=np.float16, mode="r", shape=shape) if shape[0] else np.zeros(shape, np.float16)
+        )
 
     def __len__(self):
         return len(self.record_ids)
@@ -122,7 +125,9 @@ def build_cache(dataset, preprocessing, leads, cache_dir=None, min_seconds=None,
     cache_dir = os.path.abspath(cache_dir or default_cache_dir())
     root = dataset.location
     if dataset.reader is None and is_inside(cache_dir, root):
-        raise ValueError(f"cache folder {cache_dir} lies inside the data folder {root}; the data folder is never written")
+        raise ValueError(
+            f"cache folder {cache_dir} lies inside the data folder {root}; the data folder is never written"
+        )
     directory = os.path.join(cache_dir, cache_key(dataset, preprocessing, leads, min_seconds))
     if not os.path.exists(os.path.join(directory, "meta.json")):
         _write_cache(dataset, preprocessing, tuple(leads), directory, min_seconds, progress)
@@ -146,7 +151,11 @@ def _write_cache(dataset, preprocessing, leads, directory, min_seconds, progress
                 try:
                     signal = preprocessing.apply(record.select_leads(leads), record.fs, record.record_id)
                     if min_seconds and signal.shape[0] < min_seconds * preprocessing.fs:
-                        raise RecordError(record.record_id, f"{signal.shape[0] / preprocessing.fs:.2f} s is shorter than one window ({min_seconds:g} s)")
+                        raise RecordError(
+                            record.record_id,
+                            f"{signal.shape[0] / preprocessing.fs:.2f} s is shorter than one window "
+                            f"({min_seconds:g} s)",
+                        )
                 except Exception as error:  # one bad record never stops the build
                     skipped.append(skip_for(record.record_id, error).as_dict())
                     continue
@@ -156,7 +165,10 @@ def _write_cache(dataset, preprocessing, leads, directory, min_seconds, progress
                 demographics.append(encode_demographics(record.age, record.sex))
                 rows.append(index)
         skipped = [skip.as_dict() for skip in dataset.skipped] + skipped
-        np.save(os.path.join(staging, "labels.npy"), labels[rows] if rows else np.zeros((0, len(dataset.classes)), np.float32))
+        np.save(
+            os.path.join(staging, "labels.npy"),
+            labels[rows] if rows else np.zeros((0, len(dataset.classes)), np.float32),
+        )
         np.save(os.path.join(staging, "demographics.npy"), np.asarray(demographics, np.float32).reshape(-1, 5))
         meta = {
             "version": FORMAT_VERSION,

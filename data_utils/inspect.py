@@ -22,7 +22,12 @@ def main(argv=None):
     parser.add_argument("path", help="dataset folder, or FORMAT:PATH to skip detection")
     parser.add_argument("--format", choices=FORMATS, help="dataset format (detected when omitted)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser.add_argument("--vocabulary", default="all", choices=("all", "scored2021", "scored2020"), help="challenge format: label vocabulary (default: all)")
+    parser.add_argument(
+        "--vocabulary",
+        default="all",
+        choices=("all", "scored2021", "scored2020"),
+        help="challenge format: label vocabulary (default: all)",
+    )
     parser.add_argument("--label-set", default="superdiagnostic", help="PTB-XL label set (default: superdiagnostic)")
     parser.add_argument("--fs", type=int, default=500, choices=(100, 500), help="PTB-XL rate to read (default: 500)")
     args = parser.parse_args(argv)
@@ -36,10 +41,22 @@ def main(argv=None):
             fmt = fmt or detect_format(path)
         except UnlabeledFolder:
             fmt = UNLABELED
-        options = {"challenge": {"vocabulary": args.vocabulary}, "ptbxl": {"label_set": args.label_set, "fs": args.fs}}.get(fmt, {})
+        options = {
+            "challenge": {"vocabulary": args.vocabulary},
+            "ptbxl": {"label_set": args.label_set, "fs": args.fs},
+        }.get(fmt, {})
         dataset = open_dataset(path, format=fmt, progress=progress, **options).validate(progress=progress)
-        unrestricted = (fmt == "challenge" and args.vocabulary == "all") or fmt in ("cinc2017", "ludb")  # not a vocabulary or label set leaving records out
-        if fmt != UNLABELED and unrestricted and not dataset.refs and dataset.skipped and all(skip.kind == "NoLabels" for skip in dataset.skipped):
+        unrestricted = (fmt == "challenge" and args.vocabulary == "all") or fmt in (
+            "cinc2017",
+            "ludb",
+        )  # not a vocabulary or label set leaving records out
+        if (
+            fmt != UNLABELED
+            and unrestricted
+            and not dataset.refs
+            and dataset.skipped
+            and all(skip.kind == "NoLabels" for skip in dataset.skipped)
+        ):
             dataset = open_dataset(path, format=UNLABELED, progress=progress).validate(progress=progress)
     except (DatasetFormatError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

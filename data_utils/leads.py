@@ -1,4 +1,4 @@
-"""Lead names, the standard order, and the named lead sets of LRH-Net (GUIDE section 4)."""
+"""Lead names, the standard order, and the named lead sets of LRH-Net (docs/design.md)."""
 
 from data_utils.errors import UnknownLead
 

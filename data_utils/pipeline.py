@@ -39,7 +39,9 @@ class ECGPipeline:
         self.student_leads = resolve_leads(student_leads) if student_leads is not None else self.teacher_leads
         missing = [lead for lead in self.teacher_leads + self.student_leads if lead not in cache.leads]
         if missing:
-            raise ValueError(f"the cache holds leads {', '.join(cache.leads)}; it lacks {', '.join(dict.fromkeys(missing))}")
+            raise ValueError(
+                f"the cache holds leads {', '.join(cache.leads)}; it lacks {', '.join(dict.fromkeys(missing))}"
+            )
         self.window = int(round(window_seconds * cache.fs))
         if self.window < 1:
             raise ValueError(f"window of {window_seconds} s at {cache.fs} Hz has no samples")
@@ -64,7 +66,9 @@ class ECGPipeline:
         rows = rows.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
         draws = tf.data.Dataset.random(seed=seed)
         batches = tf.data.Dataset.zip((rows, draws)).batch(batch_size, drop_remainder=drop_remainder)
-        return self._finish(batches.map(self._loader(random_crop=True, unlabeled=unlabeled), num_parallel_calls=tf.data.AUTOTUNE), view)
+        return self._finish(
+            batches.map(self._loader(random_crop=True, unlabeled=unlabeled), num_parallel_calls=tf.data.AUTOTUNE), view
+        )
 
     def semi_supervised(self, labeled, unlabeled, batch_size=64, unlabeled_batch_size=None, seed=0, view=None):
         """Batches of labelled rows followed by unlabelled rows (labels NaN), for semi-supervised training.
@@ -78,8 +82,12 @@ class ECGPipeline:
             return self.train(labeled, batch_size, seed, view)
         if len(labeled) == 0:
             raise ValueError("semi-supervised batches need at least one labelled row")
-        labeled_batches = self.train(labeled, min(batch_size, len(labeled)), seed, view=None, drop_remainder=True).repeat()
-        unlabeled_batches = self.train(unlabeled, unlabeled_batch_size or batch_size, seed + 1, view=None, unlabeled=True)
+        labeled_batches = self.train(
+            labeled, min(batch_size, len(labeled)), seed, view=None, drop_remainder=True
+        ).repeat()
+        unlabeled_batches = self.train(
+            unlabeled, unlabeled_batch_size or batch_size, seed + 1, view=None, unlabeled=True
+        )
 
         def join(first, second):
             (inputs, labels), (more, no_labels) = first, second
@@ -99,7 +107,11 @@ class ECGPipeline:
         indices = self._check_indices(indices)
         if crop == "sliding":
             stride = int(round((stride_seconds or self.window / self.cache.fs) * self.cache.fs))
-            pairs = [(row, start) for row in indices for start in window_starts(int(self.cache.lengths[row]), self.window, max(stride, 1))]
+            pairs = [
+                (row, start)
+                for row in indices
+                for start in window_starts(int(self.cache.lengths[row]), self.window, max(stride, 1))
+            ]
             rows, starts = (np.asarray(column, dtype=np.int64) for column in zip(*pairs))
         elif crop in ("start", "center"):
             rows = indices
@@ -125,7 +137,11 @@ class ECGPipeline:
         signals = np.zeros((len(rows), window, len(cache.leads)), dtype=np.float32)
         for i, (row, value) in enumerate(zip(rows, draws_or_starts)):
             length = int(cache.lengths[row])
-            start = int(value % (length - window + 1)) if random_crop and length > window else (0 if random_crop else int(value))
+            start = (
+                int(value % (length - window + 1))
+                if random_crop and length > window
+                else (0 if random_crop else int(value))
+            )
             part = cache.signal(row)[start : start + window]
             signals[i, : part.shape[0]] = part
         labels = np.full((len(rows), len(cache.classes)), np.nan, np.float32) if unlabeled else cache.labels[rows]
@@ -160,7 +176,11 @@ class ECGPipeline:
 
         def select(inputs, labels):
             if view is None:
-                keys = ["teacher", "student"] + (["demographics"] if self.demographics else []) + (["record"] if keep_record else [])
+                keys = (
+                    ["teacher", "student"]
+                    + (["demographics"] if self.demographics else [])
+                    + (["record"] if keep_record else [])
+                )
                 return {key: inputs[key] for key in keys}, labels
             if self.demographics:
                 return (inputs[view], inputs["demographics"]), labels

@@ -31,7 +31,9 @@ def resample(signal, fs_in, fs_out, record="<signal>"):
         return np.asarray(signal, dtype=np.float32)
     ratio = fractions.Fraction(fs_out / fs_in).limit_denominator(MAX_RATIO_TERM)
     if ratio.numerator == 0 or ratio.numerator > MAX_RATIO_TERM or abs(float(ratio) * fs_in / fs_out - 1) > 1e-3:
-        raise UnsupportedSamplingRate(record, f"cannot resample {fs_in:g} Hz to {fs_out:g} Hz with a rational ratio of terms <= {MAX_RATIO_TERM}")
+        raise UnsupportedSamplingRate(
+            record, f"cannot resample {fs_in:g} Hz to {fs_out:g} Hz with a rational ratio of terms <= {MAX_RATIO_TERM}"
+        )
     out = scipy.signal.resample_poly(np.asarray(signal, dtype=np.float64), ratio.numerator, ratio.denominator, axis=0)
     return out.astype(np.float32)
 
@@ -55,7 +57,9 @@ def bandpass(signal, fs, low=0.5, high=40.0, order=3, record="<signal>"):
     sos = scipy.signal.butter(order, band, btype=kind, fs=fs, output="sos")
     padding = filter_padding(sos)
     if len(signal) <= padding:
-        raise RecordTooShort(record, f"{len(signal)} samples at {fs:g} Hz; the band-pass filter needs more than {padding}")
+        raise RecordTooShort(
+            record, f"{len(signal)} samples at {fs:g} Hz; the band-pass filter needs more than {padding}"
+        )
     return scipy.signal.sosfiltfilt(sos, np.asarray(signal, dtype=np.float64), axis=0).astype(np.float32)
 
 
@@ -129,13 +133,17 @@ class Preprocessing:
     normalize: bool = True
 
     def __post_init__(self):
-        """Raise ``ValueError`` for a rate that is not a positive number, a band outside (0, fs/2), or an order outside 1-10."""
+        """Raise ``ValueError`` for a rate that is not a positive number, a band outside (0, fs/2), or an order outside
+        1-10."""
         if not (isinstance(self.fs, (int, float)) and math.isfinite(self.fs) and self.fs > 0):
             raise ValueError(f"Preprocessing: `fs` must be a positive number of Hz. Received: fs={self.fs!r}")
         if self.band is not None:
             low, high = self.band
             if not (0 < low < high < self.fs / 2):
-                raise ValueError(f"Preprocessing: `band` must satisfy 0 < low < high < fs/2 = {self.fs / 2:g} Hz. Received: band={tuple(self.band)!r}")
+                raise ValueError(
+                    f"Preprocessing: `band` must satisfy 0 < low < high < fs/2 = {self.fs / 2:g} Hz. Received: "
+                    f"band={tuple(self.band)!r}"
+                )
         if not (isinstance(self.order, int) and 1 <= self.order <= 10):
             raise ValueError(f"Preprocessing: `order` must be an integer from 1 to 10. Received: order={self.order!r}")
 
@@ -147,10 +155,20 @@ class Preprocessing:
         return normalize(out) if self.normalize else out
 
     def as_dict(self):
-        return {"fs": self.fs, "band": list(self.band) if self.band else None, "order": self.order, "normalize": self.normalize}
+        return {
+            "fs": self.fs,
+            "band": list(self.band) if self.band else None,
+            "order": self.order,
+            "normalize": self.normalize,
+        }
 
     @classmethod
     def from_dict(cls, config):
         """The inverse of ``as_dict``."""
         band = config.get("band")
-        return cls(fs=float(config["fs"]), band=tuple(band) if band else None, order=int(config.get("order", 3)), normalize=bool(config.get("normalize", True)))
+        return cls(
+            fs=float(config["fs"]),
+            band=tuple(band) if band else None,
+            order=int(config.get("order", 3)),
+            normalize=bool(config.get("normalize", True)),
+        )

@@ -71,6 +71,12 @@ def encode_demographics(age, sex):
     """
     age_known = age is not None and np.isfinite(age)
     return np.array(
-        [age / 100.0 if age_known else 0.0, float(age_known), float(sex == "F"), float(sex == "M"), float(sex in ("F", "M"))],
+        [
+            age / 100.0 if age_known else 0.0,
+            float(age_known),
+            float(sex == "F"),
+            float(sex == "M"),
+            float(sex in ("F", "M")),
+        ],
         dtype=np.float32,
     )

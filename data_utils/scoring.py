@@ -1,4 +1,4 @@
-"""Metrics of GUIDE section 6: macro AUROC / AP / F1, per-class thresholds, the CinC 2017 F1 and the
+"""Metrics of docs/design.md (Evaluation rules): macro AUROC / AP / F1, per-class thresholds, the CinC 2017 F1 and the
 PhysioNet/CinC 2020-2021 challenge metric.
 
 Arrays are (N, K): N records, K classes. Scores are probabilities (or any monotone score).
@@ -25,7 +25,12 @@ def _macro(y_true, y_score, metric, name):
     y_true, y_score = _check_pair(y_true, y_score, "y_score")
     scorable = [k for k in range(y_true.shape[1]) if 0 < y_true[:, k].sum() < len(y_true)]
     if len(scorable) < y_true.shape[1]:
-        log.info("%s: %d of %d classes have only one label value and are left out", name, y_true.shape[1] - len(scorable), y_true.shape[1])
+        log.info(
+            "%s: %d of %d classes have only one label value and are left out",
+            name,
+            y_true.shape[1] - len(scorable),
+            y_true.shape[1],
+        )
     if not scorable:
         return float("nan")
     return float(np.mean([metric(y_true[:, k], y_score[:, k]) for k in scorable]))
@@ -107,6 +112,7 @@ def cinc2017_f1(y_true, y_pred, classes=("N", "A", "O", "~")):
     Returns:
         ``(score, {class: f1})`` with the F1 of all four classes.
     """
+
     def as_index(y):
         y = np.asarray(y)
         return y.argmax(axis=1) if y.ndim == 2 else y.astype(int)
@@ -131,7 +137,10 @@ def _weights_for(classes, weights):
     for name in classes:
         column = table_column(name, table_classes)
         if column is None:
-            raise ValueError(f"class {name!r} is not a column of the weights table (write equivalent codes as in weights.csv, e.g. '713427006|59118001')")
+            raise ValueError(
+                f"class {name!r} is not a column of the weights table (write equivalent codes as in weights.csv, "
+                "e.g. '713427006|59118001')"
+            )
         index.append(column)
     return np.asarray(table)[np.ix_(index, index)]
 
@@ -147,7 +156,7 @@ def table_column(name, table_classes):
 
 def _challenge_raw(weights, labels, outputs):
     union = np.maximum(np.sum(labels | outputs, axis=1), 1).astype(np.float64)
-    confusion = (labels / union[:, None]).T @ outputs.astype(np.float64)  # A[i, j] of GUIDE section 6
+    confusion = (labels / union[:, None]).T @ outputs.astype(np.float64)  # A[i, j] of the challenge metric (docs/design.md)
     return float(np.nansum(weights * confusion))
 
 

@@ -46,7 +46,19 @@ DESCRIPTIONS = {
     "LAD": "left axis deviation: frontal QRS axis -40 to -75 degrees (others 10 to 75)",
     "PVC": "premature ventricular beats: early, wide, no P, compensatory pause",
 }
-DEFAULT_FREQUENCIES = {"STach": 0.15, "SB": 0.15, "AF": 0.15, "IAVB": 0.12, "RBBB": 0.12, "LBBB": 0.1, "LVH": 0.12, "IMI": 0.12, "AMI": 0.12, "LAD": 0.12, "PVC": 0.12}
+DEFAULT_FREQUENCIES = {
+    "STach": 0.15,
+    "SB": 0.15,
+    "AF": 0.15,
+    "IAVB": 0.12,
+    "RBBB": 0.12,
+    "LBBB": 0.1,
+    "LVH": 0.12,
+    "IMI": 0.12,
+    "AMI": 0.12,
+    "LAD": 0.12,
+    "PVC": 0.12,
+}
 
 # Dower matrix: rows V1..V6, I, II; columns X, Y, Z.
 DOWER = np.array(
@@ -101,7 +113,9 @@ class Waves:
     def template(self, fs):
         """The beat sampled over ``TEMPLATE_SPAN``: (n, L, 3)."""
         t = np.arange(int(round(TEMPLATE_SPAN[0] * fs)), int(round(TEMPLATE_SPAN[1] * fs))) / fs
-        shape = np.exp(-0.5 * np.square((t[None, None, :] - self.centre[..., None]) / self.width[..., None]))  # (n, W, L)
+        shape = np.exp(
+            -0.5 * np.square((t[None, None, :] - self.centre[..., None]) / self.width[..., None])
+        )  # (n, W, L)
         return np.einsum("nwl,nwx->nlx", shape, self.vector).astype(np.float32)
 
 
@@ -116,8 +130,22 @@ def small_rotations(rng, n, degrees=10.0):
     """(n, 3, 3) random tilts about the X and Y axes (the heart's position varies between people)."""
     ax, ay = np.radians(rng.uniform(-degrees, degrees, (2, n)))
     zero, one = np.zeros(n), np.ones(n)
-    rx = np.stack([np.stack([one, zero, zero], -1), np.stack([zero, np.cos(ax), -np.sin(ax)], -1), np.stack([zero, np.sin(ax), np.cos(ax)], -1)], -2)
-    ry = np.stack([np.stack([np.cos(ay), zero, np.sin(ay)], -1), np.stack([zero, one, zero], -1), np.stack([-np.sin(ay), zero, np.cos(ay)], -1)], -2)
+    rx = np.stack(
+        [
+            np.stack([one, zero, zero], -1),
+            np.stack([zero, np.cos(ax), -np.sin(ax)], -1),
+            np.stack([zero, np.sin(ax), np.cos(ax)], -1),
+        ],
+        -2,
+    )
+    ry = np.stack(
+        [
+            np.stack([np.cos(ay), zero, np.sin(ay)], -1),
+            np.stack([zero, one, zero], -1),
+            np.stack([-np.sin(ay), zero, np.cos(ay)], -1),
+        ],
+        -2,
+    )
     return rx @ ry
 
 
@@ -131,13 +159,27 @@ def sinus_beat(rng, has, rr):
     p_width = rng.uniform(0.018, 0.024, n)
     p_amplitude = np.where(has["AF"], 0.0, 1.0)[:, None]
     waves.add(-0.04 - pr + 2 * p_width, p_width, p_amplitude * size * [0.08, 0.12, -0.03])
-    normal_conduction = ~has["LBBB"]  # under LBBB: no septal q; the R and S slots become two broad lobes (a wide, notched R)
+    normal_conduction = ~has[
+        "LBBB"
+    ]  # under LBBB: no septal q; the R and S slots become two broad lobes (a wide, notched R)
     qrs.append(waves.add(-0.025, 0.008, normal_conduction[:, None] * size * [-0.10, 0.02, -0.12]))
     voltage = np.where(has["LVH"], rng.uniform(1.8, 2.5, n), 1.0)[:, None]
     r_vector = size * voltage * (R_VECTOR + np.where(has["LVH"], 1.0, 0.0)[:, None] * [0.0, 0.0, 0.3])
     lbbb_lobe = size * [0.8, 0.15, 0.7]
-    qrs.append(waves.add(np.where(has["LBBB"], -0.01, 0.0), np.where(has["LBBB"], 0.018, 0.010), np.where(normal_conduction[:, None], r_vector, 1.5 * lbbb_lobe)))
-    qrs.append(waves.add(np.where(has["LBBB"], 0.04, 0.025), np.where(has["LBBB"], 0.018, 0.010), np.where(normal_conduction[:, None], size * [-0.25, -0.05, 0.25], 1.2 * lbbb_lobe)))
+    qrs.append(
+        waves.add(
+            np.where(has["LBBB"], -0.01, 0.0),
+            np.where(has["LBBB"], 0.018, 0.010),
+            np.where(normal_conduction[:, None], r_vector, 1.5 * lbbb_lobe),
+        )
+    )
+    qrs.append(
+        waves.add(
+            np.where(has["LBBB"], 0.04, 0.025),
+            np.where(has["LBBB"], 0.018, 0.010),
+            np.where(normal_conduction[:, None], size * [-0.25, -0.05, 0.25], 1.2 * lbbb_lobe),
+        )
+    )
     qrs.append(waves.add(0.065, 0.018, has["RBBB"][:, None] * size * [-0.35, 0.0, -0.55]))
     axis = np.where(has["LAD"], rng.uniform(-75, -40, n), rng.uniform(10, 75, n))
     rotation = rotation_frontal(axis - CANONICAL_AXIS)
@@ -148,7 +190,12 @@ def sinus_beat(rng, has, rr):
     t_vector = size * [0.25, 0.15, -0.07] + has["RBBB"][:, None] * [0.0, 0.0, 0.1]
     t_vector = np.where(has["LBBB"][:, None], size * [-0.2, -0.03, 0.25], t_vector)
     strain = has["LVH"] & (rng.random(n) < 0.5)
-    t_vector = t_vector + strain[:, None] * [-0.35, 0.0, 0.1] + has["IMI"][:, None] * [0.0, -0.3, 0.0] + has["AMI"][:, None] * [0.0, 0.0, 0.35]
+    t_vector = (
+        t_vector
+        + strain[:, None] * [-0.35, 0.0, 0.1]
+        + has["IMI"][:, None] * [0.0, -0.3, 0.0]
+        + has["AMI"][:, None] * [0.0, 0.0, 0.35]
+    )
     waves.add(qt - 0.12, rng.uniform(0.04, 0.05, n), t_vector)
     return waves
 
@@ -168,7 +215,9 @@ def beat_times(rng, rhythm_rate, is_af, n_beats):
     n = len(rhythm_rate)
     mean_rr = 60.0 / rhythm_rate
     k = np.arange(n_beats)[None, :]
-    respiration = rng.uniform(0.01, 0.05, (n, 1)) * np.sin(2 * np.pi * rng.uniform(0.2, 0.35, (n, 1)) * k * mean_rr[:, None] + rng.uniform(0, 2 * np.pi, (n, 1)))
+    respiration = rng.uniform(0.01, 0.05, (n, 1)) * np.sin(
+        2 * np.pi * rng.uniform(0.2, 0.35, (n, 1)) * k * mean_rr[:, None] + rng.uniform(0, 2 * np.pi, (n, 1))
+    )
     slow = np.cumsum(rng.normal(0, 0.01, (n, n_beats)), 1)
     sinus = mean_rr[:, None] * (1 + respiration + slow - slow.mean(1, keepdims=True))
     af = mean_rr[:, None] * rng.gamma(12.0, 1 / 12.0, (n, n_beats))  # coefficient of variation about 0.29
@@ -196,17 +245,31 @@ def sinusoid(amplitude, frequency, phase, t):
     """amplitude * sin(2 pi frequency t + phase) for (n, 1, 1) frequencies and (n, 1, C) phases and
     amplitudes, from one sine and cosine per record: (n, T, C) float32."""
     angle = (2 * np.pi * frequency * t[None, :, None]).astype(np.float32)
-    return np.sin(angle) * (amplitude * np.cos(phase)).astype(np.float32) + np.cos(angle) * (amplitude * np.sin(phase)).astype(np.float32)
+    return np.sin(angle) * (amplitude * np.cos(phase)).astype(np.float32) + np.cos(angle) * (
+        amplitude * np.sin(phase)
+    ).astype(np.float32)
 
 
 def noise(rng, n, t, fs):
     """Baseline wander, muscle noise and (when ``fs`` can carry it) powerline hum: (n, T, 12)."""
     n_leads = len(STANDARD_LEADS)
-    out = rng.standard_normal((n, len(t), n_leads), dtype=np.float32) * rng.uniform(0.005, 0.03, (n, 1, 1)).astype(np.float32)
+    out = rng.standard_normal((n, len(t), n_leads), dtype=np.float32) * rng.uniform(0.005, 0.03, (n, 1, 1)).astype(
+        np.float32
+    )
     for _ in range(2):
-        out += sinusoid(rng.uniform(0.0, 0.15, (n, 1, n_leads)), rng.uniform(0.05, 0.5, (n, 1, 1)), rng.uniform(0, 2 * np.pi, (n, 1, n_leads)), t)
+        out += sinusoid(
+            rng.uniform(0.0, 0.15, (n, 1, n_leads)),
+            rng.uniform(0.05, 0.5, (n, 1, 1)),
+            rng.uniform(0, 2 * np.pi, (n, 1, n_leads)),
+            t,
+        )
     if fs > 2.5 * 60:
-        out += sinusoid(rng.uniform(0, 0.02, (n, 1, n_leads)), rng.choice([50.0, 60.0], (n, 1, 1)), rng.uniform(0, 2 * np.pi, (n, 1, 1)) + np.zeros((1, 1, n_leads)), t)
+        out += sinusoid(
+            rng.uniform(0, 0.02, (n, 1, n_leads)),
+            rng.choice([50.0, 60.0], (n, 1, 1)),
+            rng.uniform(0, 2 * np.pi, (n, 1, 1)) + np.zeros((1, 1, n_leads)),
+            t,
+        )
     return out
 
 
@@ -243,12 +306,18 @@ def synthesize(has, fs, seconds, rng, noisy=True):
     n = len(has["NSR"])
     length = int(round(seconds * fs))
     t = np.arange(length) / fs
-    rate = np.select([has["STach"], has["SB"], has["AF"]], [rng.uniform(100, 150, n), rng.uniform(40, 60, n), rng.uniform(60, 150, n)], rng.uniform(60, 100, n))
+    rate = np.select(
+        [has["STach"], has["SB"], has["AF"]],
+        [rng.uniform(100, 150, n), rng.uniform(40, 60, n), rng.uniform(60, 150, n)],
+        rng.uniform(60, 100, n),
+    )
     times, mean_rr = beat_times(rng, rate, has["AF"], int(np.ceil(seconds / MIN_RR)) + 2)
     ventricular = premature_beats(rng, has["PVC"], times, seconds)
     coupling = rng.uniform(0.55, 0.7, (n, 1))
     previous = np.concatenate([times[:, :1] - mean_rr[:, None], times[:, :-1]], 1)
-    times = np.where(ventricular, previous + coupling * (times - previous), times)  # the sinus beat it replaces is blocked: a compensatory pause
+    times = np.where(
+        ventricular, previous + coupling * (times - previous), times
+    )  # the sinus beat it replaces is blocked: a compensatory pause
 
     personal = small_rotations(rng, n) * rng.uniform(0.8, 1.2, (n, 1, 1))
     electrode = rng.uniform(0.9, 1.1, (n, 1, len(STANDARD_LEADS))).astype(np.float32)
@@ -325,7 +394,9 @@ def generate(n, *, fs=100, seconds=10.0, classes=CONDITIONS, frequencies=None, s
     Returns:
         ``(signals (n, T, 12) float32 mV, labels (n, K) float32)``, leads in ``STANDARD_LEADS`` order.
     """
-    source = SyntheticSource(n, fs=fs, seconds=seconds, classes=classes, frequencies=frequencies, seed=seed, noisy=noisy)
+    source = SyntheticSource(
+        n, fs=fs, seconds=seconds, classes=classes, frequencies=frequencies, seed=seed, noisy=noisy
+    )
     signals = np.concatenate([source.chunk_signals(c) for c in range(source.n_chunks)])
     labels = np.stack([source.conditions[name] for name in source.classes], 1).astype(np.float32)
     return signals, labels
@@ -340,7 +411,14 @@ class SyntheticSource:
 
     def __init__(self, n, *, fs=100, seconds=10.0, classes=CONDITIONS, frequencies=None, seed=0, noisy=True, chunk=512):
         check_sampling(fs, seconds)
-        self.n, self.fs, self.seconds, self.seed, self.noisy, self.chunk = int(n), float(fs), float(seconds), seed, noisy, chunk
+        self.n, self.fs, self.seconds, self.seed, self.noisy, self.chunk = (
+            int(n),
+            float(fs),
+            float(seconds),
+            seed,
+            noisy,
+            chunk,
+        )
         self.classes, self.frequencies = tuple(classes), dict(frequencies or {})
         rng = np.random.default_rng([seed, 0])
         self.conditions = draw_conditions(rng, self.n, self.classes, frequencies)
@@ -357,14 +435,26 @@ class SyntheticSource:
         if self._cached[0] != c:
             rows = slice(c * self.chunk, (c + 1) * self.chunk)
             has = {name: values[rows] for name, values in self.conditions.items()}
-            self._cached = (c, synthesize(has, self.fs, self.seconds, np.random.default_rng([self.seed, 1, c]), self.noisy))
+            self._cached = (
+                c,
+                synthesize(has, self.fs, self.seconds, np.random.default_rng([self.seed, 1, c]), self.noisy),
+            )
         return self._cached[1]
 
     def read_ref(self, ref):
         """The ``ECGRecord`` of ``ref`` (made by ``dataset``)."""
         row = int(ref.record_id[1:])
         signal = self.chunk_signals(row // self.chunk)[row % self.chunk]
-        return ECGRecord(ref.record_id, signal.copy(), self.fs, tuple(STANDARD_LEADS), ref.labels, ref.age, ref.sex, path=ref.header.path)
+        return ECGRecord(
+            ref.record_id,
+            signal.copy(),
+            self.fs,
+            tuple(STANDARD_LEADS),
+            ref.labels,
+            ref.age,
+            ref.sex,
+            path=ref.header.path,
+        )
 
     def dataset(self):
         """An ``ECGDataset`` (format ``"synthetic"``) whose records this source makes."""
@@ -373,9 +463,20 @@ class SyntheticSource:
         for i in range(self.n):
             record_id = f"S{i:06d}"
             labels = tuple(name for name in self.classes if self.conditions[name][i])
-            refs.append(RecordRef(record_id, synthetic_header(record_id, self.fs, n_samples), labels, float(self.ages[i]), str(self.sexes[i])))
+            refs.append(
+                RecordRef(
+                    record_id,
+                    synthetic_header(record_id, self.fs, n_samples),
+                    labels,
+                    float(self.ages[i]),
+                    str(self.sexes[i]),
+                )
+            )
         frequencies = ",".join(f"{name}={value:g}" for name, value in sorted(self.frequencies.items()))
-        root = f"synthetic:n={self.n},fs={self.fs:g},seconds={self.seconds:g},seed={self.seed},noisy={self.noisy},classes={'+'.join(self.classes)},frequencies={frequencies}"
+        root = (
+            f"synthetic:n={self.n},fs={self.fs:g},seconds={self.seconds:g},seed={self.seed},noisy={self.noisy},"
+            f"classes={'+'.join(self.classes)},frequencies={frequencies}"
+        )
         return ECGDataset("synthetic", root, refs, self.classes, reader=self.read_ref)
 
 
@@ -417,6 +518,20 @@ def write_wfdb(dataset, folder, progress=None):
     os.makedirs(folder, exist_ok=True)
     for _, record in dataset.iter_records(progress=progress, desc="writing"):
         digital = np.clip(np.round(record.signal * 1000), -32767, 32767).astype(np.int16)
-        comments = [f"Age: {record.age:g}", f"Sex: {'Female' if record.sex == 'F' else 'Male'}", f"Dx: {','.join(record.labels)}"]
-        wfdb.wrsamp(record.record_id, fs=record.fs, units=["mV"] * len(record.leads), sig_name=list(record.leads), d_signal=digital, fmt=["16"] * len(record.leads),
-                    adc_gain=[1000.0] * len(record.leads), baseline=[0] * len(record.leads), comments=comments, write_dir=folder)
+        comments = [
+            f"Age: {record.age:g}",
+            f"Sex: {'Female' if record.sex == 'F' else 'Male'}",
+            f"Dx: {','.join(record.labels)}",
+        ]
+        wfdb.wrsamp(
+            record.record_id,
+            fs=record.fs,
+            units=["mV"] * len(record.leads),
+            sig_name=list(record.leads),
+            d_signal=digital,
+            fmt=["16"] * len(record.leads),
+            adc_gain=[1000.0] * len(record.leads),
+            baseline=[0] * len(record.leads),
+            comments=comments,
+            write_dir=folder,
+        )

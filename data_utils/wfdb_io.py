@@ -31,8 +31,21 @@ from data_utils.errors import (
 _DEFAULT_GAIN = 200.0  # WFDB: a gain of 0 (or none) means 200 ADC units per physical unit.
 _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "v": 1e3, "nv": 1e-6}
 # The digital value of an invalid sample in each WFDB signal format (WFDB signal(5) manual page).
-INVALID_SAMPLE = {8: None, 16: -(2**15), 61: -(2**15), 80: -(2**7), 160: -(2**15), 212: -(2**11), 310: -(2**9), 311: -(2**9), 24: -(2**23), 32: -(2**31),
-                  508: -(2**7), 516: -(2**15), 524: -(2**23)}  # 5xx: FLAC-compressed 8, 16 and 24 bits
+INVALID_SAMPLE = {
+    8: None,
+    16: -(2**15),
+    61: -(2**15),
+    80: -(2**7),
+    160: -(2**15),
+    212: -(2**11),
+    310: -(2**9),
+    311: -(2**9),
+    24: -(2**23),
+    32: -(2**31),
+    508: -(2**7),
+    516: -(2**15),
+    524: -(2**23),
+}  # 5xx: FLAC-compressed 8, 16 and 24 bits
 MAX_GAP_SECONDS = 0.05  # shorter than a QRS complex; a longer run of invalid samples refuses the record
 _FORMAT = re.compile(r"^(?P<fmt>\d+)(x\d+)?(:\d+)?(\+(?P<offset>\d+))?$")
 _GAIN = re.compile(r"^(?P<gain>[-+0-9.eE]+)(\((?P<baseline>-?\d+)\))?(/(?P<units>\S+))?$")
@@ -100,7 +113,9 @@ def parse_header(path):
     except (IndexError, ValueError):
         raise HeaderError(record, f"malformed record line {body[0]!r}") from None
     if n_signals < 1 or n_samples < 0 or not (np.isfinite(fs) and fs > 0):
-        raise HeaderError(record, f"record line {body[0]!r} declares {n_signals} signals, {n_samples} samples at {fs:g} Hz")
+        raise HeaderError(
+            record, f"record line {body[0]!r} declares {n_signals} signals, {n_samples} samples at {fs:g} Hz"
+        )
     if len(body) - 1 < n_signals:
         raise HeaderError(record, f"header declares {n_signals} signals but has {len(body) - 1} signal lines")
     signals = [_parse_signal_line(record, line) for line in body[1 : 1 + n_signals]]
@@ -157,7 +172,9 @@ def read_signal(header):
         digital = _read_format16(record, data_path, header)
     else:
         digital = _read_with_wfdb(record, header)
-    invalid = np.array([np.nan if INVALID_SAMPLE.get(spec.fmt) is None else INVALID_SAMPLE[spec.fmt] for spec in header.signals])
+    invalid = np.array(
+        [np.nan if INVALID_SAMPLE.get(spec.fmt) is None else INVALID_SAMPLE[spec.fmt] for spec in header.signals]
+    )
     digital = np.where(np.isfinite(digital) & (digital != invalid), digital, np.nan)
     gains = np.array([spec.gain for spec in header.signals])
     baselines = np.array([spec.baseline for spec in header.signals])
@@ -187,7 +204,11 @@ def repair_gaps(signal, fs, record="<signal>", names=None):
         if gap.all():
             raise NonFiniteSignal(record, f"lead {name}: every sample is invalid")
         if run > longest:
-            raise NonFiniteSignal(record, f"lead {name}: {run} invalid samples in a row ({run / fs:.3g} s); gaps up to {MAX_GAP_SECONDS:g} s are repaired, longer ones refuse the record")
+            raise NonFiniteSignal(
+                record,
+                f"lead {name}: {run} invalid samples in a row ({run / fs:.3g} s); gaps up to {MAX_GAP_SECONDS:g} "
+                "s are repaired, longer ones refuse the record",
+            )
         valid = np.flatnonzero(~gap)
         signal[gap, column] = np.interp(np.flatnonzero(gap), valid, signal[valid, column])
     return signal
@@ -213,15 +234,21 @@ def _read_mat(record, path, header):
     except KeyError:
         raise SignalCountMismatch(record, f"{os.path.basename(path)} has no variable 'val'") from None
     except Exception as error:  # scipy raises several types on a cut-off file
-        raise TruncatedSignal(record, f"cannot read {os.path.basename(path)} ({error}); the file may be truncated") from None
+        raise TruncatedSignal(
+            record, f"cannot read {os.path.basename(path)} ({error}); the file may be truncated"
+        ) from None
     values = np.atleast_2d(np.asarray(values, dtype=np.float64))
     n_signals = len(header.signals)
     if values.shape[0] != n_signals:
         raise SignalCountMismatch(record, f"header declares {n_signals} signals but the .mat holds {values.shape[0]}")
     if header.n_samples and values.shape[1] != header.n_samples:
         if values.shape[1] < header.n_samples:
-            raise TruncatedSignal(record, f"header declares {header.n_samples} samples but the .mat holds {values.shape[1]}")
-        raise SignalCountMismatch(record, f"header declares {header.n_samples} samples but the .mat holds {values.shape[1]}")
+            raise TruncatedSignal(
+                record, f"header declares {header.n_samples} samples but the .mat holds {values.shape[1]}"
+            )
+        raise SignalCountMismatch(
+            record, f"header declares {header.n_samples} samples but the .mat holds {values.shape[1]}"
+        )
     return values.T
 
 
@@ -229,13 +256,25 @@ def _read_format16(record, path, header):
     n_signals = len(header.signals)
     offset = header.signals[0].byte_offset
     if (os.path.getsize(path) - offset) % 2:
-        raise SignalCountMismatch(record, f"{os.path.basename(path)} holds an odd number of bytes after its {offset}-byte offset; format 16 stores 2 per sample")
+        raise SignalCountMismatch(
+            record,
+            f"{os.path.basename(path)} holds an odd number of bytes after its {offset}-byte offset; format 16 "
+            "stores 2 per sample",
+        )
     n_values = (os.path.getsize(path) - offset) // 2
     expected = header.n_samples * n_signals
     if header.n_samples and n_values < expected:
-        raise TruncatedSignal(record, f"{os.path.basename(path)} holds {n_values} values, header declares {expected} ({n_signals} signals x {header.n_samples} samples)")
+        raise TruncatedSignal(
+            record,
+            f"{os.path.basename(path)} holds {n_values} values, header declares {expected} ({n_signals} signals x "
+            f"{header.n_samples} samples)",
+        )
     if header.n_samples and n_values > expected:
-        raise SignalCountMismatch(record, f"{os.path.basename(path)} holds {n_values} values, header declares {expected} ({n_signals} signals x {header.n_samples} samples)")
+        raise SignalCountMismatch(
+            record,
+            f"{os.path.basename(path)} holds {n_values} values, header declares {expected} ({n_signals} signals x "
+            f"{header.n_samples} samples)",
+        )
     if n_values % n_signals:
         raise SignalCountMismatch(record, f"{n_values} values do not divide into {n_signals} signals")
     values = np.fromfile(path, dtype="<i2", offset=offset, count=n_values)

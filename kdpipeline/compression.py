@@ -20,11 +20,17 @@ DISTILLED = ("student_kd", "student_mlkd", "liteheart")
 
 
 def validation_scores(ctx, names):
-    """``{name: validation selection score}`` of the networks in ``names`` that a completed stage of this run saved (finite scores only)."""
+    """``{name: validation selection score}`` of the networks in ``names`` that a completed stage of this run saved
+    (finite scores only)."""
     scores = {}
     for stage in ctx.run.state["stages"].values():
         for name, entry in stage.items():
-            if name in names and isinstance(entry, dict) and entry.get("selection") and os.path.exists(ctx.run.model_path(name)):
+            if (
+                name in names
+                and isinstance(entry, dict)
+                and entry.get("selection")
+                and os.path.exists(ctx.run.model_path(name))
+            ):
                 scores[name] = float(next(iter(entry["selection"].values())))
     return {name: score for name, score in scores.items() if np.isfinite(score)}
 
@@ -47,7 +53,10 @@ def teacher_terms(ctx):
 
     if ctx.args.kd_weight == 0:
         return {"teachers": [], "terms": []}
-    return {"teachers": [ctx.run.load_model("teacher")], "terms": [LogitDistillation(ctx.args.kd_weight, ctx.args.temperature, kd_mode(ctx), scale_t2=True)]}
+    return {
+        "teachers": [ctx.run.load_model("teacher")],
+        "terms": [LogitDistillation(ctx.args.kd_weight, ctx.args.temperature, kd_mode(ctx), scale_t2=True)],
+    }
 
 
 def prune_stage(ctx):
@@ -59,8 +68,15 @@ def prune_stage(ctx):
     student = ctx.run.load_model(source_name)
     steps = max(1, int(np.ceil(len(ctx.labeled) / args.batch_size))) * max(1, args.epochs // 2)
     prune_layers(student, args.sparsity, end_step=steps)
-    entry = train_and_record(ctx, student, "student_pruned_wrapped", **teacher_terms(ctx), supervised_weight=args.supervised_weight,
-                             callbacks=[UpdatePruningStep()], learning_rate=1e-3)
+    entry = train_and_record(
+        ctx,
+        student,
+        "student_pruned_wrapped",
+        **teacher_terms(ctx),
+        supervised_weight=args.supervised_weight,
+        callbacks=[UpdatePruningStep()],
+        learning_rate=1e-3,
+    )
     strip_pruning(student)
     ctx.run.save_model(student, "student_pruned")
     os.remove(ctx.run.model_path("student_pruned_wrapped"))
@@ -73,7 +89,9 @@ def representative_windows(ctx, count=256):
     """Calibration inputs for int8 conversion: ``count`` student windows from the training split."""
     from lrhnet.calibration import representative_samples
 
-    return representative_samples(ctx.pipeline.train(ctx.split["train"][:count], ctx.args.batch_size, ctx.args.seed, view="student"))
+    return representative_samples(
+        ctx.pipeline.train(ctx.split["train"][:count], ctx.args.batch_size, ctx.args.seed, view="student")
+    )
 
 
 def exported(ctx, network, filename, kind, reference=None):
@@ -87,7 +105,8 @@ def exported(ctx, network, filename, kind, reference=None):
     """
     from lrhnet.calibration import stacked_inputs
     from lrhnet.efficiency import file_sizes, tflite_latency_ms
-    from lrhnet.export import Int8AccuracyError, export_tflite, parity_report, set_sidecar_thresholds, sidecar_path
+    from lrhnet.export import Int8AccuracyError, export_tflite, parity_report
+    from lrhnet.sidecar import set_sidecar_thresholds, sidecar_path
 
     path = ctx.run.path("exports", filename)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -95,27 +114,55 @@ def exported(ctx, network, filename, kind, reference=None):
     if kind == "int8":
         validation = ctx.pipeline.evaluate(ctx.split["validation"], crop="sliding", view="student")
         calibration = {"representative": representative_windows(ctx), "held_out": stacked_inputs(validation)}
-    size = export_tflite(network, path, kind, window=ctx.pipeline.window, **calibration, classes=list(ctx.classes), leads=list(ctx.args.student_leads),
-                         fs=ctx.args.fs, preprocessing=ctx.cache.meta["preprocessing"], multilabel=ctx.multilabel)
+    size = export_tflite(
+        network,
+        path,
+        kind,
+        window=ctx.pipeline.window,
+        **calibration,
+        classes=list(ctx.classes),
+        leads=list(ctx.args.student_leads),
+        fs=ctx.args.fs,
+        preprocessing=ctx.cache.meta["preprocessing"],
+        multilabel=ctx.multilabel,
+    )
     validation, test = (ctx.pipeline.evaluate(ctx.split[name], crop="sliding") for name in ("validation", "test"))
     tolerance = ctx.args.int8_tolerance if kind == "int8" else None
     try:
-        report = parity_report(reference or network, path, validation, test, ctx.classes, multilabel=ctx.multilabel, int8_tolerance=tolerance)
+        report = parity_report(
+            reference or network,
+            path,
+            validation,
+            test,
+            ctx.classes,
+            multilabel=ctx.multilabel,
+            int8_tolerance=tolerance,
+        )
     except Int8AccuracyError as error:
         for created in (path, sidecar_path(path)):
             os.remove(created)
         raise SystemExit(f"train.py: error: {error}; the file was removed (--int8-tolerance)") from None
     set_sidecar_thresholds(path, report["thresholds"])
-    entry = {"file": os.path.relpath(path, ctx.run.root), "kind": kind, "bytes": size, "gzip_bytes": file_sizes(path)["gzip_bytes"],
-             "tflite_latency_ms": tflite_latency_ms(path), "test": report["tflite"], "keras_test": report["keras"],
-             "validation": report["tflite_validation"], "keras_validation": report["keras_validation"], "thresholds": report["thresholds"]}
+    entry = {
+        "file": os.path.relpath(path, ctx.run.root),
+        "kind": kind,
+        "bytes": size,
+        "gzip_bytes": file_sizes(path)["gzip_bytes"],
+        "tflite_latency_ms": tflite_latency_ms(path),
+        "test": report["tflite"],
+        "keras_test": report["keras"],
+        "validation": report["tflite_validation"],
+        "keras_validation": report["keras_validation"],
+        "thresholds": report["thresholds"],
+    }
     if not ctx.multilabel:
         entry["confusion"] = test_confusion(ctx, path, test)
     return entry
 
 
 def test_confusion(ctx, tflite_path, test):
-    """Single-label test confusion matrix of an exported file: ``{"classes", "counts"}`` (rows true, columns predicted)."""
+    """Single-label test confusion matrix of an exported file: ``{"classes", "counts"}`` (rows true, columns
+    predicted)."""
     from data_utils.scoring import confusion_counts
     from lrhnet.export import TFLiteNetwork
     from lrhnet.training import predict_probabilities
@@ -135,14 +182,40 @@ def quantize_stage(ctx):
     pruned = os.path.exists(ctx.run.model_path("student_pruned"))
     source_name = "student_pruned" if pruned else deployed_name(ctx)
     source = ctx.run.load_model(source_name)
-    qat = GraphNetwork(quantize_twin(student_twin(source, ctx.pipeline.window), preserve_sparsity=pruned), source.num_leads, source.num_classes,
-                       demographics=source.demographics, name="student_qat")
-    fit_network(qat, ctx.pipeline, ctx.split, ctx.classes, epochs=max(1, args.epochs // 2), seed=args.seed, multilabel=ctx.multilabel, batch_size=args.batch_size,
-                **teacher_terms(ctx), supervised_weight=args.supervised_weight, learning_rate=1e-4,
-                train_data=ctx.pipeline.train(ctx.labeled, args.batch_size, args.seed), callbacks=[StopOnNaN("quantize, training student_qat")], backup_dir=ctx.run.path("backup", "student_qat"))
+    qat = GraphNetwork(
+        quantize_twin(student_twin(source, ctx.pipeline.window), preserve_sparsity=pruned),
+        source.num_leads,
+        source.num_classes,
+        demographics=source.demographics,
+        name="student_qat",
+    )
+    fit_network(
+        qat,
+        ctx.pipeline,
+        ctx.split,
+        ctx.classes,
+        epochs=max(1, args.epochs // 2),
+        seed=args.seed,
+        multilabel=ctx.multilabel,
+        batch_size=args.batch_size,
+        **teacher_terms(ctx),
+        supervised_weight=args.supervised_weight,
+        learning_rate=1e-4,
+        train_data=ctx.pipeline.train(ctx.labeled, args.batch_size, args.seed),
+        callbacks=[StopOnNaN("quantize, training student_qat")],
+        backup_dir=ctx.run.path("backup", "student_qat"),
+    )
     entry = exported(ctx, qat, "student_int8.tflite", "int8", reference=source)
-    return {"student_int8": {"params": trainable_parameters(source), "leads": list(args.student_leads), "test": entry["test"], "from": source_name,
-                             "quantization": "qat", "export": entry}}
+    return {
+        "student_int8": {
+            "params": trainable_parameters(source),
+            "leads": list(args.student_leads),
+            "test": entry["test"],
+            "from": source_name,
+            "quantization": "qat",
+            "export": entry,
+        }
+    }
 
 
 def export_stage(ctx):
@@ -156,7 +229,12 @@ def export_stage(ctx):
         network = ctx.run.load_model(deployed_name(ctx))
         entry = exported(ctx, network, "student_int8.tflite", "int8")
         entries.append(entry)
-        models["student_int8"] = {"params": trainable_parameters(network), "leads": list(ctx.args.student_leads), "test": entry["test"], "quantization": "ptq"}
+        models["student_int8"] = {
+            "params": trainable_parameters(network),
+            "leads": list(ctx.args.student_leads),
+            "test": entry["test"],
+            "quantization": "ptq",
+        }
     elif ctx.run.done("quantize") and "student_int8" in ctx.run.output("quantize"):
         entries.append(ctx.run.output("quantize")["student_int8"]["export"])
     return {"exports": entries, **models}
@@ -180,24 +258,42 @@ def evaluate_stage(ctx):
             continue
         network = ctx.run.load_model(name)
         view = "teacher" if name == "teacher" else "student"
-        entries[name] = {"params": trainable_parameters(network), "test": score_on_test(network, ctx.pipeline, ctx.split, ctx.classes, view=view, multilabel=ctx.multilabel)}
+        entries[name] = {
+            "params": trainable_parameters(network),
+            "test": score_on_test(network, ctx.pipeline, ctx.split, ctx.classes, view=view, multilabel=ctx.multilabel),
+        }
         if name in ("teacher", deployed_name(ctx)):
             probabilities, labels = predict_probabilities(network, test, view, ctx.multilabel)
-            plots.roc_curves(labels, probabilities, ctx.classes, f"{name}: test ROC", os.path.join(folder, f"roc_{name}.png"))
+            plots.roc_curves(
+                labels, probabilities, ctx.classes, f"{name}: test ROC", os.path.join(folder, f"roc_{name}.png")
+            )
             if ctx.multilabel:
-                validation_probabilities, validation_labels = predict_probabilities(network, validation, view, ctx.multilabel)
+                validation_probabilities, validation_labels = predict_probabilities(
+                    network, validation, view, ctx.multilabel
+                )
                 thresholds = scoring.tune_thresholds(validation_labels, validation_probabilities)
                 f1_by_model[name] = scoring.per_class_f1(labels, scoring.apply_thresholds(probabilities, thresholds))
             else:
-                plots.confusion_matrix(labels, probabilities, ctx.classes, f"{name}: test", os.path.join(folder, f"confusion_{name}.png"))
+                plots.confusion_matrix(
+                    labels, probabilities, ctx.classes, f"{name}: test", os.path.join(folder, f"confusion_{name}.png")
+                )
     if f1_by_model:
         plots.per_class_f1(f1_by_model, ctx.classes, os.path.join(folder, "f1_per_class.png"))
-    plots.training_curves(ctx.run.read("report.json")["models"] if ctx.run.read("report.json") else {}, os.path.join(folder, "training_curves.png"))
+    plots.training_curves(
+        ctx.run.read("report.json")["models"] if ctx.run.read("report.json") else {},
+        os.path.join(folder, "training_curves.png"),
+    )
     if ctx.args.method == "liteheart" and os.path.exists(ctx.run.model_path("teacher")):
         from liteheart import region_weights
 
         inputs, _ = next(iter(ctx.pipeline.evaluate(ctx.split["test"][:1])))
         weights = region_weights(ctx.run.load_model("teacher"), inputs["teacher"], multilabel=ctx.multilabel).numpy()[0]
-        plots.region_strip(inputs["student"].numpy()[0, :, 0], weights, ctx.args.fs, ctx.args.student_leads[0], "LiteHeart region weights (teacher CAM) on a test record",
-                           os.path.join(folder, "region_weights.png"))
+        plots.region_strip(
+            inputs["student"].numpy()[0, :, 0],
+            weights,
+            ctx.args.fs,
+            ctx.args.student_leads[0],
+            "LiteHeart region weights (teacher CAM) on a test record",
+            os.path.join(folder, "region_weights.png"),
+        )
     return entries

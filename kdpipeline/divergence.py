@@ -19,4 +19,7 @@ class StopOnNaN(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            raise NaNLoss(f"the loss became {float(loss)} in stage {self.stage!r} at batch {batch}; lower the learning rate or check the data")
+            raise NaNLoss(
+                f"the loss became {float(loss)} in stage {self.stage!r} at batch {batch}; lower the learning rate "
+                "or check the data"
+            )

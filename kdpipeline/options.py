@@ -24,44 +24,122 @@ def build_parser():
 
     parser = argparse.ArgumentParser(
         prog="train.py",
-        description="Knowledge distillation for low-resource ECG: train a 12-lead teacher, distil it into a 1-3 lead student, compress and export it.",
+        description="Knowledge distillation for low-resource ECG: train a 12-lead teacher, distil it into a 1-3 lead "
+        "student, compress and export it.",
     )
     data = parser.add_argument_group("data")
-    data.add_argument("--data", default=DEFAULT_DATA, help=f"dataset folder, FORMAT:PATH (FORMAT one of {', '.join(FORMATS)}) or synthetic[:SPEC] (default: {DEFAULT_DATA})")
-    data.add_argument("--classes", default=None, help="challenge format: label vocabulary all, scored2021 or scored2020 (default: all)")
+    data.add_argument(
+        "--data",
+        default=DEFAULT_DATA,
+        help=f"dataset folder, FORMAT:PATH (FORMAT one of {', '.join(FORMATS)}) or synthetic[:SPEC] (default: "
+        f"{DEFAULT_DATA})",
+    )
+    data.add_argument(
+        "--classes",
+        default=None,
+        help="challenge format: label vocabulary all, scored2021 or scored2020 (default: all)",
+    )
     data.add_argument("--label-set", default="superdiagnostic", help="PTB-XL label set (default: superdiagnostic)")
-    data.add_argument("--teacher-leads", default="12", help="teacher leads: a count (12, 6, 4, 3, 2, 1) or names such as I,II,V2 (default: 12)")
-    data.add_argument("--student-leads", default="1", help="student leads, a subset of the teacher's (default: 1 = lead I)")
+    data.add_argument(
+        "--teacher-leads",
+        default="12",
+        help="teacher leads: a count (12, 6, 4, 3, 2, 1) or names such as I,II,V2 (default: 12)",
+    )
+    data.add_argument(
+        "--student-leads", default="1", help="student leads, a subset of the teacher's (default: 1 = lead I)"
+    )
     data.add_argument("--fs", type=float, default=100.0, help="sampling rate the networks see, Hz (default: 100)")
     data.add_argument("--window-seconds", type=float, default=10.0, help="window length, s (default: 10)")
-    data.add_argument("--demographics", action="store_true", help="feed age and sex (from the record headers) to every network, as LRH-Net does on CinC 2020")
-    data.add_argument("--labeled-fraction", type=float, default=1.0, help="share of the training split kept labelled, in (0, 1] (default: 1)")
-    data.add_argument("--cache-dir", default=None, help="preprocessed-signal cache (default: $ECG_KD_CACHE or ~/.cache/ecg-kd)")
+    data.add_argument(
+        "--demographics",
+        action="store_true",
+        help="feed age and sex (from the record headers) to every network, as LRH-Net does on CinC 2020",
+    )
+    data.add_argument(
+        "--labeled-fraction",
+        type=float,
+        default=1.0,
+        help="share of the training split kept labelled, in (0, 1] (default: 1)",
+    )
+    data.add_argument(
+        "--cache-dir", default=None, help="preprocessed-signal cache (default: $ECG_KD_CACHE or ~/.cache/ecg-kd)"
+    )
 
     model = parser.add_argument_group("method and training")
-    model.add_argument("--method", choices=("lrhnet", "liteheart"), default="lrhnet", help="the student and its distillation (default: lrhnet)")
-    model.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)} (default: all)")
+    model.add_argument(
+        "--method",
+        choices=("lrhnet", "liteheart"),
+        default="lrhnet",
+        help="the student and its distillation (default: lrhnet)",
+    )
+    model.add_argument(
+        "--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)} (default: all)"
+    )
     model.add_argument("--epochs", type=int, default=4, help="epochs per training stage (default: 4)")
-    model.add_argument("--teacher-from", default=None, help="a trained teacher (.keras, e.g. another run's models/teacher.keras) to distil from instead of the teacher stage")
-    model.add_argument("--teacher-width", type=float, default=0.25, help="teacher width multiplier (default: 0.25; 1 is the paper's)")
+    model.add_argument(
+        "--teacher-from",
+        default=None,
+        help="a trained teacher (.keras, e.g. another run's models/teacher.keras) to distil from instead of the "
+        "teacher stage",
+    )
+    model.add_argument(
+        "--teacher-width", type=float, default=0.25, help="teacher width multiplier (default: 0.25; 1 is the paper's)"
+    )
     model.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
-    model.add_argument("--seed", type=int, default=0, help="seed of the split, crops, initialisation and shuffling (default: 0)")
-    model.add_argument("--supervised-weight", type=float, default=0.3, help="weight of the supervised loss when distilling (default: 0.3)")
+    model.add_argument(
+        "--seed", type=int, default=0, help="seed of the split, crops, initialisation and shuffling (default: 0)"
+    )
+    model.add_argument(
+        "--supervised-weight",
+        type=float,
+        default=0.3,
+        help="weight of the supervised loss when distilling (default: 0.3)",
+    )
     model.add_argument("--temperature", type=float, default=7.0, help="logit distillation temperature (default: 7)")
     for name, (what, default) in TERM_FLAGS.items():
-        model.add_argument(f"--{name}-weight", type=float, default=default, help=f"weight of {what}; 0 switches it off (default: {default:g})")
+        model.add_argument(
+            f"--{name}-weight",
+            type=float,
+            default=default,
+            help=f"weight of {what}; 0 switches it off (default: {default:g})",
+        )
 
     compress = parser.add_argument_group("compression and export")
-    compress.add_argument("--sparsity", type=float, default=0.5, help="target weight sparsity of the prune stage, in [0, 1) (default: 0.5)")
-    compress.add_argument("--quantize", choices=("ptq", "qat", "none"), default="qat", help="int8 by post-training or quantization-aware training (default: qat)")
-    compress.add_argument("--int8-tolerance", type=float, default=None,
-                          help="refuse (fail the stage, remove the file) an int8 export that scores more than this below its float student on the validation metric (default: report only)")
+    compress.add_argument(
+        "--sparsity",
+        type=float,
+        default=0.5,
+        help="target weight sparsity of the prune stage, in [0, 1) (default: 0.5)",
+    )
+    compress.add_argument(
+        "--quantize",
+        choices=("ptq", "qat", "none"),
+        default="qat",
+        help="int8 by post-training or quantization-aware training (default: qat)",
+    )
+    compress.add_argument(
+        "--int8-tolerance",
+        type=float,
+        default=None,
+        help="refuse (fail the stage, remove the file) an int8 export that scores more than this below its float "
+        "student on the validation metric (default: report only)",
+    )
 
     run = parser.add_argument_group("run")
-    run.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default", help="tf.distribute strategy; multiworker reads TF_CONFIG (default: default)")
-    run.add_argument("--out", default=os.path.join("runs", "default"),
-                     help="output folder: new, empty, or an earlier run's (only the run's own files are replaced); default: runs/default")
+    run.add_argument(
+        "--strategy",
+        choices=("default", "mirrored", "multiworker"),
+        default="default",
+        help="tf.distribute strategy; multiworker reads TF_CONFIG (default: default)",
+    )
+    run.add_argument(
+        "--out",
+        default=os.path.join("runs", "default"),
+        help="output folder: new, empty, or an earlier run's (only the run's own files are replaced); default: "
+        "runs/default",
+    )
     run.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
+    run.add_argument("--verbose", action="store_true", help="show TensorFlow's own start-up and log lines")
     return parser
 
 
@@ -85,36 +163,80 @@ def parse_args(argv=None):
     except ValueError as error:
         parser.error(str(error))
     if not set(args.student_leads) <= set(args.teacher_leads):
-        parser.error(f"student leads {','.join(args.student_leads)} are not a subset of the teacher leads {','.join(args.teacher_leads)}")
+        parser.error(
+            f"student leads {','.join(args.student_leads)} are not a subset of the teacher leads "
+            f"{','.join(args.teacher_leads)}"
+        )
     if args.method == "liteheart" and len(args.student_leads) != 1:
-        parser.error(f"--method liteheart trains a 1-lead student; --student-leads names {len(args.student_leads)} leads")
+        parser.error(
+            f"--method liteheart trains a 1-lead student; --student-leads names {len(args.student_leads)} leads"
+        )
     args.stages = [stage.strip() for stage in args.stages.split(",") if stage.strip()]
     unknown = [stage for stage in args.stages if stage not in STAGES]
     if unknown or not args.stages:
         parser.error(f"--stages: unknown {unknown or 'empty list'}; choose from {','.join(STAGES)}")
-    numbers = ("fs", "window_seconds", "labeled_fraction", "sparsity", "temperature", "teacher_width", "supervised_weight",
-               *(f"{name}_weight" for name in TERM_FLAGS), *(("int8_tolerance",) if args.int8_tolerance is not None else ()))
+    numbers = (
+        "fs",
+        "window_seconds",
+        "labeled_fraction",
+        "sparsity",
+        "temperature",
+        "teacher_width",
+        "supervised_weight",
+        *(f"{name}_weight" for name in TERM_FLAGS),
+        *(("int8_tolerance",) if args.int8_tolerance is not None else ()),
+    )
     for name in numbers:
         if not math.isfinite(getattr(args, name)):
             parser.error(f"--{name.replace('_', '-')} must be a finite number, not {getattr(args, name)}")
     args.band = preprocessing_band(args.fs)
     checks = [  # (test, message); each test runs only when the ones before it passed
-        (lambda: args.fs > 0 and args.window_seconds > 0 and args.batch_size > 0 and args.epochs > 0, "--fs, --window-seconds, --batch-size and --epochs must be positive"),
-        (lambda: args.fs >= MIN_FS, f"--fs {args.fs:g} Hz is below {MIN_FS:g} Hz, too slow to keep an ECG's QRS complexes"),
-        (lambda: round(args.window_seconds * args.fs) >= MIN_WINDOW_SAMPLES,
-         f"--window-seconds {args.window_seconds:g} at {args.fs:g} Hz is under {MIN_WINDOW_SAMPLES} samples, the shortest window"),
+        (
+            lambda: args.fs > 0 and args.window_seconds > 0 and args.batch_size > 0 and args.epochs > 0,
+            "--fs, --window-seconds, --batch-size and --epochs must be positive",
+        ),
+        (
+            lambda: args.fs >= MIN_FS,
+            f"--fs {args.fs:g} Hz is below {MIN_FS:g} Hz, too slow to keep an ECG's QRS complexes",
+        ),
+        (
+            lambda: round(args.window_seconds * args.fs) >= MIN_WINDOW_SAMPLES,
+            f"--window-seconds {args.window_seconds:g} at {args.fs:g} Hz is under {MIN_WINDOW_SAMPLES} samples, "
+            "the shortest window",
+        ),
         (lambda: args.int8_tolerance is None or args.int8_tolerance >= 0, "--int8-tolerance must be non-negative"),
-        (lambda: args.int8_tolerance is None or args.quantize != "none", "--int8-tolerance checks an int8 export; --quantize none makes none"),
-        (lambda: args.kd_weight > 0 or "mlkd" not in args.stages, "--kd-weight 0 switches distillation off, which is all the mlkd stage does: leave mlkd out of --stages"),
+        (
+            lambda: args.int8_tolerance is None or args.quantize != "none",
+            "--int8-tolerance checks an int8 export; --quantize none makes none",
+        ),
+        (
+            lambda: args.kd_weight > 0 or "mlkd" not in args.stages,
+            "--kd-weight 0 switches distillation off, which is all the mlkd stage does: leave mlkd out of --stages",
+        ),
         (lambda: 0 < args.labeled_fraction <= 1, f"--labeled-fraction must lie in (0, 1], not {args.labeled_fraction}"),
         (lambda: 0 <= args.sparsity < 1, f"--sparsity must lie in [0, 1), not {args.sparsity}"),
         (lambda: args.temperature > 0, "--temperature must be positive"),
-        (lambda: all(getattr(args, f"{name}_weight") >= 0 for name in TERM_FLAGS) and args.supervised_weight >= 0, "term weights must be non-negative"),
+        (
+            lambda: all(getattr(args, f"{name}_weight") >= 0 for name in TERM_FLAGS) and args.supervised_weight >= 0,
+            "term weights must be non-negative",
+        ),
         (lambda: args.teacher_width > 0, "--teacher-width must be positive"),
-        (lambda: args.labeled_fraction == 1 or args.method == "liteheart", "--labeled-fraction below 1 needs --method liteheart (semi-supervised training)"),
-        (lambda: not (args.demographics and args.method == "liteheart"), "--demographics is for --method lrhnet (the LiteHeart student reads one lead only)"),
-        (lambda: args.teacher_from is None or os.path.isfile(args.teacher_from), f"--teacher-from: {args.teacher_from} is not a file"),
-        (lambda: args.teacher_from is None or "teacher" not in args.stages, "--teacher-from replaces the teacher stage: leave teacher out of --stages"),
+        (
+            lambda: args.labeled_fraction == 1 or args.method == "liteheart",
+            "--labeled-fraction below 1 needs --method liteheart (semi-supervised training)",
+        ),
+        (
+            lambda: not (args.demographics and args.method == "liteheart"),
+            "--demographics is for --method lrhnet (the LiteHeart student reads one lead only)",
+        ),
+        (
+            lambda: args.teacher_from is None or os.path.isfile(args.teacher_from),
+            f"--teacher-from: {args.teacher_from} is not a file",
+        ),
+        (
+            lambda: args.teacher_from is None or "teacher" not in args.stages,
+            "--teacher-from replaces the teacher stage: leave teacher out of --stages",
+        ),
     ]
     for ok, message in checks:
         if not ok():
@@ -146,12 +268,21 @@ def folder_problem(args):
             return f"--out {args.out} lies inside the data folder {args.path}; the data folder is never written"
         cache_dir = args.cache_dir or default_cache_dir()
         if is_inside(cache_dir, args.path):
-            return f"the cache folder {cache_dir} (--cache-dir or $ECG_KD_CACHE) lies inside the data folder {args.path}; the data folder is never written"
+            return (
+                f"the cache folder {cache_dir} (--cache-dir or $ECG_KD_CACHE) lies inside the data folder "
+                f"{args.path}; the data folder is never written"
+            )
     if args.teacher_from:
         if is_inside(args.teacher_from, args.out) and not args.resume:
-            return f"--teacher-from {args.teacher_from} lies inside --out {args.out}, which a fresh run clears; copy it elsewhere first"
+            return (
+                f"--teacher-from {args.teacher_from} lies inside --out {args.out}, which a fresh run clears; copy it "
+                "elsewhere first"
+            )
         if not is_keras_file(args.teacher_from):
-            return f"--teacher-from {args.teacher_from} is not a saved Keras network (.keras); pass another run's models/teacher.keras"
+            return (
+                f"--teacher-from {args.teacher_from} is not a saved Keras network (.keras); pass another run's "
+                "models/teacher.keras"
+            )
     return None
 
 

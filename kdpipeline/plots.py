@@ -28,7 +28,12 @@ def training_curves(models, path):
         axes[0].plot(np.arange(1, len(history["loss"]) + 1), history["loss"], marker="o", label=name)
         validation = [key for key in history if key.startswith("val_")]
         if validation:
-            axes[1].plot(np.arange(1, len(history[validation[0]]) + 1), history[validation[0]], marker="o", label=f"{name} ({validation[0][4:]})")
+            axes[1].plot(
+                np.arange(1, len(history[validation[0]]) + 1),
+                history[validation[0]],
+                marker="o",
+                label=f"{name} ({validation[0][4:]})",
+            )
     axes[0].set(title="training loss", xlabel="epoch")
     axes[1].set(title="validation selection metric", xlabel="epoch")
     for axis in axes:

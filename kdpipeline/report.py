@@ -27,17 +27,35 @@ def model_table(report):
     lines = ["| model | leads | params | " + " | ".join(metrics) + " |", "|---" * (3 + len(metrics)) + "|"]
     for name, entry in report["models"].items():
         cells = [f"{entry['test'][m]:.3f}" if m in entry["test"] else "" for m in metrics]
-        lines.append(f"| {name} | {','.join(entry.get('leads', []))} | {entry['params']:,} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {name} | {','.join(entry.get('leads', []))} | {entry['params']:,} | " + " | ".join(cells) + " |"
+        )
     return lines
 
 
 def markdown(report):
     data = report["data"]
-    lines = ["# Run report", "", f"Command: `{report['command']}`  ", f"Seed {report['seed']}, method {report['method']}, stages {','.join(report['stages'])}", "",
-             f"Data: {data['format']} {data['location']}: {data['records']} records, split {data['split']}, {data['labeled']} labelled training records", "",
-             "## Models (test split)", "", *model_table(report)]
+    lines = [
+        "# Run report",
+        "",
+        f"Command: `{report['command']}`  ",
+        f"Seed {report['seed']}, method {report['method']}, stages {','.join(report['stages'])}",
+        "",
+        f"Data: {data['format']} {data['location']}: {data['records']} records, split {data['split']}, "
+        f"{data['labeled']} labelled training records",
+        "",
+        "## Models (test split)",
+        "",
+        *model_table(report),
+    ]
     if report["exports"]:
-        lines += ["", "## Exports", "", "| file | kind | bytes | " + " | ".join(headline_metrics(report)) + " |", "|---" * (3 + len(headline_metrics(report))) + "|"]
+        lines += [
+            "",
+            "## Exports",
+            "",
+            "| file | kind | bytes | " + " | ".join(headline_metrics(report)) + " |",
+            "|---" * (3 + len(headline_metrics(report))) + "|",
+        ]
         for export in report["exports"]:
             cells = [f"{export['test'][m]:.3f}" if m in export["test"] else "" for m in headline_metrics(report)]
             lines.append(f"| {export['file']} | {export['kind']} | {export['bytes']:,} | " + " | ".join(cells) + " |")

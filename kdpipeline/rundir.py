@@ -38,9 +38,14 @@ def read_state(root):
         with open(os.path.join(root, STATE)) as handle:
             state = json.load(handle)
     except (OSError, ValueError) as error:
-        raise RunFolderError(f"{root}: {STATE} cannot be read ({error}); it is not a train.py run folder, so nothing in it is touched") from None
+        raise RunFolderError(
+            f"{root}: {STATE} cannot be read ({error}); it is not a train.py run folder, so nothing in it is touched"
+        ) from None
     if not (isinstance(state, dict) and isinstance(state.get("stages"), dict) and state.get("tool", TOOL) == TOOL):
-        raise RunFolderError(f"{root}: its {STATE} is not the state of a train.py run, so nothing in it is touched; choose a new or empty folder")
+        raise RunFolderError(
+            f"{root}: its {STATE} is not the state of a train.py run, so nothing in it is touched; choose a new "
+            "or empty folder"
+        )
     return state
 
 
@@ -63,14 +68,16 @@ def check_run_folder(root):
     foreign = sorted(set(os.listdir(root)) - {LOCK})
     if foreign and STATE not in foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-        raise RunFolderError(f"{root} holds {len(foreign)} entries ({shown}) and no {STATE}: it is not a train.py run folder, "
-                             "so nothing in it is touched; choose a new or empty folder")
+        raise RunFolderError(
+            f"{root} holds {len(foreign)} entries ({shown}) and no {STATE}: it is not a train.py run folder, "
+            "so nothing in it is touched; choose a new or empty folder"
+        )
     if foreign:
         read_state(root)
 
 
 def own_entries(root):
-    """The entries of ``root`` that a run wrote: ``RUN_ENTRIES`` and the temporary files ``atomic_write`` left of them."""
+    """The entries of ``root`` that a run wrote: ``RUN_ENTRIES`` and what ``atomic_write`` left of them."""
     return [name for name in sorted(os.listdir(root)) if name in RUN_ENTRIES or temporary_of(name) in RUN_ENTRIES]
 
 
@@ -97,7 +104,9 @@ class RunDir:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock.close()
-            raise RunFolderError(f"{root}: another train.py run is writing to this folder; wait for it or choose another --out") from None
+            raise RunFolderError(
+                f"{root}: another train.py run is writing to this folder; wait for it or choose another --out"
+            ) from None
         try:
             self.state = read_state(self.root) if os.path.exists(self.path(STATE)) else {"stages": {}}
         except RunFolderError:

@@ -20,7 +20,13 @@ from kdpipeline.report import print_summary, write_report
 from kdpipeline.rundir import RunDir, RunFolderError
 from kdpipeline.stages import TRAINING_STAGES, Context
 
-STAGE_FUNCTIONS = {**TRAINING_STAGES, "prune": prune_stage, "quantize": quantize_stage, "export": export_stage, "evaluate": evaluate_stage}
+STAGE_FUNCTIONS = {
+    **TRAINING_STAGES,
+    "prune": prune_stage,
+    "quantize": quantize_stage,
+    "export": export_stage,
+    "evaluate": evaluate_stage,
+}
 
 
 def distribution_strategy(name):
@@ -41,7 +47,9 @@ def is_chief():
     task = config.get("task")
     if not task:
         return True
-    return task.get("type") == "chief" or (task.get("type") == "worker" and task.get("index", 0) == 0 and "chief" not in config.get("cluster", {}))
+    return task.get("type") == "chief" or (
+        task.get("type") == "worker" and task.get("index", 0) == 0 and "chief" not in config.get("cluster", {})
+    )
 
 
 def build_context(args):
@@ -60,7 +68,10 @@ def build_context(args):
     from data_utils.pipeline import ECGPipeline
     from data_utils.splits import labeled_split, split_indices
 
-    options = {"challenge": {"vocabulary": args.classes or "all"}, "ptbxl": {"label_set": args.label_set, "fs": 100 if args.fs <= 100 else 500}}.get(args.format, {})
+    options = {
+        "challenge": {"vocabulary": args.classes or "all"},
+        "ptbxl": {"label_set": args.label_set, "fs": 100 if args.fs <= 100 else 500},
+    }.get(args.format, {})
     try:
         dataset = open_dataset(args.path, format=args.format, progress=True, **options)
     except (DatasetFormatError, ValueError) as error:
@@ -69,32 +80,61 @@ def build_context(args):
     cache = build_cache(dataset, preprocessing, args.teacher_leads, args.cache_dir, progress=True)
     if len(cache) == 0 and dataset.skipped and all(skip.kind == "NoLabels" for skip in dataset.skipped):
         if args.format == "challenge" and args.classes not in (None, "all"):
-            raise SystemExit(f"train.py: error: --data {args.data}: no record has a label among the --classes {args.classes} vocabulary; --classes all keeps every code")
+            raise SystemExit(
+                f"train.py: error: --data {args.data}: no record has a label among the --classes {args.classes} "
+                "vocabulary; --classes all keeps every code"
+            )
         raise SystemExit(f"train.py: error: --data {args.data}: {NO_LABELS}")
     if len(cache) < 3:
-        raise SystemExit(f"train.py: error: only {len(cache)} usable records in {args.data} ({len(dataset.skipped)} skipped); at least 3 are needed to split")
+        raise SystemExit(
+            f"train.py: error: only {len(cache)} usable records in {args.data} ({len(dataset.skipped)} skipped); "
+            "at least 3 are needed to split"
+        )
     split = split_indices(dataset, seed=args.seed)
     empty = [name for name, rows in split.items() if len(rows) == 0]
     if empty:
-        raise SystemExit(f"train.py: error: the {' and '.join(empty)} split of {args.data} is empty ({len(cache)} usable records); bring more records")
+        raise SystemExit(
+            f"train.py: error: the {' and '.join(empty)} split of {args.data} is empty ({len(cache)} usable "
+            "records); bring more records"
+        )
     labeled, unlabeled = labeled_split(split["train"], cache.labels, args.labeled_fraction, seed=args.seed)
     if len(labeled) == 0:
-        raise SystemExit(f"train.py: error: --labeled-fraction {args.labeled_fraction} leaves no labelled training record of {len(split['train'])}")
-    pipeline = ECGPipeline(cache, args.teacher_leads, args.student_leads, args.window_seconds, demographics=args.demographics)
+        raise SystemExit(
+            f"train.py: error: --labeled-fraction {args.labeled_fraction} leaves no labelled training record of "
+            f"{len(split['train'])}"
+        )
+    pipeline = ECGPipeline(
+        cache, args.teacher_leads, args.student_leads, args.window_seconds, demographics=args.demographics
+    )
     summary = dataset.summary()
-    data = {"location": dataset.location, "format": dataset.format, "records": len(cache), "skipped": summary["skipped"], "classes": summary["classes"],
-            "notes": dataset.notes, "preprocessing": preprocessing.as_dict(), "window_samples": pipeline.window,
-            "split": {name: len(rows) for name, rows in split.items()}, "labeled": len(labeled), "unlabeled": len(unlabeled),
-            "split_names": {name: [dataset.record_ids[i] for i in rows] for name, rows in split.items()}}
+    location = (
+        dataset.location if dataset.reader is not None else os.path.relpath(dataset.location)
+    )  # no machine's absolute path in reports
+    data = {
+        "location": location,
+        "format": dataset.format,
+        "records": len(cache),
+        "skipped": summary["skipped"],
+        "classes": summary["classes"],
+        "notes": dataset.notes,
+        "preprocessing": preprocessing.as_dict(),
+        "window_samples": pipeline.window,
+        "split": {name: len(rows) for name, rows in split.items()},
+        "labeled": len(labeled),
+        "unlabeled": len(unlabeled),
+        "split_names": {name: [dataset.record_ids[i] for i in rows] for name, rows in split.items()},
+    }
     return Context(args, None, cache, split, pipeline, labeled, unlabeled, dataset.multilabel), data
 
 
-RUN_FLAGS_IGNORED = ("stages", "resume", "out", "strategy", "cache_dir", "band")  # band follows from fs
+RUN_FLAGS_IGNORED = ("stages", "resume", "out", "strategy", "cache_dir", "band", "verbose")  # band follows from fs
 
 
 def run_config(args):
     """The flags that decide what the stages compute (``--stages``, ``--out`` and the like excluded)."""
-    return json.loads(json.dumps({key: value for key, value in sorted(vars(args).items()) if key not in RUN_FLAGS_IGNORED}))
+    return json.loads(
+        json.dumps({key: value for key, value in sorted(vars(args).items()) if key not in RUN_FLAGS_IGNORED})
+    )
 
 
 def add_to_report(report, output):
@@ -118,7 +158,10 @@ def check_resume(args, config):
         raise SystemExit(f"train.py: error: --out: {error}") from None
     if earlier != config:
         changed = sorted(key for key in config if earlier.get(key) != config[key])
-        raise SystemExit(f"train.py: error: --resume: the run in {args.out} was made with other values of {', '.join(changed)}; drop --resume or choose another --out")
+        raise SystemExit(
+            f"train.py: error: --resume: the run in {args.out} was made with other values of "
+            f"{', '.join(changed)}; drop --resume or choose another --out"
+        )
 
 
 def check_teacher(path, num_leads, num_classes):
@@ -128,11 +171,15 @@ def check_teacher(path, num_leads, num_classes):
     try:
         teacher = load_network(path)
     except Exception as error:  # Keras raises many types for a file it cannot load
-        raise SystemExit(f"train.py: error: --teacher-from {path} cannot be loaded ({type(error).__name__}: {error})") from None
+        raise SystemExit(
+            f"train.py: error: --teacher-from {path} cannot be loaded ({type(error).__name__}: {error})"
+        ) from None
     found = (getattr(teacher, "num_leads", None), getattr(teacher, "num_classes", None))
     if found != (num_leads, num_classes):
-        raise SystemExit(f"train.py: error: --teacher-from {path} reads {found[0]} leads and gives {found[1]} classes; "
-                         f"this run needs {num_leads} leads (--teacher-leads) and {num_classes} classes")
+        raise SystemExit(
+            f"train.py: error: --teacher-from {path} reads {found[0]} leads and gives {found[1]} classes; "
+            f"this run needs {num_leads} leads (--teacher-leads) and {num_classes} classes"
+        )
 
 
 def run(args):
@@ -164,8 +211,18 @@ def run_stages(args, context, data, run_dir, config, started, strategy):
         os.makedirs(os.path.dirname(run_dir.model_path("teacher")), exist_ok=True)
         shutil.copyfile(args.teacher_from, run_dir.model_path("teacher"))
     context.run = run_dir
-    report = {"command": " ".join([os.path.basename(sys.executable)] + sys.argv), "seed": args.seed, "method": args.method, "data": data,
-              "teacher_leads": list(args.teacher_leads), "student_leads": list(args.student_leads), "stages": args.stages, "config": config, "models": {}, "exports": []}
+    report = {
+        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+        "seed": args.seed,
+        "method": args.method,
+        "data": data,
+        "teacher_leads": list(args.teacher_leads),
+        "student_leads": list(args.student_leads),
+        "stages": args.stages,
+        "config": config,
+        "models": {},
+        "exports": [],
+    }
     for stage in STAGES:
         if stage in args.stages and run_dir.done(stage):
             print(f"stage {stage}: done in an earlier call, kept", flush=True)

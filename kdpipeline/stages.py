@@ -53,18 +53,42 @@ def train_and_record(ctx, network, name, view="student", **fit):
     fit.setdefault("verbose", 1)  # Keras progress bars
     fit["callbacks"] = [*fit.get("callbacks", ()), StopOnNaN(f"{ctx.stage}, training {name}")]
     fit.setdefault("backup_dir", ctx.run.path("backup", name))
-    fitted = fit_network(network, ctx.pipeline, ctx.split, ctx.classes, epochs=args.epochs, seed=args.seed, view=view, multilabel=ctx.multilabel,
-                         batch_size=args.batch_size, **fit)
+    fitted = fit_network(
+        network,
+        ctx.pipeline,
+        ctx.split,
+        ctx.classes,
+        epochs=args.epochs,
+        seed=args.seed,
+        view=view,
+        multilabel=ctx.multilabel,
+        batch_size=args.batch_size,
+        **fit,
+    )
     ctx.run.save_model(network, name)
-    test = score_on_test(network, ctx.pipeline, ctx.split, ctx.classes, view=view, multilabel=ctx.multilabel, batch_size=args.batch_size)
-    return {"params": trainable_parameters(network), "leads": list(args.teacher_leads if view == "teacher" else args.student_leads), "test": test,
-            "best_epoch": fitted["best_epoch"], "selection": {fitted["metric"]: fitted["best_validation"]}, "history": fitted["history"]}
+    test = score_on_test(
+        network, ctx.pipeline, ctx.split, ctx.classes, view=view, multilabel=ctx.multilabel, batch_size=args.batch_size
+    )
+    return {
+        "params": trainable_parameters(network),
+        "leads": list(args.teacher_leads if view == "teacher" else args.student_leads),
+        "test": test,
+        "best_epoch": fitted["best_epoch"],
+        "selection": {fitted["metric"]: fitted["best_validation"]},
+        "history": fitted["history"],
+    }
 
 
 def teacher_stage(ctx):
     from lrhnet import SEResNet1D
 
-    teacher = SEResNet1D(len(ctx.args.teacher_leads), len(ctx.classes), demographics=ctx.args.demographics, width=ctx.args.teacher_width, name="teacher")
+    teacher = SEResNet1D(
+        len(ctx.args.teacher_leads),
+        len(ctx.classes),
+        demographics=ctx.args.demographics,
+        width=ctx.args.teacher_width,
+        name="teacher",
+    )
     return {"teacher": train_and_record(ctx, teacher, "teacher", view="teacher")}
 
 
@@ -78,11 +102,20 @@ def distillation_terms(ctx):
     if args.method == "liteheart":
         from liteheart.semi_supervised import liteheart_terms
 
-        return liteheart_terms(multilabel=ctx.multilabel, temperature=args.temperature, kd=args.kd_weight, region=args.region_weight, mi=args.mi_weight,
-                               pseudo=args.pseudo_weight, consistency=args.consistency_weight)
+        return liteheart_terms(
+            multilabel=ctx.multilabel,
+            temperature=args.temperature,
+            kd=args.kd_weight,
+            region=args.region_weight,
+            mi=args.mi_weight,
+            pseudo=args.pseudo_weight,
+            consistency=args.consistency_weight,
+        )
     from lrhnet import FeatureDistillation, LogitDistillation
 
-    terms = [LogitDistillation(args.kd_weight, args.temperature, kd_mode(ctx), scale_t2=True)] if args.kd_weight > 0 else []
+    terms = (
+        [LogitDistillation(args.kd_weight, args.temperature, kd_mode(ctx), scale_t2=True)] if args.kd_weight > 0 else []
+    )
     if args.feature_weight > 0:
         terms.append(FeatureDistillation(args.feature_weight))
     return terms
@@ -96,7 +129,10 @@ def distill_stage(ctx):
     if args.method == "liteheart":
         from liteheart.semi_supervised import SemiSupervisedDistiller
 
-        fit.update(distiller_class=SemiSupervisedDistiller, train_data=ctx.pipeline.semi_supervised(ctx.labeled, ctx.unlabeled, args.batch_size, seed=args.seed))
+        fit.update(
+            distiller_class=SemiSupervisedDistiller,
+            train_data=ctx.pipeline.semi_supervised(ctx.labeled, ctx.unlabeled, args.batch_size, seed=args.seed),
+        )
         return {"liteheart": train_and_record(ctx, build_student(ctx, "liteheart"), "liteheart", **fit)}
     return {"student_kd": train_and_record(ctx, build_student(ctx, "student_kd"), "student_kd", **fit)}
 
@@ -108,13 +144,34 @@ def mlkd_stage(ctx):
 
     args = ctx.args
     teacher = ctx.run.load_model("teacher")
-    assistant = SEResNet1D(len(args.student_leads), len(ctx.classes), demographics=args.demographics, width=args.teacher_width, name="assistant")
+    assistant = SEResNet1D(
+        len(args.student_leads),
+        len(ctx.classes),
+        demographics=args.demographics,
+        width=args.teacher_width,
+        name="assistant",
+    )
     kd = {"temperature": args.temperature, "mode": kd_mode(ctx), "scale_t2": True}
-    entries = {"assistant": train_and_record(ctx, assistant, "assistant", teachers=[teacher], terms=[LogitDistillation(args.kd_weight, name="kd_teacher1", **kd)],
-                                             supervised_weight=args.supervised_weight)}
+    entries = {
+        "assistant": train_and_record(
+            ctx,
+            assistant,
+            "assistant",
+            teachers=[teacher],
+            terms=[LogitDistillation(args.kd_weight, name="kd_teacher1", **kd)],
+            supervised_weight=args.supervised_weight,
+        )
+    }
     terms = multilevel_terms(alpha=1 - args.kd_weight, **kd)  # the two teachers share --kd-weight 0.6/0.4
-    entries["student_mlkd"] = train_and_record(ctx, build_student(ctx, "student_mlkd"), "student_mlkd", teachers=[teacher, assistant], terms=terms,
-                                               teacher_views=["teacher", "student"], supervised_weight=args.supervised_weight)
+    entries["student_mlkd"] = train_and_record(
+        ctx,
+        build_student(ctx, "student_mlkd"),
+        "student_mlkd",
+        teachers=[teacher, assistant],
+        terms=terms,
+        teacher_views=["teacher", "student"],
+        supervised_weight=args.supervised_weight,
+    )
     return entries
 
 

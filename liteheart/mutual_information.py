@@ -1,6 +1,6 @@
 """Cross-layer mutual information: InfoNCE critics between student and teacher layers.
 
-Our interpretation of LiteHeart's cross-layer MI module (GUIDE section 5). Each chosen student
+Our interpretation of LiteHeart's cross-layer MI module (docs/design.md). Each chosen student
 stage and teacher layer (a stage, or ``"logits"`` for the teacher's decision) is average-pooled over
 time and projected by its own dense head to a shared space; the critic is the cosine similarity of
 the two projections over a temperature. Over a batch of B records, the InfoNCE bound (van den Oord
@@ -37,13 +37,25 @@ class CrossLayerMutualInformation(DistillationTerm):
         projection_dim, temperature: the critic's shared space and temperature.
     """
 
-    def __init__(self, weight=0.1, student_stages=(-2, -1), teacher_layers=(-1, LOGITS), pair_weights=None, learn_weights=False,
-                 projection_dim=64, temperature=0.1, teacher_index=0, **kwargs):
+    def __init__(
+        self,
+        weight=0.1,
+        student_stages=(-2, -1),
+        teacher_layers=(-1, LOGITS),
+        pair_weights=None,
+        learn_weights=False,
+        projection_dim=64,
+        temperature=0.1,
+        teacher_index=0,
+        **kwargs,
+    ):
         kwargs.setdefault("name", "mi_kd")
         super().__init__(weight, teacher_index, **kwargs)
         self.student_stages, self.teacher_layers = [int(s) for s in student_stages], list(teacher_layers)
         shape = (len(self.student_stages), len(self.teacher_layers))
-        fixed = np.full(shape, 1.0 / np.prod(shape)) if pair_weights is None else np.asarray(pair_weights, dtype=np.float32)
+        fixed = (
+            np.full(shape, 1.0 / np.prod(shape)) if pair_weights is None else np.asarray(pair_weights, dtype=np.float32)
+        )
         if fixed.shape != shape or np.any(fixed < 0):
             raise ValueError(f"pair_weights must be non-negative with shape {shape}")
         self.fixed_weights, self.learn_weights = fixed.astype(np.float32), bool(learn_weights)
@@ -68,10 +80,16 @@ class CrossLayerMutualInformation(DistillationTerm):
         for layer in self.teacher_layers:
             if layer != LOGITS and not -len(stages) <= int(layer) < len(stages):
                 raise ValueError(f"{self.name}: the teacher has no stage {layer}")
-        self.student_heads = [keras.layers.Dense(self.projection_dim, name=f"mi_student_head{i}") for i in range(len(self.student_stages))]
-        self.teacher_heads = [keras.layers.Dense(self.projection_dim, name=f"mi_teacher_head{j}") for j in range(len(self.teacher_layers))]
+        self.student_heads = [
+            keras.layers.Dense(self.projection_dim, name=f"mi_student_head{i}") for i in range(len(self.student_stages))
+        ]
+        self.teacher_heads = [
+            keras.layers.Dense(self.projection_dim, name=f"mi_teacher_head{j}") for j in range(len(self.teacher_layers))
+        ]
         if self.learn_weights:
-            self.attention = self.add_weight(name="pair_attention", shape=self.fixed_weights.shape, initializer="zeros", trainable=True)
+            self.attention = self.add_weight(
+                name="pair_attention", shape=self.fixed_weights.shape, initializer="zeros", trainable=True
+            )
 
     def pair_weights(self):
         """(S, T) weights in use: fixed, or each student stage's attention / S."""
@@ -83,7 +101,12 @@ class CrossLayerMutualInformation(DistillationTerm):
         """Pooled student stages (list of (B, C)) and teacher layers (list of (B, C) or logits)."""
         students = [tf.reduce_mean(outputs.student_features[s], axis=1) for s in self.student_stages]
         features = outputs.teacher_features[self.teacher_index]
-        teachers = [tf.stop_gradient(outputs.teacher_logits[self.teacher_index] if t == LOGITS else tf.reduce_mean(features[int(t)], axis=1)) for t in self.teacher_layers]
+        teachers = [
+            tf.stop_gradient(
+                outputs.teacher_logits[self.teacher_index] if t == LOGITS else tf.reduce_mean(features[int(t)], axis=1)
+            )
+            for t in self.teacher_layers
+        ]
         return students, teachers
 
     def per_example(self, outputs):
@@ -96,6 +119,8 @@ class CrossLayerMutualInformation(DistillationTerm):
             projected = head(student)
             for j, teacher in enumerate(projected_teachers):
                 loss = infonce(projected, teacher, self.temperature)
-                self.step_logs[self.pair_names[i * len(projected_teachers) + j]] = tf.math.log(batch) - tf.reduce_mean(loss)
+                self.step_logs[self.pair_names[i * len(projected_teachers) + j]] = tf.math.log(batch) - tf.reduce_mean(
+                    loss
+                )
                 total += weights[i, j] * loss
         return total

@@ -1,6 +1,6 @@
 """Region-aware distillation: match features where the teacher looks and where the beats are.
 
-Our interpretation of LiteHeart's region-aware module (GUIDE section 5). Per sample, a weight
+Our interpretation of LiteHeart's region-aware module (docs/design.md). Per sample, a weight
 w(t) >= 0 with sum_t w(t) = 1 over the teacher's feature time axis mixes
   * the teacher's class-activation map (Zhou et al. 2016): for a teacher whose logits are a linear
     map of its pooled last-stage features (``SEResNet1D``, ``CNN1D``), cam_k(t) = F(t) . W[:, k];
@@ -91,7 +91,17 @@ class RegionAwareDistillation(DistillationTerm):
         multilabel: how teacher logits turn into class confidences (sigmoid or softmax).
     """
 
-    def __init__(self, weight=1.0, student_stage=-1, teacher_stage=-1, cam_weight=1.0, beat_weight=0.0, multilabel=True, teacher_index=0, **kwargs):
+    def __init__(
+        self,
+        weight=1.0,
+        student_stage=-1,
+        teacher_stage=-1,
+        cam_weight=1.0,
+        beat_weight=0.0,
+        multilabel=True,
+        teacher_index=0,
+        **kwargs,
+    ):
         kwargs.setdefault("name", "region_kd")
         super().__init__(weight, teacher_index, **kwargs)
         if cam_weight < 0 or beat_weight < 0 or cam_weight + beat_weight == 0:
@@ -103,8 +113,14 @@ class RegionAwareDistillation(DistillationTerm):
     def prepare(self, student_channels, teacher_channels):
         super().prepare(student_channels, teacher_channels)
         stages = teacher_channels[self.teacher_index]
-        if not (-len(student_channels) <= self.student_stage < len(student_channels) and -len(stages) <= self.teacher_stage < len(stages)):
-            raise ValueError(f"{self.name}: stages ({self.student_stage}, {self.teacher_stage}) cannot be aligned: {len(student_channels)} student and {len(stages)} teacher stages")
+        if not (
+            -len(student_channels) <= self.student_stage < len(student_channels)
+            and -len(stages) <= self.teacher_stage < len(stages)
+        ):
+            raise ValueError(
+                f"{self.name}: stages ({self.student_stage}, {self.teacher_stage}) cannot be aligned: "
+                f"{len(student_channels)} student and {len(stages)} teacher stages"
+            )
         self.adapter = keras.layers.Conv1D(stages[self.teacher_stage], 1, name="region_adapter")
         self.adapter.build((None, None, student_channels[self.student_stage]))
 
@@ -113,6 +129,19 @@ class RegionAwareDistillation(DistillationTerm):
         features = outputs.teacher_features[self.teacher_index]
         target = tf.stop_gradient(features[self.teacher_stage])
         beats = (outputs.inputs or {}).get("beats") if self.beat_weight else None
-        weights = tf.stop_gradient(mix_weights(teacher, features, outputs.teacher_logits[self.teacher_index], beats, self.cam_weight, self.beat_weight, self.multilabel, self.teacher_stage))
-        mapped = align_length(self.adapter(outputs.student_features[self.student_stage]), target.shape[1] or tf.shape(target)[1])
+        weights = tf.stop_gradient(
+            mix_weights(
+                teacher,
+                features,
+                outputs.teacher_logits[self.teacher_index],
+                beats,
+                self.cam_weight,
+                self.beat_weight,
+                self.multilabel,
+                self.teacher_stage,
+            )
+        )
+        mapped = align_length(
+            self.adapter(outputs.student_features[self.student_stage]), target.shape[1] or tf.shape(target)[1]
+        )
         return tf.reduce_sum(weights * tf.reduce_mean(tf.square(mapped - target), axis=-1), axis=1)

@@ -1,4 +1,4 @@
-"""Semi-supervised LiteHeart training (our interpretation of GUIDE section 5).
+"""Semi-supervised LiteHeart training (our interpretation, docs/design.md).
 
 A training batch holds labelled rows and unlabelled rows (labels all NaN; see
 ``data_utils.pipeline.ECGPipeline.semi_supervised``). The supervised loss sees only labelled rows;
@@ -36,7 +36,9 @@ def strong_augment(signal):
     gain = tf.random.uniform([batch, 1, channels], 0.6, 1.4)
     t = tf.cast(tf.range(length), tf.float32)[None, :, None]
     frequency = tf.random.uniform([batch, 1, 1], 0.001, 0.005)  # cycles per sample
-    swing = tf.random.uniform([batch, 1, channels], 0.0, 0.3) * tf.sin(2 * 3.14159265 * frequency * t + tf.random.uniform([batch, 1, 1], 0, 6.2831853))
+    swing = tf.random.uniform([batch, 1, channels], 0.0, 0.3) * tf.sin(
+        2 * 3.14159265 * frequency * t + tf.random.uniform([batch, 1, 1], 0, 6.2831853)
+    )
     stretch = length // 10
     start = tf.random.uniform([batch, 1, 1], 0, tf.maximum(length - stretch, 1), dtype=tf.int32)
     index = tf.range(length)[None, :, None]
@@ -62,7 +64,9 @@ class SemiSupervisedDistiller(Distiller):
     Raises ``ValueError`` when a term needs the EMA student and ``ema_decay`` is None.
     """
 
-    def __init__(self, student, teachers, terms=(), teacher_views=None, student_view="student", ema_decay=None, **kwargs):
+    def __init__(
+        self, student, teachers, terms=(), teacher_views=None, student_view="student", ema_decay=None, **kwargs
+    ):
         super().__init__(student, teachers, terms, teacher_views, student_view, **kwargs)
         if any(getattr(term, "source", None) == "ema" for term in self.terms) and ema_decay is None:
             raise ValueError("a PseudoLabels term with source='ema' needs ema_decay (for example 0.99)")
@@ -133,7 +137,9 @@ class PseudoLabels(DistillationTerm):
             probability = tf.sigmoid(source)
             confident = tf.cast((probability >= self.threshold) | (probability <= 1 - self.threshold), predicted.dtype)
             targets = tf.cast(probability >= 0.5, predicted.dtype)
-            loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=predicted) * confident, axis=-1)
+            loss = tf.reduce_mean(
+                tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=predicted) * confident, axis=-1
+            )
             rate = tf.reduce_sum(tf.reduce_mean(confident, axis=-1) * unlabeled)
         else:
             probability = tf.nn.softmax(source)
@@ -145,7 +151,12 @@ class PseudoLabels(DistillationTerm):
         return loss * unlabeled
 
     def get_config(self):
-        return {**super().get_config(), "threshold": self.threshold, "source": self.source, "multilabel": self.multilabel}
+        return {
+            **super().get_config(),
+            "threshold": self.threshold,
+            "source": self.source,
+            "multilabel": self.multilabel,
+        }
 
 
 class AugmentationConsistency(DistillationTerm):
@@ -194,4 +205,3 @@ def liteheart_terms(multilabel=True, threshold=0.9, pseudo_source="teacher", tem
         "consistency": lambda w: AugmentationConsistency(w, multilabel=multilabel),
     }
     return [builders[name](float(weight)) for name, weight in weights.items() if weight > 0]
-

@@ -1,29 +1,42 @@
-"""LRH-Net (Chauhan et al. 2022): teacher, student and baseline networks, the Distiller and its
-distillation terms, multi-level distillation."""
+"""LRH-Net (Chauhan et al. 2022, arXiv:2204.08000): teacher, student and baseline networks, the
+Distiller and its distillation terms, multi-level distillation.
 
+The names below load on first use (PEP 562), so that ``python -m lrhnet.predict`` can start
+TensorFlow quietly before anything imports it.
+"""
+
+import importlib
 import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFMOT needs Keras 2 (tf_keras); see GUIDE section 2
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFMOT needs Keras 2 (tf_keras); see docs/design.md
 
-from lrhnet.distiller import Distiller  # noqa: E402
-from lrhnet.mlkd import assistant_distiller, mlkd_distiller, multilevel_terms  # noqa: E402
-from lrhnet.networks import CNN1D, LRHNet, SEResNet1D  # noqa: E402
-from lrhnet.terms import DistillationTerm, FeatureDistillation, LogitDistillation  # noqa: E402
-from lrhnet.training import SelectOnValidation, evaluate_on_test, paper_optimizer, step_decay  # noqa: E402
+_SOURCES = {
+    "Distiller": "lrhnet.distiller",
+    "assistant_distiller": "lrhnet.mlkd",
+    "mlkd_distiller": "lrhnet.mlkd",
+    "multilevel_terms": "lrhnet.mlkd",
+    "CNN1D": "lrhnet.networks",
+    "LRHNet": "lrhnet.networks",
+    "SEResNet1D": "lrhnet.networks",
+    "DistillationTerm": "lrhnet.terms",
+    "FeatureDistillation": "lrhnet.terms",
+    "LogitDistillation": "lrhnet.terms",
+    "SelectOnValidation": "lrhnet.training",
+    "evaluate_on_test": "lrhnet.training",
+    "paper_optimizer": "lrhnet.training",
+    "step_decay": "lrhnet.training",
+    "load_network": "lrhnet.saving",
+}
+__all__ = sorted(_SOURCES)
 
-__all__ = [
-    "CNN1D",
-    "DistillationTerm",
-    "Distiller",
-    "FeatureDistillation",
-    "LRHNet",
-    "LogitDistillation",
-    "SEResNet1D",
-    "SelectOnValidation",
-    "assistant_distiller",
-    "evaluate_on_test",
-    "mlkd_distiller",
-    "multilevel_terms",
-    "paper_optimizer",
-    "step_decay",
-]
+
+def __getattr__(name):
+    if name not in _SOURCES:
+        raise AttributeError(f"module 'lrhnet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_SOURCES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

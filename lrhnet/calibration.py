@@ -3,8 +3,9 @@
 The TFLite converter gives each activation the range it saw over all calibration windows (and
 some ranges come out wider than any value the tensor took, apparently shared between ops). A few
 unusual windows (a noisy record, a spike) then stretch a range and coarsen the steps every other
-window is quantized with; more calibration windows can only widen the ranges further. Here each tensor's range can instead cover the ``p``-th
-percentile of its per-window maxima (and the ``100 - p``-th of its minima). Among the converter's
+window is quantized with; more calibration windows can only widen the ranges further. Here each
+tensor's range can instead cover the ``p``-th percentile of its per-window maxima (and the
+``100 - p``-th of its minima). Among the converter's
 own ranges and these clips, the model kept is the one whose int8 outputs agree best with the float
 network on held-out windows (the smallest mean absolute difference of class probabilities), so the
 choice never looks at the test split.
@@ -15,6 +16,9 @@ It uses the converter's calibrate-only mode and ``mlir_quantize``, as
 
 import numpy as np
 import tensorflow as tf
+
+from lrhnet.conversion import convert, int8_converter
+from lrhnet.litert import TFLiteModel, probabilities
 
 PERCENTILES = (100.0, 99.9, 99.0, 98.0, 97.0, 95.0)  # 100: every window's observed range, unshared
 
@@ -32,10 +36,17 @@ def window_extremes(calibrated, representative):
     from tensorflow.lite.tools import flatbuffer_utils
 
     tensors = flatbuffer_utils.read_model_from_bytearray(calibrated).subgraphs[0].tensors
-    ranged = [i for i, t in enumerate(tensors) if t.quantization is not None and t.quantization.min is not None and len(t.quantization.min)]
+    ranged = [
+        i
+        for i, t in enumerate(tensors)
+        if t.quantization is not None and t.quantization.min is not None and len(t.quantization.min)
+    ]
     # without a delegate, so that every intermediate tensor is computed and kept
-    interpreter = Interpreter(model_content=bytes(calibrated), experimental_preserve_all_tensors=True,
-                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter = Interpreter(
+        model_content=bytes(calibrated),
+        experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
     interpreter.allocate_tensors()
     inputs = sorted(interpreter.get_input_details(), key=lambda d: len(d["shape"]), reverse=True)
     minima, maxima = {i: [] for i in ranged}, {i: [] for i in ranged}
@@ -52,7 +63,7 @@ def window_extremes(calibrated, representative):
 
 def quantized_with_clip(calibrated, extremes, percentile):
     """Int8 flatbuffer bytes (float input and output) with every range clipped at ``percentile``."""
-    from tensorflow.lite.python import convert
+    from tensorflow.lite.python import convert as lite_convert
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(calibrated)
@@ -60,7 +71,11 @@ def quantized_with_clip(calibrated, extremes, percentile):
     for i, (minima, maxima) in extremes.items():
         tensors[i].quantization.min = [min(0.0, float(np.percentile(minima, 100 - percentile)))]
         tensors[i].quantization.max = [max(0.0, float(np.percentile(maxima, percentile)))]
-    return convert.mlir_quantize(bytes(flatbuffer_utils.convert_object_to_bytearray(model)), input_data_type=tf.float32, output_data_type=tf.float32)
+    return lite_convert.mlir_quantize(
+        bytes(flatbuffer_utils.convert_object_to_bytearray(model)),
+        input_data_type=tf.float32,
+        output_data_type=tf.float32,
+    )
 
 
 def representative_samples(batches):
@@ -94,8 +109,6 @@ def clipped_int8(network, window, representative, held_out, multilabel, percenti
     Returns:
         ``(flatbuffer bytes, {"ranges": "min/max" or "clipped at <p>", "held_out_mad": {candidate: mean |dp|}})``.
     """
-    from lrhnet.export import TFLiteModel, convert, int8_converter, probabilities
-
     candidates = {"min/max": convert(network, window, "int8", representative)}
     calibrated = calibrated_model(int8_converter(network, window), representative)
     extremes = window_extremes(calibrated, representative)
@@ -103,6 +116,9 @@ def clipped_int8(network, window, representative, held_out, multilabel, percenti
         candidates[f"clipped at {percentile:g}"] = quantized_with_clip(calibrated, extremes, percentile)
     arrays = tuple(held_out) if isinstance(held_out, (tuple, list)) else (held_out,)
     expected = probabilities(network(held_out, training=False), multilabel)
-    mad = {name: float(np.abs(probabilities(TFLiteModel(content)(*arrays), multilabel) - expected).mean()) for name, content in candidates.items()}
+    mad = {
+        name: float(np.abs(probabilities(TFLiteModel(content)(*arrays), multilabel) - expected).mean())
+        for name, content in candidates.items()
+    }
     chosen = min(mad, key=mad.get)
     return candidates[chosen], {"ranges": chosen, "held_out_mad": mad}

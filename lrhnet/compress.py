@@ -51,8 +51,12 @@ def prune_layers(network, target_sparsity, end_step, begin_step=0, frequency=Non
     if end_step <= begin_step:
         raise ValueError(f"end_step ({end_step}) must come after begin_step ({begin_step})")
     frequency = frequency or max(1, (end_step - begin_step) // 10)
-    schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, target_sparsity, begin_step=begin_step, end_step=end_step, frequency=frequency)
-    _replace_layers(network, PRUNABLE, lambda layer: tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule))
+    schedule = tfmot.sparsity.keras.PolynomialDecay(
+        0.0, target_sparsity, begin_step=begin_step, end_step=end_step, frequency=frequency
+    )
+    _replace_layers(
+        network, PRUNABLE, lambda layer: tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
+    )
     network(network.example_inputs(), training=False)
     return network
 

@@ -63,14 +63,22 @@ class Distiller(keras.Model):
             raise ValueError(f"{len(self.teachers)} teachers but {len(self.teacher_views)} teacher_views")
         for index, teacher in enumerate(self.teachers):
             if teacher.num_classes != student.num_classes:
-                raise ValueError(f"teacher {index} ({teacher.name}) has {teacher.num_classes} classes, the student {student.num_classes}")
+                raise ValueError(
+                    f"teacher {index} ({teacher.name}) has {teacher.num_classes} classes, the student "
+                    f"{student.num_classes}"
+                )
             if looks_untrained(teacher):
-                warnings.warn(f"teacher {index} ({teacher.name}) has never been trained; distilling from it teaches noise", stacklevel=2)
+                warnings.warn(
+                    f"teacher {index} ({teacher.name}) has never been trained; distilling from it teaches noise",
+                    stacklevel=2,
+                )
             teacher.trainable = False
         self.terms = list(terms)
         names = [term.name for term in self.terms] + [name for term in self.terms for name in term.log_names]
         if len(set(names)) != len(names) or {"loss", "supervised"} & set(names):
-            raise ValueError(f"term names {names} must be distinct and not 'loss' or 'supervised': pass name= to each term")
+            raise ValueError(
+                f"term names {names} must be distinct and not 'loss' or 'supervised': pass name= to each term"
+            )
         student_channels = stage_channels(student)
         teacher_channels = [stage_channels(teacher) for teacher in self.teachers]
         for term in self.terms:
@@ -97,10 +105,15 @@ class Distiller(keras.Model):
     def network_inputs(self, network, inputs, view):
         """The input ``network`` takes from the batch dict, checked against its lead count."""
         if not isinstance(inputs, dict) or view not in inputs:
-            raise ValueError(f"the Distiller takes a dict with key {view!r} (and 'demographics' if used); got {type(inputs).__name__}")
+            raise ValueError(
+                f"the Distiller takes a dict with key {view!r} (and 'demographics' if used); got "
+                f"{type(inputs).__name__}"
+            )
         signal = inputs[view]
         if signal.shape[-1] is not None and signal.shape[-1] != network.num_leads:
-            raise ValueError(f"{network.name} reads {network.num_leads} leads but the {view!r} input has {signal.shape[-1]}")
+            raise ValueError(
+                f"{network.name} reads {network.num_leads} leads but the {view!r} input has {signal.shape[-1]}"
+            )
         if network.demographics:
             if "demographics" not in inputs:
                 raise ValueError(f"{network.name} was built with demographics; the inputs lack 'demographics'")
@@ -119,8 +132,13 @@ class Distiller(keras.Model):
         return {}
 
     def run_teachers(self, inputs):
-        outputs = [teacher.forward(self.network_inputs(teacher, inputs, view), training=False) for teacher, view in zip(self.teachers, self.teacher_views)]
-        return [tf.stop_gradient(logits) for logits, _ in outputs], [[tf.stop_gradient(f) for f in features] for _, features in outputs]
+        outputs = [
+            teacher.forward(self.network_inputs(teacher, inputs, view), training=False)
+            for teacher, view in zip(self.teachers, self.teacher_views)
+        ]
+        return [tf.stop_gradient(logits) for logits, _ in outputs], [
+            [tf.stop_gradient(f) for f in features] for _, features in outputs
+        ]
 
     def compute_losses(self, inputs, labels, training):
         """Return per-example ``(total, supervised, ([term values], {extra logs}), student logits,
@@ -135,10 +153,21 @@ class Distiller(keras.Model):
         clean = tf.where(tf.math.is_finite(labels), labels, tf.zeros_like(labels))
         mask = tf.cast(labeled, logits.dtype)
         supervised = self.supervised_loss(clean, logits) * mask
-        step = StepOutputs(logits, features, teacher_logits, teacher_features, self.teachers, inputs, mask, self.extra_outputs(student_inputs, training))
+        step = StepOutputs(
+            logits,
+            features,
+            teacher_logits,
+            teacher_features,
+            self.teachers,
+            inputs,
+            mask,
+            self.extra_outputs(student_inputs, training),
+        )
         values = [term.per_example(step) for term in self.terms]
         logs = {name: value for term in self.terms for name, value in term.step_logs.items()}
-        per_example = self.supervised_weight * supervised + sum((term.weight * value for term, value in zip(self.terms, values)), tf.zeros_like(supervised))
+        per_example = self.supervised_weight * supervised + sum(
+            (term.weight * value for term, value in zip(self.terms, values)), tf.zeros_like(supervised)
+        )
         return per_example, supervised, (values, logs), logits, clean, mask
 
     def record(self, per_example, supervised, term_values, labels, logits, mask):

@@ -12,7 +12,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from lrhnet.export import TFLiteModel, concrete_function
+from lrhnet.conversion import concrete_function
+from lrhnet.litert import TFLiteModel
 
 
 def trainable_parameters(network):
@@ -26,7 +27,9 @@ def multiply_accumulates(network, window):
     frozen = convert_variables_to_constants_v2(concrete_function(network, window))
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
-    profile = tf.compat.v1.profiler.profile(graph=frozen.graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=options)
+    profile = tf.compat.v1.profiler.profile(
+        graph=frozen.graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=options
+    )
     return int(profile.total_float_ops // 2)
 
 

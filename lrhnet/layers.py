@@ -35,7 +35,13 @@ class SEBasicBlock(keras.layers.Layer):
 
     def __init__(self, filters, stride=1, kernel_size=7, dropout=0.2, reduction=16, **kwargs):
         super().__init__(**kwargs)
-        self.filters, self.stride, self.kernel_size, self.dropout_rate, self.reduction = filters, stride, kernel_size, dropout, reduction
+        self.filters, self.stride, self.kernel_size, self.dropout_rate, self.reduction = (
+            filters,
+            stride,
+            kernel_size,
+            dropout,
+            reduction,
+        )
         conv = dict(padding="same", use_bias=False)
         self.conv1 = keras.layers.Conv1D(filters, kernel_size, strides=stride, **conv)
         self.bn1 = keras.layers.BatchNormalization()
@@ -53,12 +59,26 @@ class SEBasicBlock(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         x = keras.activations.relu(self.bn1(self.conv1(inputs, training=training), training=training))
-        x = self.se(self.bn2(self.conv2(self.dropout(x, training=training), training=training), training=training), training=training)
-        skip = self.skip_bn(self.skip_conv(inputs, training=training), training=training) if self.skip_conv is not None else inputs
+        x = self.se(
+            self.bn2(self.conv2(self.dropout(x, training=training), training=training), training=training),
+            training=training,
+        )
+        skip = (
+            self.skip_bn(self.skip_conv(inputs, training=training), training=training)
+            if self.skip_conv is not None
+            else inputs
+        )
         return keras.activations.relu(x + skip)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "stride": self.stride, "kernel_size": self.kernel_size, "dropout": self.dropout_rate, "reduction": self.reduction}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "stride": self.stride,
+            "kernel_size": self.kernel_size,
+            "dropout": self.dropout_rate,
+            "reduction": self.reduction,
+        }
 
 
 @serializable
@@ -91,4 +111,9 @@ class LRHBlock(keras.layers.Layer):
         return self.bn2(keras.activations.relu(x + skip), training=training)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size, "reduction": self.reduction}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "reduction": self.reduction,
+        }

@@ -1,4 +1,4 @@
-"""The LRH-Net teacher (SE-ResNet18-1D), student (LRH-Net) and baseline (1D-CNN), after GUIDE section 4.
+"""The LRH-Net teacher (SE-ResNet18-1D), student (LRH-Net) and baseline (1D-CNN), after docs/design.md.
 
 Each network is called on ``signal`` (B, T, num_leads), or on ``(signal, demographics)`` with
 demographics (B, 5) when built with ``demographics=True``, and returns logits (B, num_classes).
@@ -25,11 +25,18 @@ class ECGNetwork(keras.Model):
             raise ValueError(f"num_leads ({num_leads}) and num_classes ({num_classes}) must be positive")
         self.num_leads, self.num_classes = int(num_leads), int(num_classes)
         self.demographics, self.width = bool(demographics), float(width)
-        self.demographic_dense = keras.layers.Dense(10, activation="relu", name="demographics") if demographics else None
+        self.demographic_dense = (
+            keras.layers.Dense(10, activation="relu", name="demographics") if demographics else None
+        )
         self.pool = keras.layers.GlobalAveragePooling1D()
         # Optimizer steps this network has taken (here or as a Distiller's student); saved with it.
         self.steps_trained = self.add_weight(
-            name="steps_trained", shape=(), dtype="int64", initializer="zeros", trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA
+            name="steps_trained",
+            shape=(),
+            dtype="int64",
+            initializer="zeros",
+            trainable=False,
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
         )
 
     def example_inputs(self, length=256):
@@ -49,7 +56,9 @@ class ECGNetwork(keras.Model):
             signal, demo = inputs, None
         signal = tf.convert_to_tensor(signal)
         if signal.shape.rank != 3 or (signal.shape[-1] is not None and signal.shape[-1] != self.num_leads):
-            raise ValueError(f"{self.name} expects signals (batch, time, {self.num_leads} leads), got shape {tuple(signal.shape)}")
+            raise ValueError(
+                f"{self.name} expects signals (batch, time, {self.num_leads} leads), got shape {tuple(signal.shape)}"
+            )
         return signal, demo
 
     def pooled_head_input(self, features, demo, training=None):
@@ -59,7 +68,11 @@ class ECGNetwork(keras.Model):
         in it passes ``training`` explicitly (pruning wrappers depend on it).
         """
         pooled = self.pool(features, training=training)
-        return keras.layers.concatenate([pooled, self.demographic_dense(demo, training=training)]) if demo is not None else pooled
+        return (
+            keras.layers.concatenate([pooled, self.demographic_dense(demo, training=training)])
+            if demo is not None
+            else pooled
+        )
 
     def forward(self, inputs, training=None):
         """Return ``(logits (B, K), [feature maps (B, T_s, C_s) per stage])``."""
@@ -73,7 +86,13 @@ class ECGNetwork(keras.Model):
         return super().train_step(data)
 
     def get_config(self):
-        return {"num_leads": self.num_leads, "num_classes": self.num_classes, "demographics": self.demographics, "width": self.width, "name": self.name}
+        return {
+            "num_leads": self.num_leads,
+            "num_classes": self.num_classes,
+            "demographics": self.demographics,
+            "width": self.width,
+            "name": self.name,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -95,14 +114,20 @@ class SEResNet1D(ECGNetwork):
         self.stem_bn = keras.layers.BatchNormalization()
         self.stem_pool = keras.layers.MaxPooling1D(3, strides=2, padding="same")
         self.stages = [
-            [SEBasicBlock(scaled(filters, width), stride=stride if block == 0 else 1, dropout=dropout) for block in range(2)]
+            [
+                SEBasicBlock(scaled(filters, width), stride=stride if block == 0 else 1, dropout=dropout)
+                for block in range(2)
+            ]
             for filters, stride in ((64, 1), (128, 2), (256, 2), (512, 2))
         ]
         self.classifier = keras.layers.Dense(num_classes)
 
     def forward(self, inputs, training=None):
         signal, demo = self.split_inputs(inputs)
-        x = self.stem_pool(keras.activations.relu(self.stem_bn(self.stem_conv(signal, training=training), training=training)), training=training)
+        x = self.stem_pool(
+            keras.activations.relu(self.stem_bn(self.stem_conv(signal, training=training), training=training)),
+            training=training,
+        )
         features = []
         for stage in self.stages:
             for block in stage:
@@ -161,7 +186,9 @@ class CNN1D(ECGNetwork):
         super().__init__(num_leads, num_classes, demographics=demographics, width=width, **kwargs)
         self.dropout_rate = dropout
         specs = ((128, 80, 8), (256, 4, 1), (256, 4, 1), (512, 4, 1))
-        self.convs = [keras.layers.Conv1D(scaled(f, width), k, strides=s, padding="same", use_bias=False) for f, k, s in specs]
+        self.convs = [
+            keras.layers.Conv1D(scaled(f, width), k, strides=s, padding="same", use_bias=False) for f, k, s in specs
+        ]
         self.norms = [keras.layers.BatchNormalization() for _ in specs]
         self.pools = [keras.layers.MaxPooling1D(4, padding="same") for _ in specs]
         self.dropout = keras.layers.Dropout(dropout)
@@ -173,7 +200,9 @@ class CNN1D(ECGNetwork):
         for conv, norm, pool in zip(self.convs, self.norms, self.pools):
             x = keras.activations.relu(pool(norm(conv(x, training=training), training=training), training=training))
             features.append(x)
-        return self.classifier(self.dropout(self.pooled_head_input(x, demo, training), training=training), training=training), features
+        return self.classifier(
+            self.dropout(self.pooled_head_input(x, demo, training), training=training), training=training
+        ), features
 
     def get_config(self):
         return {**super().get_config(), "dropout": self.dropout_rate}

@@ -10,23 +10,24 @@ cannot be used are listed on stderr with their reason; the others still get pred
 """
 
 import argparse
+import contextlib
 import csv
 import io
 import math
 import os
 import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from data_utils.errors import as_record_error  # noqa: E402
-from data_utils.files import atomic_write, is_inside  # noqa: E402
-from data_utils.preprocess import Preprocessing, sliding_windows  # noqa: E402
-from data_utils.readers import read_record  # noqa: E402
-from data_utils.readers.challenge import find_headers  # noqa: E402
-from data_utils.record import encode_demographics  # noqa: E402
-from lrhnet.export import MissingSidecar, TFLiteModel, probabilities, read_sidecar  # noqa: E402
+from data_utils.errors import as_record_error
+from data_utils.files import atomic_write, is_inside
+from data_utils.preprocess import Preprocessing, sliding_windows
+from data_utils.quiet import import_tensorflow, native_stderr_silenced
+from data_utils.readers import read_record
+from data_utils.readers.challenge import find_headers
+from data_utils.record import encode_demographics
+from lrhnet.litert import TFLiteModel, probabilities
+from lrhnet.sidecar import MissingSidecar, read_sidecar
 
 
 class ModelFileError(ValueError):
@@ -50,11 +51,16 @@ class Predictor:
         try:
             self.run, shape = load_runner(model_path)
         except Exception as error:  # LiteRT and Keras raise many types for a file that is not a model
-            raise ModelFileError(f"{model_path}: cannot be loaded as a model ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
+            raise ModelFileError(
+                f"{model_path}: cannot be loaded as a model ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''})"
+            ) from None
         check_model_matches_sidecar(model_path, shape, self.sidecar)
         self.preprocessing = Preprocessing.from_dict(self.sidecar["preprocessing"])
         self.window = int(self.sidecar["window"])
-        self.stride = max(1, int(round((stride_seconds or self.window / self.preprocessing.fs / 2) * self.preprocessing.fs)))
+        self.stride = max(
+            1, int(round((stride_seconds or self.window / self.preprocessing.fs / 2) * self.preprocessing.fs))
+        )
 
     @property
     def classes(self):
@@ -64,7 +70,11 @@ class Predictor:
         """Mean class probabilities (K,) over the record's sliding windows."""
         signal = self.preprocessing.apply(record.select_leads(self.sidecar["leads"]), record.fs, record.record_id)
         windows = sliding_windows(signal, self.window, self.stride)
-        demo = np.repeat(encode_demographics(record.age, record.sex)[None], len(windows), axis=0) if self.sidecar.get("demographics") else None
+        demo = (
+            np.repeat(encode_demographics(record.age, record.sex)[None], len(windows), axis=0)
+            if self.sidecar.get("demographics")
+            else None
+        )
         return probabilities(self.run(windows.astype(np.float32), demo), self.sidecar["multilabel"]).mean(axis=0)
 
     def decide(self, probabilities):
@@ -80,22 +90,42 @@ def load_runner(model_path):
     takes and gives: ``window`` (None when any length goes), ``leads``, ``demographics``, ``classes``."""
     if model_path.endswith(".tflite"):
         runner = TFLiteModel(model_path)
-        window, leads = (int(size) for size in runner.inputs[0]["shape"][-2:])  # (1, window, leads), or (1, 1, window, leads) for 2-D twins
-        shape = {"window": window, "leads": leads, "demographics": len(runner.inputs) > 1, "classes": int(runner.output["shape"][-1])}
+        window, leads = (
+            int(size) for size in runner.inputs[0]["shape"][-2:]
+        )  # (1, window, leads), or (1, 1, window, leads) for 2-D twins
+        shape = {
+            "window": window,
+            "leads": leads,
+            "demographics": len(runner.inputs) > 1,
+            "classes": int(runner.output["shape"][-1]),
+        }
         return runner, shape
     from lrhnet.saving import load_network
 
     network = load_network(model_path)
-    shape = {"window": None, "leads": network.num_leads, "demographics": network.demographics, "classes": network.num_classes}
+    shape = {
+        "window": None,
+        "leads": network.num_leads,
+        "demographics": network.demographics,
+        "classes": network.num_classes,
+    }
     return (lambda signal, demo: network((signal, demo) if demo is not None else signal, training=False).numpy()), shape
 
 
 def check_model_matches_sidecar(model_path, shape, sidecar):
     """Raise ``ModelFileError`` when the model's inputs or outputs disagree with its sidecar."""
-    expected = {"leads": len(sidecar["leads"]), "classes": len(sidecar["classes"]), "demographics": bool(sidecar.get("demographics")), "window": sidecar["window"]}
+    expected = {
+        "leads": len(sidecar["leads"]),
+        "classes": len(sidecar["classes"]),
+        "demographics": bool(sidecar.get("demographics")),
+        "window": sidecar["window"],
+    }
     for field, value in expected.items():
         if shape[field] is not None and shape[field] != value:
-            raise ModelFileError(f"{model_path}: the model takes or gives {field} = {shape[field]}, its sidecar says {value}; the sidecar belongs to another model")
+            raise ModelFileError(
+                f"{model_path}: the model takes or gives {field} = {shape[field]}, its sidecar says {value}; the "
+                "sidecar belongs to another model"
+            )
 
 
 def record_paths(path):
@@ -122,7 +152,10 @@ def check_output(out, source):
         except (OSError, UnicodeDecodeError):
             first = ""
         if not (first.startswith("record,p_") and first.endswith(",labels")):
-            return f"--out {out} exists and is not a predictions file of this command; it is left as it is: choose another name"
+            return (
+                f"--out {out} exists and is not a predictions file of this command; it is left as it is: choose "
+                "another name"
+            )
     return None
 
 
@@ -130,8 +163,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lrhnet.predict", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help=".tflite or .keras model with its .json sidecar")
     parser.add_argument("--input", required=True, help="a record or a folder of records")
-    parser.add_argument("--out", required=True, help="CSV file to write (an existing file is replaced only when it is an earlier predictions file)")
-    parser.add_argument("--stride-seconds", type=float, default=None, help="sliding-window stride (default: half a window)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="CSV file to write (an existing file is replaced only when it is an earlier predictions file)",
+    )
+    parser.add_argument(
+        "--stride-seconds", type=float, default=None, help="sliding-window stride (default: half a window)"
+    )
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's and LiteRT's own log lines")
     args = parser.parse_args(argv)
     if args.stride_seconds is not None and not (math.isfinite(args.stride_seconds) and args.stride_seconds > 0):
         parser.error(f"--stride-seconds must be a positive number, not {args.stride_seconds}")
@@ -142,8 +182,11 @@ def main(argv=None):
     problem = check_output(args.out, args.input)
     if problem:
         parser.error(problem)
+    if args.model.endswith(".keras"):  # a .tflite file needs LiteRT only
+        import_tensorflow(args.verbose)
     try:
-        predictor = Predictor(args.model, args.stride_seconds)
+        with contextlib.nullcontext() if args.verbose else native_stderr_silenced():
+            predictor = Predictor(args.model, args.stride_seconds)
     except (MissingSidecar, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -153,7 +196,9 @@ def main(argv=None):
         try:
             record = read_record(path)
             probabilities = predictor.predict(record)
-            rows.append([record.record_id, *(f"{p:.6f}" for p in probabilities), ";".join(predictor.decide(probabilities))])
+            rows.append(
+                [record.record_id, *(f"{p:.6f}" for p in probabilities), ";".join(predictor.decide(probabilities))]
+            )
         except Exception as error:  # one bad record never stops the others
             error = as_record_error(record_id, error)
             failures += 1

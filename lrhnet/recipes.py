@@ -11,7 +11,14 @@ import shutil
 import tf_keras as keras
 
 from lrhnet.distiller import Distiller
-from lrhnet.training import PAPER_DECAY_EPOCHS, PAPER_LEARNING_RATE, SelectOnValidation, evaluate_on_test, paper_optimizer, step_decay
+from lrhnet.training import (
+    PAPER_DECAY_EPOCHS,
+    PAPER_LEARNING_RATE,
+    SelectOnValidation,
+    evaluate_on_test,
+    paper_optimizer,
+    step_decay,
+)
 
 PAPER_EPOCHS = 90
 
@@ -21,9 +28,29 @@ def scaled_decay_epochs(epochs):
     return tuple(sorted({max(1, round(boundary * epochs / PAPER_EPOCHS)) for boundary in PAPER_DECAY_EPOCHS}))
 
 
-def fit_network(network, pipeline, split, classes, *, epochs, seed=0, view="student", teachers=(), terms=(), teacher_views=None,
-                supervised_weight=1.0, multilabel=True, batch_size=64, learning_rate=PAPER_LEARNING_RATE, callbacks=(), verbose=0,
-                train_data=None, distiller_class=Distiller, distiller_options=None, backup_dir=None):
+def fit_network(
+    network,
+    pipeline,
+    split,
+    classes,
+    *,
+    epochs,
+    seed=0,
+    view="student",
+    teachers=(),
+    terms=(),
+    teacher_views=None,
+    supervised_weight=1.0,
+    multilabel=True,
+    batch_size=64,
+    learning_rate=PAPER_LEARNING_RATE,
+    callbacks=(),
+    verbose=0,
+    train_data=None,
+    distiller_class=Distiller,
+    distiller_options=None,
+    backup_dir=None,
+):
     """Train ``network`` on ``pipeline`` rows ``split["train"]``, selecting on ``split["validation"]``.
 
     Args:
@@ -42,15 +69,28 @@ def fit_network(network, pipeline, split, classes, *, epochs, seed=0, view="stud
         dict: ``best_epoch``, ``best_validation`` (the selection metric), ``metric``, ``history``.
     """
     keras.utils.set_random_seed(seed)
-    distiller = distiller_class(network, list(teachers), list(terms), teacher_views, student_view=view, **(distiller_options or {}))
-    distiller.compile(optimizer=paper_optimizer(learning_rate), supervised_weight=supervised_weight, multilabel=multilabel)
-    selector = SelectOnValidation(network, pipeline.evaluate(split["validation"], batch_size, crop="sliding"), classes, multilabel, view=view, state_dir=backup_dir)
+    distiller = distiller_class(
+        network, list(teachers), list(terms), teacher_views, student_view=view, **(distiller_options or {})
+    )
+    distiller.compile(
+        optimizer=paper_optimizer(learning_rate), supervised_weight=supervised_weight, multilabel=multilabel
+    )
+    selector = SelectOnValidation(
+        network,
+        pipeline.evaluate(split["validation"], batch_size, crop="sliding"),
+        classes,
+        multilabel,
+        view=view,
+        state_dir=backup_dir,
+    )
     callbacks = [step_decay(learning_rate, scaled_decay_epochs(epochs)), *callbacks, selector]
     if backup_dir:
         callbacks.insert(0, keras.callbacks.BackupAndRestore(os.path.join(backup_dir, "keras")))
         batch = next(iter(train_data if train_data is not None else pipeline.train(split["train"], batch_size, seed)))
         distiller(batch[0])
-        distiller.distribute_strategy.run(distiller.test_step, args=(batch,))  # every variable (term heads, adapters) exists before a backup is restored
+        distiller.distribute_strategy.run(
+            distiller.test_step, args=(batch,)
+        )  # every variable (term heads, adapters) exists before a backup is restored
     train_data = pipeline.train(split["train"], batch_size, seed) if train_data is None else train_data
     history = distiller.fit(train_data, epochs=epochs, callbacks=callbacks, verbose=verbose)
     if backup_dir:

@@ -56,7 +56,10 @@ class DistillationTerm(keras.layers.Layer):
             ValueError: the term refers to a teacher or stage that does not exist.
         """
         if not 0 <= self.teacher_index < len(teacher_channels):
-            raise ValueError(f"{self.name}: teacher_index {self.teacher_index} but the Distiller has {len(teacher_channels)} teacher(s)")
+            raise ValueError(
+                f"{self.name}: teacher_index {self.teacher_index} but the Distiller has {len(teacher_channels)} "
+                "teacher(s)"
+            )
 
     def per_example(self, outputs):
         """(B,) loss for a ``StepOutputs``."""
@@ -77,7 +80,9 @@ def logit_kl(target_logits, logits, mode):
         return tf.reduce_sum(tf.exp(log_p_t) * (log_p_t - log_p_s), axis=-1)
     t, s = target_logits, logits
     p_t = tf.sigmoid(t)
-    per_class = p_t * (tf.math.log_sigmoid(t) - tf.math.log_sigmoid(s)) + (1 - p_t) * (tf.math.log_sigmoid(-t) - tf.math.log_sigmoid(-s))
+    per_class = p_t * (tf.math.log_sigmoid(t) - tf.math.log_sigmoid(s)) + (1 - p_t) * (
+        tf.math.log_sigmoid(-t) - tf.math.log_sigmoid(-s)
+    )
     return tf.reduce_mean(per_class, axis=-1)
 
 
@@ -140,9 +145,12 @@ class FeatureDistillation(DistillationTerm):
         stages = teacher_channels[self.teacher_index]
         self.adapters = []
         for s_stage, t_stage in self.pairs:
-            if not (-len(student_channels) <= s_stage < len(student_channels) and -len(stages) <= t_stage < len(stages)):
+            if not (
+                -len(student_channels) <= s_stage < len(student_channels) and -len(stages) <= t_stage < len(stages)
+            ):
                 raise ValueError(
-                    f"{self.name}: pair ({s_stage}, {t_stage}) cannot be aligned: the student has {len(student_channels)} stages, teacher {self.teacher_index} has {len(stages)}"
+                    f"{self.name}: pair ({s_stage}, {t_stage}) cannot be aligned: the student has "
+                    f"{len(student_channels)} stages, teacher {self.teacher_index} has {len(stages)}"
                 )
             adapter = keras.layers.Conv1D(stages[t_stage], 1, name=f"adapter_s{s_stage}_t{t_stage}")
             adapter.build((None, None, student_channels[s_stage]))

@@ -1,4 +1,4 @@
-"""Training defaults of LRH-Net (GUIDE section 4) and evaluation with thresholds tuned on validation.
+"""Training defaults of LRH-Net (docs/design.md) and evaluation with thresholds tuned on validation.
 
 Paper settings: Adam, learning rate 3e-3, weight decay 1e-5, x0.1 at epochs 20/40/70, batch 64.
 Note: tf_keras' ``Adam(weight_decay=...)`` decays weights directly (decoupled, as AdamW); the
@@ -66,18 +66,24 @@ def predict_probabilities(network, dataset, view="student", multilabel=True):
 def is_challenge_vocabulary(classes):
     """True when every class is (part of) a SNOMED group of the challenge weights table and sinus rhythm is one."""
     table_classes = snomed.weights_table()[0]
-    return snomed.NORMAL_CLASS in {c for name in classes for c in name.split("|")} and all(scoring.table_column(name, table_classes) is not None for name in classes)
+    return snomed.NORMAL_CLASS in {c for name in classes for c in name.split("|")} and all(
+        scoring.table_column(name, table_classes) is not None for name in classes
+    )
 
 
 def score(y_true, probabilities, thresholds, classes, multilabel=True):
-    """All metrics of GUIDE section 6 that apply to this task.
+    """All metrics of docs/design.md that apply to this task.
 
     Returns:
         dict: ``macro_auroc``, ``macro_ap``, ``macro_f1``; ``challenge_metric`` for challenge
         vocabularies; ``cinc2017_f1`` and ``f1_<class>`` for CinC 2017; single-label tasks are
         scored on the arg-max class.
     """
-    predicted = scoring.apply_thresholds(probabilities, thresholds) if multilabel else np.eye(len(classes), dtype=bool)[probabilities.argmax(axis=1)]
+    predicted = (
+        scoring.apply_thresholds(probabilities, thresholds)
+        if multilabel
+        else np.eye(len(classes), dtype=bool)[probabilities.argmax(axis=1)]
+    )
     result = {
         "macro_auroc": scoring.macro_auroc(y_true, probabilities),
         "macro_ap": scoring.macro_average_precision(y_true, probabilities),
@@ -116,7 +122,13 @@ class SelectOnValidation(keras.callbacks.Callback):
 
     def __init__(self, network, validation_data, classes, multilabel=True, metric=None, view="student", state_dir=None):
         super().__init__()
-        self.network, self.validation_data, self.classes, self.multilabel, self.view = network, validation_data, tuple(classes), multilabel, view
+        self.network, self.validation_data, self.classes, self.multilabel, self.view = (
+            network,
+            validation_data,
+            tuple(classes),
+            multilabel,
+            view,
+        )
         self.metric = metric or selection_metric(classes, multilabel)
         self.best_score, self.best_epoch, self.best_weights, self.thresholds = -np.inf, None, None, None
         self.state_dir = state_dir
@@ -138,7 +150,10 @@ class SelectOnValidation(keras.callbacks.Callback):
         np.savez(buffer, **{f"w{i}": w for i, w in enumerate(self.best_weights)})
         atomic_write(os.path.join(self.state_dir, "best.npz"), buffer.getvalue())
         thresholds = None if self.thresholds is None else [float(t) for t in self.thresholds]
-        atomic_write(os.path.join(self.state_dir, "selection.json"), json.dumps({"best_score": self.best_score, "best_epoch": self.best_epoch, "thresholds": thresholds}))
+        atomic_write(
+            os.path.join(self.state_dir, "selection.json"),
+            json.dumps({"best_score": self.best_score, "best_epoch": self.best_epoch, "thresholds": thresholds}),
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         probabilities, labels = predict_probabilities(self.network, self.validation_data, self.view, self.multilabel)
@@ -166,9 +181,11 @@ def evaluate_on_splits(network, validation_data, test_data, classes, multilabel=
     val_probabilities, val_labels = predict_probabilities(network, validation_data, view, multilabel)
     thresholds = scoring.tune_thresholds(val_labels, val_probabilities) if multilabel else None
     test_probabilities, test_labels = predict_probabilities(network, test_data, view, multilabel)
-    return {"validation": score(val_labels, val_probabilities, thresholds, classes, multilabel),
-            "test": score(test_labels, test_probabilities, thresholds, classes, multilabel),
-            "thresholds": None if thresholds is None else [float(t) for t in thresholds]}
+    return {
+        "validation": score(val_labels, val_probabilities, thresholds, classes, multilabel),
+        "test": score(test_labels, test_probabilities, thresholds, classes, multilabel),
+        "thresholds": None if thresholds is None else [float(t) for t in thresholds],
+    }
 
 
 def evaluate_on_test(network, validation_data, test_data, classes, multilabel=True, view="student"):

@@ -24,7 +24,13 @@ def conv2d_twin(conv, name, activation=None):
     config that does not preserve zeros).
     """
     return keras.layers.Conv2D(
-        conv.filters, (1, conv.kernel_size[0]), strides=(1, conv.strides[0]), padding=conv.padding, use_bias=conv.use_bias, activation=activation or conv.activation, name=name
+        conv.filters,
+        (1, conv.kernel_size[0]),
+        strides=(1, conv.strides[0]),
+        padding=conv.padding,
+        use_bias=conv.use_bias,
+        activation=activation or conv.activation,
+        name=name,
     )
 
 
@@ -49,10 +55,17 @@ def copy_affine(batch_norm, target):
 
 def _se_twin(se, x, prefix):
     squeeze = keras.layers.GlobalAveragePooling2D(name=f"{prefix}_se_pool")(x)
-    squeeze = keras.layers.Dense(se.squeeze.units, use_bias=False, activation="relu", name=f"{prefix}_se_squeeze")(squeeze)
-    squeeze = keras.layers.Dense(se.excite.units, use_bias=False, activation="sigmoid", name=f"{prefix}_se_excite")(squeeze)
+    squeeze = keras.layers.Dense(se.squeeze.units, use_bias=False, activation="relu", name=f"{prefix}_se_squeeze")(
+        squeeze
+    )
+    squeeze = keras.layers.Dense(se.excite.units, use_bias=False, activation="sigmoid", name=f"{prefix}_se_excite")(
+        squeeze
+    )
     scale = keras.layers.Reshape((1, 1, se.channels), name=f"{prefix}_se_reshape")(squeeze)
-    return keras.layers.Multiply(name=f"{prefix}_se_scale")([x, scale]), [(se.squeeze, f"{prefix}_se_squeeze"), (se.excite, f"{prefix}_se_excite")]
+    return keras.layers.Multiply(name=f"{prefix}_se_scale")([x, scale]), [
+        (se.squeeze, f"{prefix}_se_squeeze"),
+        (se.excite, f"{prefix}_se_excite"),
+    ]
 
 
 def _lrh_block_twin(block, x, prefix):
@@ -89,7 +102,11 @@ def student_twin(network, window):
     """
     folded_stem = isinstance(getattr(network, "stem_bn", None), keras.layers.BatchNormalization)
     blocks = getattr(network, "blocks", None)
-    if not isinstance(getattr(network, "stem", None), keras.layers.Conv1D) or not blocks or not all(isinstance(block, LRHBlock) for block in blocks):
+    if (
+        not isinstance(getattr(network, "stem", None), keras.layers.Conv1D)
+        or not blocks
+        or not all(isinstance(block, LRHBlock) for block in blocks)
+    ):
         raise TypeError(f"no Conv2D twin for {type(network).__name__}; twins exist for LRHNet and LiteHeartStudent")
     signal = keras.Input((1, window, network.num_leads), name="signal")
     inputs = [signal]
@@ -102,13 +119,17 @@ def student_twin(network, window):
     if network.demographics:
         demo = keras.Input((5,), name="demographics")
         inputs.append(demo)
-        x = keras.layers.Concatenate(name="head_concat")([x, keras.layers.Dense(10, activation="relu", name="demographics_dense")(demo)])
+        x = keras.layers.Concatenate(name="head_concat")(
+            [x, keras.layers.Dense(10, activation="relu", name="demographics_dense")(demo)]
+        )
         pairs.append((network.demographic_dense, "demographics_dense"))
     x = keras.layers.Dense(network.hidden.units, activation="relu", name="hidden")(x)
     logits = keras.layers.Dense(network.num_classes, name="classifier")(x)
     twin = keras.Model(inputs, logits, name=f"{network.name}_twin")
     for source, target in pairs + [(network.hidden, "hidden"), (network.classifier, "classifier")]:
-        (copy_affine if isinstance(source, keras.layers.BatchNormalization) else copy_weights)(source, twin.get_layer(target))
+        (copy_affine if isinstance(source, keras.layers.BatchNormalization) else copy_weights)(
+            source, twin.get_layer(target)
+        )
     if folded_stem:
         copy_folded(network.stem, network.stem_bn, twin.get_layer("stem"))
     return twin
@@ -136,8 +157,8 @@ def quantize_twin(twin, preserve_sparsity=False):
     With ``preserve_sparsity`` the pruning-preserving scheme keeps zeroed weights at zero.
     """
     import tensorflow_model_optimization as tfmot
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit.default_8bit_quantize_configs import (
-        Default8BitOutputQuantizeConfig,
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_configs as configs,
     )
 
     quantization = tfmot.quantization.keras
@@ -145,11 +166,17 @@ def quantize_twin(twin, preserve_sparsity=False):
     def annotate(layer):
         clone = layer.__class__.from_config(layer.get_config())
         if isinstance(layer, keras.layers.Multiply):
-            return quantization.quantize_annotate_layer(clone, quantize_config=Default8BitOutputQuantizeConfig())
+            return quantization.quantize_annotate_layer(
+                clone, quantize_config=configs.Default8BitOutputQuantizeConfig()
+            )
         return quantization.quantize_annotate_layer(clone)
 
     annotated = keras.models.clone_model(twin, clone_function=annotate)
     annotated.set_weights(twin.get_weights())
-    scheme = tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme() if preserve_sparsity else quantization.experimental.default_n_bit.DefaultNBitQuantizeScheme(num_bits_weight=8, num_bits_activation=8)
-    with quantization.quantize_scope({"Default8BitOutputQuantizeConfig": Default8BitOutputQuantizeConfig}):
+    scheme = (
+        tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+        if preserve_sparsity
+        else quantization.experimental.default_n_bit.DefaultNBitQuantizeScheme(num_bits_weight=8, num_bits_activation=8)
+    )
+    with quantization.quantize_scope({"Default8BitOutputQuantizeConfig": configs.Default8BitOutputQuantizeConfig}):
         return quantization.quantize_apply(annotated, scheme)

@@ -28,7 +28,9 @@ def shared():
     def locate(name):
         path = os.path.join(SHARED, name)
         if not os.path.isdir(path):
-            pytest.skip(f"{path} is absent: this test needs the development data beside the project (set ECG_SHARED_DATA)")
+            pytest.skip(
+                f"{path} is absent: this test needs the development data beside the project (set ECG_SHARED_DATA)"
+            )
         return path
 
     return locate
@@ -44,7 +46,9 @@ def op_dtypes(path):
     """``{op name: {dtypes of its input and output tensors}}`` of a ``.tflite`` file."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter = Interpreter(
+        model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
     interpreter.allocate_tensors()
     tensors = interpreter.get_tensor_details()
     ops = {}

@@ -59,13 +59,18 @@ def signal_lines(file_name, n_signals, fmt="16", leads=LEADS, gain="1000"):
     return [f"{file_name} {fmt} {gain}/mV 16 0 0 0 0 {lead}" for lead in leads[:n_signals]]
 
 
-def write_challenge(folder, name, values, fs=500, dx=SINUS, leads=LEADS, header_lines=None, comments=None, crlf=False, encoding="utf-8"):
+def write_challenge(
+    folder, name, values, fs=500, dx=SINUS, leads=LEADS, header_lines=None, comments=None, crlf=False, encoding="utf-8"
+):
     """A challenge-format record: ``name.hea`` and ``name.mat`` (MATLAB v4, variable ``val``)."""
     os.makedirs(folder, exist_ok=True)
     if values is not None:
         scipy.io.savemat(os.path.join(folder, name + ".mat"), {"val": values}, format="4")
     n_signals, n_samples = (len(leads), 0) if values is None else values.shape
-    lines = header_lines or [f"{name} {n_signals} {fs} {n_samples}", *signal_lines(name + ".mat", n_signals, "16+24", leads)]
+    lines = header_lines or [
+        f"{name} {n_signals} {fs} {n_samples}",
+        *signal_lines(name + ".mat", n_signals, "16+24", leads),
+    ]
     lines += comments if comments is not None else ["#Age: 61", "#Sex: Female", f"#Dx: {dx}", "#Rx: Unknown"]
     with open(os.path.join(folder, name + ".hea"), "wb") as handle:
         handle.write(("\r\n" if crlf else "\n").join(lines).encode(encoding) + b"\n")
@@ -75,7 +80,10 @@ def write_format16(folder, name, values, fs, leads=LEADS, n_samples=None):
     """A WFDB format-16 record: ``name.hea`` and ``name.dat`` (interleaved little-endian int16)."""
     os.makedirs(folder, exist_ok=True)
     values.T.astype("<i2").tofile(os.path.join(folder, name + ".dat"))
-    header = [f"{name} {len(values)} {fs} {values.shape[1] if n_samples is None else n_samples}", *signal_lines(name + ".dat", len(values), leads=leads)]
+    header = [
+        f"{name} {len(values)} {fs} {values.shape[1] if n_samples is None else n_samples}",
+        *signal_lines(name + ".dat", len(values), leads=leads),
+    ]
     with open(os.path.join(folder, name + ".hea"), "w") as handle:
         handle.write("\n".join(header) + "\n")
 
@@ -101,11 +109,34 @@ def challenge_folder(root):
     open(os.path.join(folder, "empty_mat.mat"), "wb").close()
     add("empty_header", "skip", "no record line", values=values)
     open(os.path.join(folder, "empty_header.hea"), "wb").close()
-    add("length_mismatch", "skip", "header declares 6000 samples", values=values,
-        header_lines=["length_mismatch 12 500 6000", *signal_lines("length_mismatch.mat", 12, "16+24")])
-    add("wrong_signal_count", "skip", "11 signals", values=values, header_lines=["wrong_signal_count 11 500 5000", *signal_lines("wrong_signal_count.mat", 11, "16+24")])
-    add("no_signals_declared", "skip", "declares 0 signals", values=values, header_lines=["no_signals_declared 0 500 5000"])
-    add("bad_rate_field", "skip", "malformed record line", values=values, header_lines=["bad_rate_field 12 fast 5000", *signal_lines("bad_rate_field.mat", 12, "16+24")])
+    add(
+        "length_mismatch",
+        "skip",
+        "header declares 6000 samples",
+        values=values,
+        header_lines=["length_mismatch 12 500 6000", *signal_lines("length_mismatch.mat", 12, "16+24")],
+    )
+    add(
+        "wrong_signal_count",
+        "skip",
+        "11 signals",
+        values=values,
+        header_lines=["wrong_signal_count 11 500 5000", *signal_lines("wrong_signal_count.mat", 11, "16+24")],
+    )
+    add(
+        "no_signals_declared",
+        "skip",
+        "declares 0 signals",
+        values=values,
+        header_lines=["no_signals_declared 0 500 5000"],
+    )
+    add(
+        "bad_rate_field",
+        "skip",
+        "malformed record line",
+        values=values,
+        header_lines=["bad_rate_field 12 fast 5000", *signal_lines("bad_rate_field.mat", 12, "16+24")],
+    )
     add("duplicate_lead", "skip", "appears twice", values=values, leads=("I", "I", *LEADS[2:]))
     add("unknown_lead", "skip", "unknown lead name 'X7'", values=values, leads=("X7", *LEADS[1:]))
     add("mat_without_val", "skip", "no variable 'val'", values=values)
@@ -124,10 +155,23 @@ def challenge_folder(root):
     add("ten_minutes", "read", values=np.tile(base_signal(100), (1, 60)), fs=100)
     add("rate_1khz", "read", values=base_signal(1000), fs=1000)
     add("rate_50hz", "read", values=base_signal(50), fs=50)
-    add("non_utf8_header", "read", values=values, comments=["#Age: 61", "#Sex: Female", f"#Dx: {SINUS}", "#Hospital: Universit\xe4tsklinik M\xfcnchen"], encoding="latin-1")
+    add(
+        "non_utf8_header",
+        "read",
+        values=values,
+        comments=["#Age: 61", "#Sex: Female", f"#Dx: {SINUS}", "#Hospital: Universit\xe4tsklinik M\xfcnchen"],
+        encoding="latin-1",
+    )
     add("crlf_header", "read", values=values, crlf=True)
     add("impossible_ages", "read", values=values, comments=["#Age: 999", "#Sex: Unknown", f"#Dx: {SINUS}"])
-    add("dx_outside_vocabulary", "skip", "no Dx code among the 26 classes", values=values, dx="999999999,12345", predict="read")
+    add(
+        "dx_outside_vocabulary",
+        "skip",
+        "no Dx code among the 26 classes",
+        values=values,
+        dx="999999999,12345",
+        predict="read",
+    )
     add("unreadable_header", "read" if IS_ROOT else "skip", "" if IS_ROOT else "cannot read header", values=values)
     os.chmod(os.path.join(folder, "unreadable_header.hea"), 0)
     os.symlink("symlink_loop.hea", os.path.join(folder, "symlink_loop.hea"))  # a link to itself
@@ -165,7 +209,10 @@ def ptbxl_folder(root):
     folder = os.path.join(root, "ptbxl")
     os.makedirs(folder, exist_ok=True)
     bundled = os.path.join(os.path.dirname(BASE), "..", "ptbxl")
-    with open(os.path.join(bundled, "scp_statements.csv"), "rb") as source, open(os.path.join(folder, "scp_statements.csv"), "wb") as target:
+    with (
+        open(os.path.join(bundled, "scp_statements.csv"), "rb") as source,
+        open(os.path.join(folder, "scp_statements.csv"), "wb") as target,
+    ):
         target.write(source.read())
     with open(os.path.join(bundled, "ptbxl_database.csv")) as handle:
         columns = handle.readline().strip().split(",")
@@ -173,30 +220,70 @@ def ptbxl_folder(root):
     rows, kinds = [], []
     codes = ["{'NORM': 100.0, 'SR': 0.0}", "{'IMI': 100.0, 'SR': 0.0}", "{'NDT': 100.0}", "{'LVH': 50.0, 'SR': 0.0}"]
     folds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 10, 10, 10]
-    damaged = {15: "no_file", 16: "malformed_scp_codes", 17: "bad_fold", 18: "truncated_dat", 19: "dat_longer_than_header", 20: "rhythm_only",
-               21: "invalid_sample_run"}
+    damaged = {
+        15: "no_file",
+        16: "malformed_scp_codes",
+        17: "bad_fold",
+        18: "truncated_dat",
+        19: "dat_longer_than_header",
+        20: "rhythm_only",
+        21: "invalid_sample_run",
+    }
     for ecg_id in range(1, 22):
         name = f"{ecg_id:05d}_lr"
         kind = damaged.get(ecg_id, "good")
         row = {column: "" for column in columns}
-        row.update(ecg_id=str(ecg_id), age="300" if ecg_id == 2 else "63.0", sex=str(ecg_id % 2), strat_fold=str(folds[ecg_id - 1] if ecg_id <= 14 else 1),
-                   scp_codes=codes[ecg_id % len(codes)], filename_lr=f"records100/00000/{name}", filename_hr=f"records500/00000/{ecg_id:05d}_hr")
+        row.update(
+            ecg_id=str(ecg_id),
+            age="300" if ecg_id == 2 else "63.0",
+            sex=str(ecg_id % 2),
+            strat_fold=str(folds[ecg_id - 1] if ecg_id <= 14 else 1),
+            scp_codes=codes[ecg_id % len(codes)],
+            filename_lr=f"records100/00000/{name}",
+            filename_hr=f"records500/00000/{ecg_id:05d}_hr",
+        )
         signal = values.copy()
         if kind == "invalid_sample_run":
             signal[0, 200:400] = -32768
         if kind != "no_file":
-            write_format16(os.path.join(folder, "records100", "00000"), name, signal, 100, n_samples=900 if kind == "dat_longer_than_header" else None)
+            write_format16(
+                os.path.join(folder, "records100", "00000"),
+                name,
+                signal,
+                100,
+                n_samples=900 if kind == "dat_longer_than_header" else None,
+            )
         if kind == "truncated_dat":
             with open(os.path.join(folder, "records100", "00000", name + ".dat"), "r+b") as handle:
                 handle.truncate(5000)
-        row["scp_codes"] = {"malformed_scp_codes": "{'NORM': 100.0", "rhythm_only": "{'SR': 0.0}"}.get(kind, row["scp_codes"])
+        row["scp_codes"] = {"malformed_scp_codes": "{'NORM': 100.0", "rhythm_only": "{'SR': 0.0}"}.get(
+            kind, row["scp_codes"]
+        )
         row["strat_fold"] = "eleven" if kind == "bad_fold" else row["strat_fold"]
         rows.append(row)
-        words = {"no_file": "neither", "malformed_scp_codes": "is not a dictionary", "bad_fold": "strat_fold 'eleven'", "truncated_dat": "header declares",
-                 "dat_longer_than_header": "header declares", "rhythm_only": "no statement of this label set", "invalid_sample_run": "200 invalid samples"}.get(kind, "")
-        predict = {"no_file": None, "malformed_scp_codes": "read", "bad_fold": "read", "rhythm_only": "read"}.get(kind, "skip" if words else "read")
-        kinds.append(Kind(f"ptbxl_{kind}" if kind != "good" else f"ptbxl_good_{ecg_id}", "ptbxl", str(ecg_id), "skip" if words else "read",
-                          predict or "absent", words, file=name))
+        words = {
+            "no_file": "neither",
+            "malformed_scp_codes": "is not a dictionary",
+            "bad_fold": "strat_fold 'eleven'",
+            "truncated_dat": "header declares",
+            "dat_longer_than_header": "header declares",
+            "rhythm_only": "no statement of this label set",
+            "invalid_sample_run": "200 invalid samples",
+        }.get(kind, "")
+        predict = {"no_file": None, "malformed_scp_codes": "read", "bad_fold": "read", "rhythm_only": "read"}.get(
+            kind, "skip" if words else "read"
+        )
+        kinds.append(
+            Kind(
+                f"ptbxl_{kind}" if kind != "good" else f"ptbxl_good_{ecg_id}",
+                "ptbxl",
+                str(ecg_id),
+                "skip" if words else "read",
+                predict or "absent",
+                words,
+                file=name,
+            )
+        )
     with open(os.path.join(folder, "ptbxl_database.csv"), "w", newline="") as handle:
         writer = csv.DictWriter(handle, columns)
         writer.writeheader()
@@ -213,10 +300,16 @@ def ludb_folder(root):
         write_format16(data, name, values, 500, leads=tuple(lead.lower() for lead in LEADS))
     with open(os.path.join(data, "5.dat"), "ab") as handle:
         handle.write(b"\x00")  # one byte too many: no whole number of samples
-    diagnosis = "Rhythms,Electric axis of the heart,Conduction abnormalities,Extrasystolies,Hypertrophies,Cardiac pacing,Ischemia,Non-specific repolarization abnormalities,Other states"
+    diagnosis = (
+        "Rhythms,Electric axis of the heart,Conduction abnormalities,Extrasystolies,Hypertrophies,Cardiac "
+        "pacing,Ischemia,Non-specific repolarization abnormalities,Other states"
+    )
     with open(os.path.join(folder, "ludb.csv"), "w", newline="") as handle:
         handle.write(f"ID,Sex,Age,{diagnosis}\n")
-        handle.write('1,F,51,"Sinus rhythm\n",Normal,,,,,,,\n2,M,>89,Atrial fibrillation,Left axis deviation,,,,,,,\n3,M,40,,,,,,,,,\n5,F,22,Sinus rhythm,,,,,,,,\n')
+        handle.write('1,F,51,"Sinus rhythm\n",Normal,,,,,,,\n')
+        handle.write(
+            "2,M,>89,Atrial fibrillation,Left axis deviation,,,,,,,\n3,M,40,,,,,,,,,\n5,F,22,Sinus rhythm,,,,,,,,\n"
+        )
     return [
         Kind("ludb_good_1", "ludb", "1", "read"),
         Kind("ludb_good_2", "ludb", "2", "read"),
@@ -232,9 +325,12 @@ def unlabeled_folders(root):
     values = base_signal()
     for name in ("U1", "U2"):
         write_challenge(os.path.join(root, "unlabeled", "empty_dx"), name, values, comments=["#Age: 40", "#Dx: "])
-    write_format16(os.path.join(root, "unlabeled", "ptbxl_style", "records100", "00000"), "00001_lr", base_signal(100), 100)
+    write_format16(
+        os.path.join(root, "unlabeled", "ptbxl_style", "records100", "00000"), "00001_lr", base_signal(100), 100
+    )
     return [Kind("empty_dx", "unlabeled/empty_dx", name, "read") for name in ("U1", "U2")] + [
-        Kind("ptbxl_style_without_database", "unlabeled/ptbxl_style", "00001_lr", "read")]
+        Kind("ptbxl_style_without_database", "unlabeled/ptbxl_style", "00001_lr", "read")
+    ]
 
 
 # Model files and flag combinations the tests build from the corpus (name: what must be said;
@@ -263,20 +359,39 @@ TRAIN_KINDS = {
     "out_inside_data": (["--data", "{ptbxl}", "--out", "{ptbxl}/run"], "lies inside the data folder"),
     "cache_inside_data": (["--data", "{ptbxl}", "--cache-dir", "{ptbxl}/cache"], "lies inside the data folder"),
     "unlabeled_data": (["--data", "{unlabeled}"], "no labels: usable for predict, not for training"),
-    "unlabeled_data_named_format": (["--data", "challenge:{empty_dx}"], "no labels: usable for predict, not for training"),
-    "teacher_not_a_network": (["--teacher-from", "{user_file}", "--stages", "student,distill"], "is not a saved Keras network"),
+    "unlabeled_data_named_format": (
+        ["--data", "challenge:{empty_dx}"],
+        "no labels: usable for predict, not for training",
+    ),
+    "teacher_not_a_network": (
+        ["--teacher-from", "{user_file}", "--stages", "student,distill"],
+        "is not a saved Keras network",
+    ),
     "mlkd_without_kd": (["--kd-weight", "0", "--stages", "student,mlkd"], "leave mlkd out"),
     "negative_int8_tolerance": (["--int8-tolerance", "-1"], "--int8-tolerance must be non-negative"),
-    "labeled_fraction_zero": (["--labeled-fraction", "0", "--method", "liteheart"], "--labeled-fraction must lie in (0, 1]"),
+    "labeled_fraction_zero": (
+        ["--labeled-fraction", "0", "--method", "liteheart"],
+        "--labeled-fraction must lie in (0, 1]",
+    ),
     "fs_not_a_number": (["--fs", "nan"], "--fs must be a finite number"),
     "window_infinite": (["--window-seconds", "inf"], "--window-seconds must be a finite number"),
     "out_links_to_nothing": (["--out", "{dangling}"], "is a link to nothing"),
     "out_under_a_file": (["--out", "{user_file}/run"], "is a file, so the folder cannot be made"),
     "out_with_a_foreign_state_json": (["--out", "{foreign_state}"], "is not the state of a train.py run"),
-    "resume_with_a_foreign_state_json": (["--out", "{foreign_state}", "--resume"], "is not the state of a train.py run"),
-    "cache_default_inside_data": (["--data", "{ptbxl}"], "lies inside the data folder", {"ECG_KD_CACHE": "{ptbxl}/cache"}),
+    "resume_with_a_foreign_state_json": (
+        ["--out", "{foreign_state}", "--resume"],
+        "is not the state of a train.py run",
+    ),
+    "cache_default_inside_data": (
+        ["--data", "{ptbxl}"],
+        "lies inside the data folder",
+        {"ECG_KD_CACHE": "{ptbxl}/cache"},
+    ),
     "ptbxl_without_statements": (["--data", "ptbxl:{ludb}"], "the ptbxl tables cannot be read"),
-    "teacher_of_another_shape": (["--data", "synthetic:n=60,seed=1", "--teacher-from", "{published_student}", "--stages", "distill"], "reads 1 leads and gives 4 classes"),
+    "teacher_of_another_shape": (
+        ["--data", "synthetic:n=60,seed=1", "--teacher-from", "{published_student}", "--stages", "distill"],
+        "reads 1 leads and gives 4 classes",
+    ),
     "int8_tolerance_without_int8": (["--int8-tolerance", "0.01", "--quantize", "none"], "--quantize none makes none"),
     "too_few_records": (["--data", "{ludb}"], "only 2 usable records"),
     "two_synthetic_records": (["--data", "synthetic:n=2"], "only 2 usable records"),
@@ -286,12 +401,20 @@ TRAIN_KINDS = {
 
 def build_corpus(root):
     """Write every data folder under ``root``; returns the list of ``Kind`` (data kinds only)."""
-    return challenge_folder(root) + cinc2017_folder(root) + ptbxl_folder(root) + ludb_folder(root) + unlabeled_folders(root)
+    return (
+        challenge_folder(root)
+        + cinc2017_folder(root)
+        + ptbxl_folder(root)
+        + ludb_folder(root)
+        + unlabeled_folders(root)
+    )
 
 
 def kind_count(kinds):
     """Distinct kinds: data kinds (good records counted once per folder) plus predict and train kinds."""
-    data = {kind.name for kind in kinds if "good" not in kind.name} | {f"good records ({kind.folder})" for kind in kinds if "good" in kind.name}
+    data = {kind.name for kind in kinds if "good" not in kind.name} | {
+        f"good records ({kind.folder})" for kind in kinds if "good" in kind.name
+    }
     return len(data) + len(PREDICT_KINDS) + len(TRAIN_KINDS)
 
 

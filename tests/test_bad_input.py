@@ -102,7 +102,9 @@ def test_short_gaps_of_invalid_samples_are_interpolated(challenge_folder):
     scipy.io.savemat(challenge_folder / "JS20019.mat", {"val": values}, format="4")
     repaired = read_record(str(challenge_folder / "JS20019")).signal
     assert np.all(np.isfinite(repaired))
-    np.testing.assert_allclose(repaired[1000:1010, 0], np.linspace(original[999, 0], original[1010, 0], 12)[1:-1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        repaired[1000:1010, 0], np.linspace(original[999, 0], original[1010, 0], 12)[1:-1], rtol=1e-5, atol=1e-6
+    )
     untouched = np.ones(len(original), bool)
     untouched[1000:1010] = False
     np.testing.assert_array_equal(repaired[untouched, 0], original[untouched, 0])
@@ -171,12 +173,18 @@ def test_an_unexpected_error_in_one_record_becomes_a_skip_everywhere(bundled, tm
     assert "A05056" not in dataset.record_ids and len(dataset) == 3
     assert [(skip.record, skip.kind) for skip in dataset.skipped] == [("A05056", "UnexpectedRecordError")]
     assert "unexpected ZeroDivisionError: division by zero" in dataset.skipped[0].reason
-    cache = build_cache(open_dataset(bundled("cinc2017")), Preprocessing(), ("I",), cache_dir=str(tmp_path / "cache"), progress=False)
+    cache = build_cache(
+        open_dataset(bundled("cinc2017")), Preprocessing(), ("I",), cache_dir=str(tmp_path / "cache"), progress=False
+    )
     assert len(cache) == 3 and "A05056" in {skip.record for skip in cache.skipped}
     monkeypatch.setattr(base, "read_signal", real_read_signal)
     monkeypatch.setattr(cinc2017, "RecordRef", lambda *args, **kwargs: 1 / 0)  # indexing fails for every record
     indexed = open_dataset(bundled("cinc2017"))
-    assert len(indexed) == 0 and {skip.kind for skip in indexed.skipped} == {"UnexpectedRecordError"} and len(indexed.skipped) == 4
+    assert (
+        len(indexed) == 0
+        and {skip.kind for skip in indexed.skipped} == {"UnexpectedRecordError"}
+        and len(indexed.skipped) == 4
+    )
 
 
 def test_an_unexpected_error_while_preparing_a_record_is_skipped_by_predict(bundled, tmp_path, monkeypatch, capsys):
@@ -203,12 +211,18 @@ def test_a_changed_source_file_rebuilds_the_cache(bundled, tmp_path):
 
     folder = tmp_path / "data"
     shutil.copytree(bundled("cinc2021"), folder)
-    first = build_cache(open_dataset(str(folder)), Preprocessing(), ("I",), cache_dir=str(tmp_path / "cache"), progress=False)
-    again = build_cache(open_dataset(str(folder)), Preprocessing(), ("I",), cache_dir=str(tmp_path / "cache"), progress=False)
+    first = build_cache(
+        open_dataset(str(folder)), Preprocessing(), ("I",), cache_dir=str(tmp_path / "cache"), progress=False
+    )
+    again = build_cache(
+        open_dataset(str(folder)), Preprocessing(), ("I",), cache_dir=str(tmp_path / "cache"), progress=False
+    )
     assert again.directory == first.directory  # nothing changed: the cache is reused
     values = scipy.io.loadmat(folder / "JS20019.mat")["val"]
     scipy.io.savemat(folder / "JS20019.mat", {"val": -values}, format="4")  # same size, new content and time
-    changed = build_cache(open_dataset(str(folder)), Preprocessing(), ("I",), cache_dir=str(tmp_path / "cache"), progress=False)
+    changed = build_cache(
+        open_dataset(str(folder)), Preprocessing(), ("I",), cache_dir=str(tmp_path / "cache"), progress=False
+    )
     assert changed.directory != first.directory
     row = changed.record_ids.index("JS20019")
     np.testing.assert_allclose(changed.signal(row).astype(np.float32), -first.signal(row).astype(np.float32), atol=2e-3)
@@ -226,7 +240,7 @@ def test_synthetic_caches_key_on_the_generator_version(monkeypatch):
 
 
 def test_probabilities_do_not_overflow():
-    from lrhnet.export import probabilities
+    from lrhnet.litert import probabilities
 
     logits = np.array([[1000.0, -1000.0, 0.0]])
     with np.errstate(over="raise", invalid="raise"):
@@ -254,4 +268,6 @@ def test_an_unreadable_header_is_a_skip(bundled, monkeypatch):
     monkeypatch.setattr(wfdb_io, "open", refuse, raising=False)
     dataset = open_dataset(bundled("cinc2017"))
     assert dataset.record_ids == ["A00592", "A05493", "A08050"]
-    assert [(skip.record, skip.reason, skip.kind) for skip in dataset.skipped] == [("A05056", "cannot read header: Permission denied", "HeaderError")]
+    assert [(skip.record, skip.reason, skip.kind) for skip in dataset.skipped] == [
+        ("A05056", "cannot read header: Permission denied", "HeaderError")
+    ]

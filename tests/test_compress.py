@@ -31,10 +31,14 @@ def test_pruned_student_reaches_target_sparsity_and_keeps_it(tmp_path, student_c
     before = [(w, w.numpy().copy()) for w in teacher.weights]  # the variables themselves: names repeat
     prune_layers(student, target_sparsity=0.6, end_step=8, frequency=2)
     wrappers = len(pruning_wrappers(student))
-    assert wrappers == {LRHNet: 17, CNN1D: 5, liteheart_on_lead_ii: 22}[student_class]  # every Conv1D and Dense, nested or not
+    assert (
+        wrappers == {LRHNet: 17, CNN1D: 5, liteheart_on_lead_ii: 22}[student_class]
+    )  # every Conv1D and Dense, nested or not
     distiller = Distiller(student, teacher, [LogitDistillation(0.7, mode="softmax", scale_t2=True)])
     distiller.compile(optimizer=keras.optimizers.Adam(1e-3), multilabel=False)
-    distiller.fit({"teacher": x, "student": student_x}, y, epochs=3, batch_size=16, verbose=0, callbacks=[UpdatePruningStep()])
+    distiller.fit(
+        {"teacher": x, "student": student_x}, y, epochs=3, batch_size=16, verbose=0, callbacks=[UpdatePruningStep()]
+    )
     strip_pruning(student)
     assert pruning_wrappers(student) == []
     overall, per_layer = kernel_sparsity(student)

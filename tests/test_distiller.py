@@ -57,22 +57,30 @@ def test_feature_term_is_zero_when_mapped_student_features_equal_the_teachers():
     term.prepare([8], [[8]])
     adapter = term.adapters[0]
     adapter.set_weights([np.eye(8, dtype="float32")[None], np.zeros(8, "float32")])
-    np.testing.assert_allclose(term.per_example(StepOutputs(None, [features], [None], [[features]])).numpy(), 0, atol=1e-10)
+    np.testing.assert_allclose(
+        term.per_example(StepOutputs(None, [features], [None], [[features]])).numpy(), 0, atol=1e-10
+    )
     half_length = features[:, ::2]  # a student stage at half the teacher's length is resampled, not refused
     assert term.per_example(StepOutputs(None, [half_length], [None], [[features]])).shape == (2,)
 
 
 def test_gradients_reach_student_and_adapters_never_the_teacher():
     teacher, student = trained(SEResNet1D(4, 3, width=0.25)), LRHNet(1, 3)
-    distiller = Distiller(student, teacher, [LogitDistillation(0.7), FeatureDistillation(0.5, pairs=[(-1, -1), (0, 1)])])
+    distiller = Distiller(
+        student, teacher, [LogitDistillation(0.7), FeatureDistillation(0.5, pairs=[(-1, -1), (0, 1)])]
+    )
     distiller.compile(optimizer="adam")
     inputs, labels = batch()
     with tf.GradientTape(persistent=True) as tape:
         per_example = distiller.compute_losses(inputs, labels, training=True)[0]
         loss = tf.reduce_mean(per_example)
     adapters = [v for term in distiller.terms for v in term.trainable_variables]
-    assert len(adapters) == 4 and {id(v) for v in distiller.trainable_variables} == {id(v) for v in student.trainable_variables + adapters}
-    assert all(g is not None and np.any(g.numpy() != 0) for g in tape.gradient(loss, student.trainable_variables + adapters))
+    assert len(adapters) == 4 and {id(v) for v in distiller.trainable_variables} == {
+        id(v) for v in student.trainable_variables + adapters
+    }
+    assert all(
+        g is not None and np.any(g.numpy() != 0) for g in tape.gradient(loss, student.trainable_variables + adapters)
+    )
     assert all(g is None for g in tape.gradient(loss, teacher.weights))
 
 
@@ -85,7 +93,9 @@ def test_fit_leaves_the_teacher_untouched_and_predict_returns_the_student():
     history = distiller.fit(inputs, labels, epochs=2, batch_size=8, verbose=0).history
     assert {"loss", "supervised", "logit_kd", "feature_kd", "auc"} <= set(history)
     assert all(np.array_equal(value, w.numpy()) for w, value in before)
-    np.testing.assert_allclose(distiller.predict(inputs, verbose=0), student.predict(inputs["student"], verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        distiller.predict(inputs, verbose=0), student.predict(inputs["student"], verbose=0), atol=1e-6
+    )
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(8)
     assert np.isfinite(distiller.evaluate(dataset, verbose=0, return_dict=True)["loss"])
 

@@ -16,7 +16,9 @@ from data_utils.cache import build_cache
 from data_utils.pipeline import ECGPipeline
 from liteheart import LiteHeartStudent
 from lrhnet import LRHNet
-from lrhnet.export import KINDS, MissingSidecar, TFLiteModel, export_tflite, read_sidecar, write_sidecar
+from lrhnet.export import KINDS, export_tflite
+from lrhnet.litert import TFLiteModel
+from lrhnet.sidecar import MissingSidecar, read_sidecar, write_sidecar
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 PREPROCESSING = Preprocessing(fs=100, band=(0.5, 40.0))
@@ -29,7 +31,9 @@ def real_windows(tmp_path_factory):
     windows = []
     for name in ("cinc2017", "ludb", "cinc2020", "cinc2021", "ptbxl"):
         dataset = open_dataset(os.path.join(ROOT, "tests", "data", name))
-        cache = build_cache(dataset, PREPROCESSING, ("I",), cache_dir=str(tmp_path_factory.mktemp("cache")), progress=False)
+        cache = build_cache(
+            dataset, PREPROCESSING, ("I",), cache_dir=str(tmp_path_factory.mktemp("cache")), progress=False
+        )
         pipeline = ECGPipeline(cache, "I", window_seconds=WINDOW / 100)
         windows.extend(x.numpy() for x, _ in pipeline.evaluate(np.arange(len(cache)), crop="sliding", view="student"))
     return np.concatenate(windows)
@@ -48,7 +52,9 @@ def trained_student(real_windows, request):
 
 
 def sidecar_fields(classes=("N", "A", "O", "~"), leads=("I",)):
-    return dict(classes=list(classes), leads=list(leads), fs=100, preprocessing=PREPROCESSING.as_dict(), multilabel=False)
+    return dict(
+        classes=list(classes), leads=list(leads), fs=100, preprocessing=PREPROCESSING.as_dict(), multilabel=False
+    )
 
 
 @pytest.mark.parametrize("kind, tolerance", [("float32", 1e-4), ("float16", 1e-2), ("dynamic", 0.1), ("int8", 0.1)])
@@ -68,7 +74,9 @@ def test_sidecar_and_labels_file(tmp_path):
     path = str(tmp_path / "model.tflite")
     with pytest.raises(MissingSidecar, match="model.tflite.json"):
         read_sidecar(path)
-    write_sidecar(path, window=WINDOW, thresholds=[0.5, 0.2], **{**sidecar_fields(classes=("a", "b")), "multilabel": True})
+    write_sidecar(
+        path, window=WINDOW, thresholds=[0.5, 0.2], **{**sidecar_fields(classes=("a", "b")), "multilabel": True}
+    )
     assert read_sidecar(path)["thresholds"] == [0.5, 0.2] and read_sidecar(path)["window"] == WINDOW
     assert (tmp_path / "labels.txt").read_text().split() == ["a", "b"]
     with pytest.raises(ValueError, match="thresholds"):
@@ -77,7 +85,9 @@ def test_sidecar_and_labels_file(tmp_path):
 
 
 def run_predict(*args):
-    return subprocess.run([sys.executable, "-m", "lrhnet.predict", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "lrhnet.predict", *args], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +105,13 @@ def read_rows(path):
         return list(csv.DictReader(handle))
 
 
-@pytest.mark.parametrize("name, records", [("cinc2017", 4), ("ludb", 3), ("cinc2020", 3), ("cinc2021", 4), ("ptbxl", 4)])
+@pytest.mark.parametrize(
+    "name, records", [("cinc2017", 4), ("ludb", 3), ("cinc2020", 3), ("cinc2021", 4), ("ptbxl", 4)]
+)
 def test_predict_on_every_bundled_format(exported, tmp_path, name, records):
-    result = run_predict("--model", exported[0], "--input", os.path.join(ROOT, "tests", "data", name), "--out", str(tmp_path / "p.csv"))
+    result = run_predict(
+        "--model", exported[0], "--input", os.path.join(ROOT, "tests", "data", name), "--out", str(tmp_path / "p.csv")
+    )
     assert result.returncode == 0, result.stderr
     rows = read_rows(tmp_path / "p.csv")
     assert len(rows) == records and list(rows[0]) == ["record", "p_N", "p_A", "p_O", "p_~", "labels"]
@@ -110,7 +124,9 @@ def test_predict_on_a_written_synthetic_folder(exported, tmp_path):
     from data_utils.synthetic import write_wfdb
 
     write_wfdb(open_dataset("synthetic:n=3,fs=250,seconds=12,seed=2"), str(tmp_path / "synthetic"))
-    result = run_predict("--model", exported[0], "--input", str(tmp_path / "synthetic"), "--out", str(tmp_path / "p.csv"))
+    result = run_predict(
+        "--model", exported[0], "--input", str(tmp_path / "synthetic"), "--out", str(tmp_path / "p.csv")
+    )
     assert result.returncode == 0, result.stderr
     assert [row["record"] for row in read_rows(tmp_path / "p.csv")] == ["S000000", "S000001", "S000002"]
 
@@ -124,7 +140,9 @@ def test_predict_keras_and_tflite_agree_on_one_record(exported, tmp_path):
     np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["ludb", "cinc2017/training2017", "cinc2021-samples", "cinc2020-samples", "ptbxl-mini"])
+@pytest.mark.parametrize(
+    "name", ["ludb", "cinc2017/training2017", "cinc2021-samples", "cinc2020-samples", "ptbxl-mini"]
+)
 def test_predict_on_the_shared_samples(exported, shared, tmp_path, name):
     folder = shared(name)
     if name.startswith("cinc2017"):  # 6,822 records: a copy of ten keeps the test short
@@ -163,23 +181,63 @@ def test_parity_report_and_int8_refusal(trained_student, real_windows, bundled, 
     dataset = open_dataset(bundled("cinc2017"))
     cache = build_cache(dataset, PREPROCESSING, ("I",), cache_dir=str(tmp_path / "c"), progress=False)
     pipeline = ECGPipeline(cache, "I", window_seconds=WINDOW / 100)
-    validation, test = pipeline.evaluate(np.arange(4), crop="sliding"), pipeline.evaluate(np.array([0, 1]), crop="sliding")
+    validation, test = (
+        pipeline.evaluate(np.arange(4), crop="sliding"),
+        pipeline.evaluate(np.array([0, 1]), crop="sliding"),
+    )
     path = str(tmp_path / "int8.tflite")
-    export_tflite(trained_student, path, "int8", window=WINDOW, representative=[[w[None]] for w in real_windows[:32]], **sidecar_fields())
+    export_tflite(
+        trained_student,
+        path,
+        "int8",
+        window=WINDOW,
+        representative=[[w[None]] for w in real_windows[:32]],
+        **sidecar_fields(),
+    )
     report = parity_report(trained_student, path, validation, test, list("NAO~"), multilabel=False)
-    assert set(report) == {"keras", "tflite", "keras_validation", "tflite_validation", "thresholds", "metric"} and "cinc2017_f1" in report["tflite"]
+    assert (
+        set(report) == {"keras", "tflite", "keras_validation", "tflite_validation", "thresholds", "metric"}
+        and "cinc2017_f1" in report["tflite"]
+    )
     assert report["metric"] == "cinc2017_f1" and report["thresholds"] is None  # single-label: arg-max, no thresholds
-    with pytest.raises(Int8AccuracyError, match=r"validation macro_auroc .*\(tolerance -1\)") as caught:  # any result is "too far" below -1
-        parity_report(trained_student, path, validation, test, list("NAO~"), multilabel=False, metric="macro_auroc", int8_tolerance=-1)
+    with pytest.raises(
+        Int8AccuracyError, match=r"validation macro_auroc .*\(tolerance -1\)"
+    ) as caught:  # any result is "too far" below -1
+        parity_report(
+            trained_student,
+            path,
+            validation,
+            test,
+            list("NAO~"),
+            multilabel=False,
+            metric="macro_auroc",
+            int8_tolerance=-1,
+        )
     file_value, float_value = report["tflite_validation"]["macro_auroc"], report["keras_validation"]["macro_auroc"]
-    assert f"macro_auroc {file_value:.4f} is {float_value - file_value:.4f} below the Keras model's {float_value:.4f}" in str(caught.value)  # validation, not test
-    with pytest.raises(Int8AccuracyError, match="validation cinc2017_f1"):  # the tolerance alone uses the task's selection metric
+    assert (
+        f"macro_auroc {file_value:.4f} is {float_value - file_value:.4f} below the Keras model's {float_value:.4f}"
+        in str(caught.value)
+    )  # validation, not test
+    with pytest.raises(
+        Int8AccuracyError, match="validation cinc2017_f1"
+    ):  # the tolerance alone uses the task's selection metric
         parity_report(trained_student, path, validation, test, list("NAO~"), multilabel=False, int8_tolerance=-1)
     with pytest.raises(ValueError, match="'challenge_metric' is not one of"):
-        parity_report(trained_student, path, validation, test, list("NAO~"), multilabel=False, metric="challenge_metric", int8_tolerance=0.01)
+        parity_report(
+            trained_student,
+            path,
+            validation,
+            test,
+            list("NAO~"),
+            multilabel=False,
+            metric="challenge_metric",
+            int8_tolerance=0.01,
+        )
 
 
-def test_int8_ranges_chosen_on_held_out_windows_resist_an_outlier_in_calibration(trained_student, real_windows, tmp_path):
+def test_int8_ranges_chosen_on_held_out_windows_resist_an_outlier_in_calibration(
+    trained_student, real_windows, tmp_path
+):
     """One calibration window 40x too large stretches the converter's min/max ranges; the clipped
     ranges chosen on other windows must agree better with the float network, in an all-int8 graph."""
     from conftest import op_dtypes
@@ -187,14 +245,26 @@ def test_int8_ranges_chosen_on_held_out_windows_resist_an_outlier_in_calibration
     calibration, held_out = real_windows[::2], real_windows[1::2]
     representative = [[w[None]] for w in calibration[:-1]] + [[40 * calibration[-1:]]]
     paths = {name: str(tmp_path / f"{name}.tflite") for name in ("minmax", "chosen")}
-    export_tflite(trained_student, paths["minmax"], "int8", window=WINDOW, representative=representative, **sidecar_fields())
-    export_tflite(trained_student, paths["chosen"], "int8", window=WINDOW, representative=representative, held_out=held_out, **sidecar_fields())
+    export_tflite(
+        trained_student, paths["minmax"], "int8", window=WINDOW, representative=representative, **sidecar_fields()
+    )
+    export_tflite(
+        trained_student,
+        paths["chosen"],
+        "int8",
+        window=WINDOW,
+        representative=representative,
+        held_out=held_out,
+        **sidecar_fields(),
+    )
     calibration_record = read_sidecar(paths["chosen"])["int8_calibration"]
     assert calibration_record["ranges"].startswith("clipped at") and "min/max" in calibration_record["held_out_mad"]
     expected = trained_student(held_out, training=False).numpy()
     errors = {name: np.abs(TFLiteModel(path)(held_out) - expected).mean() for name, path in paths.items()}
     assert errors["chosen"] < errors["minmax"], errors
-    compute_ops = {name: dtypes for name, dtypes in op_dtypes(paths["chosen"]).items() if name not in ("QUANTIZE", "DEQUANTIZE")}
+    compute_ops = {
+        name: dtypes for name, dtypes in op_dtypes(paths["chosen"]).items() if name not in ("QUANTIZE", "DEQUANTIZE")
+    }
     assert "CONV_2D" in compute_ops and all(np.float32 not in dtypes for dtypes in compute_ops.values()), compute_ops
 
 

@@ -24,7 +24,12 @@ def test_lead_choice_and_features():
     with pytest.raises(ValueError, match="unknown lead"):
         LiteHeartStudent(4, lead="V9")
     logits, features = LiteHeartStudent(4).forward(np.zeros((2, 1000, 1), "float32"))
-    assert logits.shape == (2, 4) and [tuple(f.shape[1:]) for f in features] == [(500, 16), (250, 24), (125, 32), (63, 48)]
+    assert logits.shape == (2, 4) and [tuple(f.shape[1:]) for f in features] == [
+        (500, 16),
+        (250, 24),
+        (125, 32),
+        (63, 48),
+    ]
     with pytest.raises(ValueError, match="1 leads"):
         LiteHeartStudent(4)(np.zeros((2, 1000, 2), "float32"))
 

@@ -6,7 +6,14 @@ import tensorflow as tf
 import tf_keras as keras
 
 from data_utils import read_record
-from liteheart import CrossLayerMutualInformation, LiteHeartStudent, RegionAwareDistillation, beat_profile, detect_r_peaks, region_weights
+from liteheart import (
+    CrossLayerMutualInformation,
+    LiteHeartStudent,
+    RegionAwareDistillation,
+    beat_profile,
+    detect_r_peaks,
+    region_weights,
+)
 from liteheart.region import normalise_weights
 from lrhnet import Distiller, SEResNet1D
 from lrhnet.terms import StepOutputs
@@ -82,6 +89,7 @@ def test_mutual_information_estimate_rises_for_dependent_features():
             teacher = rng.normal(size=(64, 8, 16)).astype("float32")
             student = teacher @ mixing if dependent else rng.normal(size=(64, 8, 16)).astype("float32")
             return StepOutputs(None, [tf.constant(student)], [tf.zeros((64, 3))], [[tf.constant(teacher)]])
+
         return make
 
     estimates = {}

@@ -16,17 +16,25 @@ import subprocess
 import sys
 
 import pytest
-
 from malformed_corpus import PREDICT_KINDS, TRAIN_KINDS, build_corpus, kind_count
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-MODEL = os.path.join(ROOT, "models", "cinc2017", "liteheart_int8.tflite")  # lead I, any record with lead I can be predicted
-DATA_FOLDERS = {"challenge": ["--vocabulary", "scored2021"], "cinc2017": [], "ptbxl": ["--fs", "100"], "ludb": [],
-                "unlabeled/empty_dx": [], "unlabeled/ptbxl_style": []}
+MODEL = os.path.join(
+    ROOT, "models", "cinc2017", "liteheart_int8.tflite"
+)  # lead I, any record with lead I can be predicted
+DATA_FOLDERS = {
+    "challenge": ["--vocabulary", "scored2021"],
+    "cinc2017": [],
+    "ptbxl": ["--fs", "100"],
+    "ludb": [],
+    "unlabeled/empty_dx": [],
+    "unlabeled/ptbxl_style": [],
+}
 
 
 def tree_digest(root):
-    """``{relative path: content hash (or link target, or size and time when unreadable)}`` of every entry under ``root``."""
+    """``{relative path: content hash (or link target, or size and time when unreadable)}`` of every entry under
+    ``root``."""
     digest = {}
     for folder, subfolders, files in os.walk(root):
         for name in subfolders + files:
@@ -83,7 +91,9 @@ def test_inspect_reads_the_good_records_and_names_each_bad_one(corpus, folder, c
         else:
             assert kind.record not in skipped, (kind.name, skipped[kind.record])
     if folder.startswith("unlabeled"):
-        assert summary["format"] == "unlabeled" and "no labels: usable for predict, not for training" in summary["notes"]
+        assert (
+            summary["format"] == "unlabeled" and "no labels: usable for predict, not for training" in summary["notes"]
+        )
 
 
 def test_inspect_says_what_an_unlabeled_folder_is_good_for(corpus, capsys):
@@ -91,7 +101,11 @@ def test_inspect_says_what_an_unlabeled_folder_is_good_for(corpus, capsys):
 
     assert main([os.path.join(corpus[0], "unlabeled")]) == 0
     out = capsys.readouterr().out
-    assert "records  3 loaded" in out and "no labels: usable for predict, not for training" in out and "100 Hz (1), 500 Hz (2)" in out
+    assert (
+        "records  3 loaded" in out
+        and "no labels: usable for predict, not for training" in out
+        and "100 Hz (1), 500 Hz (2)" in out
+    )
 
 
 @pytest.mark.parametrize("folder", ["challenge", "cinc2017", "ptbxl", "ludb", "unlabeled"])
@@ -110,7 +124,10 @@ def test_predict_predicts_the_good_records_and_skips_the_bad_with_reasons(corpus
         if kind.predict == "read":
             assert kind.file in predicted, (kind.name, captured.err)
         elif kind.predict == "skip":
-            assert kind.file not in predicted and f"{kind.file}: " in captured.err and kind.words in captured.err, (kind.name, captured.err)
+            assert kind.file not in predicted and f"{kind.file}: " in captured.err and kind.words in captured.err, (
+                kind.name,
+                captured.err,
+            )
         else:
             assert kind.file not in predicted and kind.file not in captured.err, kind.name
 
@@ -128,7 +145,11 @@ def test_each_bad_record_read_alone_raises_a_typed_error_naming_it(corpus):
         with pytest.raises(RecordError) as caught:
             record = read_record(headers[kind.file])
             Preprocessing(fs=100).apply(record.signal, record.fs, record.record_id)
-        assert not isinstance(caught.value, UnexpectedRecordError) and caught.value.record == kind.file and kind.words in caught.value.reason, kind.name
+        assert (
+            not isinstance(caught.value, UnexpectedRecordError)
+            and caught.value.record == kind.file
+            and kind.words in caught.value.reason
+        ), kind.name
 
 
 @pytest.fixture(scope="module")
@@ -150,9 +171,15 @@ def bad_models(tmp_path_factory):
         "not_a_model": model("not_a_model", b"TFL3 but not a flatbuffer at all" * 10, sidecar),
         "sidecar_of_another_model": model("other", None, {**sidecar, "leads": ["I", "II"]}),
         "sidecar_not_json": model("garbled", None, "{classes: N A O ~"),
-        "sidecar_without_window": model("nowindow", None, {key: value for key, value in sidecar.items() if key != "window"}),
-        "sidecar_thresholds_not_numbers": model("thresholds", None, {**sidecar, "multilabel": True, "thresholds": [None, "0.5", 0.5, 0.5]}),
-        "sidecar_band_above_nyquist": model("band", None, {**sidecar, "preprocessing": {**sidecar["preprocessing"], "band": [0.5, 400]}}),
+        "sidecar_without_window": model(
+            "nowindow", None, {key: value for key, value in sidecar.items() if key != "window"}
+        ),
+        "sidecar_thresholds_not_numbers": model(
+            "thresholds", None, {**sidecar, "multilabel": True, "thresholds": [None, "0.5", 0.5, 0.5]}
+        ),
+        "sidecar_band_above_nyquist": model(
+            "band", None, {**sidecar, "preprocessing": {**sidecar["preprocessing"], "band": [0.5, 400]}}
+        ),
         "model_without_sidecar": model("lonely"),
     }
 
@@ -164,10 +191,28 @@ def test_predict_refuses_bad_models_and_arguments_clearly(corpus, bad_models, ki
     root = corpus[0]
     user_file = tmp_path / "thesis.csv"
     user_file.write_text("my own table\n")
-    args = {"out_inside_input": ["--out", os.path.join(root, "ludb", "p.csv")], "out_is_a_user_file": ["--out", str(user_file)],
-            "out_beside_a_single_input_record": ["--input", os.path.join(root, "ludb", "data", "1"), "--out", os.path.join(root, "ludb", "data", "p.csv")],
-            "stride_zero": ["--stride-seconds", "0"], "stride_infinite": ["--stride-seconds", "inf"], "input_absent": ["--input", str(tmp_path / "nothing")]}.get(kind, [])
-    argv = ["--model", bad_models.get(kind, MODEL), "--input", os.path.join(root, "ludb"), "--out", str(tmp_path / "p.csv"), *args]
+    args = {
+        "out_inside_input": ["--out", os.path.join(root, "ludb", "p.csv")],
+        "out_is_a_user_file": ["--out", str(user_file)],
+        "out_beside_a_single_input_record": [
+            "--input",
+            os.path.join(root, "ludb", "data", "1"),
+            "--out",
+            os.path.join(root, "ludb", "data", "p.csv"),
+        ],
+        "stride_zero": ["--stride-seconds", "0"],
+        "stride_infinite": ["--stride-seconds", "inf"],
+        "input_absent": ["--input", str(tmp_path / "nothing")],
+    }.get(kind, [])
+    argv = [
+        "--model",
+        bad_models.get(kind, MODEL),
+        "--input",
+        os.path.join(root, "ludb"),
+        "--out",
+        str(tmp_path / "p.csv"),
+        *args,
+    ]
     try:
         status = main(argv)
     except SystemExit as exit:  # argparse errors
@@ -184,7 +229,9 @@ def test_predict_keeps_an_earlier_predictions_file_when_no_record_can_be_predict
     out = str(tmp_path / "p.csv")
     assert main(["--model", MODEL, "--input", os.path.join(corpus[0], "ludb"), "--out", out]) == 0
     earlier = open(out).read()
-    assert main(["--model", MODEL, "--input", os.path.join(corpus[0], "ludb", "data", "5"), "--out", out]) == 1  # a record with a stray byte
+    assert (
+        main(["--model", MODEL, "--input", os.path.join(corpus[0], "ludb", "data", "5"), "--out", out]) == 1
+    )  # a record with a stray byte
     assert "none of the 1 records could be predicted" in capsys.readouterr().err and open(out).read() == earlier
 
 
@@ -211,9 +258,18 @@ def test_train_refuses_bad_flags_and_data_before_writing(corpus, kind, tmp_path,
     (foreign / "state.json").write_text('{"step": 3}')
     (foreign / "models" / "weights.bin").write_text("mine")
     os.symlink(str(tmp_path / "nowhere"), str(tmp_path / "dangling"))
-    places = {"user_file": str(user_file), "user_folder": str(user_folder), "ptbxl": os.path.join(root, "ptbxl"), "ludb": os.path.join(root, "ludb"),
-              "unlabeled": os.path.join(root, "unlabeled"), "empty_dx": os.path.join(root, "unlabeled", "empty_dx"), "checkout": ROOT,
-              "dangling": str(tmp_path / "dangling"), "foreign_state": str(foreign), "published_student": os.path.join(ROOT, "models", "cinc2017", "lrhnet.keras")}
+    places = {
+        "user_file": str(user_file),
+        "user_folder": str(user_folder),
+        "ptbxl": os.path.join(root, "ptbxl"),
+        "ludb": os.path.join(root, "ludb"),
+        "unlabeled": os.path.join(root, "unlabeled"),
+        "empty_dx": os.path.join(root, "unlabeled", "empty_dx"),
+        "checkout": ROOT,
+        "dangling": str(tmp_path / "dangling"),
+        "foreign_state": str(foreign),
+        "published_student": os.path.join(ROOT, "models", "cinc2017", "lrhnet.keras"),
+    }
     flags, words, *environment = TRAIN_KINDS[kind]
     argv = [flag.format(**places) for flag in flags]
     fresh_out = "--out" not in argv
@@ -227,7 +283,9 @@ def test_train_refuses_bad_flags_and_data_before_writing(corpus, kind, tmp_path,
     assert status in (1, 2) and words in captured.err + message, captured.err + message
     if fresh_out:
         assert not os.path.exists(tmp_path / "run"), "nothing is written before every input is checked"
-    assert user_file.read_text() == "\\chapter{Mine}\n" and (user_folder / "mydata" / "notes.txt").read_text() == "notes\n"
+    assert (
+        user_file.read_text() == "\\chapter{Mine}\n" and (user_folder / "mydata" / "notes.txt").read_text() == "notes\n"
+    )
     assert sorted(os.listdir(user_folder)) == ["mydata"] and sorted(os.listdir(foreign)) == ["models", "state.json"]
     assert (foreign / "models" / "weights.bin").read_text() == "mine" and not os.path.lexists(tmp_path / "nowhere")
 
@@ -235,9 +293,27 @@ def test_train_refuses_bad_flags_and_data_before_writing(corpus, kind, tmp_path,
 def test_train_on_the_ptbxl_corpus_uses_the_good_records_and_reports_the_bad(corpus, tmp_path):
     root, kinds = corpus
     out = str(tmp_path / "run")
-    command = [sys.executable, os.path.join(ROOT, "train.py"), "--data", os.path.join(root, "ptbxl"), "--stages", "teacher,student", "--epochs", "1",
-               "--batch-size", "4", "--teacher-width", "0.125", "--window-seconds", "5", "--out", out]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    command = [
+        sys.executable,
+        os.path.join(ROOT, "train.py"),
+        "--data",
+        os.path.join(root, "ptbxl"),
+        "--stages",
+        "teacher,student",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--teacher-width",
+        "0.125",
+        "--window-seconds",
+        "5",
+        "--out",
+        out,
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    )
     no_traceback(result.stdout + result.stderr)
     assert result.returncode == 0, result.stderr[-3000:]
     with open(os.path.join(out, "report.json")) as handle:

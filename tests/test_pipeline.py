@@ -12,7 +12,9 @@ from data_utils.preprocess import Preprocessing
 @pytest.fixture
 def challenge_cache(bundled, tmp_path):
     dataset = open_dataset(bundled("cinc2021"), vocabulary="scored2021")
-    return dataset, build_cache(dataset, Preprocessing(fs=100), STANDARD_LEADS, cache_dir=str(tmp_path / "c"), progress=False)
+    return dataset, build_cache(
+        dataset, Preprocessing(fs=100), STANDARD_LEADS, cache_dir=str(tmp_path / "c"), progress=False
+    )
 
 
 def test_cache_is_compact_on_disk_and_memory_mapped(challenge_cache):

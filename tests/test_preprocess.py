@@ -26,7 +26,9 @@ def test_resampling_keeps_a_sines_frequency(fs_in, fs_out):
     assert np.abs(out[100:-100]).max() == pytest.approx(1.0, abs=0.02)
 
 
-@pytest.mark.parametrize("fs_in, fs_out", [(0, 100), (-500, 100), (float("nan"), 100), (500, float("inf")), (0.5, 1000)])
+@pytest.mark.parametrize(
+    "fs_in, fs_out", [(0, 100), (-500, 100), (float("nan"), 100), (500, float("inf")), (0.5, 1000)]
+)
 def test_unusable_sampling_rates_are_refused(fs_in, fs_out):
     with pytest.raises(UnsupportedSamplingRate):
         resample(np.zeros((100, 1)), fs_in, fs_out, record="rec7")

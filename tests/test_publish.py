@@ -1,4 +1,5 @@
-"""``benchmarks/publish_cinc2017.py`` end to end on a small CinC 2017 subset, then ``predict`` on what it published."""
+"""``python -m benchmarks.publish_cinc2017`` end to end on a small CinC 2017 subset, then ``predict`` on what it
+published."""
 
 import csv
 import json
@@ -36,9 +37,21 @@ def test_publish_writes_int8_students_a_card_from_the_reports_and_predict_runs_o
     data = cinc2017_subset(shared("cinc2017/training2017"), str(tmp_path / "cinc2017"))
     models, results = str(tmp_path / "models"), str(tmp_path / "results")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [sys.executable, os.path.join(ROOT, "benchmarks", "publish_cinc2017.py"), "--data", data, "--quick",
-               "--runs", str(tmp_path / "runs"), "--models", models, "--results", results]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.publish_cinc2017",
+        "--data",
+        data,
+        "--quick",
+        "--runs",
+        str(tmp_path / "runs"),
+        "--models",
+        models,
+        "--results",
+        results,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     for method in ("lrhnet", "liteheart"):
         for name in (f"{method}_int8.tflite", f"{method}_int8.tflite.json", f"{method}.keras", f"{method}.keras.json"):
@@ -51,8 +64,14 @@ def test_publish_writes_int8_students_a_card_from_the_reports_and_predict_runs_o
     assert sum(map(sum, int8["confusion"]["counts"])) == report["data"]["split"]["test"]
     card = open(os.path.join(models, "MODEL_CARD.md")).read()
     assert f"{int8['test']['cinc2017_f1']:.3f}" in card and "not a medical device" in card and report["command"] in card
-    regenerated = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "model_card.py"), "--results", results, "--models", str(tmp_path)],
-                                 capture_output=True, text=True, timeout=120, env=env)
+    regenerated = subprocess.run(
+        [sys.executable, "-m", "benchmarks.model_card", "--results", results, "--models", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+    )
     assert regenerated.returncode == 0 and open(os.path.join(tmp_path, "MODEL_CARD.md")).read() == card
     for model in ("lrhnet_int8.tflite", "liteheart.keras"):
         rows = predict_csv(os.path.join(models, model), bundled("cinc2017"), str(tmp_path / f"{model}.csv"))

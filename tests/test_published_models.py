@@ -1,4 +1,5 @@
-"""The committed CinC 2017 students in ``models/cinc2017``: they run through ``predict``, and their card is their reports."""
+"""The committed CinC 2017 students in ``models/cinc2017``: they run through ``predict``, and their card is their
+reports."""
 
 import json
 import os
@@ -19,7 +20,11 @@ METHODS = ("lrhnet", "liteheart")
 def test_published_int8_student_predicts_cinc2017_records_like_its_float_twin(method, bundled, tmp_path):
     int8 = predict_csv(os.path.join(MODELS, f"{method}_int8.tflite"), bundled("cinc2017"), str(tmp_path / "int8.csv"))
     float32 = predict_csv(os.path.join(MODELS, f"{method}.keras"), bundled("cinc2017"), str(tmp_path / "float.csv"))
-    assert [row["record"] for row in int8] == [row["record"] for row in float32] == ["A00592", "A05056", "A05493", "A08050"]
+    assert (
+        [row["record"] for row in int8]
+        == [row["record"] for row in float32]
+        == ["A00592", "A05056", "A05493", "A08050"]
+    )
     columns = ["p_N", "p_A", "p_O", "p_~"]
     p_int8 = np.array([[float(row[c]) for c in columns] for row in int8])
     p_float = np.array([[float(row[c]) for c in columns] for row in float32])

@@ -8,8 +8,9 @@ from conftest import op_dtypes
 from liteheart import LiteHeartStudent
 from lrhnet import Distiller, LogitDistillation, LRHNet, SEResNet1D
 from lrhnet.compress import UpdatePruningStep, kernel_sparsity, prune_layers, strip_pruning
-from lrhnet.export import TFLiteModel, export_tflite
-from lrhnet.twin import GraphNetwork, student_twin, quantize_twin
+from lrhnet.export import export_tflite
+from lrhnet.litert import TFLiteModel
+from lrhnet.twin import GraphNetwork, quantize_twin, student_twin
 
 WINDOW = 400
 
@@ -55,7 +56,9 @@ def test_qat_student_distils_and_converts_to_an_all_int8_graph(tmp_path, student
     history = distiller.fit({"teacher": x, "student": x}, y, epochs=2, batch_size=16, verbose=0).history
     assert np.all(np.isfinite(history["loss"]))
     path = str(tmp_path / "qat.tflite")
-    export_tflite(qat, path, "int8", window=WINDOW, classes=list("NAO~"), leads=["I"], fs=100, preprocessing={}, multilabel=False)
+    export_tflite(
+        qat, path, "int8", window=WINDOW, classes=list("NAO~"), leads=["I"], fs=100, preprocessing={}, multilabel=False
+    )
     ops = op_dtypes(path)
     compute_ops = {name: dtypes for name, dtypes in ops.items() if name not in ("QUANTIZE", "DEQUANTIZE")}
     assert {"CONV_2D", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D"} <= set(compute_ops)
@@ -75,8 +78,14 @@ def test_pruning_preserving_qat_keeps_the_zeros():
     strip_pruning(student)
     assert kernel_sparsity(student)[0] == pytest.approx(0.5, abs=0.01)
     quantized = quantize_twin(student_twin(student, WINDOW), preserve_sparsity=True)
-    quantized.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+    quantized.compile(
+        optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.CategoricalCrossentropy(from_logits=True)
+    )
     quantized.fit(x[:, None], y, epochs=2, batch_size=16, verbose=0)
-    kernels = [w.numpy() for w in quantized.weights if w.name.endswith(("/kernel:0", "/depthwise_kernel:0")) and "_bn" not in w.name]
+    kernels = [
+        w.numpy()
+        for w in quantized.weights
+        if w.name.endswith(("/kernel:0", "/depthwise_kernel:0")) and "_bn" not in w.name
+    ]
     zeros = sum(int((k == 0).sum()) for k in kernels) / sum(k.size for k in kernels)
     assert zeros == pytest.approx(0.5, abs=0.02)

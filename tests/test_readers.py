@@ -18,7 +18,13 @@ from data_utils.readers.ptbxl import LABEL_SETS
 
 @pytest.mark.parametrize(
     "name, fmt, records, leads",
-    [("ludb", "ludb", 3, 12), ("cinc2017", "cinc2017", 4, 1), ("cinc2020", "challenge", 3, 12), ("cinc2021", "challenge", 4, 12), ("ptbxl", "ptbxl", 4, 12)],
+    [
+        ("ludb", "ludb", 3, 12),
+        ("cinc2017", "cinc2017", 4, 1),
+        ("cinc2020", "challenge", 3, 12),
+        ("cinc2021", "challenge", 4, 12),
+        ("ptbxl", "ptbxl", 4, 12),
+    ],
 )
 def test_every_bundled_format_reads(bundled, name, fmt, records, leads):
     dataset = open_dataset(bundled(name)).validate(progress=False)
@@ -31,7 +37,17 @@ def test_every_bundled_format_reads(bundled, name, fmt, records, leads):
     assert 0.05 < np.abs(record.signal).max() < 20, "signal should be in millivolts"
 
 
-@pytest.mark.parametrize("path", ["cinc2021/HR06009", "cinc2020/Q0001", "cinc2020/HR00599", "ludb/data/2", "ptbxl/records500/00000/00003_hr", "cinc2017/A00592"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "cinc2021/HR06009",
+        "cinc2020/Q0001",
+        "cinc2020/HR00599",
+        "ludb/data/2",
+        "ptbxl/records500/00000/00003_hr",
+        "cinc2017/A00592",
+    ],
+)
 def test_signal_matches_wfdb_physical_values(bundled, path):
     base = bundled(path)
     expected = wfdb.rdrecord(base).p_signal
@@ -112,7 +128,12 @@ def test_ludb_vocabulary_and_delineation_masks(bundled):
 
 
 def run_inspect(*args):
-    return subprocess.run([sys.executable, "-m", "data_utils.inspect", *args], capture_output=True, text=True, cwd=os.path.join(os.path.dirname(__file__), ".."))
+    return subprocess.run(
+        [sys.executable, "-m", "data_utils.inspect", *args],
+        capture_output=True,
+        text=True,
+        cwd=os.path.join(os.path.dirname(__file__), ".."),
+    )
 
 
 def test_inspect_json_is_one_object(bundled):
@@ -130,7 +151,9 @@ def test_inspect_fails_with_one_line_on_an_empty_folder(tmp_path):
     assert result.stderr.strip().count("\n") == 0 and "no ECG found" in result.stderr
 
 
-@pytest.mark.parametrize("name", ["ludb", "cinc2017/training2017", "cinc2021-samples", "cinc2020-samples", "ptbxl-mini"])
+@pytest.mark.parametrize(
+    "name", ["ludb", "cinc2017/training2017", "cinc2021-samples", "cinc2020-samples", "ptbxl-mini"]
+)
 def test_inspect_reads_all_shared_data_with_nothing_skipped(shared, name):
     result = run_inspect("--json", shared(name))
     assert result.returncode == 0, result.stderr

@@ -15,7 +15,18 @@ import pytest
 
 from kdpipeline.rundir import RUN_ENTRIES, RunDir, RunFolderError
 
-TINY = ["--data", "synthetic:n=160,fs=100,seconds=6,seed=3", "--window-seconds", "5", "--epochs", "1", "--batch-size", "16", "--teacher-width", "0.125"]
+TINY = [
+    "--data",
+    "synthetic:n=160,fs=100,seconds=6,seed=3",
+    "--window-seconds",
+    "5",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "16",
+    "--teacher-width",
+    "0.125",
+]
 
 
 def user_folder(path):
@@ -29,7 +40,10 @@ def test_a_folder_that_is_not_a_run_is_refused_untouched(tmp_path):
     folder = user_folder(tmp_path / "mine")
     with pytest.raises(RunFolderError, match="2 entries .* no state.json: it is not a train.py run folder"):
         RunDir(str(folder))
-    assert sorted(os.listdir(folder)) == ["mydata", "thesis.tex"] and (folder / "thesis.tex").read_text() == "\\chapter{Mine}\n"
+    assert (
+        sorted(os.listdir(folder)) == ["mydata", "thesis.tex"]
+        and (folder / "thesis.tex").read_text() == "\\chapter{Mine}\n"
+    )
     with pytest.raises(RunFolderError, match="is a file"):
         RunDir(str(folder / "thesis.tex"))
 
@@ -44,7 +58,10 @@ def test_a_fresh_run_removes_only_its_own_entries(tmp_path):
     user_folder(folder)  # the user keeps notes beside the run's files
     with RunDir(str(folder)) as run:
         run.clear()
-        assert sorted(os.listdir(folder)) == ["mydata", "state.json", "thesis.tex", "train.lock"] and run.state["stages"] == {}
+        assert (
+            sorted(os.listdir(folder)) == ["mydata", "state.json", "thesis.tex", "train.lock"]
+            and run.state["stages"] == {}
+        )
     assert set(os.listdir(folder)) - {"mydata", "thesis.tex"} <= set(RUN_ENTRIES)
 
 
@@ -119,7 +136,10 @@ def test_the_compressed_student_is_the_distilled_one_best_on_validation(context)
         open(context.run.model_path(name), "w").close()
     context.run.complete("student", {"student": {"selection": {"macro_auroc": 0.95}}})
     context.run.complete("distill", {"student_kd": {"selection": {"macro_auroc": 0.71}}})
-    context.run.complete("mlkd", {"assistant": {"selection": {"macro_auroc": 0.99}}, "student_mlkd": {"selection": {"macro_auroc": 0.83}}})
+    context.run.complete(
+        "mlkd",
+        {"assistant": {"selection": {"macro_auroc": 0.99}}, "student_mlkd": {"selection": {"macro_auroc": 0.83}}},
+    )
     assert deployed_name(context) == "student_mlkd"  # not the plain student, not the assistant, not a fixed order
     context.run.complete("mlkd", {"student_mlkd": {"selection": {"macro_auroc": 0.60}}})
     assert deployed_name(context) == "student_kd"
@@ -149,9 +169,15 @@ def test_exported_sidecar_thresholds_are_the_files_own_and_int8_tolerance_refuse
         sidecar = json.load(handle)
     validation = context.pipeline.evaluate(context.split["validation"], crop="sliding")
     probabilities, labels = predict_probabilities(TFLiteNetwork(path), validation, "student")
-    assert sidecar["thresholds"] == entry["thresholds"] == pytest.approx([float(t) for t in tune_thresholds(labels, probabilities)])
+    assert (
+        sidecar["thresholds"]
+        == entry["thresholds"]
+        == pytest.approx([float(t) for t in tune_thresholds(labels, probabilities)])
+    )
     assert set(entry) >= {"test", "keras_test", "validation", "keras_validation"}
     context.args.int8_tolerance = -1.0  # any file is "too far" below its float student
     with pytest.raises(SystemExit, match="validation macro_auroc .* the file was removed"):
         exported(context, student, "student_int8.tflite", "int8")
-    assert not os.path.exists(context.run.path("exports", "student_int8.tflite")) and not os.path.exists(context.run.path("exports", "student_int8.tflite.json"))
+    assert not os.path.exists(context.run.path("exports", "student_int8.tflite")) and not os.path.exists(
+        context.run.path("exports", "student_int8.tflite.json")
+    )

@@ -40,7 +40,9 @@ def test_thresholds_are_tuned_per_class():
 def test_confusion_counts_by_hand():
     y = np.eye(3)[[0, 0, 1, 2, 2]]
     s = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.5, 0.3], [0.6, 0.1, 0.3], [0.1, 0.1, 0.8]])
-    np.testing.assert_array_equal(confusion_counts(y, s), [[1, 1, 0], [0, 1, 0], [1, 0, 1]])  # rows true, columns predicted
+    np.testing.assert_array_equal(
+        confusion_counts(y, s), [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
+    )  # rows true, columns predicted
 
 
 def test_cinc2017_f1_by_hand():
@@ -61,7 +63,7 @@ def test_challenge_metric_by_hand():
 
 
 def reference_challenge_metric(labels, outputs, weights, normal):
-    """The GUIDE section 6 definition, written as literally as possible."""
+    """The definition in docs/design.md, written as literally as possible."""
 
     def raw(out):
         total = 0.0
@@ -123,7 +125,10 @@ def test_lrhnet_2020_vocabulary_has_24_classes():
     wide = np.zeros((2, len(full)), bool)
     wide[0, full.index("733534002|164909002")] = wide[1, full.index("426783006")] = True
     partly = y.copy()
-    partly[0, classes.index("426783006")], partly[1, classes.index("164909002")] = True, True  # extra outputs on both records
+    partly[0, classes.index("426783006")], partly[1, classes.index("164909002")] = (
+        True,
+        True,
+    )  # extra outputs on both records
     wide_partly = wide.copy()
     wide_partly[0, full.index("426783006")], wide_partly[1, full.index("733534002|164909002")] = True, True
     score = challenge_metric(y, partly, classes)

@@ -11,7 +11,14 @@ from data_utils.cache import build_cache
 from data_utils.pipeline import ECGPipeline
 from data_utils.splits import labeled_split
 from liteheart import LiteHeartStudent
-from liteheart.semi_supervised import AugmentationConsistency, PseudoLabels, SemiSupervisedDistiller, liteheart_terms, strong_augment, weak_augment
+from liteheart.semi_supervised import (
+    AugmentationConsistency,
+    PseudoLabels,
+    SemiSupervisedDistiller,
+    liteheart_terms,
+    strong_augment,
+    weak_augment,
+)
 from lrhnet import SEResNet1D
 from lrhnet.terms import StepOutputs
 
@@ -49,7 +56,9 @@ def test_multilabel_pseudo_labels_use_only_confident_classes():
     student_logits = tf.constant([[0.0, 0.0, 3.0]])
     term = PseudoLabels(threshold=0.9, multilabel=True)
     loss = term.per_example(StepOutputs(student_logits, [], [teacher_logits], [], labeled=tf.constant([0.0]))).numpy()
-    np.testing.assert_allclose(loss, [(2 * np.log(2.0)) / 3], rtol=1e-5)  # two confident classes, each log 2; the third left out
+    np.testing.assert_allclose(
+        loss, [(2 * np.log(2.0)) / 3], rtol=1e-5
+    )  # two confident classes, each log 2; the third left out
     assert term.step_logs["pseudo_label_rate"].numpy() == pytest.approx(2 / 3)
 
 
@@ -76,7 +85,9 @@ def test_augmentations_keep_shapes_and_strong_changes_more():
 def test_nan_labelled_rows_keep_the_loss_finite_and_the_student_learning():
     keras.utils.set_random_seed(0)
     teacher, student = teacher_12_leads(), LiteHeartStudent(3)
-    distiller = SemiSupervisedDistiller(student, teacher, liteheart_terms(multilabel=False, pseudo_source="ema", threshold=0.6), ema_decay=0.9)
+    distiller = SemiSupervisedDistiller(
+        student, teacher, liteheart_terms(multilabel=False, pseudo_source="ema", threshold=0.6), ema_decay=0.9
+    )
     distiller.compile(optimizer=keras.optimizers.Adam(1e-3), multilabel=False)
     inputs, labels = mixed_batch()
     before = [w.numpy().copy() for w in student.trainable_weights]
@@ -107,7 +118,13 @@ def test_switches_and_bad_arguments():
 
 
 def cached(dataset, tmp_path):
-    return build_cache(dataset, Preprocessing(fs=100, band=(0.5, 40.0)), STANDARD_LEADS, cache_dir=str(tmp_path / "cache"), progress=False)
+    return build_cache(
+        dataset,
+        Preprocessing(fs=100, band=(0.5, 40.0)),
+        STANDARD_LEADS,
+        cache_dir=str(tmp_path / "cache"),
+        progress=False,
+    )
 
 
 def test_semi_supervised_batches_put_labelled_rows_first(tmp_path):
@@ -118,10 +135,16 @@ def test_semi_supervised_batches_put_labelled_rows_first(tmp_path):
     batches = list(pipeline.semi_supervised(labeled, unlabeled, batch_size=4, unlabeled_batch_size=8, seed=0))
     assert len(batches) == int(np.ceil(len(unlabeled) / 8))
     inputs, labels = batches[0]
-    assert inputs["teacher"].shape == (12, 400, 12) and inputs["student"].shape == (12, 400, 1) and labels.shape[0] == 12
+    assert (
+        inputs["teacher"].shape == (12, 400, 12) and inputs["student"].shape == (12, 400, 1) and labels.shape[0] == 12
+    )
     assert np.all(np.isfinite(labels[:4])) and np.all(np.isnan(labels[4:]))
-    np.testing.assert_array_equal(inputs["student"][..., 0], inputs["teacher"][..., 0])  # lead I is the teacher's first lead
-    assert len(list(pipeline.semi_supervised(np.arange(40), np.arange(0), batch_size=8))) == 5  # fully labelled: plain batches
+    np.testing.assert_array_equal(
+        inputs["student"][..., 0], inputs["teacher"][..., 0]
+    )  # lead I is the teacher's first lead
+    assert (
+        len(list(pipeline.semi_supervised(np.arange(40), np.arange(0), batch_size=8))) == 5
+    )  # fully labelled: plain batches
     with pytest.raises(ValueError, match="at least one labelled row"):
         pipeline.semi_supervised(np.arange(0), np.arange(40))
 
@@ -139,7 +162,9 @@ def test_tiny_semi_supervised_run_on_real_records(bundled, tmp_path):
     student = LiteHeartStudent(len(cache.classes))
     distiller = SemiSupervisedDistiller(student, teacher, liteheart_terms(threshold=0.7))
     distiller.compile(optimizer=keras.optimizers.Adam(3e-3))
-    history = distiller.fit(pipeline.semi_supervised(labeled, unlabeled, batch_size=1, seed=0).repeat(4), epochs=3, verbose=0).history
+    history = distiller.fit(
+        pipeline.semi_supervised(labeled, unlabeled, batch_size=1, seed=0).repeat(4), epochs=3, verbose=0
+    ).history
     assert len(history["loss"]) == 3 and all(np.isfinite(history["loss"]))
     assert history["loss"][-1] < history["loss"][0]
     logits = distiller.predict(pipeline.evaluate(rows, batch_size=4), verbose=0)

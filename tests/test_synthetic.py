@@ -8,8 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from data_utils import STANDARD_LEADS, Preprocessing, open_dataset
-from data_utils import beats
+from data_utils import STANDARD_LEADS, Preprocessing, beats, open_dataset
 from data_utils.cache import build_cache
 from data_utils.pipeline import ECGPipeline
 from data_utils.synthetic import CONDITIONS, LEAD_MATRIX, generate, write_wfdb
@@ -20,7 +19,13 @@ LEAD = {name: i for i, name in enumerate(STANDARD_LEADS)}
 
 def measured(condition, n=24, seed=0):
     """Median-beat measures of ``n`` clean records that all have ``condition`` (NSR alone for None)."""
-    classes = ("NSR",) if condition is None else ("NSR", condition) if condition not in ("AF", "STach", "SB") else (condition,)
+    classes = (
+        ("NSR",)
+        if condition is None
+        else ("NSR", condition)
+        if condition not in ("AF", "STach", "SB")
+        else (condition,)
+    )
     frequencies = {} if condition is None else {condition: 1.0}
     signals, _ = generate(n, fs=FS, classes=classes, frequencies=frequencies, seed=seed, noisy=False)
     rows = []
@@ -135,7 +140,11 @@ def test_conditions_only_co_occur_where_physiology_allows():
     _, labels = generate(3000, seed=2, frequencies={"RBBB": 0.5, "LBBB": 0.5, "IAVB": 0.5, "LVH": 0.5})
     column = {name: labels[:, k].astype(bool) for k, name in enumerate(CONDITIONS)}
     assert np.all(labels[:, :4].sum(1) == 1)  # exactly one rhythm
-    assert not np.any(column["RBBB"] & column["LBBB"]) and not np.any(column["IAVB"] & column["AF"]) and not np.any(column["LVH"] & column["LBBB"])
+    assert (
+        not np.any(column["RBBB"] & column["LBBB"])
+        and not np.any(column["IAVB"] & column["AF"])
+        and not np.any(column["LVH"] & column["LBBB"])
+    )
 
 
 @pytest.mark.parametrize(
@@ -159,7 +168,9 @@ def test_synthetic_dataset_goes_through_the_pipeline_inspect_and_back_from_disk(
     record = dataset.read(7)
     assert record.signal.shape == (2000, 12) and record.leads == tuple(STANDARD_LEADS) and record.fs == 250
     np.testing.assert_array_equal(dataset.read(7).signal, record.signal)
-    cache = build_cache(dataset, Preprocessing(fs=100), STANDARD_LEADS, cache_dir=str(tmp_path / "cache"), progress=False)
+    cache = build_cache(
+        dataset, Preprocessing(fs=100), STANDARD_LEADS, cache_dir=str(tmp_path / "cache"), progress=False
+    )
     x, y = next(iter(ECGPipeline(cache, 12, "I", window_seconds=5).train(np.arange(40), 8, seed=0)))
     assert x["teacher"].shape == (8, 500, 12) and x["student"].shape == (8, 500, 1) and y.shape == (8, len(CONDITIONS))
 
@@ -172,11 +183,19 @@ def test_synthetic_dataset_goes_through_the_pipeline_inspect_and_back_from_disk(
     np.testing.assert_allclose(reread.signal, original.signal, atol=1e-3)  # 1 uV steps
     assert reread.labels == tuple(sorted(original.labels)) and reread.age == original.age and reread.sex == original.sex
     root = os.path.join(os.path.dirname(__file__), "..")
-    shown = subprocess.run([sys.executable, "-m", "data_utils.inspect", "synthetic:12", "--json"], capture_output=True, text=True, cwd=root, check=True)
+    shown = subprocess.run(
+        [sys.executable, "-m", "data_utils.inspect", "synthetic:12", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        check=True,
+    )
     assert json.loads(shown.stdout)["records"] == 12
 
 
-@pytest.mark.parametrize("spec, message", [("n=0", "at least 1"), ("rate=5", "unknown key"), ("n=ten", "must be a number")])
+@pytest.mark.parametrize(
+    "spec, message", [("n=0", "at least 1"), ("rate=5", "unknown key"), ("n=ten", "must be a number")]
+)
 def test_bad_synthetic_specs_are_refused(spec, message):
     with pytest.raises(ValueError, match=message):
         open_dataset(f"synthetic:{spec}")

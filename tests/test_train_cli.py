@@ -10,12 +10,29 @@ import time
 import pytest
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-TINY = ["--data", "synthetic:n=160,fs=100,seconds=6,seed=3", "--window-seconds", "5", "--epochs", "1", "--batch-size", "16", "--teacher-width", "0.125"]
+TINY = [
+    "--data",
+    "synthetic:n=160,fs=100,seconds=6,seed=3",
+    "--window-seconds",
+    "5",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "16",
+    "--teacher-width",
+    "0.125",
+]
 
 
 def train(*args, timeout=900):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "train.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def report(out):
@@ -47,9 +64,29 @@ def test_bad_flags_give_an_argparse_error(flags, message):
 
 def test_help_documents_every_flag():
     result = train("--help", timeout=120)
-    for flag in ("--data", "--method", "--teacher-leads", "--student-leads", "--classes", "--label-set", "--stages", "--labeled-fraction", "--epochs",
-                 "--batch-size", "--seed", "--kd-weight", "--region-weight", "--mi-weight", "--pseudo-weight", "--consistency-weight", "--sparsity",
-                 "--quantize", "--strategy", "--out", "--resume"):
+    for flag in (
+        "--data",
+        "--method",
+        "--teacher-leads",
+        "--student-leads",
+        "--classes",
+        "--label-set",
+        "--stages",
+        "--labeled-fraction",
+        "--epochs",
+        "--batch-size",
+        "--seed",
+        "--kd-weight",
+        "--region-weight",
+        "--mi-weight",
+        "--pseudo-weight",
+        "--consistency-weight",
+        "--sparsity",
+        "--quantize",
+        "--strategy",
+        "--out",
+        "--resume",
+    ):
         assert flag in result.stdout
 
 
@@ -58,29 +95,48 @@ def test_training_stages_then_the_compression_stages_from_their_outputs(tmp_path
     result = train(*TINY, "--out", out, "--stages", "teacher,student,distill,mlkd")
     assert result.returncode == 0, result.stderr[-3000:]
     first = report(out)
-    assert set(first["models"]) == {"teacher", "student", "student_kd", "assistant", "student_mlkd"} and first["exports"] == []
+    assert (
+        set(first["models"]) == {"teacher", "student", "student_kd", "assistant", "student_mlkd"}
+        and first["exports"] == []
+    )
     started = time.time()
-    later = train(*TINY, "--out", out, "--resume", "--stages", "prune,quantize,export,evaluate", "--int8-tolerance", "1")  # reads the saved students
+    later = train(
+        *TINY, "--out", out, "--resume", "--stages", "prune,quantize,export,evaluate", "--int8-tolerance", "1"
+    )  # reads the saved students
     later_wall = time.time() - started
     assert later.returncode == 0, later.stderr[-3000:]
     assert "== stage teacher ==" not in later.stdout and "== stage prune ==" in later.stdout
     final = report(out)
     assert final["seconds"] > later_wall, "a resumed run reports the time of every call, not only its last"
-    assert {"teacher", "student", "student_kd", "assistant", "student_mlkd", "student_pruned", "student_int8"} <= set(final["models"])
+    assert {"teacher", "student", "student_kd", "assistant", "student_mlkd", "student_pruned", "student_int8"} <= set(
+        final["models"]
+    )
     pruned = final["models"]["student_pruned"]
     distilled = {name: score for name, score in pruned["chosen_on_validation"].items() if name != "student"}
-    assert set(distilled) == {"student_kd", "student_mlkd"} and pruned["from"] == max(distilled, key=distilled.get)  # chosen on validation
+    assert set(distilled) == {"student_kd", "student_mlkd"} and pruned["from"] == max(
+        distilled, key=distilled.get
+    )  # chosen on validation
     assert distilled == {name: final["models"][name]["selection"]["macro_auroc"] for name in distilled}
     assert pruned["sparsity"] == pytest.approx(0.5, abs=0.02)
     for export in final["exports"]:  # the sidecar's thresholds are the ones behind the file's reported metrics
         with open(os.path.join(out, export["file"]) + ".json") as handle:
-            assert json.load(handle)["thresholds"] == export["thresholds"] and len(export["thresholds"]) == len(final["data"]["classes"])
+            assert json.load(handle)["thresholds"] == export["thresholds"] and len(export["thresholds"]) == len(
+                final["data"]["classes"]
+            )
     assert {export["kind"] for export in final["exports"]} == {"float32", "int8"}
-    assert all(os.path.exists(os.path.join(out, export["file"])) and os.path.exists(os.path.join(out, export["file"]) + ".json") for export in final["exports"])
-    assert all(export["tflite_latency_ms"] > 0 and 0 < export["gzip_bytes"] < export["bytes"] for export in final["exports"])
+    assert all(
+        os.path.exists(os.path.join(out, export["file"]))
+        and os.path.exists(os.path.join(out, export["file"]) + ".json")
+        for export in final["exports"]
+    )
+    assert all(
+        export["tflite_latency_ms"] > 0 and 0 < export["gzip_bytes"] < export["bytes"] for export in final["exports"]
+    )
     with open(os.path.join(out, "split.json")) as handle:
         split = json.load(handle)
-    assert [len(split[name]) for name in ("train", "validation", "test")] == [final["data"]["split"][name] for name in ("train", "validation", "test")]
+    assert [len(split[name]) for name in ("train", "validation", "test")] == [
+        final["data"]["split"][name] for name in ("train", "validation", "test")
+    ]
     assert len(set(split["train"]) | set(split["validation"]) | set(split["test"])) == final["data"]["records"]
     for name in ("training_curves.png", "roc_teacher.png", "roc_student_mlkd.png", "f1_per_class.png"):
         assert os.path.getsize(os.path.join(out, "plots", name)) > 1000
@@ -91,8 +147,13 @@ def test_training_stages_then_the_compression_stages_from_their_outputs(tmp_path
 def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     out = str(tmp_path / "run")
     flags = [*TINY, "--epochs", "3", "--stages", "teacher,student", "--out", out]
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *flags], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "train.py"), *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     deadline = time.time() + 600
     while time.time() < deadline and not os.path.exists(os.path.join(out, "backup", "student", "selection.json")):
         time.sleep(0.5)
@@ -103,7 +164,9 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     resumed = train(*flags, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     models = report(out)["models"]
-    assert set(models) == {"teacher", "student"} and {"test", "params", "best_epoch", "history"} <= set(models["student"])
+    assert set(models) == {"teacher", "student"} and {"test", "params", "best_epoch", "history"} <= set(
+        models["student"]
+    )
     assert not os.path.exists(os.path.join(out, "backup", "student"))
     changed = train(*flags, "--resume", "--seed", "5")
     assert changed.returncode != 0 and "other values of seed" in changed.stderr
@@ -137,15 +200,38 @@ def test_two_local_workers_match_a_single_worker(tmp_path):
     ports = free_ports(2)
     workers = []
     for index in range(2):
-        config = {"cluster": {"worker": [f"localhost:{port}" for port in ports]}, "task": {"type": "worker", "index": index}}
+        config = {
+            "cluster": {"worker": [f"localhost:{port}" for port in ports]},
+            "task": {"type": "worker", "index": index},
+        }
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(config)}
-        workers.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *flags, "--strategy", "multiworker", "--out", str(tmp_path / "multi")],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+        workers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    os.path.join(ROOT, "train.py"),
+                    *flags,
+                    "--strategy",
+                    "multiworker",
+                    "--out",
+                    str(tmp_path / "multi"),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+        )
     outputs = [worker.communicate(timeout=900) for worker in workers]
     assert all(worker.returncode == 0 for worker in workers), outputs[0][1][-3000:]
-    one, two = report(str(tmp_path / "single"))["models"]["teacher"], report(str(tmp_path / "multi"))["models"]["teacher"]
+    one, two = (
+        report(str(tmp_path / "single"))["models"]["teacher"],
+        report(str(tmp_path / "multi"))["models"]["teacher"],
+    )
     assert one["params"] == two["params"]
-    assert two["history"]["loss"][0] == pytest.approx(one["history"]["loss"][0], rel=0.2)  # the same global batch, split over two workers
+    assert two["history"]["loss"][0] == pytest.approx(
+        one["history"]["loss"][0], rel=0.2
+    )  # the same global batch, split over two workers
     assert abs(two["test"]["macro_auroc"] - one["test"]["macro_auroc"]) < 0.15
 
 
@@ -157,10 +243,22 @@ def test_mirrored_strategy_runs(tmp_path):
 
 def test_liteheart_semi_supervised_run_with_its_region_plot(tmp_path):
     out = str(tmp_path / "run")
-    result = train(*TINY, "--method", "liteheart", "--labeled-fraction", "0.5", "--stages", "teacher,distill,evaluate", "--out", out)
+    result = train(
+        *TINY,
+        "--method",
+        "liteheart",
+        "--labeled-fraction",
+        "0.5",
+        "--stages",
+        "teacher,distill,evaluate",
+        "--out",
+        out,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     final = report(out)
-    assert set(final["models"]) == {"teacher", "liteheart"} and final["data"]["labeled"] < final["data"]["split"]["train"]
+    assert (
+        set(final["models"]) == {"teacher", "liteheart"} and final["data"]["labeled"] < final["data"]["split"]["train"]
+    )
     assert {"pseudo_label", "consistency", "region_kd", "mi_kd"} <= set(final["models"]["liteheart"]["history"])
     assert os.path.getsize(os.path.join(out, "plots", "region_weights.png")) > 1000
 

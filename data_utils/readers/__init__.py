@@ -37,7 +37,10 @@ def detect_format(root):
         raise DatasetFormatError(f"{root}: no ECG found (no .hea headers, ptbxl_database.csv or ludb.csv)")
     if any(has_dx_codes(path) for path in headers[:20]):
         return "challenge"
-    raise UnlabeledFolder(f"{root}: {len(headers)} WFDB headers and no '#Dx' codes, REFERENCE.csv, ludb.csv or ptbxl_database.csv: {NO_LABELS}")
+    raise UnlabeledFolder(
+        f"{root}: {len(headers)} WFDB headers and no '#Dx' codes, REFERENCE.csv, ludb.csv or ptbxl_database.csv: "
+        f"{NO_LABELS}"
+    )
 
 
 def has_dx_codes(header_path):
@@ -47,7 +50,9 @@ def has_dx_codes(header_path):
             lines = [line.lstrip("#").strip() for line in handle if line.startswith("#")]
     except OSError:
         return False
-    return any(key.strip().lower() == "dx" and value.strip() for key, _, value in (line.partition(":") for line in lines))
+    return any(
+        key.strip().lower() == "dx" and value.strip() for key, _, value in (line.partition(":") for line in lines)
+    )
 
 
 def split_format(path):
@@ -79,16 +84,28 @@ def open_dataset(path, format=None, progress=None, **options):
 
         return open_synthetic(path, **options)
     format = format or prefix or detect_format(path)
-    readers = {"ptbxl": ptbxl.read_ptbxl, "challenge": challenge.read_challenge, "cinc2017": cinc2017.read_cinc2017, "ludb": ludb.read_ludb,
-               UNLABELED: unlabeled.read_unlabeled}
+    readers = {
+        "ptbxl": ptbxl.read_ptbxl,
+        "challenge": challenge.read_challenge,
+        "cinc2017": cinc2017.read_cinc2017,
+        "ludb": ludb.read_ludb,
+        UNLABELED: unlabeled.read_unlabeled,
+    }
     if format not in readers:
         raise DatasetFormatError(f"unknown format {format!r}; supported: {', '.join(FORMATS)}")
     if not os.path.isdir(path):
         raise DatasetFormatError(f"{path}: not a folder")
     try:
         return readers[format](path, progress=progress, **options)
-    except (KeyError, OSError, csv.Error, UnicodeDecodeError) as error:  # a dataset table missing, without an expected column, or not text
-        raise DatasetFormatError(f"{path}: the {format} tables cannot be read ({type(error).__name__}: {error})") from None
+    except (
+        KeyError,
+        OSError,
+        csv.Error,
+        UnicodeDecodeError,
+    ) as error:  # a dataset table missing, without an expected column, or not text
+        raise DatasetFormatError(
+            f"{path}: the {format} tables cannot be read ({type(error).__name__}: {error})"
+        ) from None
 
 
 def read_record(path, require_labels=False, min_seconds=None):
@@ -118,4 +135,15 @@ def read_record(path, require_labels=False, min_seconds=None):
     return read_ref(RecordRef(header.record_id, header, labels, age, sex, aliases=cinc2017.LEAD_ALIASES))
 
 
-__all__ = ["SYNTHETIC", "UNLABELED", "ECGDataset", "FORMATS", "RecordRef", "Skip", "detect_format", "open_dataset", "read_record", "split_format"]
+__all__ = [
+    "SYNTHETIC",
+    "UNLABELED",
+    "ECGDataset",
+    "FORMATS",
+    "RecordRef",
+    "Skip",
+    "detect_format",
+    "open_dataset",
+    "read_record",
+    "split_format",
+]

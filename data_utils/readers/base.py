@@ -62,7 +62,8 @@ class Skip:
 
 
 def skip_for(record, error):
-    """The ``Skip`` of ``record`` (the dataset's id for it) whose reading raised ``error``; an untyped error is also logged."""
+    """The ``Skip`` of ``record`` (the dataset's id for it) whose reading raised ``error``; an untyped error is also
+    logged."""
     error = as_record_error(record, error)
     if isinstance(error, UnexpectedRecordError):
         log.warning("%s: skipped: %s", record, error.reason)
@@ -165,7 +166,9 @@ class ECGDataset:
         unknown = set(kept) - set(self.classes)
         if unknown:
             raise ValueError(f"classes {sorted(unknown)} are not in this dataset's vocabulary")
-        refs = [dataclasses.replace(ref, labels=tuple(label for label in ref.labels if label in kept)) for ref in self.refs]
+        refs = [
+            dataclasses.replace(ref, labels=tuple(label for label in ref.labels if label in kept)) for ref in self.refs
+        ]
         return dataclasses.replace(self, refs=refs, classes=kept, skipped=list(self.skipped))
 
     def summary(self):
@@ -192,7 +195,10 @@ def header_leads(header, aliases=None):
     ``aliases`` maps other descriptions (``{"ecg": "I"}``) to a lead. Raises ``UnknownLead``.
     """
     aliases = aliases or {}
-    return [aliases.get(spec.description.lower()) or canonical_lead(spec.description, header.record_id) for spec in header.signals]
+    return [
+        aliases.get(spec.description.lower()) or canonical_lead(spec.description, header.record_id)
+        for spec in header.signals
+    ]
 
 
 def read_ref(ref):
@@ -230,7 +236,9 @@ def checked_header(path, min_seconds=None, aliases=None):
         if not os.path.exists(os.path.join(os.path.dirname(path), name)):
             raise MissingSignalFile(header.record_id, f"signal file {name} not found")
     if min_seconds and header.n_samples / header.fs < min_seconds:
-        raise RecordTooShort(header.record_id, f"{header.n_samples / header.fs:.2f} s is shorter than one window ({min_seconds:g} s)")
+        raise RecordTooShort(
+            header.record_id, f"{header.n_samples / header.fs:.2f} s is shorter than one window ({min_seconds:g} s)"
+        )
     return header
 
 

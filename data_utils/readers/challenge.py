@@ -4,8 +4,8 @@ import os
 
 from data_utils import snomed
 from data_utils.errors import NoLabels
-from data_utils.record import plausible_age
 from data_utils.readers.base import ECGDataset, RecordRef, checked_header, collect_refs
+from data_utils.record import plausible_age
 
 VOCABULARIES = ("scored2021", "scored2020", "all")
 

@@ -25,7 +25,9 @@ def cinc2017_ref(path, reference, min_seconds=None):
     header = checked_header(path, min_seconds, LEAD_ALIASES)
     label = reference.get(header.record_id)
     if label not in CLASSES:
-        raise NoLabels(header.record_id, "not in REFERENCE.csv" if label is None else f"unknown label {label!r} in REFERENCE.csv")
+        raise NoLabels(
+            header.record_id, "not in REFERENCE.csv" if label is None else f"unknown label {label!r} in REFERENCE.csv"
+        )
     return RecordRef(header.record_id, header, (label,), aliases=LEAD_ALIASES)
 
 
@@ -35,5 +37,8 @@ def read_cinc2017(root, min_seconds=None, progress=None):
     paths = sorted(os.path.join(root, name) for name in os.listdir(root) if name.endswith(".hea"))
     refs, skipped = collect_refs(paths, lambda path: cinc2017_ref(path, reference, min_seconds), progress)
     present = {os.path.splitext(os.path.basename(path))[0] for path in paths}
-    skipped += [Skip(record, "listed in REFERENCE.csv but has no header file", "MissingSignalFile") for record in sorted(set(reference) - present)]
+    skipped += [
+        Skip(record, "listed in REFERENCE.csv but has no header file", "MissingSignalFile")
+        for record in sorted(set(reference) - present)
+    ]
     return ECGDataset("cinc2017", root, refs, CLASSES, skipped, multilabel=False)

@@ -7,8 +7,8 @@ import numpy as np
 
 from data_utils.errors import NoLabels, RecordError
 from data_utils.leads import STANDARD_LEADS
-from data_utils.record import plausible_age
 from data_utils.readers.base import ECGDataset, RecordRef, checked_header, collect_refs
+from data_utils.record import plausible_age
 
 # Columns of ludb.csv that hold diagnoses; each line of a cell is one label.
 DIAGNOSIS_COLUMNS = (
@@ -31,7 +31,12 @@ def read_ludb_table(root):
     table = {}
     with open(os.path.join(root, "ludb.csv"), newline="", encoding="utf-8", errors="replace") as handle:
         for row in csv.DictReader(handle):
-            labels = [line.strip() for column in DIAGNOSIS_COLUMNS for line in (row.get(column) or "").splitlines() if line.strip()]
+            labels = [
+                line.strip()
+                for column in DIAGNOSIS_COLUMNS
+                for line in (row.get(column) or "").splitlines()
+                if line.strip()
+            ]
             age = plausible_age((row.get("Age") or "").strip().lstrip(">"))
             sex = (row.get("Sex") or "").strip()[:1].upper() or None
             if (row.get("ID") or "").strip():
@@ -53,7 +58,9 @@ def read_ludb(root, min_seconds=None, progress=None):
     table = read_ludb_table(root)
     data = os.path.join(root, "data") if os.path.isdir(os.path.join(root, "data")) else root
     names = sorted((name for name in os.listdir(data) if name.endswith(".hea")), key=lambda n: (len(n), n))
-    refs, skipped = collect_refs([os.path.join(data, n) for n in names], lambda p: ludb_ref(p, table, min_seconds), progress)
+    refs, skipped = collect_refs(
+        [os.path.join(data, n) for n in names], lambda p: ludb_ref(p, table, min_seconds), progress
+    )
     classes = tuple(sorted({label for ref in refs for label in ref.labels}))
     return ECGDataset("ludb", root, refs, classes, skipped)
 

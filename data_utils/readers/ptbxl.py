@@ -12,8 +12,8 @@ import logging
 import os
 
 from data_utils.errors import MetadataError, MissingSignalFile, NoLabels
-from data_utils.record import plausible_age
 from data_utils.readers.base import ECGDataset, RecordRef, checked_header, collect_refs
+from data_utils.record import plausible_age
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +108,19 @@ def read_ptbxl(root, label_set="superdiagnostic", fs=100, min_seconds=None, prog
     classes, mapping = scp_label_map(root, label_set)
     with open(os.path.join(root, "ptbxl_database.csv"), newline="") as handle:
         rows = list(csv.DictReader(handle))
-    refs, skipped = collect_refs(rows, lambda row: ptbxl_ref(row, root, fs, mapping, classes, min_seconds), progress, name=lambda row: row.get("ecg_id") or "?")
+    refs, skipped = collect_refs(
+        rows,
+        lambda row: ptbxl_ref(row, root, fs, mapping, classes, min_seconds),
+        progress,
+        name=lambda row: row.get("ecg_id") or "?",
+    )
     dataset = ECGDataset("ptbxl", root, refs, classes, skipped)
     resampled = [ref for ref in refs if ref.header.fs != fs]
     if resampled:
-        note = f"{len(resampled)} of {len(refs)} records have no {fs} Hz file; their {resampled[0].header.fs:g} Hz files are resampled to {fs} Hz"
+        note = (
+            f"{len(resampled)} of {len(refs)} records have no {fs} Hz file; their {resampled[0].header.fs:g} Hz files "
+            f"are resampled to {fs} Hz"
+        )
         dataset.notes.append(note)
         log.warning("PTB-XL: %s", note)
     return dataset

@@ -12,6 +12,7 @@ def read_unlabeled(root, min_seconds=None, progress=None):
     Returns:
         ``ECGDataset`` with ``format="unlabeled"``.
     """
+
     def make_ref(path):
         header = checked_header(path, min_seconds, cinc2017.LEAD_ALIASES)
         return RecordRef(header.record_id, header, (), aliases=cinc2017.LEAD_ALIASES)

@@ -5,10 +5,8 @@ Run by tests/test_distiller.py in a subprocess: logical devices must be set befo
 
 import json
 import os
-import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -72,4 +70,15 @@ mirrored_weights, mirrored_losses, mirrored_steps = fit(mirrored, start, data)
 single_weights, single_losses, _ = fit(tf.distribute.get_strategy(), start, data)
 moved = max(float(np.abs(a - b).max()) for a, b in zip(single_weights, initial))
 difference = max(float(np.abs(a - b).max()) for a, b in zip(single_weights, mirrored_weights))
-print(json.dumps({"replicas": mirrored.num_replicas_in_sync, "mirrored_losses": mirrored_losses, "single_losses": single_losses, "mirrored_steps": mirrored_steps, "weights_moved": moved, "weights_difference": difference}))
+print(
+    json.dumps(
+        {
+            "replicas": mirrored.num_replicas_in_sync,
+            "mirrored_losses": mirrored_losses,
+            "single_losses": single_losses,
+            "mirrored_steps": mirrored_steps,
+            "weights_moved": moved,
+            "weights_difference": difference,
+        }
+    )
+)
