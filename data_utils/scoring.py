@@ -156,7 +156,8 @@ def table_column(name, table_classes):
 
 def _challenge_raw(weights, labels, outputs):
     union = np.maximum(np.sum(labels | outputs, axis=1), 1).astype(np.float64)
-    confusion = (labels / union[:, None]).T @ outputs.astype(np.float64)  # A[i, j] of the challenge metric (docs/design.md)
+    # A[i, j] of the challenge metric (docs/design.md)
+    confusion = (labels / union[:, None]).T @ outputs.astype(np.float64)
     return float(np.nansum(weights * confusion))
 
 

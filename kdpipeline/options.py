@@ -210,7 +210,7 @@ def parse_args(argv=None):
             "--int8-tolerance checks an int8 export; --quantize none makes none",
         ),
         (
-            lambda: args.kd_weight > 0 or "mlkd" not in args.stages,
+            lambda: args.kd_weight != 0 or "mlkd" not in args.stages,
             "--kd-weight 0 switches distillation off, which is all the mlkd stage does: leave mlkd out of --stages",
         ),
         (lambda: 0 < args.labeled_fraction <= 1, f"--labeled-fraction must lie in (0, 1], not {args.labeled_fraction}"),

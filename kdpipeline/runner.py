@@ -127,7 +127,8 @@ def build_context(args):
     return Context(args, None, cache, split, pipeline, labeled, unlabeled, dataset.multilabel), data
 
 
-RUN_FLAGS_IGNORED = ("stages", "resume", "out", "strategy", "cache_dir", "band", "verbose")  # band follows from fs
+# Flags that do not change what the stages compute (band follows from fs; the int8 tolerance only accepts or refuses).
+RUN_FLAGS_IGNORED = ("stages", "resume", "out", "strategy", "cache_dir", "band", "verbose", "int8_tolerance")
 
 
 def run_config(args):

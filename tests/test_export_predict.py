@@ -113,6 +113,8 @@ def test_predict_on_every_bundled_format(exported, tmp_path, name, records):
         "--model", exported[0], "--input", os.path.join(ROOT, "tests", "data", name), "--out", str(tmp_path / "p.csv")
     )
     assert result.returncode == 0, result.stderr
+    quiet = [f"{records} records predicted, 0 skipped; wrote {tmp_path / 'p.csv'}"]
+    assert result.stderr.splitlines() == quiet, "nothing else on stderr: TensorFlow and LiteRT start quietly"
     rows = read_rows(tmp_path / "p.csv")
     assert len(rows) == records and list(rows[0]) == ["record", "p_N", "p_A", "p_O", "p_~", "labels"]
     for row in rows:

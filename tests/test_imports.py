@@ -27,13 +27,16 @@ def our_modules():
 
 
 def imports(path, modules):
-    """The modules of ours that the file at ``path`` imports (a ``from a import b`` of a submodule counts as ``a.b``)."""
+    """The modules of ours that the file at ``path`` imports (``from a import b`` of a submodule counts as ``a.b``)."""
     found = set()
     for node in ast.walk(ast.parse(open(path).read())):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
-            found |= {f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module for alias in node.names}
+            found |= {
+                f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                for alias in node.names
+            }
     return {name for name in found if name in modules}
 
 
@@ -50,7 +53,9 @@ def test_imports_point_from_extensions_to_foundations():
         if LAYER[target.split(".")[0]] > LAYER[module.split(".")[0]]
         or (target.split(".")[0] != module.split(".")[0] and LAYER[target.split(".")[0]] == LAYER[module.split(".")[0]])
     ]
-    assert wrong == [], "imports against the layering data_utils <- lrhnet <- liteheart <- kdpipeline/benchmarks <- train"
+    assert wrong == [], (
+        "imports against the layering data_utils <- lrhnet <- liteheart <- kdpipeline/benchmarks <- train"
+    )
 
 
 def test_no_import_circles():
