@@ -1,4 +1,4 @@
-"""Size and speed of every network of the README's settings, at each setting's input shape.
+"""Size and speed of every network of the results tables' settings (docs/results.md), at each setting's input shape.
 
     TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.efficiency --out benchmarks/results/efficiency.json
 

@@ -6,6 +6,19 @@ import platform
 import subprocess
 import sys
 
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def command_line():
+    """The running command as it can be typed again at the repository root: ``python -m benchmarks.<name> ...``,
+    with absolute paths written relative to the repository (no machine's folders in committed results)."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    program = ["python", "-m", spec.name] if spec is not None and spec.name else ["python", sys.argv[0]]
+    arguments = [
+        os.path.relpath(argument, REPOSITORY) if os.path.isabs(argument) else argument for argument in sys.argv[1:]
+    ]
+    return " ".join(program + arguments)
+
 
 def provenance():
     """``{"command", "commit", "date", "machine"}`` for the running benchmark."""
@@ -15,7 +28,7 @@ def provenance():
     ).stdout.strip()
     threads = os.environ.get("TF_NUM_INTRAOP_THREADS", "unset")
     return {
-        "command": " ".join(["python"] + sys.argv),
+        "command": command_line(),
         "commit": commit,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, TF_NUM_INTRAOP_THREADS={threads}",

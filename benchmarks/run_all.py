@@ -97,9 +97,13 @@ def run_benchmarks(args):
     runs = tempfile.mkdtemp(
         prefix="cinc2017_published_", dir=os.path.join(ROOT, "runs")
     )  # a fresh folder: publishing resumes what it finds
-    places = {"data": args.data, "models": models, "runs": runs}
-    commands = {name: [*command, "--out", os.path.join(args.results, name)] for name, command in BENCHMARKS.items()}
-    commands["published students"] = [*PUBLISH, "--results", args.results]
+    # paths relative to the repository, where the commands run, so that the results record no machine's folders
+    places = {
+        name: os.path.relpath(path, ROOT) for name, path in {"data": args.data, "models": models, "runs": runs}.items()
+    }
+    results = os.path.relpath(args.results, ROOT)
+    commands = {name: [*command, "--out", os.path.join(results, name)] for name, command in BENCHMARKS.items()}
+    commands["published students"] = [*PUBLISH, "--results", results]
     for name, command in commands.items():
         if any("{data}" in part for part in command) and not os.path.isdir(args.data):
             print(f"{name}: skipped, {args.data} is absent", flush=True)

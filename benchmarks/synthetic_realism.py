@@ -1,4 +1,4 @@
-"""Synthetic records against LUDB on simple statistics, and the README's side-by-side picture.
+"""Synthetic records against LUDB on simple statistics, and the side-by-side picture of docs/data.md.
 
     python -m benchmarks.synthetic_realism --ludb ../shared/data/ludb \
         --out benchmarks/results/synthetic_realism.json --figure docs/synthetic_vs_ludb.png
@@ -8,7 +8,7 @@ condition at its default frequency, seed 0). Each record is band-passed 0.5-40 H
 and measured with ``data_utils.beats`` in the same way for both: QRS width, heart rate, RR
 variability (coefficient of variation, RMSSD) and, per lead, the QRS polarity (R - S) / (R + S)
 and the T-wave to QRS amplitude ratio of the median beat. The copy of LUDB here is rescaled per
-lead (every lead spans 1 mV; see ``../shared/data/README.md``), so absolute amplitudes cannot be
+lead (every lead of that development copy spans 1 mV), so absolute amplitudes cannot be
 compared; these per-lead ratios do not depend on a lead's gain. For LUDB the cardiologists' QRS
 annotations on lead II give a reference width, to show how far our QRS measure sits from an
 annotated one. Reported: median and interquartile range over records.

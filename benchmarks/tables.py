@@ -12,10 +12,8 @@ import re
 from benchmarks import model_card
 
 ANCHOR = "*published, other work on other data*"
-DOCUMENTS = (
-    "README.md",
-    os.path.join("docs", "results.md"),
-)  # files, relative to the repository, that hold table blocks
+# files, relative to the repository, that hold table blocks
+DOCUMENTS = ("README.md", os.path.join("docs", "results.md"), os.path.join("docs", "deployment.md"))
 
 
 def load(results, name):
@@ -23,12 +21,17 @@ def load(results, name):
         return json.load(handle)
 
 
+def runnable(command):
+    """``command`` as it runs today: ``python benchmarks/<name>.py`` is ``python -m benchmarks.<name>`` now."""
+    return re.sub(r"python benchmarks/(\w+)\.py", r"python -m benchmarks.\1", command)
+
+
 def source_line(name, result):
     """``name``: the command, commit, date and seeds of its latest call, and how many calls made it."""
     calls = len(result.get("earlier", [])) + 1
     seeds = result.get("seeds")
     line = (
-        f"From `benchmarks/results/{name}`, made by `{result['command']}` at commit {result['commit']}, "
+        f"From `benchmarks/results/{name}`, made by `{runnable(result['command'])}` at commit {result['commit']}, "
         f"{result['date'][:10]}"
     )
     line += f", seeds {', '.join(map(str, seeds))}" if seeds else ""
@@ -223,7 +226,7 @@ def deployment(results):
             row += [f"{variant['test']['cinc2017_f1']:.3f}{loss}", size, f"{latency:.2f} ms" if latency else ""]
         rows.append(row)
     line = (
-        f"From `benchmarks/results/deployment_cinc2017.json`, made by `{result['command']}` at commit "
+        f"From `benchmarks/results/deployment_cinc2017.json`, made by `{runnable(result['command'])}` at commit "
         f"{result['commit']}, "
         f"{result['date'][:10]}, one seed, {result['total_seconds'] / 60:.0f} min."
     )

@@ -57,16 +57,17 @@ def iterative_stratification(y, fractions, seed=0):
     return part
 
 
-def split_indices(dataset, fractions=(0.8, 0.1, 0.1), seed=0):
+def split_indices(dataset, fractions=(0.8, 0.1, 0.1), seed=0, use_folds=True):
     """Indices into ``dataset.refs`` for train, validation and test.
 
-    PTB-XL uses its recommended folds (1-8, 9, 10); other datasets a seeded stratified split.
+    PTB-XL uses its recommended folds (1-8, 9, 10) unless ``use_folds`` is False; other datasets
+    a seeded stratified split with ``fractions``.
 
     Returns:
         ``{"train": int array, "validation": int array, "test": int array}``.
     """
     folds = [ref.fold for ref in dataset.refs]
-    if dataset.format == "ptbxl" and all(fold is not None for fold in folds):
+    if use_folds and dataset.format == "ptbxl" and all(fold is not None for fold in folds):
         folds = np.asarray(folds)
         return {name: np.flatnonzero(np.isin(folds, RECOMMENDED_FOLDS[name])) for name in SPLIT_NAMES}
     part = iterative_stratification(dataset.label_matrix(), fractions, seed)

@@ -36,7 +36,7 @@ def distribution_strategy(name):
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
-            raise SystemExit("train.py: error: --strategy multiworker needs TF_CONFIG (see the README)")
+            raise SystemExit("train.py: error: --strategy multiworker needs TF_CONFIG (see docs/train.md)")
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 
@@ -127,8 +127,8 @@ def build_context(args):
     return Context(args, None, cache, split, pipeline, labeled, unlabeled, dataset.multilabel), data
 
 
-# Flags that do not change what the stages compute (band follows from fs; the int8 tolerance only accepts or refuses).
-RUN_FLAGS_IGNORED = ("stages", "resume", "out", "strategy", "cache_dir", "band", "verbose", "int8_tolerance")
+# Flags that do not change what the stages compute (band follows from fs).
+RUN_FLAGS_IGNORED = ("stages", "resume", "out", "strategy", "cache_dir", "band", "verbose")
 
 
 def run_config(args):

@@ -22,7 +22,7 @@ import numpy as np
 from data_utils.errors import as_record_error
 from data_utils.files import atomic_write, is_inside
 from data_utils.preprocess import Preprocessing, sliding_windows
-from data_utils.quiet import import_tensorflow, native_stderr_silenced
+from data_utils.quiet import import_tensorflow, native_stderr_filtered
 from data_utils.readers import read_record
 from data_utils.readers.challenge import find_headers
 from data_utils.record import encode_demographics
@@ -185,7 +185,7 @@ def main(argv=None):
     if args.model.endswith(".keras"):  # a .tflite file needs LiteRT only
         import_tensorflow(args.verbose)
     try:
-        with contextlib.nullcontext() if args.verbose else native_stderr_silenced():
+        with contextlib.nullcontext() if args.verbose else native_stderr_filtered():
             predictor = Predictor(args.model, args.stride_seconds)
     except (MissingSidecar, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -76,8 +76,8 @@ def read_sidecar(model_path):
     path = sidecar_path(model_path)
     if not os.path.exists(path):
         raise MissingSidecar(
-            f"{model_path}: no sidecar {os.path.basename(path)} beside it; export the model with lrhnet.export, "
-            "which writes one"
+            f"{model_path}: no sidecar {os.path.basename(path)} beside it; lrhnet.export.export_tflite writes "
+            "one for a .tflite file, lrhnet.sidecar.write_sidecar for a .keras file"
         )
     try:
         with open(path, encoding="utf-8") as handle:

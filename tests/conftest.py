@@ -12,6 +12,9 @@ import pytest
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(TESTS, "..")
 BUNDLED = os.path.join(TESTS, "data")
+# train.py at its smallest: 160 synthetic records, 5 s windows, one epoch, a width-0.125 teacher
+TINY_TRAIN_FLAGS = ["--data", "synthetic:n=160,fs=100,seconds=6,seed=3", "--window-seconds", "5", "--epochs", "1"]
+TINY_TRAIN_FLAGS += ["--batch-size", "16", "--teacher-width", "0.125"]
 SHARED = os.environ.get("ECG_SHARED_DATA") or os.path.join(TESTS, "..", "..", "shared", "data")
 
 

@@ -7,6 +7,7 @@ import tf_keras as keras
 from liteheart import LiteHeartStudent
 from lrhnet import CNN1D, Distiller, LogitDistillation, LRHNet
 from lrhnet.compress import UpdatePruningStep, kernel_sparsity, prune_layers, pruning_wrappers, strip_pruning
+from lrhnet.saving import load_network
 
 
 def fitted(network, x, y):
@@ -46,7 +47,7 @@ def test_pruned_student_reaches_target_sparsity_and_keeps_it(tmp_path, student_c
     assert all(np.array_equal(value, w.numpy()) for w, value in before)
     expected = student(student_x[:4], training=False).numpy()
     student.save(tmp_path / "pruned.keras")
-    loaded = keras.models.load_model(tmp_path / "pruned.keras")
+    loaded = load_network(str(tmp_path / "pruned.keras"))
     assert kernel_sparsity(loaded)[0] == pytest.approx(overall)
     np.testing.assert_array_equal(loaded(student_x[:4], training=False).numpy(), expected)
 

@@ -12,21 +12,9 @@ import os
 
 import numpy as np
 import pytest
+from conftest import TINY_TRAIN_FLAGS as TINY
 
 from kdpipeline.rundir import RUN_ENTRIES, RunDir, RunFolderError
-
-TINY = [
-    "--data",
-    "synthetic:n=160,fs=100,seconds=6,seed=3",
-    "--window-seconds",
-    "5",
-    "--epochs",
-    "1",
-    "--batch-size",
-    "16",
-    "--teacher-width",
-    "0.125",
-]
 
 
 def user_folder(path):
