@@ -13,8 +13,8 @@ and 70, batch 64, selection on the validation challenge metric. Three ``train.py
 sequential MLKD) distilled from the 12-lead run's teacher (``--teacher-from``).
 
 Where we differ from the paper: one stratified 80/10/10 split of all records instead of five
-folds within each source; logit distillation is per-class Bernoulli KL with T^2 (the authors'
-code uses a softmax across the 24 classes without T^2); the challenge metric uses the 2021
+folds within each source; logit distillation is a per-class Bernoulli KL (the authors' code
+uses a softmax across the 24 classes; neither multiplies by T^2); the challenge metric uses the 2021
 weights table (LBBB scored in its 2021 group). Expect about a day on a 2-core CPU (the teacher
 alone trains at about 100 records/s there); a GPU is the sensible place for the full run.
 

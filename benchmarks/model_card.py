@@ -144,7 +144,8 @@ def model_card(reports):
         f"epochs {decay}), batch",
         f"{config['batch_size']}, model selection on the validation CinC 2017 F1; teacher width "
         f"{config['teacher_width']:g}; logit distillation",
-        f"weight {config['kd_weight']:g} at temperature {config['temperature']:g} (softmax, T² scaling), "
+        f"weight {config['kd_weight']:g} at temperature {config['temperature']:g} "
+        f"(softmax, {'T² scaling' if config.get('kd_t2', True) else 'no T² scaling'}), "
         f"supervised weight {config['supervised_weight']:g};",
         f"LiteHeart adds region-aware ({config['region_weight']:g}) and cross-layer mutual-information "
         f"({config['mi_weight']:g}) terms",

@@ -21,19 +21,35 @@ def _check_pair(y_true, y_other, name):
     return y_true.astype(bool), y_other
 
 
-def _macro(y_true, y_score, metric, name):
+def _per_class(y_true, y_score, metric):
+    """``metric`` of each class, float array (K,); NaN for a class without both label values."""
     y_true, y_score = _check_pair(y_true, y_score, "y_score")
-    scorable = [k for k in range(y_true.shape[1]) if 0 < y_true[:, k].sum() < len(y_true)]
-    if len(scorable) < y_true.shape[1]:
+    return np.array(
+        [
+            metric(y_true[:, k], y_score[:, k]) if 0 < y_true[:, k].sum() < len(y_true) else np.nan
+            for k in range(y_true.shape[1])
+        ]
+    )
+
+
+def _macro(y_true, y_score, metric, name):
+    scores = _per_class(y_true, y_score, metric)
+    scorable = np.isfinite(scores)
+    if not scorable.all():
         log.info(
-            "%s: %d of %d classes have only one label value and are left out",
-            name,
-            y_true.shape[1] - len(scorable),
-            y_true.shape[1],
+            "%s: %d of %d classes have only one label value and are left out", name, (~scorable).sum(), len(scores)
         )
-    if not scorable:
-        return float("nan")
-    return float(np.mean([metric(y_true[:, k], y_score[:, k]) for k in scorable]))
+    return float(np.mean(scores[scorable])) if scorable.any() else float("nan")
+
+
+def per_class_auroc(y_true, y_score):
+    """AUROC of each class, (K,); NaN for a class without both label values."""
+    return _per_class(y_true, y_score, roc_auc_score)
+
+
+def per_class_average_precision(y_true, y_score):
+    """Average precision of each class, (K,); NaN for a class without both label values."""
+    return _per_class(y_true, y_score, average_precision_score)
 
 
 def macro_auroc(y_true, y_score):

@@ -55,7 +55,7 @@ def teacher_terms(ctx):
         return {"teachers": [], "terms": []}
     return {
         "teachers": [ctx.run.load_model("teacher")],
-        "terms": [LogitDistillation(ctx.args.kd_weight, ctx.args.temperature, kd_mode(ctx), scale_t2=True)],
+        "terms": [LogitDistillation(ctx.args.kd_weight, ctx.args.temperature, kd_mode(ctx), scale_t2=ctx.args.kd_t2)],
     }
 
 
@@ -76,6 +76,7 @@ def prune_stage(ctx):
         supervised_weight=args.supervised_weight,
         callbacks=[UpdatePruningStep()],
         learning_rate=1e-3,
+        patience=None,  # every epoch: the sparsity reaches its target half-way
     )
     strip_pruning(student)
     ctx.run.save_model(student, "student_pruned")
@@ -201,6 +202,7 @@ def quantize_stage(ctx):
         **teacher_terms(ctx),
         supervised_weight=args.supervised_weight,
         learning_rate=1e-4,
+        schedule=args.lr_schedule,
         train_data=ctx.pipeline.train(ctx.labeled, args.batch_size, args.seed),
         callbacks=[StopOnNaN("quantize, training student_qat")],
         backup_dir=ctx.run.path("backup", "student_qat"),

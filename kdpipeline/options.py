@@ -75,7 +75,21 @@ def build_parser():
     model.add_argument(
         "--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)} (default: all)"
     )
-    model.add_argument("--epochs", type=int, default=4, help="epochs per training stage (default: 4)")
+    model.add_argument("--epochs", type=int, default=4, help="epochs per training stage, at most (default: 4)")
+    model.add_argument(
+        "--lr-schedule",
+        choices=("cosine", "paper"),
+        default="cosine",
+        help="cosine: linear warm-up, then half a cosine to 0; paper: LRH-Net's x0.1 steps at epochs 20/40/70 of 90, "
+        "scaled to --epochs (default: cosine)",
+    )
+    model.add_argument(
+        "--patience",
+        type=int,
+        default=10,
+        help="stop a training stage after this many epochs without a better validation score; the best epoch is "
+        "kept and reported; 0 trains every epoch (default: 10)",
+    )
     model.add_argument(
         "--teacher-from",
         default=None,
@@ -96,6 +110,11 @@ def build_parser():
         help="weight of the supervised loss when distilling (default: 0.3)",
     )
     model.add_argument("--temperature", type=float, default=7.0, help="logit distillation temperature (default: 7)")
+    model.add_argument(
+        "--kd-t2",
+        action="store_true",
+        help="multiply the logit distillation term by T^2 (Hinton et al.); LRH-Net's code does not, nor by default we",
+    )
     for name, (what, default) in TERM_FLAGS.items():
         model.add_argument(
             f"--{name}-weight",
@@ -205,6 +224,7 @@ def parse_args(argv=None):
             "the shortest window",
         ),
         (lambda: args.int8_tolerance is None or args.int8_tolerance >= 0, "--int8-tolerance must be non-negative"),
+        (lambda: args.patience >= 0, "--patience must be 0 (off) or a positive number of epochs"),
         (
             lambda: args.int8_tolerance is None or args.quantize != "none",
             "--int8-tolerance checks an int8 export; --quantize none makes none",

@@ -63,7 +63,7 @@ def train_and_record(ctx, network, name, view="student", **fit):
         view=view,
         multilabel=ctx.multilabel,
         batch_size=args.batch_size,
-        **fit,
+        **{"schedule": args.lr_schedule, "patience": args.patience or None, **fit},
     )
     ctx.run.save_model(network, name)
     test = score_on_test(
@@ -74,6 +74,7 @@ def train_and_record(ctx, network, name, view="student", **fit):
         "leads": list(args.teacher_leads if view == "teacher" else args.student_leads),
         "test": test,
         "best_epoch": fitted["best_epoch"],
+        "epochs_run": fitted["epochs_run"],
         "selection": {fitted["metric"]: fitted["best_validation"]},
         "history": fitted["history"],
     }
@@ -105,6 +106,7 @@ def distillation_terms(ctx):
         return liteheart_terms(
             multilabel=ctx.multilabel,
             temperature=args.temperature,
+            scale_t2=args.kd_t2,
             kd=args.kd_weight,
             region=args.region_weight,
             mi=args.mi_weight,
@@ -114,7 +116,9 @@ def distillation_terms(ctx):
     from lrhnet import FeatureDistillation, LogitDistillation
 
     terms = (
-        [LogitDistillation(args.kd_weight, args.temperature, kd_mode(ctx), scale_t2=True)] if args.kd_weight > 0 else []
+        [LogitDistillation(args.kd_weight, args.temperature, kd_mode(ctx), scale_t2=args.kd_t2)]
+        if args.kd_weight > 0
+        else []
     )
     if args.feature_weight > 0:
         terms.append(FeatureDistillation(args.feature_weight))
@@ -151,7 +155,7 @@ def mlkd_stage(ctx):
         width=args.teacher_width,
         name="assistant",
     )
-    kd = {"temperature": args.temperature, "mode": kd_mode(ctx), "scale_t2": True}
+    kd = {"temperature": args.temperature, "mode": kd_mode(ctx), "scale_t2": args.kd_t2}
     entries = {
         "assistant": train_and_record(
             ctx,

@@ -181,14 +181,16 @@ class AugmentationConsistency(DistillationTerm):
 TERM_WEIGHTS = {"kd": 0.7, "region": 1.0, "mi": 0.1, "pseudo": 1.0, "consistency": 1.0}
 
 
-def liteheart_terms(multilabel=True, threshold=0.9, pseudo_source="teacher", temperature=None, **weights):
+def liteheart_terms(
+    multilabel=True, threshold=0.9, pseudo_source="teacher", temperature=None, scale_t2=False, **weights
+):
     """LiteHeart's distillation terms with their weights; a weight of 0 switches a term off.
 
     Args:
         weights: any of ``TERM_WEIGHTS`` (``kd``, ``region``, ``mi``, ``pseudo``, ``consistency``).
         multilabel: the task type (logit KD mode, CAM confidences, pseudo-label targets).
-        temperature: logit KD temperature (default 7; softmax KD for single-label tasks is scaled
-            by T^2).
+        temperature: logit KD temperature (default 7).
+        scale_t2: multiply logit KD by T^2 (see ``lrhnet.terms.LogitDistillation``; default no).
     Returns:
         a list of terms for ``SemiSupervisedDistiller``.
     """
@@ -198,7 +200,7 @@ def liteheart_terms(multilabel=True, threshold=0.9, pseudo_source="teacher", tem
     weights = {**TERM_WEIGHTS, **weights}
     mode = "bernoulli" if multilabel else "softmax"
     builders = {
-        "kd": lambda w: LogitDistillation(w, temperature=temperature or 7.0, mode=mode, scale_t2=True),
+        "kd": lambda w: LogitDistillation(w, temperature=temperature or 7.0, mode=mode, scale_t2=scale_t2),
         "region": lambda w: RegionAwareDistillation(w, multilabel=multilabel),
         "mi": lambda w: CrossLayerMutualInformation(w),
         "pseudo": lambda w: PseudoLabels(w, threshold=threshold, source=pseudo_source, multilabel=multilabel),

@@ -18,7 +18,7 @@ def multilevel_terms(
     temperature=PAPER_TEMPERATURE,
     teacher_weights=PAPER_TEACHER_WEIGHTS,
     mode="bernoulli",
-    scale_t2=None,
+    scale_t2=False,
 ):
     """One ``LogitDistillation`` per teacher, weighted ``(1 - alpha) * teacher_weights[i]``."""
     return [
@@ -35,7 +35,7 @@ def multilevel_terms(
 
 
 def assistant_distiller(
-    teacher, assistant, mode, alpha=PAPER_ALPHA, temperature=PAPER_TEMPERATURE, kd_mode="bernoulli", scale_t2=None
+    teacher, assistant, mode, alpha=PAPER_ALPHA, temperature=PAPER_TEMPERATURE, kd_mode="bernoulli", scale_t2=False
 ):
     """A Distiller that trains the assistant T2 on the student's view.
 
@@ -61,7 +61,7 @@ def mlkd_distiller(
     temperature=PAPER_TEMPERATURE,
     teacher_weights=PAPER_TEACHER_WEIGHTS,
     mode="bernoulli",
-    scale_t2=None,
+    scale_t2=False,
 ):
     """The MLKD Distiller: ``teacher`` reads the ``"teacher"`` view, ``assistant`` the ``"student"`` view.
 

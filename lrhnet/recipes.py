@@ -15,12 +15,14 @@ from lrhnet.training import (
     PAPER_DECAY_EPOCHS,
     PAPER_LEARNING_RATE,
     SelectOnValidation,
+    cosine_decay,
     evaluate_on_test,
     paper_optimizer,
     step_decay,
 )
 
 PAPER_EPOCHS = 90
+SCHEDULES = ("paper", "cosine")
 
 
 def scaled_decay_epochs(epochs):
@@ -50,6 +52,8 @@ def fit_network(
     distiller_class=Distiller,
     distiller_options=None,
     backup_dir=None,
+    schedule="paper",
+    patience=None,
 ):
     """Train ``network`` on ``pipeline`` rows ``split["train"]``, selecting on ``split["validation"]``.
 
@@ -65,9 +69,15 @@ def fit_network(
         backup_dir: a folder for end-of-epoch backups (``keras.callbacks.BackupAndRestore`` and
             the best epoch): a fit killed at any point and started again with the same arguments
             continues from its last completed epoch. The folder is removed when the fit ends.
+        schedule: ``"paper"``, LRH-Net's step decay (x0.1 at epochs 20/40/70 of 90, scaled to
+            ``epochs``), or ``"cosine"``, a linear warm-up then half a cosine (``cosine_rate``).
+        patience: stop after this many epochs without a better validation score (None: never).
     Returns:
-        dict: ``best_epoch``, ``best_validation`` (the selection metric), ``metric``, ``history``.
+        dict: ``best_epoch``, ``best_validation`` (the selection metric), ``metric``, ``history``,
+        ``epochs_run`` (fewer than ``epochs`` when stopped early).
     """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"`schedule` must be one of {SCHEDULES}. Received: schedule={schedule!r}")
     keras.utils.set_random_seed(seed)
     distiller = distiller_class(
         network, list(teachers), list(terms), teacher_views, student_view=view, **(distiller_options or {})
@@ -82,8 +92,14 @@ def fit_network(
         multilabel,
         view=view,
         state_dir=backup_dir,
+        patience=patience,
     )
-    callbacks = [step_decay(learning_rate, scaled_decay_epochs(epochs)), *callbacks, selector]
+    rate = (
+        step_decay(learning_rate, scaled_decay_epochs(epochs))
+        if schedule == "paper"
+        else cosine_decay(learning_rate, epochs)
+    )
+    callbacks = [rate, *callbacks, selector]
     if backup_dir:
         callbacks.insert(0, keras.callbacks.BackupAndRestore(os.path.join(backup_dir, "keras")))
         batch = next(iter(train_data if train_data is not None else pipeline.train(split["train"], batch_size, seed)))
@@ -100,6 +116,7 @@ def fit_network(
         "best_validation": selector.best_score,
         "metric": selector.metric,
         "history": {key: [float(v) for v in values] for key, values in history.history.items()},
+        "epochs_run": len(history.history.get("loss", [])),
     }
 
 

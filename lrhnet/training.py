@@ -33,6 +33,21 @@ def step_decay(initial=PAPER_LEARNING_RATE, epochs=PAPER_DECAY_EPOCHS, factor=0.
     return keras.callbacks.LearningRateScheduler(lambda epoch: initial * factor ** sum(epoch >= e for e in epochs))
 
 
+def cosine_rate(epoch, epochs, initial=PAPER_LEARNING_RATE, warmup=None):
+    """The learning rate of ``epoch`` (0-based) in a run of ``epochs``: a linear warm-up over
+    ``warmup`` epochs (default: a twentieth of the run, at least 1) to ``initial``, then half a
+    cosine from ``initial`` towards 0 at the end of the last epoch."""
+    warmup = max(1, round(epochs / 20)) if warmup is None else warmup
+    if epoch < warmup:
+        return initial * (epoch + 1) / (warmup + 1)
+    return initial * 0.5 * (1 + np.cos(np.pi * (epoch - warmup) / max(1, epochs - warmup)))
+
+
+def cosine_decay(initial, epochs, warmup=None):
+    """Callback: ``cosine_rate`` per epoch."""
+    return keras.callbacks.LearningRateScheduler(lambda epoch: float(cosine_rate(epoch, epochs, initial, warmup)))
+
+
 def network_input(network, inputs, view):
     """The part of a pipeline batch dict that ``network`` reads: ``inputs[view]`` (+ demographics)."""
     return (inputs[view], inputs["demographics"]) if network.demographics else inputs[view]
@@ -75,9 +90,10 @@ def score(y_true, probabilities, thresholds, classes, multilabel=True):
     """All metrics of docs/design.md that apply to this task.
 
     Returns:
-        dict: ``macro_auroc``, ``macro_ap``, ``macro_f1``; ``challenge_metric`` for challenge
-        vocabularies; ``cinc2017_f1`` and ``f1_<class>`` for CinC 2017; single-label tasks are
-        scored on the arg-max class.
+        dict: ``macro_auroc``, ``macro_ap``, ``macro_f1``; ``per_class``: ``{"auroc", "ap", "f1"}``
+        each ``{class: value}`` (NaN where a class cannot be scored); ``challenge_metric`` for
+        challenge vocabularies; ``cinc2017_f1`` and ``f1_<class>`` for CinC 2017; single-label tasks
+        are scored on the arg-max class.
     """
     predicted = (
         scoring.apply_thresholds(probabilities, thresholds)
@@ -88,6 +104,14 @@ def score(y_true, probabilities, thresholds, classes, multilabel=True):
         "macro_auroc": scoring.macro_auroc(y_true, probabilities),
         "macro_ap": scoring.macro_average_precision(y_true, probabilities),
         "macro_f1": scoring.macro_f1(y_true, predicted),
+        "per_class": {
+            name: dict(zip(classes, (float(value) for value in values)))
+            for name, values in (
+                ("auroc", scoring.per_class_auroc(y_true, probabilities)),
+                ("ap", scoring.per_class_average_precision(y_true, probabilities)),
+                ("f1", scoring.per_class_f1(y_true, predicted)),
+            )
+        },
     }
     if multilabel and is_challenge_vocabulary(classes):
         result["challenge_metric"] = scoring.challenge_metric(y_true, predicted, classes)
@@ -114,13 +138,25 @@ class SelectOnValidation(keras.callbacks.Callback):
         classes: class names; multilabel: the task type.
         metric: key of ``score`` to maximise; default ``challenge_metric`` for challenge
             vocabularies, ``cinc2017_f1`` for CinC 2017, else ``macro_auroc``.
+        patience: stop training when this many epochs in a row have not beaten the best one
+            (None: train every epoch).
     With ``state_dir`` the best epoch is also kept on disk, and a fit started again (after a kill,
     with ``keras.callbacks.BackupAndRestore``) takes it up.
     After training, ``best_score``, ``best_epoch`` and ``thresholds`` (tuned on validation for the
     best epoch) are set; each epoch's score is logged as ``val_<metric>``.
     """
 
-    def __init__(self, network, validation_data, classes, multilabel=True, metric=None, view="student", state_dir=None):
+    def __init__(
+        self,
+        network,
+        validation_data,
+        classes,
+        multilabel=True,
+        metric=None,
+        view="student",
+        state_dir=None,
+        patience=None,
+    ):
         super().__init__()
         self.network, self.validation_data, self.classes, self.multilabel, self.view = (
             network,
@@ -131,7 +167,7 @@ class SelectOnValidation(keras.callbacks.Callback):
         )
         self.metric = metric or selection_metric(classes, multilabel)
         self.best_score, self.best_epoch, self.best_weights, self.thresholds = -np.inf, None, None, None
-        self.state_dir = state_dir
+        self.state_dir, self.patience, self.stopped_epoch = state_dir, patience, None
 
     def on_train_begin(self, logs=None):
         """With ``state_dir``, take up the best epoch an interrupted fit recorded there."""
@@ -166,6 +202,9 @@ class SelectOnValidation(keras.callbacks.Callback):
             self.best_weights = self.network.get_weights()
             if self.state_dir:
                 self.save_state()
+        if self.patience is not None and self.best_epoch is not None and epoch - self.best_epoch >= self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
 
     def on_train_end(self, logs=None):
         if self.best_weights is not None:

@@ -12,6 +12,8 @@ from data_utils.scoring import (
     macro_auroc,
     macro_average_precision,
     macro_f1,
+    per_class_auroc,
+    per_class_average_precision,
     tune_thresholds,
 )
 
@@ -21,6 +23,21 @@ def test_ranking_metrics_by_hand():
     s = np.array([[0.1], [0.4], [0.35], [0.8]])
     assert macro_auroc(y, s) == pytest.approx(0.75)  # 3 of 4 positive-negative pairs ordered
     assert macro_average_precision(y, s) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+
+
+def test_per_class_metrics_by_hand_and_in_every_score():
+    from lrhnet.training import score
+
+    y = np.array([[0, 1, 0], [0, 1, 0], [1, 1, 0], [1, 1, 0]])  # class 1 always present, class 2 never: no AUROC
+    s = np.array([[0.1, 0.9, 0.2], [0.4, 0.8, 0.1], [0.35, 0.7, 0.3], [0.8, 0.6, 0.4]])
+    np.testing.assert_allclose(per_class_auroc(y, s), [0.75, np.nan, np.nan])
+    np.testing.assert_allclose(per_class_average_precision(y, s), [0.5 * 1 + 0.5 * 2 / 3, np.nan, np.nan])
+    result = score(y, s, thresholds=[0.3, 0.5, 0.5], classes=("a", "b", "c"))
+    assert result["per_class"]["auroc"]["a"] == pytest.approx(0.75) and np.isnan(result["per_class"]["auroc"]["b"])
+    assert result["per_class"]["f1"] == pytest.approx(
+        {"a": 2 * 2 / (2 * 2 + 1 + 0), "b": 1.0, "c": np.nan}, nan_ok=True
+    )
+    assert result["macro_auroc"] == pytest.approx(0.75)
 
 
 def test_macro_f1_by_hand():

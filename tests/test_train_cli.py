@@ -44,6 +44,8 @@ def report(out):
         (["--teacher-from", "/no/such/teacher.keras", "--stages", "student"], "is not a file"),
         (["--teacher-from", __file__], "leave teacher out of --stages"),
         (["--method", "liteheart", "--demographics"], "--demographics is for --method lrhnet"),
+        (["--patience", "-1"], "--patience must be 0 (off)"),
+        (["--lr-schedule", "linear"], "invalid choice"),
     ],
 )
 def test_bad_flags_give_an_argparse_error(flags, message):
@@ -97,6 +99,9 @@ def test_training_stages_then_the_compression_stages_from_their_outputs(tmp_path
     assert "== stage teacher ==" not in later.stdout and "== stage prune ==" in later.stdout
     final = report(out)
     assert final["seconds"] > later_wall, "a resumed run reports the time of every call, not only its last"
+    assert all(final["models"][name]["epochs_run"] == 1 for name in ("teacher", "student", "student_kd"))
+    assert final["models"]["student"]["history"]["lr"] == [pytest.approx(1.5e-3)]  # cosine: half the rate in warm-up
+    assert set(final["models"]["student"]["test"]["per_class"]) == {"auroc", "ap", "f1"}
     assert {"teacher", "student", "student_kd", "assistant", "student_mlkd", "student_pruned", "student_int8"} <= set(
         final["models"]
     )
@@ -254,10 +259,11 @@ def test_liteheart_semi_supervised_run_with_its_region_plot(tmp_path):
 
 def test_post_training_int8_export(tmp_path):
     out = str(tmp_path / "run")
-    result = train(*TINY, "--quantize", "ptq", "--stages", "student,export", "--out", out)
+    result = train(*TINY, "--quantize", "ptq", "--stages", "student,export", "--lr-schedule", "paper", "--out", out)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower(), "TensorFlow starts quietly"
     final = report(out)
+    assert final["models"]["student"]["history"]["lr"] == [pytest.approx(3e-3)]  # the paper's rate, no warm-up
     assert final["models"]["student_int8"]["quantization"] == "ptq"
     assert sorted(export["kind"] for export in final["exports"]) == ["float32", "int8"]
 
