@@ -72,6 +72,10 @@ def train_commands(args):
         str(args.seed),
         "--quantize",
         "none",
+        "--lr-schedule",
+        "paper",
+        "--patience",
+        "0",
         "--resume",
     ]
     commands = {}

@@ -132,6 +132,9 @@ def run_one_split(args, results, pipeline, split, classes, multilabel, teacher, 
                 )
 
 
+LUDB_KD = {"mode": "bernoulli", "scale_t2": True, "temperature": 7.0}  # as the committed lrhnet_ludb.json was made
+
+
 def run_ludb(args, results):
     cache, splits = ludb_folds(args.data, args.folds, args.quick)
     kept = cache.classes
@@ -185,7 +188,7 @@ def run_ludb(args, results):
                     name,
                     extra,
                     teachers=[teacher],
-                    terms=[LogitDistillation(0.7)],
+                    terms=[LogitDistillation(0.7, **LUDB_KD)],
                     supervised_weight=0.3,
                 )
                 assistant = train_and_score(
@@ -202,7 +205,7 @@ def run_ludb(args, results):
                     name,
                     extra,
                     teachers=[teacher],
-                    terms=[LogitDistillation(0.7, name="kd_teacher1")],
+                    terms=[LogitDistillation(0.7, name="kd_teacher1", **LUDB_KD)],
                     supervised_weight=0.3,
                 )
                 train_and_score(
@@ -219,7 +222,7 @@ def run_ludb(args, results):
                     name,
                     extra,
                     teachers=[teacher, assistant],
-                    terms=multilevel_terms(),
+                    terms=multilevel_terms(**LUDB_KD),
                     teacher_views=["teacher", "student"],
                     supervised_weight=0.3,
                 )

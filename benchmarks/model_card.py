@@ -139,9 +139,17 @@ def model_card(reports):
         ]
     config = first["config"]
     decay = ", ".join(str(epoch) for epoch in scaled_decay_epochs(config["epochs"]))
+    if config.get("lr_schedule", "paper") == "paper" and not config.get("patience"):  # runs made before those flags
+        steps = f"×0.1 after epochs {decay}"
+        schedule = f"{config['epochs']} epochs per stage, Adam (learning rate 3e-3, weight decay 1e-5, {steps})"
+    else:
+        schedule = (
+            f"at most {config['epochs']} epochs per stage (early stopping after {config.get('patience') or 'no'} "
+            f"epochs without improvement), Adam (learning rate 3e-3, weight decay 1e-5, {config['lr_schedule']} "
+            "schedule)"
+        )
     lines += [
-        f"Both runs: {config['epochs']} epochs per stage, Adam (learning rate 3e-3, weight decay 1e-5, ×0.1 after "
-        f"epochs {decay}), batch",
+        f"Both runs: {schedule}, batch",
         f"{config['batch_size']}, model selection on the validation CinC 2017 F1; teacher width "
         f"{config['teacher_width']:g}; logit distillation",
         f"weight {config['kd_weight']:g} at temperature {config['temperature']:g} "
@@ -151,7 +159,7 @@ def model_card(reports):
         f"({config['mi_weight']:g}) terms",
         f"and augmentation consistency. Quantization-aware fine-tuning: {max(1, config['epochs'] // 2)} epochs at "
         "learning rate 1e-4, logit distillation on",
-        "(weight at least 0.1).",
+        "(weight at least 0.1)." if "kd_t2" not in config else f"(weight {config['kd_weight']:g}).",
         *(
             [
                 "The `liteheart` run trains no teacher of its own: it distils from the `lrhnet` run's teacher "

@@ -29,6 +29,8 @@ METHODS = {
     "liteheart": "distill,quantize,export,evaluate",
 }
 SHARED_TEACHER = os.path.join("lrhnet", "models", "teacher.keras")
+# how the committed students were trained (the defaults of the time): KD with T², the paper's step decay, every epoch
+PUBLISHED_SETTINGS = ["--kd-t2", "--lr-schedule", "paper", "--patience", "0"]
 
 
 def train_command(args, method):
@@ -61,6 +63,7 @@ def train_command(args, method):
         "--out",
         os.path.join(args.runs, method),
         "--resume",
+        *PUBLISHED_SETTINGS,
         *teacher,
     ]
 

@@ -1,6 +1,11 @@
 """Progress bars for long work: shown on a terminal, silent in logs unless asked for."""
 
-from tqdm.auto import tqdm
+import warnings
+
+with warnings.catch_warnings():
+    # in Jupyter without ipywidgets tqdm falls back to text bars, and says so at import
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from tqdm.auto import tqdm
 
 
 def progress_bar(iterable, progress=None, **kwargs):

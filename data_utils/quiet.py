@@ -58,3 +58,4 @@ def import_tensorflow(verbose=False):
         import tf_keras  # noqa: F401
 
         tf.config.list_physical_devices()  # device discovery prints its own lines: let it happen here
+    tf.get_logger().setLevel("WARNING")  # TensorFlow's Python INFO lines ("Assets written to ...") too

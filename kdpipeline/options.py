@@ -113,7 +113,7 @@ def build_parser():
     model.add_argument(
         "--kd-t2",
         action="store_true",
-        help="multiply the logit distillation term by T^2 (Hinton et al.); LRH-Net's code does not, nor by default we",
+        help="multiply the logit distillation term by T^2 as Hinton et al. do (default: no, as LRH-Net's code)",
     )
     for name, (what, default) in TERM_FLAGS.items():
         model.add_argument(

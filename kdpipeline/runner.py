@@ -147,6 +147,10 @@ def add_to_report(report, output):
             report["models"].setdefault(key, {}).update(value)
 
 
+# What a run made before these flags existed did: T², the paper's step decay, every epoch.
+FLAGS_BEFORE_THEY_EXISTED = {"kd_t2": True, "lr_schedule": "paper", "patience": 0}
+
+
 def check_resume(args, config):
     """Refuse ``--resume`` of a run made with other flags (reads ``state.json`` only)."""
     from kdpipeline.rundir import STATE, read_state
@@ -154,11 +158,11 @@ def check_resume(args, config):
     if not (args.resume and os.path.exists(os.path.join(args.out, STATE))):
         return
     try:
-        earlier = read_state(args.out).get("config", config)
+        earlier = {**FLAGS_BEFORE_THEY_EXISTED, **read_state(args.out).get("config", config)}
     except RunFolderError as error:
         raise SystemExit(f"train.py: error: --out: {error}") from None
-    if earlier != config:
-        changed = sorted(key for key in config if earlier.get(key) != config[key])
+    changed = sorted(key for key in config if earlier.get(key) != config[key])
+    if changed:
         raise SystemExit(
             f"train.py: error: --resume: the run in {args.out} was made with other values of "
             f"{', '.join(changed)}; drop --resume or choose another --out"

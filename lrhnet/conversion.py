@@ -6,6 +6,8 @@ and output). A subclassed network converts through its concrete function; a quan
 ``GraphNetwork`` through its functional graph.
 """
 
+import warnings
+
 import tensorflow as tf
 
 from lrhnet.twin import GraphNetwork
@@ -42,7 +44,9 @@ def convert(network, window, kind="float32", representative=None):
             raise ValueError("a quantization-aware network exports as int8 only")
         converter = tf.lite.TFLiteConverter.from_keras_model(network.graph)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        return converter.convert()
+        with warnings.catch_warnings():  # expected: the QAT graph takes float input and quantizes it itself
+            warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
+            return converter.convert()
     if kind == "int8":
         check_representative(representative)
         converter = int8_converter(network, window)

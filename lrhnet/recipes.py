@@ -116,7 +116,7 @@ def fit_network(
         "best_validation": selector.best_score,
         "metric": selector.metric,
         "history": {key: [float(v) for v in values] for key, values in history.history.items()},
-        "epochs_run": len(history.history.get("loss", [])),
+        "epochs_run": 0 if selector.last_epoch is None else selector.last_epoch + 1,
     }
 
 

@@ -146,7 +146,8 @@ def average_pool(features, length):
 
 def linear_resize(features, length):
     """(B, T, C) -> (B, length, C) by linear interpolation along time."""
-    return tf.image.resize(features[:, :, None, :], (length, 1), method="bilinear")[:, :, 0, :]
+    resized = tf.image.resize(features[:, :, None, :], (length, 1), method="bilinear")[:, :, 0, :]
+    return tf.cast(resized, features.dtype)  # resize computes in float32
 
 
 class FeatureDistillation(DistillationTerm):

@@ -35,9 +35,9 @@ def step_decay(initial=PAPER_LEARNING_RATE, epochs=PAPER_DECAY_EPOCHS, factor=0.
 
 def cosine_rate(epoch, epochs, initial=PAPER_LEARNING_RATE, warmup=None):
     """The learning rate of ``epoch`` (0-based) in a run of ``epochs``: a linear warm-up over
-    ``warmup`` epochs (default: a twentieth of the run, at least 1) to ``initial``, then half a
-    cosine from ``initial`` towards 0 at the end of the last epoch."""
-    warmup = max(1, round(epochs / 20)) if warmup is None else warmup
+    ``warmup`` epochs (default: a twentieth of the run, rounded half up; none in runs under 10
+    epochs) to ``initial``, then half a cosine from ``initial`` towards 0 at the end of the last epoch."""
+    warmup = int(epochs / 20 + 0.5) if warmup is None else warmup
     if epoch < warmup:
         return initial * (epoch + 1) / (warmup + 1)
     return initial * 0.5 * (1 + np.cos(np.pi * (epoch - warmup) / max(1, epochs - warmup)))
@@ -91,7 +91,7 @@ def score(y_true, probabilities, thresholds, classes, multilabel=True):
 
     Returns:
         dict: ``macro_auroc``, ``macro_ap``, ``macro_f1``; ``per_class``: ``{"auroc", "ap", "f1"}``
-        each ``{class: value}`` (NaN where a class cannot be scored); ``challenge_metric`` for
+        each ``{class: value}`` (None where a class cannot be scored); ``challenge_metric`` for
         challenge vocabularies; ``cinc2017_f1`` and ``f1_<class>`` for CinC 2017; single-label tasks
         are scored on the arg-max class.
     """
@@ -105,7 +105,7 @@ def score(y_true, probabilities, thresholds, classes, multilabel=True):
         "macro_ap": scoring.macro_average_precision(y_true, probabilities),
         "macro_f1": scoring.macro_f1(y_true, predicted),
         "per_class": {
-            name: dict(zip(classes, (float(value) for value in values)))
+            name: dict(zip(classes, (float(value) if np.isfinite(value) else None for value in values)))
             for name, values in (
                 ("auroc", scoring.per_class_auroc(y_true, probabilities)),
                 ("ap", scoring.per_class_average_precision(y_true, probabilities)),
@@ -167,7 +167,7 @@ class SelectOnValidation(keras.callbacks.Callback):
         )
         self.metric = metric or selection_metric(classes, multilabel)
         self.best_score, self.best_epoch, self.best_weights, self.thresholds = -np.inf, None, None, None
-        self.state_dir, self.patience, self.stopped_epoch = state_dir, patience, None
+        self.state_dir, self.patience, self.stopped_epoch, self.last_epoch = state_dir, patience, None, None
 
     def on_train_begin(self, logs=None):
         """With ``state_dir``, take up the best epoch an interrupted fit recorded there."""
@@ -192,6 +192,7 @@ class SelectOnValidation(keras.callbacks.Callback):
         )
 
     def on_epoch_end(self, epoch, logs=None):
+        self.last_epoch = epoch  # absolute: a fit resumed by BackupAndRestore continues the count
         probabilities, labels = predict_probabilities(self.network, self.validation_data, self.view, self.multilabel)
         thresholds = scoring.tune_thresholds(labels, probabilities) if self.multilabel else None
         value = score(labels, probabilities, thresholds, self.classes, self.multilabel)[self.metric]

@@ -55,3 +55,28 @@ def test_value_and_gradient_match_the_closed_form(mode, scale_t2):
 
 def test_the_default_is_the_papers_no_t2():
     assert LogitDistillation().scale_t2 is False and LogitDistillation(mode="softmax").scale_t2 is False
+
+
+def test_supervised_term_and_the_papers_mix_match_the_closed_form():
+    """Binary cross-entropy: mean_k -[y log σ(s) + (1 - y) log(1 - σ(s))], gradient (σ(s) - y) / K; the loss the
+    Distiller minimises, 0.3 * BCE + 0.7 * KL (LRH-Net's a = 0.3, T = 7), has gradient
+    0.3 (σ(s) - y) / K + 0.7 (q - p) / (K T)."""
+    from lrhnet.distiller import multilabel_loss
+
+    labels = np.array([[1.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.0, 1.0]])
+    student = tf.Variable(STUDENT, dtype=tf.float64)
+    term = LogitDistillation(weight=0.7, temperature=T)
+    with tf.GradientTape(persistent=True) as tape:
+        supervised = multilabel_loss(tf.constant(labels), student)
+        outputs = StepOutputs(student, [], [tf.constant(TEACHER)], [[]])
+        mixed = 0.3 * supervised + term.weight * term.per_example(outputs)
+        totals = tf.reduce_sum(supervised), tf.reduce_sum(mixed)
+    q = sigmoid(STUDENT)
+    bce = -np.mean(labels * np.log(q) + (1 - labels) * np.log(1 - q), axis=1)
+    np.testing.assert_allclose(supervised.numpy(), bce, rtol=1e-6)
+    np.testing.assert_allclose(tape.gradient(totals[0], student).numpy(), (q - labels) / 4, rtol=1e-6)
+    kl, kl_gradient = by_hand("bernoulli")
+    np.testing.assert_allclose(mixed.numpy(), 0.3 * bce + 0.7 * kl, rtol=1e-6)
+    np.testing.assert_allclose(
+        tape.gradient(totals[1], student).numpy(), 0.3 * (q - labels) / 4 + 0.7 * kl_gradient, rtol=1e-6
+    )

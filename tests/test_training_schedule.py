@@ -13,8 +13,9 @@ from lrhnet.training import SelectOnValidation, cosine_rate
 
 
 def test_cosine_rate_by_hand():
-    rates = [cosine_rate(epoch, 4, initial=1.0) for epoch in range(4)]  # warm-up of 1 epoch, then 3 of cosine
-    np.testing.assert_allclose(rates, [0.5, 1.0, 0.75, 0.25])
+    rates = [cosine_rate(epoch, 4, initial=1.0) for epoch in range(4)]  # no warm-up under 10 epochs
+    np.testing.assert_allclose(rates, [1.0, 0.5 * (1 + np.cos(np.pi / 4)), 0.5, 0.5 * (1 + np.cos(3 * np.pi / 4))])
+    assert cosine_rate(0, 10, initial=1.0) == pytest.approx(0.5)  # 10 epochs: 1 warm-up epoch (half up)
     assert cosine_rate(0, 40, initial=2.0) == pytest.approx(2.0 / 3)  # 2 warm-up epochs
     assert cosine_rate(39, 40, initial=2.0) == pytest.approx(2.0 * 0.5 * (1 + np.cos(np.pi * 37 / 38)))
 
