@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 
-from benchmarks.model_card import FLOAT_MODEL, read_reports, write_model_card  # noqa: E402
+from benchmarks.model_card import FLOAT_MODEL, SETTINGS_OF_THE_TIME, read_reports, write_model_card  # noqa: E402
 from benchmarks.provenance import provenance  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -29,8 +29,6 @@ METHODS = {
     "liteheart": "distill,quantize,export,evaluate",
 }
 SHARED_TEACHER = os.path.join("lrhnet", "models", "teacher.keras")
-# how the committed students were trained (the defaults of the time): KD with T², the paper's step decay, every epoch
-PUBLISHED_SETTINGS = ["--kd-t2", "--lr-schedule", "paper", "--patience", "0"]
 
 
 def train_command(args, method):
@@ -63,7 +61,7 @@ def train_command(args, method):
         "--out",
         os.path.join(args.runs, method),
         "--resume",
-        *PUBLISHED_SETTINGS,
+        *SETTINGS_OF_THE_TIME,  # as the committed students were trained: KD with T², step decay, every epoch
         *teacher,
     ]
 

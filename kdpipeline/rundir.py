@@ -41,12 +41,23 @@ def read_state(root):
         raise RunFolderError(
             f"{root}: {STATE} cannot be read ({error}); it is not a train.py run folder, so nothing in it is touched"
         ) from None
-    if not (isinstance(state, dict) and isinstance(state.get("stages"), dict) and state.get("tool", TOOL) == TOOL):
+    if not (
+        isinstance(state, dict)
+        and isinstance(state.get("stages"), dict)
+        and (state.get("tool") == TOOL or older_run(state))
+    ):
         raise RunFolderError(
             f"{root}: its {STATE} is not the state of a train.py run, so nothing in it is touched; choose a new "
             "or empty folder"
         )
     return state
+
+
+def older_run(state):
+    """True for the state of a run made before runs wrote ``tool``: its ``config`` holds train.py's flags."""
+    return "tool" not in state and {"method", "teacher_leads", "student_leads", "epochs"} <= set(
+        state.get("config") or {}
+    )
 
 
 def check_run_folder(root):

@@ -1,8 +1,9 @@
 """Train-and-score recipes shared by ``train.py`` and the benchmarks.
 
 Every network is trained through a ``Distiller`` (with no teacher for plain supervised training),
-with the paper's optimizer, a step decay at the paper's epochs scaled to the run's length, and the
-weights of the best validation epoch restored.
+with the paper's optimizer, a learning-rate schedule (the paper's step decay scaled to the run's
+length, or a cosine with warm-up) and, optionally, early stopping; the weights of the best
+validation epoch are restored.
 """
 
 import os

@@ -8,11 +8,14 @@ No TensorFlow here: ``predict`` reads sidecars before it starts TensorFlow.
 """
 
 import json
+import logging
 import os
 
 import numpy as np
 
 from data_utils.files import atomic_write
+
+log = logging.getLogger(__name__)
 
 
 class MissingSidecar(FileNotFoundError):
@@ -57,10 +60,21 @@ def write_sidecar(
     }
     if sidecar["thresholds"] is not None and len(sidecar["thresholds"]) != len(sidecar["classes"]):
         raise ValueError(f"{len(sidecar['thresholds'])} thresholds for {len(sidecar['classes'])} classes")
-    folder = os.path.dirname(os.path.abspath(model_path))
     atomic_write(sidecar_path(model_path), json.dumps(sidecar, indent=1))
-    atomic_write(os.path.join(folder, "labels.txt"), "\n".join(sidecar["classes"]) + "\n")
+    write_labels(os.path.join(os.path.dirname(os.path.abspath(model_path)), "labels.txt"), sidecar["classes"])
     return sidecar
+
+
+def write_labels(path, classes):
+    """Write ``labels.txt`` (one class per line) unless a different file is already there: then it is
+    left as it is (it may be a user's, or another model's) and the sidecar alone names the classes."""
+    content = "\n".join(classes) + "\n"
+    if os.path.exists(path):
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            if handle.read() != content:
+                log.warning("%s exists with other content and is left as it is; the sidecar names the classes", path)
+                return
+    atomic_write(path, content)
 
 
 class SidecarError(ValueError):

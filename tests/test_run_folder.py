@@ -59,6 +59,9 @@ def test_a_folder_with_another_tools_state_json_is_refused(tmp_path):
     (folder / "state.json").write_text('{"step": 3}')
     with pytest.raises(RunFolderError, match="is not the state of a train.py run"):
         RunDir(str(folder))
+    (folder / "state.json").write_text('{"stages": {"build": "ok"}}')  # stages, but not train.py's
+    with pytest.raises(RunFolderError, match="is not the state of a train.py run"):
+        RunDir(str(folder))
     (folder / "state.json").write_text("{not json")
     with pytest.raises(RunFolderError, match="cannot be read"):
         RunDir(str(folder))
@@ -169,3 +172,24 @@ def test_exported_sidecar_thresholds_are_the_files_own_and_int8_tolerance_refuse
     assert not os.path.exists(context.run.path("exports", "student_int8.tflite")) and not os.path.exists(
         context.run.path("exports", "student_int8.tflite.json")
     )
+
+
+def test_a_run_made_before_runs_were_marked_is_still_a_run_folder(tmp_path):
+    (tmp_path / "run").mkdir()
+    config = {"method": "lrhnet", "teacher_leads": ["I"], "student_leads": ["I"], "epochs": 4}
+    (tmp_path / "run" / "state.json").write_text(json.dumps({"stages": {}, "config": config}))
+    with RunDir(str(tmp_path / "run")) as run:
+        assert run.state["tool"] == "ecg-kd train.py" and run.state["config"] == config
+
+
+def test_an_export_never_replaces_a_different_labels_txt(tmp_path):
+    from lrhnet.sidecar import write_sidecar
+
+    fields = {"leads": ["I"], "fs": 100, "window": 500, "preprocessing": {"fs": 100, "band": [0.5, 40], "order": 3}}
+    (tmp_path / "labels.txt").write_text("my own labels\n")
+    write_sidecar(str(tmp_path / "a.tflite"), classes=["N", "A"], **fields)
+    assert (tmp_path / "labels.txt").read_text() == "my own labels\n" and (tmp_path / "a.tflite.json").exists()
+    (tmp_path / "labels.txt").unlink()
+    write_sidecar(str(tmp_path / "a.tflite"), classes=["N", "A"], **fields)
+    write_sidecar(str(tmp_path / "b.tflite"), classes=["N", "A"], **fields)  # the same classes: rewritten alike
+    assert (tmp_path / "labels.txt").read_text() == "N\nA\n"
