@@ -50,13 +50,7 @@ def main(argv=None):
             "cinc2017",
             "ludb",
         )  # not a vocabulary or label set leaving records out
-        if (
-            fmt != UNLABELED
-            and unrestricted
-            and not dataset.refs
-            and dataset.skipped
-            and all(skip.kind == "NoLabels" for skip in dataset.skipped)
-        ):
+        if fmt != UNLABELED and unrestricted and dataset.only_unlabeled:
             dataset = open_dataset(path, format=UNLABELED, progress=progress).validate(progress=progress)
     except (DatasetFormatError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -32,10 +32,12 @@ def _per_class(y_true, y_score, metric):
     )
 
 
-def _macro(y_true, y_score, metric, name):
-    scores = _per_class(y_true, y_score, metric)
+def mean_over_classes(scores, name=None):
+    """Mean of per-class ``scores`` (K,) over the classes that have one (finite); NaN when none has.
+    With ``name``, the classes left out are logged."""
+    scores = np.asarray(scores, dtype=np.float64)
     scorable = np.isfinite(scores)
-    if not scorable.all():
+    if name and not scorable.all():
         log.info(
             "%s: %d of %d classes have only one label value and are left out", name, (~scorable).sum(), len(scores)
         )
@@ -54,12 +56,12 @@ def per_class_average_precision(y_true, y_score):
 
 def macro_auroc(y_true, y_score):
     """Mean over classes of the area under the ROC curve; classes without both values are left out."""
-    return _macro(y_true, y_score, roc_auc_score, "macro AUROC")
+    return mean_over_classes(per_class_auroc(y_true, y_score), "macro AUROC")
 
 
 def macro_average_precision(y_true, y_score):
     """Mean over classes of average precision; classes without both values are left out."""
-    return _macro(y_true, y_score, average_precision_score, "macro AP")
+    return mean_over_classes(per_class_average_precision(y_true, y_score), "macro AP")
 
 
 def per_class_f1(y_true, y_pred):
@@ -74,8 +76,7 @@ def per_class_f1(y_true, y_pred):
 
 def macro_f1(y_true, y_pred):
     """Mean of ``per_class_f1`` over classes where it is defined (as the challenge scoring does)."""
-    scores = per_class_f1(y_true, y_pred)
-    return float(np.nanmean(scores)) if np.any(np.isfinite(scores)) else float("nan")
+    return mean_over_classes(per_class_f1(y_true, y_pred))
 
 
 def confusion_counts(y_true, y_score):

@@ -78,7 +78,7 @@ def build_context(args):
         raise SystemExit(f"train.py: error: --data: {error}") from None
     preprocessing = Preprocessing(fs=args.fs, band=args.band)
     cache = build_cache(dataset, preprocessing, args.teacher_leads, args.cache_dir, progress=True)
-    if len(cache) == 0 and dataset.skipped and all(skip.kind == "NoLabels" for skip in dataset.skipped):
+    if dataset.only_unlabeled:  # build_cache left dataset.refs holding exactly the cached records
         if args.format == "challenge" and args.classes not in (None, "all"):
             raise SystemExit(
                 f"train.py: error: --data {args.data}: no record has a label among the --classes {args.classes} "

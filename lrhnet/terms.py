@@ -139,9 +139,9 @@ def average_pool(features, length):
     """(B, T, C) -> (B, length, C), T >= length: step t joins output step floor(t * length / T), and each output
     step is the mean of the steps that joined it."""
     source = tf.shape(features)[1]
-    shares = tf.one_hot((tf.range(source) * length) // source, length, dtype=features.dtype)  # (T, length)
-    shares /= tf.reduce_sum(shares, axis=0, keepdims=True)
-    return tf.einsum("btc,tl->blc", features, shares)
+    steps = (tf.range(source) * length) // source  # (T,) the output step of each input step
+    pooled = tf.math.unsorted_segment_mean(tf.transpose(features, (1, 0, 2)), steps, length)  # (length, B, C)
+    return tf.transpose(pooled, (1, 0, 2))
 
 
 def linear_resize(features, length):

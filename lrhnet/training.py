@@ -100,24 +100,25 @@ def score(y_true, probabilities, thresholds, classes, multilabel=True):
         if multilabel
         else np.eye(len(classes), dtype=bool)[probabilities.argmax(axis=1)]
     )
+    per_class = {  # each (K,), computed once for the macro means and the per-class report
+        "auroc": scoring.per_class_auroc(y_true, probabilities),
+        "ap": scoring.per_class_average_precision(y_true, probabilities),
+        "f1": scoring.per_class_f1(y_true, predicted),
+    }
     result = {
-        "macro_auroc": scoring.macro_auroc(y_true, probabilities),
-        "macro_ap": scoring.macro_average_precision(y_true, probabilities),
-        "macro_f1": scoring.macro_f1(y_true, predicted),
+        "macro_auroc": scoring.mean_over_classes(per_class["auroc"], "macro AUROC"),
+        "macro_ap": scoring.mean_over_classes(per_class["ap"], "macro AP"),
+        "macro_f1": scoring.mean_over_classes(per_class["f1"]),
         "per_class": {
             name: dict(zip(classes, (float(value) if np.isfinite(value) else None for value in values)))
-            for name, values in (
-                ("auroc", scoring.per_class_auroc(y_true, probabilities)),
-                ("ap", scoring.per_class_average_precision(y_true, probabilities)),
-                ("f1", scoring.per_class_f1(y_true, predicted)),
-            )
+            for name, values in per_class.items()
         },
     }
     if multilabel and is_challenge_vocabulary(classes):
         result["challenge_metric"] = scoring.challenge_metric(y_true, predicted, classes)
     if tuple(classes) == ("N", "A", "O", "~"):
-        result["cinc2017_f1"], per_class = scoring.cinc2017_f1(y_true, probabilities)
-        result.update({f"f1_{name}": value for name, value in per_class.items()})
+        result["cinc2017_f1"], f1_by_class = scoring.cinc2017_f1(y_true, probabilities)
+        result.update({f"f1_{name}": value for name, value in f1_by_class.items()})
     return result
 
 
@@ -167,7 +168,7 @@ class SelectOnValidation(keras.callbacks.Callback):
         )
         self.metric = metric or selection_metric(classes, multilabel)
         self.best_score, self.best_epoch, self.best_weights, self.thresholds = -np.inf, None, None, None
-        self.state_dir, self.patience, self.stopped_epoch, self.last_epoch = state_dir, patience, None, None
+        self.state_dir, self.patience, self.last_epoch = state_dir, patience, None
 
     def on_train_begin(self, logs=None):
         """With ``state_dir``, take up the best epoch an interrupted fit recorded there."""
@@ -204,7 +205,6 @@ class SelectOnValidation(keras.callbacks.Callback):
             if self.state_dir:
                 self.save_state()
         if self.patience is not None and self.best_epoch is not None and epoch - self.best_epoch >= self.patience:
-            self.stopped_epoch = epoch
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):

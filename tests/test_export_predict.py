@@ -1,6 +1,7 @@
 """TFLite export against Keras on real records, sidecars, and the predict command on every format."""
 
 import csv
+import functools
 import json
 import os
 import shutil
@@ -196,7 +197,8 @@ def test_parity_report_and_int8_refusal(trained_student, real_windows, bundled, 
         representative=[[w[None]] for w in real_windows[:32]],
         **sidecar_fields(),
     )
-    report = parity_report(trained_student, path, validation, test, list("NAO~"), multilabel=False)
+    parity = functools.partial(parity_report, trained_student, path, validation, test, list("NAO~"), multilabel=False)
+    report = parity()
     assert (
         set(report) == {"keras", "tflite", "keras_validation", "tflite_validation", "thresholds", "metric"}
         and "cinc2017_f1" in report["tflite"]
@@ -205,16 +207,7 @@ def test_parity_report_and_int8_refusal(trained_student, real_windows, bundled, 
     with pytest.raises(
         Int8AccuracyError, match=r"validation macro_auroc .*\(tolerance -1\)"
     ) as caught:  # any result is "too far" below -1
-        parity_report(
-            trained_student,
-            path,
-            validation,
-            test,
-            list("NAO~"),
-            multilabel=False,
-            metric="macro_auroc",
-            int8_tolerance=-1,
-        )
+        parity(metric="macro_auroc", int8_tolerance=-1)
     file_value, float_value = report["tflite_validation"]["macro_auroc"], report["keras_validation"]["macro_auroc"]
     assert (
         f"macro_auroc {file_value:.4f} is {float_value - file_value:.4f} below the Keras model's {float_value:.4f}"
@@ -223,18 +216,9 @@ def test_parity_report_and_int8_refusal(trained_student, real_windows, bundled, 
     with pytest.raises(
         Int8AccuracyError, match="validation cinc2017_f1"
     ):  # the tolerance alone uses the task's selection metric
-        parity_report(trained_student, path, validation, test, list("NAO~"), multilabel=False, int8_tolerance=-1)
+        parity(int8_tolerance=-1)
     with pytest.raises(ValueError, match="'challenge_metric' is not one of"):
-        parity_report(
-            trained_student,
-            path,
-            validation,
-            test,
-            list("NAO~"),
-            multilabel=False,
-            metric="challenge_metric",
-            int8_tolerance=0.01,
-        )
+        parity(metric="challenge_metric", int8_tolerance=0.01)
 
 
 def test_int8_ranges_chosen_on_held_out_windows_resist_an_outlier_in_calibration(

@@ -31,7 +31,8 @@ def test_early_stopping_keeps_the_best_epoch_and_stops_after_patience(monkeypatc
         selector.on_epoch_end(epoch, {})
         if selector.model.stop_training:
             break
-    assert (selector.best_epoch, selector.best_score, selector.stopped_epoch, epoch) == (1, 0.70, 4, 4)
+    assert (selector.best_epoch, selector.best_score, selector.last_epoch, epoch) == (1, 0.70, 4, 4)
+    assert selector.model.stop_training
 
 
 def test_average_pooling_alignment_reaches_every_step():

@@ -106,6 +106,11 @@ class ECGDataset:
         return self.root if self.reader is not None else os.path.abspath(self.root)
 
     @property
+    def only_unlabeled(self):
+        """True when no record is usable and every record was left out for lack of a label."""
+        return not self.refs and bool(self.skipped) and all(skip.kind == "NoLabels" for skip in self.skipped)
+
+    @property
     def record_ids(self):
         return [ref.record_id for ref in self.refs]
 
