@@ -20,8 +20,20 @@ def command_line():
     return " ".join(program + arguments)
 
 
+def cpu():
+    """The CPU's model name and its vector and matrix flags (``avx*``, ``amx*``, ``fma``), from ``/proc/cpuinfo``."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            fields = dict(line.split(":", 1) for line in handle.read().split("\n\n")[0].splitlines() if ":" in line)
+    except OSError:
+        return {"model": platform.processor() or "unknown", "flags": []}
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    flags = sorted(flag for flag in fields.get("flags", "").split() if flag.startswith(("avx", "amx", "fma")))
+    return {"model": fields.get("model name", "unknown"), "flags": flags}
+
+
 def provenance():
-    """``{"command", "commit", "date", "machine"}`` for the running benchmark."""
+    """``{"command", "commit", "date", "machine", "cpu"}`` for the running benchmark."""
     here = os.path.dirname(os.path.abspath(__file__))
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=here
@@ -32,4 +44,5 @@ def provenance():
         "commit": commit,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, TF_NUM_INTRAOP_THREADS={threads}",
+        "cpu": cpu(),
     }

@@ -31,9 +31,13 @@ class ECGPipeline:
         window_seconds: window length; W = round(window_seconds * cache.fs) samples. Shorter
             records are zero-padded at the end.
         demographics: add the (B, 5) age/sex encoding to the inputs.
+        augmentation: a ``data_utils.augment.Augmentation`` applied to training windows (all leads
+            at once, before the views are taken), or None.
     """
 
-    def __init__(self, cache, teacher_leads=12, student_leads=None, window_seconds=10.0, demographics=False):
+    def __init__(
+        self, cache, teacher_leads=12, student_leads=None, window_seconds=10.0, demographics=False, augmentation=None
+    ):
         self.cache = cache
         self.teacher_leads = resolve_leads(teacher_leads)
         self.student_leads = resolve_leads(student_leads) if student_leads is not None else self.teacher_leads
@@ -45,7 +49,7 @@ class ECGPipeline:
         self.window = int(round(window_seconds * cache.fs))
         if self.window < 1:
             raise ValueError(f"window of {window_seconds} s at {cache.fs} Hz has no samples")
-        self.demographics = demographics
+        self.demographics, self.augmentation = demographics, augmentation
         self._teacher_columns = [cache.leads.index(lead) for lead in self.teacher_leads]
         self._student_columns = [cache.leads.index(lead) for lead in self.student_leads]
 
@@ -53,13 +57,14 @@ class ECGPipeline:
     def num_classes(self):
         return len(self.cache.classes)
 
-    def train(self, indices, batch_size=64, seed=0, view=None, unlabeled=False, drop_remainder=False):
+    def train(self, indices, batch_size=64, seed=0, view=None, unlabeled=False, drop_remainder=False, augment=True):
         """Shuffled batches with one random crop per record per epoch (reproducible for a seed).
 
         Args:
             indices: cache rows to draw from.
             view: None (both views in a dict), ``"teacher"`` or ``"student"``.
             unlabeled: replace labels by NaN.
+            augment: apply the pipeline's ``augmentation`` (if it has one).
         """
         indices = self._check_indices(indices)
         rows = tf.data.Dataset.from_tensor_slices(indices)
@@ -67,14 +72,20 @@ class ECGPipeline:
         draws = tf.data.Dataset.random(seed=seed)
         batches = tf.data.Dataset.zip((rows, draws)).batch(batch_size, drop_remainder=drop_remainder)
         return self._finish(
-            batches.map(self._loader(random_crop=True, unlabeled=unlabeled), num_parallel_calls=tf.data.AUTOTUNE), view
+            batches.map(
+                self._loader(random_crop=True, unlabeled=unlabeled, augment=augment), num_parallel_calls=tf.data.AUTOTUNE
+            ),
+            view,
         )
 
-    def semi_supervised(self, labeled, unlabeled, batch_size=64, unlabeled_batch_size=None, seed=0, view=None):
+    def semi_supervised(
+        self, labeled, unlabeled, batch_size=64, unlabeled_batch_size=None, seed=0, view=None, labeled_batch_size=None
+    ):
         """Batches of labelled rows followed by unlabelled rows (labels NaN), for semi-supervised training.
 
         One epoch is one pass over ``unlabeled`` (``unlabeled_batch_size`` rows per batch, default
-        ``batch_size``), the labelled rows cycling alongside; with no unlabelled rows it is
+        ``batch_size``), the labelled rows cycling alongside (``labeled_batch_size`` per batch,
+        default ``batch_size``; never more than there are); with no unlabelled rows it is
         ``train(labeled)``. ``data_utils.splits.labeled_split`` makes the two index sets from a
         labelled fraction. Returns a ``tf.data.Dataset`` like ``train``.
         """
@@ -83,7 +94,7 @@ class ECGPipeline:
         if len(labeled) == 0:
             raise ValueError("semi-supervised batches need at least one labelled row")
         labeled_batches = self.train(
-            labeled, min(batch_size, len(labeled)), seed, view=None, drop_remainder=True
+            labeled, min(labeled_batch_size or batch_size, len(labeled)), seed, view=None, drop_remainder=True
         ).repeat()
         unlabeled_batches = self.train(
             unlabeled, unlabeled_batch_size or batch_size, seed + 1, view=None, unlabeled=True
@@ -131,8 +142,12 @@ class ECGPipeline:
             raise ValueError(f"indices must lie in [0, {len(self.cache)}), got {indices.min()}..{indices.max()}")
         return indices
 
-    def _load_numpy(self, rows, draws_or_starts, random_crop, unlabeled):
-        """rows (B,), starts or random draws (B,) -> teacher, student, demographics, labels, rows."""
+    def _load_numpy(self, rows, draws_or_starts, random_crop, unlabeled, augment=False):
+        """rows (B,), starts or random draws (B,) -> teacher, student, demographics, labels, rows.
+
+        Augmentation draws from a generator seeded by the batch's rows and random draws: reproducible
+        for a seed, and new in each epoch (the rows are shuffled anew).
+        """
         window, cache = self.window, self.cache
         signals = np.zeros((len(rows), window, len(cache.leads)), dtype=np.float32)
         for i, (row, value) in enumerate(zip(rows, draws_or_starts)):
@@ -144,6 +159,9 @@ class ECGPipeline:
             )
             part = cache.signal(row)[start : start + window]
             signals[i, : part.shape[0]] = part
+        if augment and random_crop and self.augmentation is not None:
+            rng = np.random.default_rng([*np.asarray(draws_or_starts).view(np.uint64), *rows.astype(np.uint64)])
+            signals = self.augmentation.apply(signals, cache.fs, rng)
         labels = np.full((len(rows), len(cache.classes)), np.nan, np.float32) if unlabeled else cache.labels[rows]
         return (
             signals[:, :, self._teacher_columns],
@@ -153,10 +171,10 @@ class ECGPipeline:
             rows.astype(np.int64),
         )
 
-    def _loader(self, random_crop, unlabeled):
+    def _loader(self, random_crop, unlabeled, augment=False):
         def load(rows, values):
             teacher, student, demographics, labels, record = tf.numpy_function(
-                lambda r, v: self._load_numpy(r, v, random_crop, unlabeled),
+                lambda r, v: self._load_numpy(r, v, random_crop, unlabeled, augment),
                 [rows, values],
                 [tf.float32, tf.float32, tf.float32, tf.float32, tf.int64],
                 stateful=False,

@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from kdpipeline.divergence import StopOnNaN
-from kdpipeline.stages import kd_mode, train_and_record
+from kdpipeline.stages import batches_per_epoch, kd_mode, learned_from, train_and_record, training_batches
 from lrhnet.efficiency import trainable_parameters
 from lrhnet.recipes import fit_network, score_on_test
 
@@ -47,13 +47,15 @@ def deployed_name(ctx):
 
 
 def teacher_terms(ctx):
-    """``{"teachers", "terms"}`` of fine-tuning: logit distillation from the teacher at ``--kd-weight``
-    as in the distillation stages; no teacher at all when the weight is 0."""
+    """``{"teachers", "terms", "rows"}`` of fine-tuning: logit distillation from the teacher at
+    ``--kd-weight`` on every training record, as in the distillation stages; no teacher at all, and
+    the labelled records only, when the weight is 0 (``rows`` as in ``kdpipeline.stages.training_rows``)."""
     from lrhnet import LogitDistillation
 
     if ctx.args.kd_weight == 0:
-        return {"teachers": [], "terms": []}
+        return {"teachers": [], "terms": [], "rows": "labeled"}
     return {
+        "rows": "distilled",
         "teachers": [ctx.run.load_model("teacher")],
         "terms": [LogitDistillation(ctx.args.kd_weight, ctx.args.temperature, kd_mode(ctx), scale_t2=ctx.args.kd_t2)],
     }
@@ -66,13 +68,14 @@ def prune_stage(ctx):
     args = ctx.args
     source_name = deployed_name(ctx)
     student = ctx.run.load_model(source_name)
-    steps = max(1, int(np.ceil(len(ctx.labeled) / args.batch_size))) * max(1, args.epochs // 2)
+    fine_tuning = teacher_terms(ctx)
+    steps = batches_per_epoch(ctx, fine_tuning["rows"]) * max(1, args.epochs // 2)
     prune_layers(student, args.sparsity, end_step=steps)
     entry = train_and_record(
         ctx,
         student,
         "student_pruned_wrapped",
-        **teacher_terms(ctx),
+        **fine_tuning,
         supervised_weight=args.supervised_weight,
         callbacks=[UpdatePruningStep()],
         learning_rate=1e-3,
@@ -91,7 +94,7 @@ def representative_windows(ctx, count=256):
     from lrhnet.calibration import representative_samples
 
     return representative_samples(
-        ctx.pipeline.train(ctx.split["train"][:count], ctx.args.batch_size, ctx.args.seed, view="student")
+        ctx.pipeline.train(ctx.split["train"][:count], ctx.args.batch_size, ctx.args.seed, view="student", augment=False)
     )
 
 
@@ -190,6 +193,8 @@ def quantize_stage(ctx):
         demographics=source.demographics,
         name="student_qat",
     )
+    fine_tuning = teacher_terms(ctx)
+    rows = fine_tuning.pop("rows")
     fit_network(
         qat,
         ctx.pipeline,
@@ -199,11 +204,11 @@ def quantize_stage(ctx):
         seed=args.seed,
         multilabel=ctx.multilabel,
         batch_size=args.batch_size,
-        **teacher_terms(ctx),
+        **fine_tuning,
         supervised_weight=args.supervised_weight,
         learning_rate=1e-4,
         schedule=args.lr_schedule,
-        train_data=ctx.pipeline.train(ctx.labeled, args.batch_size, args.seed),
+        train_data=training_batches(ctx, rows),
         callbacks=[StopOnNaN("quantize, training student_qat")],
         backup_dir=ctx.run.path("backup", "student_qat"),
     )
@@ -214,6 +219,7 @@ def quantize_stage(ctx):
             "leads": list(args.student_leads),
             "test": entry["test"],
             "from": source_name,
+            "learned_from": learned_from(ctx, rows),
             "quantization": "qat",
             "export": entry,
         }

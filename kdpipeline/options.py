@@ -59,7 +59,15 @@ def build_parser():
         "--labeled-fraction",
         type=float,
         default=1.0,
-        help="share of the training split kept labelled, in (0, 1] (default: 1)",
+        help="share of the training split whose labels the students see, in (0, 1]; distillation stages also "
+        "learn from the other training records through the teacher (default: 1)",
+    )
+    data.add_argument(
+        "--teacher-labels",
+        choices=("all", "same"),
+        default="all",
+        help="labels the teacher trains on: all of the training split (a teacher from a larger labelled 12-lead set) "
+        "or the same labelled share as the students (default: all)",
     )
     data.add_argument(
         "--cache-dir", default=None, help="preprocessed-signal cache (default: $ECG_KD_CACHE or ~/.cache/ecg-kd)"
@@ -98,6 +106,13 @@ def build_parser():
     )
     model.add_argument(
         "--teacher-width", type=float, default=0.25, help="teacher width multiplier (default: 0.25; 1 is the paper's)"
+    )
+    model.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="randomly scale, shift and add baseline wander and noise to training windows; teacher and student read "
+        "the same augmented window (default: on)",
     )
     model.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     model.add_argument(
@@ -241,10 +256,6 @@ def parse_args(argv=None):
             "term weights must be non-negative",
         ),
         (lambda: args.teacher_width > 0, "--teacher-width must be positive"),
-        (
-            lambda: args.labeled_fraction == 1 or args.method == "liteheart",
-            "--labeled-fraction below 1 needs --method liteheart (semi-supervised training)",
-        ),
         (
             lambda: not (args.demographics and args.method == "liteheart"),
             "--demographics is for --method lrhnet (the LiteHeart student reads one lead only)",

@@ -63,6 +63,7 @@ def build_context(args):
         SystemExit: no labels, too few usable records, or an empty split.
     """
     from data_utils import Preprocessing, open_dataset
+    from data_utils.augment import Augmentation
     from data_utils.cache import build_cache
     from data_utils.errors import NO_LABELS, DatasetFormatError
     from data_utils.pipeline import ECGPipeline
@@ -104,7 +105,12 @@ def build_context(args):
             f"{len(split['train'])}"
         )
     pipeline = ECGPipeline(
-        cache, args.teacher_leads, args.student_leads, args.window_seconds, demographics=args.demographics
+        cache,
+        args.teacher_leads,
+        args.student_leads,
+        args.window_seconds,
+        demographics=args.demographics,
+        augmentation=Augmentation() if args.augment else None,
     )
     summary = dataset.summary()
     location = (
@@ -119,12 +125,18 @@ def build_context(args):
         "notes": dataset.notes,
         "preprocessing": preprocessing.as_dict(),
         "window_samples": pipeline.window,
+        "augmentation": pipeline.augmentation.as_dict() if pipeline.augmentation else None,
         "split": {name: len(rows) for name, rows in split.items()},
         "labeled": len(labeled),
         "unlabeled": len(unlabeled),
-        "split_names": {name: [dataset.record_ids[i] for i in rows] for name, rows in split.items()},
+        "teacher_labels": args.teacher_labels,
+        "split_names": {
+            **{name: [dataset.record_ids[i] for i in rows] for name, rows in split.items()},
+            "train_labeled": [dataset.record_ids[i] for i in labeled],  # the labels the students see
+        },
     }
-    return Context(args, None, cache, split, pipeline, labeled, unlabeled, dataset.multilabel), data
+    teacher_labeled = split["train"] if args.teacher_labels == "all" else labeled
+    return Context(args, None, cache, split, pipeline, labeled, unlabeled, dataset.multilabel, teacher_labeled), data
 
 
 # Flags that do not change what the stages compute (band follows from fs).
@@ -147,8 +159,15 @@ def add_to_report(report, output):
             report["models"].setdefault(key, {}).update(value)
 
 
-# What a run made before these flags existed did: T², the paper's step decay, every epoch.
-FLAGS_BEFORE_THEY_EXISTED = {"kd_t2": True, "lr_schedule": "paper", "patience": 0}
+# What a run made before these flags existed did: T², the paper's step decay, every epoch, no
+# augmentation, a teacher on the students' labelled records.
+FLAGS_BEFORE_THEY_EXISTED = {
+    "kd_t2": True,
+    "lr_schedule": "paper",
+    "patience": 0,
+    "augment": False,
+    "teacher_labels": "same",
+}
 
 
 def check_resume(args, config):

@@ -22,14 +22,70 @@ class Context:
     cache: object
     split: dict
     pipeline: object
-    labeled: np.ndarray
-    unlabeled: np.ndarray
+    labeled: np.ndarray  # training rows whose labels the students see
+    unlabeled: np.ndarray  # the other training rows
     multilabel: bool
+    teacher_labeled: np.ndarray = None  # training rows whose labels the teacher sees (default: ``labeled``)
     stage: str = ""  # the stage running now, named in errors
 
     @property
     def classes(self):
         return self.cache.classes
+
+
+ROW_KINDS = ("teacher", "labeled", "distilled")
+
+
+def training_rows(ctx, kind):
+    """``(labelled rows, unlabelled rows)`` of the training split that a network learns from.
+
+    ``"teacher"``: the teacher's labelled rows (``--teacher-labels``); ``"labeled"``: the students'
+    labelled rows (supervised training alone); ``"distilled"``: those plus every other training
+    record, which only the distillation terms see.
+    """
+    if kind == "teacher":
+        rows = ctx.labeled if ctx.teacher_labeled is None else ctx.teacher_labeled
+        return rows, rows[:0]
+    if kind == "labeled":
+        return ctx.labeled, ctx.labeled[:0]
+    if kind == "distilled":
+        return ctx.labeled, ctx.unlabeled
+    raise ValueError(f"row kind {kind!r} is not one of {ROW_KINDS}")
+
+
+def passes(ctx, labeled):
+    """Passes over ``labeled`` per epoch, so that an epoch is about one pass's worth of the training
+    split for every network: a plain student with 10 % of the labels takes as many steps as one
+    distilled on every record."""
+    return max(1, round(len(ctx.split["train"]) / len(labeled)))
+
+
+def training_batches(ctx, kind):
+    """Training batches of ``training_rows(ctx, kind)``, one epoch about a pass over the training split.
+
+    Labelled rows alone are passed over ``passes`` times per epoch. With unlabelled rows (labels
+    NaN), an epoch is one pass over those, each batch ``--batch-size`` of them plus labelled rows
+    in their training-split proportion (at least one).
+    """
+    args = ctx.args
+    labeled, unlabeled = training_rows(ctx, kind)
+    if len(unlabeled) == 0:
+        return ctx.pipeline.train(labeled, args.batch_size, args.seed).repeat(passes(ctx, labeled))
+    share = max(1, round(args.batch_size * len(labeled) / len(unlabeled)))
+    return ctx.pipeline.semi_supervised(labeled, unlabeled, args.batch_size, seed=args.seed, labeled_batch_size=share)
+
+
+def learned_from(ctx, kind):
+    """The report's ``{"labelled": n, "unlabelled": m}`` training records of ``training_rows(ctx, kind)``."""
+    return dict(zip(("labelled", "unlabelled"), (len(part) for part in training_rows(ctx, kind))))
+
+
+def batches_per_epoch(ctx, kind):
+    """How many batches ``training_batches(ctx, kind)`` yields per epoch."""
+    labeled, unlabeled = training_rows(ctx, kind)
+    if len(unlabeled):
+        return int(np.ceil(len(unlabeled) / ctx.args.batch_size))
+    return int(np.ceil(len(labeled) / ctx.args.batch_size)) * passes(ctx, labeled)
 
 
 def build_student(ctx, name="student"):
@@ -46,10 +102,11 @@ def kd_mode(ctx):
     return "bernoulli" if ctx.multilabel else "softmax"
 
 
-def train_and_record(ctx, network, name, view="student", **fit):
-    """Fit ``network`` (selected on validation), save it as ``models/<name>.keras``, score it on test."""
+def train_and_record(ctx, network, name, view="student", rows="labeled", **fit):
+    """Fit ``network`` on ``training_batches(ctx, rows)`` (selected on validation), save it as
+    ``models/<name>.keras``, score it on test; the entry says how many records it learned from."""
     args = ctx.args
-    fit.setdefault("train_data", ctx.pipeline.train(ctx.labeled, args.batch_size, args.seed))
+    fit.setdefault("train_data", training_batches(ctx, rows))
     fit.setdefault("verbose", 1)  # Keras progress bars
     fit["callbacks"] = [*fit.get("callbacks", ()), StopOnNaN(f"{ctx.stage}, training {name}")]
     fit.setdefault("backup_dir", ctx.run.path("backup", name))
@@ -72,6 +129,7 @@ def train_and_record(ctx, network, name, view="student", **fit):
     return {
         "params": trainable_parameters(network),
         "leads": list(args.teacher_leads if view == "teacher" else args.student_leads),
+        "learned_from": learned_from(ctx, rows),
         "test": test,
         "best_epoch": fitted["best_epoch"],
         "epochs_run": fitted["epochs_run"],
@@ -90,7 +148,7 @@ def teacher_stage(ctx):
         width=ctx.args.teacher_width,
         name="teacher",
     )
-    return {"teacher": train_and_record(ctx, teacher, "teacher", view="teacher")}
+    return {"teacher": train_and_record(ctx, teacher, "teacher", view="teacher", rows="teacher")}
 
 
 def student_stage(ctx):
@@ -129,14 +187,16 @@ def distill_stage(ctx):
     """LRH-Net: the student with logit (and feature) distillation; LiteHeart: semi-supervised LiteHeart."""
     args = ctx.args
     teacher = ctx.run.load_model("teacher")
-    fit = {"teachers": [teacher], "terms": distillation_terms(ctx), "supervised_weight": args.supervised_weight}
+    fit = {
+        "teachers": [teacher],
+        "terms": distillation_terms(ctx),
+        "supervised_weight": args.supervised_weight,
+        "rows": "distilled",
+    }
     if args.method == "liteheart":
         from liteheart.semi_supervised import SemiSupervisedDistiller
 
-        fit.update(
-            distiller_class=SemiSupervisedDistiller,
-            train_data=ctx.pipeline.semi_supervised(ctx.labeled, ctx.unlabeled, args.batch_size, seed=args.seed),
-        )
+        fit["distiller_class"] = SemiSupervisedDistiller
         return {"liteheart": train_and_record(ctx, build_student(ctx, "liteheart"), "liteheart", **fit)}
     return {"student_kd": train_and_record(ctx, build_student(ctx, "student_kd"), "student_kd", **fit)}
 
@@ -164,6 +224,7 @@ def mlkd_stage(ctx):
             teachers=[teacher],
             terms=[LogitDistillation(args.kd_weight, name="kd_teacher1", **kd)],
             supervised_weight=args.supervised_weight,
+            rows="distilled",
         )
     }
     terms = multilevel_terms(alpha=1 - args.kd_weight, **kd)  # the two teachers share --kd-weight 0.6/0.4
@@ -175,6 +236,7 @@ def mlkd_stage(ctx):
         terms=terms,
         teacher_views=["teacher", "student"],
         supervised_weight=args.supervised_weight,
+        rows="distilled",
     )
     return entries
 

@@ -3,10 +3,12 @@
 Inputs are the ``data_utils.pipeline`` dicts ``{"teacher": (B, T, Ct), "student": (B, T, Cs)}``
 (plus ``"demographics": (B, 5)`` for networks built with demographics), numpy or ``tf.data``.
 Each teacher reads one view (``teacher_views``); the student reads ``"student"``. Labels are
-(B, K); rows holding NaN are unlabelled and add nothing to the supervised loss.
+(B, K); rows holding NaN are unlabelled: they add nothing to the supervised loss, which is the mean
+over the labelled rows only (so ``supervised_weight`` keeps its meaning whatever share of a batch
+is labelled), while every distillation term is a mean over all rows.
 
-The loss of a batch is ``supervised_weight * supervised + sum(term.weight * term)``, each a mean
-over the global batch (``tf.nn.compute_average_loss``), so it is correct under ``tf.distribute``.
+The loss of a batch is ``supervised_weight * supervised + sum(term.weight * term)``, averaged with
+``tf.nn.compute_average_loss``, so it is correct under ``tf.distribute``.
 ``predict`` and ``call`` return the student's logits.
 """
 
@@ -152,7 +154,8 @@ class Distiller(keras.Model):
         labeled = tf.reduce_all(tf.math.is_finite(labels), axis=-1)
         clean = tf.where(tf.math.is_finite(labels), labels, tf.zeros_like(labels))
         mask = tf.cast(labeled, logits.dtype)
-        supervised = self.supervised_loss(clean, logits) * mask
+        share = tf.reduce_mean(mask)  # of this batch labelled: the supervised loss is a mean over those rows
+        supervised = self.supervised_loss(clean, logits) * tf.math.divide_no_nan(mask, share)
         step = StepOutputs(
             logits,
             features,

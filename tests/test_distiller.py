@@ -110,6 +110,23 @@ def test_unlabelled_rows_add_no_supervised_loss():
     assert np.all(np.isfinite(per_example)) and np.all(per_example[4:] == 0) and np.all(per_example[:4] > 0)
 
 
+def test_supervised_loss_is_the_mean_over_labelled_rows_only():
+    """With 2 of 8 rows labelled, the batch's supervised loss is the mean cross-entropy of those 2,
+    by hand; an all-unlabelled batch has none."""
+    student = LRHNet(1, 3)
+    distiller = Distiller(student, [])
+    distiller.compile(optimizer="adam", supervised_weight=1.0)
+    inputs, labels = batch(size=8)
+    logits = student(inputs["student"], training=False).numpy().astype(np.float64)
+    p = 1 / (1 + np.exp(-logits))
+    by_hand = -(labels * np.log(p) + (1 - labels) * np.log(1 - p)).mean(axis=1)[:2].mean()
+    labels[2:] = np.nan
+    supervised = distiller.compute_losses(inputs, labels, training=False)[1].numpy()
+    np.testing.assert_allclose(supervised.mean(), by_hand, rtol=1e-5)
+    labels[:] = np.nan
+    assert np.all(distiller.compute_losses(inputs, labels, training=False)[1].numpy() == 0)
+
+
 def test_bad_inputs_are_refused_before_training():
     teacher = trained(SEResNet1D(4, 3, width=0.25))
     student = LRHNet(1, 3)

@@ -5,6 +5,7 @@ import pytest
 
 from data_utils import STANDARD_LEADS, open_dataset
 from data_utils.cache import build_cache
+from data_utils.augment import Augmentation
 from data_utils.pipeline import ECGPipeline, aggregate_windows
 from data_utils.preprocess import Preprocessing
 
@@ -57,6 +58,39 @@ def test_training_crops_are_random_but_seeded(challenge_cache):
         return np.concatenate([x.numpy() for x, _ in pipeline.train(np.arange(3), 2, seed=seed, view="student")])
 
     assert np.array_equal(epoch(7), epoch(7)) and not np.array_equal(epoch(7), epoch(8))
+
+
+def test_augmentation_by_hand():
+    """No range: the window unchanged. A 0.5 s shift alone: the window rotated by 0-50 samples at 100 Hz."""
+    signals = np.random.default_rng(0).normal(size=(4, 300, 3)).astype(np.float32)
+    still = Augmentation(gain=1.0, wander=0.0, noise=0.0, shift_seconds=0.0)
+    np.testing.assert_array_equal(still.apply(signals, 100.0, np.random.default_rng(1)), signals)
+    shifted = Augmentation(gain=1.0, wander=0.0, noise=0.0).apply(signals, 100.0, np.random.default_rng(1))
+    for row in range(4):
+        assert any(np.array_equal(shifted[row], np.roll(signals[row], k, axis=0)) for k in range(-50, 51))
+    changed = Augmentation().apply(signals, 100.0, np.random.default_rng(1))
+    assert changed.shape == signals.shape and changed.dtype == np.float32 and np.isfinite(changed).all()
+    assert not np.allclose(changed, signals)
+    np.testing.assert_array_equal(changed, Augmentation().apply(signals, 100.0, np.random.default_rng(1)))
+
+
+def test_augmented_training_windows_are_shared_by_both_views_and_seeded(challenge_cache):
+    """Teacher and student read the same augmented window; evaluation and ``augment=False`` are not augmented."""
+    _, cache = challenge_cache
+    pipeline = ECGPipeline(cache, 12, ["V2", "I"], window_seconds=4, augmentation=Augmentation())
+    plain = ECGPipeline(cache, 12, ["V2", "I"], window_seconds=4)
+
+    def first(pipe, seed=0, **options):
+        return next(iter(pipe.train(np.arange(3), batch_size=3, seed=seed, **options)))[0]
+
+    inputs = first(pipeline)
+    np.testing.assert_array_equal(inputs["student"].numpy(), inputs["teacher"].numpy()[:, :, [0, 7]])
+    assert not np.allclose(inputs["teacher"].numpy(), first(plain)["teacher"].numpy(), atol=1e-3)
+    np.testing.assert_array_equal(inputs["teacher"].numpy(), first(pipeline)["teacher"].numpy())
+    assert not np.array_equal(inputs["teacher"].numpy(), first(pipeline, seed=1)["teacher"].numpy())
+    np.testing.assert_array_equal(first(pipeline, augment=False)["teacher"].numpy(), first(plain)["teacher"].numpy())
+    evaluated = next(iter(pipeline.evaluate([0], crop="start", view="teacher")))[0].numpy()
+    np.testing.assert_array_equal(evaluated[0], cache.signal(0)[:400].astype(np.float32))
 
 
 def test_evaluation_windows_and_aggregation(challenge_cache):

@@ -45,7 +45,7 @@ def test_published_files_are_the_ones_the_committed_report_measured(method):
         assert json.load(handle)["classes"] == ["N", "A", "O", "~"]
     with open(os.path.join(MODELS, "split.json")) as handle:
         split = json.load(handle)
-    assert {name: len(records) for name, records in split.items()} == report["data"]["split"]
+    assert {name: len(split[name]) for name in report["data"]["split"]} == report["data"]["split"]
     assert sum(map(sum, int8["confusion"]["counts"])) == report["data"]["split"]["test"]
 
 

@@ -1,0 +1,342 @@
+"""Distillation on real 12-lead data: PTB-XL with scarce and full labels, through ``train.py``.
+
+    python -m benchmarks.ptbxl_distillation --data ../shared/data/ptbxl --out benchmarks/results/ptbxl_distillation.json
+
+PTB-XL's folds (1-8 train, 9 validation, 10 test), superdiagnostic classes, 100 Hz, 10 s. Every
+network is trained by a ``train.py`` call into its own run folder under ``--runs``, with the
+project's defaults (paper-faithful KD: alpha 0.3, T = 7, no T²; cosine schedule; early stopping on
+validation macro AUROC; shared online augmentation) and ``--epochs`` at most.
+
+Teachers: 12-lead SE-ResNets of width ``--teacher-width``, one per seed, trained on all training
+labels (``all``) or, per labelled fraction, on the students' labelled records only (``same``).
+Cells, in the order they run (each for every seed before the next):
+  * scarce labels: students see labels on a fraction (10 %, then 5 % and 25 %) of the training
+    records; rows: the plain student on its labelled records, LRH-Net + KD on every training record
+    from the ``all`` teacher, then from the ``same`` teacher, for lead sets I; I, II; I, II, V2;
+    and LiteHeart (the student alone and with its terms) on lead I;
+  * full labels: the same-lead ceiling (an SE-ResNet of the teacher's width on the student's
+    leads), the plain student, + KD, + MLKD, and LiteHeart alone and with its terms.
+Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
+``paired_difference`` can give each distilled row's gain over its plain student (the same seed,
+fraction and labelled records) with a 95 % bootstrap interval over test records.
+``--resume`` keeps recorded runs; a killed ``train.py`` call continues from its last epoch.
+``--cells`` limits a call to a prefix of the plan (``--list`` prints it).
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from benchmarks.provenance import REPOSITORY, provenance
+from benchmarks.run_log import Results
+from data_utils.files import atomic_write
+
+LEAD_SETS = {"I": "I", "I,II": "I,II", "I,II,V2": "I,II,V2"}
+SCARCE_FRACTIONS = (0.1, 0.05, 0.25)
+KEY = ("model", "leads", "seed", "fraction", "teacher")
+GROUP = ("fraction", "teacher", "leads", "model")
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One ``train.py`` call and the report entries it adds as result rows.
+
+    ``rows`` maps a model name of the run's report to ``(row name, teacher kind)``.
+    """
+
+    name: str
+    flags: tuple
+    rows: dict
+    leads: str
+    seed: int
+    fraction: float
+    teacher_run: str = None  # the cell whose teacher this one distils from
+
+
+def teacher_cell(seed, fraction=1.0):
+    """A 12-lead teacher on every training label (``fraction`` 1: ``all``) or on the labelled share
+    the students of ``fraction`` see (``same``)."""
+    kind = "all" if fraction == 1 else "same"
+    flags = ("--stages", "teacher", "--labeled-fraction", str(fraction), "--teacher-labels", kind)
+    return Cell(f"teacher_{kind}_{fraction:g}_s{seed}", flags, {"teacher": ("teacher", kind)}, "12", seed, fraction)
+
+
+def lrhnet_cell(seed, fraction, leads, teacher):
+    """LRH-Net students of one seed, fraction and lead set distilling from ``teacher`` (a ``teacher_cell``):
+    with the ``all`` teacher the plain student and KD (and MLKD with full labels); with ``same``, KD only
+    (its plain student is the ``all`` cell's: the same seed, so the same labelled records)."""
+    kind = teacher.rows["teacher"][1]
+    rows, stages = {"student_kd": ("student_kd", kind)}, "distill"
+    if kind == "all":
+        rows, stages = {"student": ("student", "none"), **rows}, "student,distill"
+    if fraction == 1:
+        rows, stages = {**rows, "student_mlkd": ("student_mlkd", kind)}, stages + ",mlkd"
+    flags = ("--student-leads", leads, "--labeled-fraction", str(fraction), "--stages", stages)
+    return Cell(f"lrhnet_{kind}_{tag(fraction, leads, seed)}", flags, rows, leads, seed, fraction, teacher.name)
+
+
+def liteheart_cell(seed, fraction, teacher):
+    """The LiteHeart student alone (its ``student`` stage) and with its terms, on lead I."""
+    flags = ("--labeled-fraction", str(fraction), "--method", "liteheart", "--stages", "student,distill")
+    rows = {"student": ("liteheart_alone", "none"), "liteheart": ("liteheart", "all")}
+    return Cell(f"liteheart_{tag(fraction, 'I', seed)}", flags, rows, "I", seed, fraction, teacher.name)
+
+
+def ceiling_cell(seed, leads):
+    """The same-lead ceiling: an SE-ResNet as wide as the teacher on the student's leads, all labels."""
+    flags = ("--teacher-leads", leads, "--student-leads", leads, "--stages", "teacher")
+    rows = {"teacher": ("same_lead_ceiling", "none")}
+    return Cell(f"ceiling_{tag(1.0, leads, seed)}", flags, rows, leads, seed, 1.0)
+
+
+def tag(fraction, leads, seed):
+    return f"{fraction:g}_{leads.replace(',', '')}_s{seed}"
+
+
+def plan(seeds, fractions=SCARCE_FRACTIONS):
+    """Every cell, in the order they run: 10 % labels first (the headline), then 5 % and 25 %, then full labels."""
+    teachers = {seed: teacher_cell(seed) for seed in seeds}
+    cells = list(teachers.values())
+    for fraction in fractions:
+        cells += [lrhnet_cell(seed, fraction, leads, teachers[seed]) for leads in LEAD_SETS for seed in seeds]
+        same = {seed: teacher_cell(seed, fraction) for seed in seeds}
+        cells += same.values()
+        cells += [lrhnet_cell(seed, fraction, leads, same[seed]) for leads in LEAD_SETS for seed in seeds]
+        cells += [liteheart_cell(seed, fraction, teachers[seed]) for seed in seeds]
+    cells += [lrhnet_cell(seed, 1.0, leads, teachers[seed]) for leads in LEAD_SETS for seed in seeds]
+    cells += [ceiling_cell(seed, leads) for leads in LEAD_SETS for seed in seeds]
+    return cells + [liteheart_cell(seed, 1.0, teachers[seed]) for seed in seeds]
+
+
+def train_command(args, cell):
+    """The ``train.py`` call of ``cell``."""
+    command = [sys.executable, "train.py", "--data", f"ptbxl:{args.data}", "--seed", str(cell.seed)]
+    command += ["--epochs", str(args.epochs), "--teacher-width", str(args.teacher_width), *cell.flags]
+    if cell.teacher_run:
+        command += ["--teacher-from", os.path.join(args.runs, cell.teacher_run, "models", "teacher.keras")]
+    return command + ["--out", os.path.join(args.runs, cell.name), "--resume"]
+
+
+def test_probabilities(data, run, report, names):
+    """``({name: (N, K) test probabilities}, (N, K) test labels)`` of the networks ``names`` saved in
+    the run folder ``run``, on PTB-XL's fold 10 of ``data`` (sliding windows averaged per record)."""
+    from data_utils import Preprocessing, open_dataset
+    from data_utils.cache import build_cache
+    from data_utils.pipeline import ECGPipeline
+    from data_utils.splits import split_indices
+    from lrhnet.saving import load_network
+    from lrhnet.training import predict_probabilities
+
+    dataset = open_dataset(data, format="ptbxl", label_set="superdiagnostic", fs=100)
+    cache = build_cache(dataset, Preprocessing(fs=100, band=(0.5, 40.0)), report["teacher_leads"])
+    pipeline = ECGPipeline(cache, report["teacher_leads"], report["student_leads"], 10.0)
+    test = pipeline.evaluate(split_indices(dataset)["test"], crop="sliding")
+    probabilities = {}
+    for name in names:
+        network = load_network(os.path.join(run, "models", f"{name}.keras"))
+        probabilities[name], labels = predict_probabilities(
+            network, test, "teacher" if name == "teacher" else "student"
+        )
+    return probabilities, labels
+
+
+def macro_auroc(labels, probabilities):
+    from data_utils import scoring
+
+    return float(np.nanmean(scoring.per_class_auroc(labels, probabilities)))
+
+
+def paired_difference(labels, pairs, resamples=1000, seed=0):
+    """Mean over seeds of macro AUROC(distilled) - macro AUROC(plain), with a 95 % bootstrap interval.
+
+    Args:
+        labels: (N, K) test labels; pairs: ``[(distilled (N, K), plain (N, K))]``, one per seed, on the
+            same records. Each resample draws N records with replacement, the same for every seed.
+    Returns:
+        ``[difference, low, high]``.
+    """
+    rng = np.random.default_rng(seed)
+
+    def difference(rows):
+        return float(
+            np.mean([macro_auroc(labels[rows], a[rows]) - macro_auroc(labels[rows], b[rows]) for a, b in pairs])
+        )
+
+    draws = [difference(rng.integers(0, len(labels), len(labels))) for _ in range(resamples)]
+    return [difference(np.arange(len(labels))), *map(float, np.percentile(draws, [2.5, 97.5]))]
+
+
+def mean_of_known(values):
+    """The mean of the values that are not None (a class a run could not score), or None."""
+    known = [value for value in values if value is not None]
+    return float(np.mean(known)) if known else None
+
+
+PLAIN = {"student_kd": "student", "student_mlkd": "student", "liteheart": "liteheart_alone"}
+
+
+class PTBXLResults(Results):
+    """Results with test probabilities kept beside them, mean ± std (ddof = 1) over seeds, per-class
+    AUROC, and each distilled row's paired difference from its plain student."""
+
+    def __init__(self, path, header, resume=False):
+        super().__init__(path, header, resume, key=KEY, group=GROUP)
+        self.predictions_path = os.path.splitext(path)[0] + "_predictions.json"
+        self.predictions = {"labels": None, "runs": {}}
+        if resume and os.path.exists(self.predictions_path):
+            with open(self.predictions_path) as handle:
+                self.predictions = json.load(handle)
+
+    @staticmethod
+    def run_id(run):
+        return "/".join(str(run[name]) for name in KEY)
+
+    def add_probabilities(self, run, probabilities, labels):
+        self.predictions["labels"] = np.asarray(labels).astype(int).tolist()
+        self.predictions["runs"][self.run_id(run)] = np.round(probabilities, 6).tolist()
+
+    def write(self):
+        if self.predictions["runs"]:
+            atomic_write(self.predictions_path, json.dumps(self.predictions))
+        super().write()
+
+    def summary(self):
+        groups = {}
+        for run in self.runs:
+            groups.setdefault(tuple(run[name] for name in GROUP), []).append(run)
+        labels = None if self.predictions["labels"] is None else np.asarray(self.predictions["labels"], float)
+        rows = []
+        for values, runs in groups.items():
+            scores = [run["test"]["macro_auroc"] for run in runs]
+            row = {**dict(zip(GROUP, values)), "runs": len(runs), "params": runs[0]["params"]}
+            row["macro_auroc"] = [float(np.mean(scores)), float(np.std(scores, ddof=1)) if len(scores) > 1 else None]
+            row["per_class_auroc"] = {
+                name: mean_of_known([run["test"]["per_class"]["auroc"][name] for run in runs])
+                for name in runs[0]["test"]["per_class"]["auroc"]
+            }
+            row["best_epochs"] = [run["best_epoch"] + 1 for run in runs]
+            plain = PLAIN.get(row["model"])
+            if plain and labels is not None:
+                pairs = [
+                    (self.probabilities(run), self.probabilities({**run, "model": plain, "teacher": "none"}))
+                    for run in runs
+                ]
+                pairs = [pair for pair in pairs if pair[1] is not None]
+                if pairs:
+                    row["paired_difference"] = paired_difference(labels, pairs)
+                    row["paired_seeds"] = len(pairs)
+            rows.append(row)
+        return rows
+
+    def probabilities(self, run):
+        found = self.predictions["runs"].get(self.run_id(run))
+        return None if found is None else np.asarray(found)
+
+    def markdown(self):
+        lines = [f"# {self.header['setting']}", ""]
+        for call in self.header.get("earlier", []) + [self.header]:
+            lines += [f"Command: `{call['command']}`  ", f"Commit {call['commit']}, {call['date']}  "]
+        classes = list(self.summary()[0]["per_class_auroc"]) if self.runs else []
+        lines += [
+            "",
+            "Macro AUROC on fold 10, mean ± std (ddof = 1) over seeds; Δ: mean paired difference from the plain "
+            "student of the same seed and labelled records, with a 95 % bootstrap interval over test records.",
+            "",
+            "| labels | teacher | leads | model | runs | best epochs | macro AUROC | Δ vs plain [95 % CI] | "
+            + " | ".join(classes)
+            + " |",
+            "|---" * (8 + len(classes)) + "|",
+        ]
+        for row in self.summary():
+            mean, std = row["macro_auroc"]
+            difference = row.get("paired_difference")
+            delta = f"{difference[0]:+.3f} [{difference[1]:+.3f}, {difference[2]:+.3f}]" if difference else ""
+            cells = [
+                f"{row['fraction']:.0%}",
+                row["teacher"],
+                row["leads"],
+                row["model"],
+                str(row["runs"]),
+                ", ".join(map(str, row["best_epochs"])),
+                f"{mean:.3f}" + (f" ± {std:.3f}" if std is not None else ""),
+                delta,
+                *(
+                    "" if row["per_class_auroc"][name] is None else f"{row['per_class_auroc'][name]:.3f}"
+                    for name in classes
+                ),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+
+
+def run_cell(args, results, cell):
+    """Train ``cell`` with ``train.py`` (resuming a killed call) and record its rows."""
+    command = train_command(args, cell)
+    print(f"\n=== {cell.name}: {' '.join(command[1:])}", flush=True)
+    subprocess.run(command, cwd=REPOSITORY, check=True)
+    run = os.path.join(args.runs, cell.name)
+    with open(os.path.join(run, "report.json")) as handle:
+        report = json.load(handle)
+    probabilities, labels = test_probabilities(args.data, run, report, list(cell.rows))
+    for name, (row, teacher) in cell.rows.items():
+        entry = report["models"][name]
+        recorded = {"model": row, "leads": cell.leads, "seed": cell.seed, "fraction": cell.fraction, "teacher": teacher}
+        results.add_probabilities(recorded, probabilities[name], labels)
+        results.add(
+            **recorded,
+            params=entry["params"],
+            test=entry["test"],
+            best_epoch=entry["best_epoch"],
+            epochs_run=entry["epochs_run"],
+            learned_from=entry["learned_from"],
+            run=os.path.relpath(run, REPOSITORY),
+            history=entry["history"],
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="the ptbxl folder (PTB-XL's native layout)")
+    parser.add_argument("--out", required=True, help="results JSON path")
+    parser.add_argument("--runs", default=os.path.join("runs", "ptbxl_benchmark"), help="folder of the train.py runs")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--fractions", type=float, nargs="+", default=list(SCARCE_FRACTIONS), help="scarce labelled fractions"
+    )
+    parser.add_argument("--epochs", type=int, default=40, help="most epochs of each training (default: 40)")
+    parser.add_argument("--teacher-width", type=float, default=0.5, help="teacher width (default: 0.5)")
+    parser.add_argument("--cells", type=int, default=None, help="run only the first CELLS cells of the plan")
+    parser.add_argument("--list", action="store_true", help="print the plan and exit")
+    parser.add_argument("--resume", action="store_true", help="keep the runs recorded in --out and skip them")
+    args = parser.parse_args()
+    cells = plan(args.seeds, args.fractions)[: args.cells]
+    if args.list:
+        for index, cell in enumerate(cells):
+            print(index + 1, cell.name, " ".join(cell.flags))
+        return
+    if not os.path.isdir(args.data):
+        parser.error(f"--data: {args.data} is not a folder")
+    if os.path.exists(args.out) and not args.resume:
+        parser.error(f"--out {args.out} exists: pass --resume to add to it, or choose another path")
+    header = {"setting": "ptbxl", **provenance(), "seeds": args.seeds, "epochs": args.epochs}
+    results = PTBXLResults(args.out, {**header, "teacher_width": args.teacher_width}, resume=args.resume)
+
+    def run_all(args, results):
+        for cell in cells:
+            recorded = all(
+                results.has(model=row, leads=cell.leads, seed=cell.seed, fraction=cell.fraction, teacher=teacher)
+                for row, teacher in cell.rows.values()
+            )
+            if not recorded:
+                run_cell(args, results, cell)
+
+    results.complete(run_all, args)
+
+
+if __name__ == "__main__":
+    main()
