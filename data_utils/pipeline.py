@@ -71,12 +71,8 @@ class ECGPipeline:
         rows = rows.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
         draws = tf.data.Dataset.random(seed=seed)
         batches = tf.data.Dataset.zip((rows, draws)).batch(batch_size, drop_remainder=drop_remainder)
-        return self._finish(
-            batches.map(
-                self._loader(random_crop=True, unlabeled=unlabeled, augment=augment), num_parallel_calls=tf.data.AUTOTUNE
-            ),
-            view,
-        )
+        load = self._loader(random_crop=True, unlabeled=unlabeled, augment=augment)
+        return self._finish(batches.map(load, num_parallel_calls=tf.data.AUTOTUNE), view)
 
     def semi_supervised(
         self, labeled, unlabeled, batch_size=64, unlabeled_batch_size=None, seed=0, view=None, labeled_batch_size=None

@@ -93,9 +93,8 @@ def representative_windows(ctx, count=256):
     """Calibration inputs for int8 conversion: ``count`` student windows from the training split."""
     from lrhnet.calibration import representative_samples
 
-    return representative_samples(
-        ctx.pipeline.train(ctx.split["train"][:count], ctx.args.batch_size, ctx.args.seed, view="student", augment=False)
-    )
+    rows, args = ctx.split["train"][:count], ctx.args
+    return representative_samples(ctx.pipeline.train(rows, args.batch_size, args.seed, view="student", augment=False))
 
 
 def exported(ctx, network, filename, kind, reference=None):

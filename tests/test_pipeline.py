@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from data_utils import STANDARD_LEADS, open_dataset
-from data_utils.cache import build_cache
 from data_utils.augment import Augmentation
+from data_utils.cache import build_cache
 from data_utils.pipeline import ECGPipeline, aggregate_windows
 from data_utils.preprocess import Preprocessing
 
