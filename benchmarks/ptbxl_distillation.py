@@ -295,6 +295,7 @@ def run_cell(args, results, cell):
             epochs_run=entry["epochs_run"],
             learned_from=entry["learned_from"],
             run=os.path.relpath(run, REPOSITORY),
+            commit=results.header["commit"],  # a resumed benchmark may run later cells on newer code
             history=entry["history"],
         )
 
