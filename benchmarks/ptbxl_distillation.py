@@ -14,8 +14,9 @@ Cells, in the order they run (each for every seed before the next):
     records; rows: the plain student on its labelled records, LRH-Net + KD on every training record
     from the ``all`` teacher, then from the ``same`` teacher, for lead sets I; I, II; I, II, V2;
     and LiteHeart (the student alone and with its terms) on lead I;
-  * full labels: the same-lead ceiling (an SE-ResNet of the teacher's width on the student's
-    leads), the plain student, + KD, + MLKD, and LiteHeart alone and with its terms.
+  * full labels: the plain student, + KD, + MLKD, + KD weighted per class by what the student's
+    leads carry (``--kd-class-weights carry``), the same-lead ceiling (an SE-ResNet of the
+    teacher's width on the student's leads), and LiteHeart alone and with its terms.
 Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
 ``paired_difference`` can give each distilled row's gain over its plain student (the same seed,
 fraction and labelled records) with a 95 % bootstrap interval over test records.
@@ -80,6 +81,14 @@ def lrhnet_cell(seed, fraction, leads, teacher):
     return Cell(f"lrhnet_{kind}_{tag(fraction, leads, seed)}", flags, rows, leads, seed, fraction, teacher.name)
 
 
+def carry_cell(seed, leads, teacher):
+    """KD weighted per class by what the student's leads carry (``--kd-class-weights carry``), full
+    labels; it trains its own plain student for the weights, recorded only in its run folder."""
+    flags = ("--student-leads", leads, "--stages", "student,distill", "--kd-class-weights", "carry")
+    rows = {"student_kd": ("student_kd_carry", "all")}
+    return Cell(f"carry_{tag(1.0, leads, seed)}", flags, rows, leads, seed, 1.0, teacher.name)
+
+
 def liteheart_cell(seed, fraction, teacher):
     """The LiteHeart student alone (its ``student`` stage) and with its terms, on lead I."""
     flags = ("--labeled-fraction", str(fraction), "--method", "liteheart", "--stages", "student,distill")
@@ -109,6 +118,7 @@ def plan(seeds, fractions=SCARCE_FRACTIONS):
         cells += [lrhnet_cell(seed, fraction, leads, same[seed]) for leads in LEAD_SETS for seed in seeds]
         cells += [liteheart_cell(seed, fraction, teachers[seed]) for seed in seeds]
     cells += [lrhnet_cell(seed, 1.0, leads, teachers[seed]) for leads in LEAD_SETS for seed in seeds]
+    cells += [carry_cell(seed, leads, teachers[seed]) for leads in LEAD_SETS for seed in seeds]
     cells += [ceiling_cell(seed, leads) for leads in LEAD_SETS for seed in seeds]
     return cells + [liteheart_cell(seed, 1.0, teachers[seed]) for seed in seeds]
 
@@ -177,7 +187,12 @@ def mean_of_known(values):
     return float(np.mean(known)) if known else None
 
 
-PLAIN = {"student_kd": "student", "student_mlkd": "student", "liteheart": "liteheart_alone"}
+PLAIN = {
+    "student_kd": "student",
+    "student_mlkd": "student",
+    "student_kd_carry": "student",
+    "liteheart": "liteheart_alone",
+}
 
 
 class PTBXLResults(Results):

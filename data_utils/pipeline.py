@@ -17,6 +17,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import numpy as np
 import tensorflow as tf
 
+from data_utils.beats import beat_profiles
 from data_utils.leads import resolve_leads
 from data_utils.preprocess import window_starts
 
@@ -33,10 +34,19 @@ class ECGPipeline:
         demographics: add the (B, 5) age/sex encoding to the inputs.
         augmentation: a ``data_utils.augment.Augmentation`` applied to training windows (all leads
             at once, before the views are taken), or None.
+        beats: add ``"beats"`` (B, W) to training inputs: the ``data_utils.beats.beat_profiles`` of
+            each window, found on the teacher's leads after augmentation (for LiteHeart's region term).
     """
 
     def __init__(
-        self, cache, teacher_leads=12, student_leads=None, window_seconds=10.0, demographics=False, augmentation=None
+        self,
+        cache,
+        teacher_leads=12,
+        student_leads=None,
+        window_seconds=10.0,
+        demographics=False,
+        augmentation=None,
+        beats=False,
     ):
         self.cache = cache
         self.teacher_leads = resolve_leads(teacher_leads)
@@ -49,7 +59,7 @@ class ECGPipeline:
         self.window = int(round(window_seconds * cache.fs))
         if self.window < 1:
             raise ValueError(f"window of {window_seconds} s at {cache.fs} Hz has no samples")
-        self.demographics, self.augmentation = demographics, augmentation
+        self.demographics, self.augmentation, self.beats = demographics, augmentation, beats
         self._teacher_columns = [cache.leads.index(lead) for lead in self.teacher_leads]
         self._student_columns = [cache.leads.index(lead) for lead in self.student_leads]
 
@@ -139,7 +149,8 @@ class ECGPipeline:
         return indices
 
     def _load_numpy(self, rows, draws_or_starts, random_crop, unlabeled, augment=False):
-        """rows (B,), starts or random draws (B,) -> teacher, student, demographics, labels, rows.
+        """rows (B,), starts or random draws (B,) -> teacher, student, demographics, labels, rows, beats
+        ((B, W) beat profiles of training windows when the pipeline has ``beats``, else (B, 0)).
 
         Augmentation draws from a generator seeded by the batch's rows and random draws: reproducible
         for a seed, and new in each epoch (the rows are shuffled anew).
@@ -159,20 +170,24 @@ class ECGPipeline:
             rng = np.random.default_rng([*np.asarray(draws_or_starts).view(np.uint64), *rows.astype(np.uint64)])
             signals = self.augmentation.apply(signals, cache.fs, rng)
         labels = np.full((len(rows), len(cache.classes)), np.nan, np.float32) if unlabeled else cache.labels[rows]
+        teacher = signals[:, :, self._teacher_columns]
+        with_beats = self.beats and random_crop
+        beats = beat_profiles(teacher, cache.fs) if with_beats else np.zeros((len(rows), 0), np.float32)
         return (
-            signals[:, :, self._teacher_columns],
+            teacher,
             signals[:, :, self._student_columns],
             cache.demographics[rows],
             labels,
             rows.astype(np.int64),
+            beats,
         )
 
     def _loader(self, random_crop, unlabeled, augment=False):
         def load(rows, values):
-            teacher, student, demographics, labels, record = tf.numpy_function(
+            teacher, student, demographics, labels, record, beats = tf.numpy_function(
                 lambda r, v: self._load_numpy(r, v, random_crop, unlabeled, augment),
                 [rows, values],
-                [tf.float32, tf.float32, tf.float32, tf.float32, tf.int64],
+                [tf.float32, tf.float32, tf.float32, tf.float32, tf.int64, tf.float32],
                 stateful=False,
             )
             teacher.set_shape([None, self.window, len(self.teacher_leads)])
@@ -180,7 +195,11 @@ class ECGPipeline:
             demographics.set_shape([None, 5])
             labels.set_shape([None, self.num_classes])
             record.set_shape([None])
-            return {"teacher": teacher, "student": student, "demographics": demographics, "record": record}, labels
+            inputs = {"teacher": teacher, "student": student, "demographics": demographics, "record": record}
+            if self.beats and random_crop:
+                beats.set_shape([None, self.window])
+                inputs["beats"] = beats
+            return inputs, labels
 
         return load
 
@@ -194,6 +213,7 @@ class ECGPipeline:
                     ["teacher", "student"]
                     + (["demographics"] if self.demographics else [])
                     + (["record"] if keep_record else [])
+                    + (["beats"] if "beats" in inputs else [])
                 )
                 return {key: inputs[key] for key in keys}, labels
             if self.demographics:

@@ -137,6 +137,21 @@ def build_parser():
             default=default,
             help=f"weight of {what}; 0 switches it off (default: {default:g})",
         )
+    model.add_argument(
+        "--kd-class-weights",
+        choices=("uniform", "carry"),
+        default="uniform",
+        help="LRH-Net KD per class: uniform, or carry: each class weighted by the share of the teacher's validation "
+        "AUROC above chance that the plain student on its own leads reaches (needs the student stage; multi-label "
+        "data) (default: uniform)",
+    )
+    model.add_argument(
+        "--beat-weight",
+        type=float,
+        default=0.0,
+        help="LiteHeart region term: weight of heartbeat windows (R peaks found in each training window) beside the "
+        "teacher's class-activation map, which weighs 1 (default: 0)",
+    )
 
     compress = parser.add_argument_group("compression and export")
     compress.add_argument(
@@ -217,6 +232,7 @@ def parse_args(argv=None):
         "temperature",
         "teacher_width",
         "supervised_weight",
+        "beat_weight",
         *(f"{name}_weight" for name in TERM_FLAGS),
         *(("int8_tolerance",) if args.int8_tolerance is not None else ()),
     )
@@ -252,10 +268,20 @@ def parse_args(argv=None):
         (lambda: 0 <= args.sparsity < 1, f"--sparsity must lie in [0, 1), not {args.sparsity}"),
         (lambda: args.temperature > 0, "--temperature must be positive"),
         (
-            lambda: all(getattr(args, f"{name}_weight") >= 0 for name in TERM_FLAGS) and args.supervised_weight >= 0,
+            lambda: all(getattr(args, f"{name}_weight") >= 0 for name in (*TERM_FLAGS, "beat", "supervised")),
             "term weights must be non-negative",
         ),
         (lambda: args.teacher_width > 0, "--teacher-width must be positive"),
+        (
+            lambda: args.kd_class_weights == "uniform" or (args.method == "lrhnet" and "student" in args.stages),
+            "--kd-class-weights carry weighs LRH-Net's KD by the plain student's validation AUROC: it needs --method "
+            "lrhnet and the student stage in --stages",
+        ),
+        (
+            lambda: args.beat_weight == 0 or (args.method == "liteheart" and args.region_weight > 0),
+            "--beat-weight weighs heartbeat windows in LiteHeart's region term: it needs --method liteheart and a "
+            "positive --region-weight",
+        ),
         (
             lambda: not (args.demographics and args.method == "liteheart"),
             "--demographics is for --method lrhnet (the LiteHeart student reads one lead only)",

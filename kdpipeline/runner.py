@@ -111,6 +111,7 @@ def build_context(args):
         args.window_seconds,
         demographics=args.demographics,
         augmentation=Augmentation() if args.augment else None,
+        beats=args.method == "liteheart" and args.region_weight > 0 and args.beat_weight > 0,
     )
     summary = dataset.summary()
     location = (
@@ -167,6 +168,8 @@ FLAGS_BEFORE_THEY_EXISTED = {
     "patience": 0,
     "augment": False,
     "teacher_labels": "same",
+    "beat_weight": 0.0,
+    "kd_class_weights": "uniform",
 }
 
 
@@ -214,6 +217,10 @@ def run(args):
     config = run_config(args)
     check_resume(args, config)
     context, data = build_context(args)  # every input is checked before the run folder is touched
+    if args.kd_class_weights == "carry" and not context.multilabel:
+        raise SystemExit(
+            f"train.py: error: --kd-class-weights carry weighs per-class Bernoulli KD; {args.data} is single-label"
+        )
     if args.teacher_from:
         check_teacher(args.teacher_from, len(args.teacher_leads), len(context.classes))
     try:

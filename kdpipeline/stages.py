@@ -26,6 +26,7 @@ class Context:
     unlabeled: np.ndarray  # the other training rows
     multilabel: bool
     teacher_labeled: np.ndarray = None  # training rows whose labels the teacher sees (default: ``labeled``)
+    kd_class_weights: list = None  # (K,) per-class weights of LRH-Net's logit KD (``--kd-class-weights``)
     stage: str = ""  # the stage running now, named in errors
 
     @property
@@ -170,23 +171,42 @@ def distillation_terms(ctx):
             mi=args.mi_weight,
             pseudo=args.pseudo_weight,
             consistency=args.consistency_weight,
+            beat_weight=args.beat_weight,
         )
     from lrhnet import FeatureDistillation, LogitDistillation
 
-    terms = (
-        [LogitDistillation(args.kd_weight, args.temperature, kd_mode(ctx), scale_t2=args.kd_t2)]
-        if args.kd_weight > 0
-        else []
-    )
+    weights = ctx.kd_class_weights
+    kd = LogitDistillation(args.kd_weight, args.temperature, kd_mode(ctx), scale_t2=args.kd_t2, class_weights=weights)
+    terms = [kd] if args.kd_weight > 0 else []
     if args.feature_weight > 0:
         terms.append(FeatureDistillation(args.feature_weight))
     return terms
+
+
+def validation_auroc(ctx, name, view):
+    """(K,) per-class validation AUROC of the run's network ``name`` reading ``view``."""
+    from data_utils import scoring
+    from lrhnet.training import predict_probabilities
+
+    validation = ctx.pipeline.evaluate(ctx.split["validation"], ctx.args.batch_size, crop="sliding")
+    probabilities, labels = predict_probabilities(ctx.run.load_model(name), validation, view, ctx.multilabel)
+    return scoring.per_class_auroc(labels, probabilities)
+
+
+def carry_weights_of_run(ctx):
+    """``--kd-class-weights carry``: ``lrhnet.terms.carry_weights`` from the teacher's and the plain
+    student's validation AUROC per class (K,)."""
+    from lrhnet.terms import carry_weights
+
+    return carry_weights(validation_auroc(ctx, "teacher", "teacher"), validation_auroc(ctx, "student", "student"))
 
 
 def distill_stage(ctx):
     """LRH-Net: the student with logit (and feature) distillation; LiteHeart: semi-supervised LiteHeart."""
     args = ctx.args
     teacher = ctx.run.load_model("teacher")
+    if args.kd_class_weights == "carry":
+        ctx.kd_class_weights = [float(value) for value in carry_weights_of_run(ctx)]
     fit = {
         "teachers": [teacher],
         "terms": distillation_terms(ctx),
@@ -197,8 +217,12 @@ def distill_stage(ctx):
         from liteheart.semi_supervised import SemiSupervisedDistiller
 
         fit["distiller_class"] = SemiSupervisedDistiller
+        fit["distiller_options"] = {"fs": ctx.cache.fs}
         return {"liteheart": train_and_record(ctx, build_student(ctx, "liteheart"), "liteheart", **fit)}
-    return {"student_kd": train_and_record(ctx, build_student(ctx, "student_kd"), "student_kd", **fit)}
+    entry = train_and_record(ctx, build_student(ctx, "student_kd"), "student_kd", **fit)
+    if ctx.kd_class_weights is not None:
+        entry["kd_class_weights"] = dict(zip(ctx.classes, ctx.kd_class_weights))
+    return {"student_kd": entry}
 
 
 def mlkd_stage(ctx):

@@ -5,9 +5,9 @@ import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFMOT needs Keras 2 (tf_keras); see docs/design.md
 
-from data_utils.beats import detect_r_peaks  # noqa: E402
+from data_utils.beats import beat_profile, detect_r_peaks  # noqa: E402
 from liteheart.mutual_information import CrossLayerMutualInformation  # noqa: E402
-from liteheart.region import RegionAwareDistillation, beat_profile, region_weights  # noqa: E402
+from liteheart.region import RegionAwareDistillation, region_weights  # noqa: E402
 from liteheart.student import LiteHeartStudent  # noqa: E402
 
 __all__ = [

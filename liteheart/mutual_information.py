@@ -7,7 +7,10 @@ the two projections over a temperature. Over a batch of B records, the InfoNCE b
 et al. 2018) gives I(student layer; teacher layer) >= log B - L, with L the cross-entropy of finding
 each record's teacher projection among the batch's. The student maximises the weighted sum of the
 bounds; the pair weights are fixed, or learned as each student layer's softmax attention over the
-teacher layers. Each pair's estimate is logged as ``mi_s<i>_t<j>``.
+teacher layers. Learned weights would collapse onto the pair whose bound is easiest to raise (the
+gradient of the weighted sum moves weight towards the largest bound), so half of each student
+layer's weight (``weight_floor``) is spread evenly over its teacher layers and only the rest is
+learned. Each pair's estimate is logged as ``mi_s<i>_t<j>``.
 """
 
 import numpy as np
@@ -34,6 +37,8 @@ class CrossLayerMutualInformation(DistillationTerm):
             ``"logits"``.
         pair_weights: (S, T) fixed weights (default uniform); ignored when ``learn_weights``.
         learn_weights: learn each student stage's softmax attention over the teacher layers.
+        weight_floor: with ``learn_weights``, the share of each student stage's weight spread evenly
+            over the teacher layers; every pair keeps at least ``weight_floor / (S * T)``.
         projection_dim, temperature: the critic's shared space and temperature.
     """
 
@@ -44,6 +49,7 @@ class CrossLayerMutualInformation(DistillationTerm):
         teacher_layers=(-1, LOGITS),
         pair_weights=None,
         learn_weights=False,
+        weight_floor=0.5,
         projection_dim=64,
         temperature=0.1,
         teacher_index=0,
@@ -58,7 +64,10 @@ class CrossLayerMutualInformation(DistillationTerm):
         )
         if fixed.shape != shape or np.any(fixed < 0):
             raise ValueError(f"pair_weights must be non-negative with shape {shape}")
+        if not 0 <= weight_floor <= 1:
+            raise ValueError(f"weight_floor must lie in [0, 1], not {weight_floor}")
         self.fixed_weights, self.learn_weights = fixed.astype(np.float32), bool(learn_weights)
+        self.weight_floor = float(weight_floor)
         self.projection_dim, self.temperature = int(projection_dim), float(temperature)
         self.student_heads, self.teacher_heads, self.attention = [], [], None
 
@@ -92,10 +101,13 @@ class CrossLayerMutualInformation(DistillationTerm):
             )
 
     def pair_weights(self):
-        """(S, T) weights in use: fixed, or each student stage's attention / S."""
+        """(S, T) weights in use, summing to one: fixed, or per student stage the floor spread evenly
+        plus the rest by its attention, over S."""
         if self.attention is None:
             return tf.constant(self.fixed_weights)
-        return tf.nn.softmax(self.attention, axis=1) / len(self.student_stages)
+        stages, layers = self.fixed_weights.shape
+        learned = (1 - self.weight_floor) * tf.nn.softmax(self.attention, axis=1) + self.weight_floor / layers
+        return learned / stages
 
     def pooled_pairs(self, outputs):
         """Pooled student stages (list of (B, C)) and teacher layers (list of (B, C) or logits)."""

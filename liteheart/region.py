@@ -11,13 +11,10 @@ The loss is sum_t w(t) * mean_c (adapter(student features)(t) - teacher features
 student's map resampled to the teacher's length.
 """
 
-import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
 from lrhnet.terms import DistillationTerm, align_length
-
-BEAT_BEFORE, BEAT_AFTER, QRS_SIGMA, BEAT_FLOOR = 0.25, 0.45, 0.04, 0.1
 
 
 def normalise_weights(weights):
@@ -42,23 +39,12 @@ def class_activation_weights(teacher, last_features, logits, multilabel=True):
     return normalise_weights(tf.einsum("btk,bk->bt", cam, confidence))
 
 
-def beat_profile(r_peaks, length, fs):
-    """(length,) weights over one record from its R-peak sample indices (see the module doc)."""
-    t = np.arange(length) / fs
-    profile = np.zeros(length, dtype=np.float32)
-    for peak in np.asarray(r_peaks) / fs:
-        inside = (t >= peak - BEAT_BEFORE) & (t <= peak + BEAT_AFTER)
-        bump = np.maximum(np.exp(-0.5 * ((t - peak) / QRS_SIGMA) ** 2), BEAT_FLOOR)
-        profile = np.maximum(profile, np.where(inside, bump, 0.0))
-    return profile
-
-
 def region_weights(teacher, teacher_inputs, beats=None, cam_weight=1.0, beat_weight=0.0, multilabel=True, stage=-1):
     """Region weights for a batch, for plotting over the ECG or for the loss.
 
     Args:
         teacher: the teacher network; teacher_inputs: what it is called on.
-        beats: optional (B, T_signal) beat profiles (``beat_profile`` per record).
+        beats: optional (B, T_signal) beat profiles (``data_utils.beats.beat_profiles``).
     Returns:
         float32 (B, T_features) weights of the teacher's ``stage`` feature axis, rows summing to one.
     """
@@ -87,7 +73,7 @@ class RegionAwareDistillation(DistillationTerm):
     Args:
         student_stage, teacher_stage: the feature maps matched through a learned 1x1 adapter.
         cam_weight, beat_weight: the mix of the two weightings (``beat_weight`` needs a
-            ``"beats"`` (B, T) entry in the batch inputs).
+            ``"beats"`` (B, T) entry in the batch inputs: an ``ECGPipeline`` with ``beats=True``).
         multilabel: how teacher logits turn into class confidences (sigmoid or softmax).
     """
 

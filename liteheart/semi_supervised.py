@@ -13,6 +13,7 @@ use the unlabelled rows further, in the manner of FixMatch (Sohn et al. 2020):
 the EMA student's outputs to what the terms see. No term reads labels.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from liteheart.mutual_information import CrossLayerMutualInformation
@@ -28,16 +29,16 @@ def weak_augment(signal):
     return signal * gain + tf.random.normal(tf.shape(signal), stddev=0.02)
 
 
-def strong_augment(signal):
-    """(B, T, C) -> same shape: per-lead gain 0.6-1.4, noise (sigma 0.1), a slow baseline swing
-    (0.1-0.5 Hz at 100 Hz sampling, up to 0.3) and one blanked stretch of 10 % of the window."""
+def strong_augment(signal, fs=100.0):
+    """(B, T, C) at ``fs`` Hz -> same shape: per-lead gain 0.6-1.4, noise (sigma 0.1), a slow
+    baseline swing (0.1-0.5 Hz, up to 0.3 per lead) and one blanked stretch of 10 % of the window."""
     shape = tf.shape(signal)
     batch, length, channels = shape[0], shape[1], shape[2]
     gain = tf.random.uniform([batch, 1, channels], 0.6, 1.4)
-    t = tf.cast(tf.range(length), tf.float32)[None, :, None]
-    frequency = tf.random.uniform([batch, 1, 1], 0.001, 0.005)  # cycles per sample
+    seconds = tf.cast(tf.range(length), tf.float32)[None, :, None] / fs
+    frequency = tf.random.uniform([batch, 1, 1], 0.1, 0.5)  # Hz
     swing = tf.random.uniform([batch, 1, channels], 0.0, 0.3) * tf.sin(
-        2 * 3.14159265 * frequency * t + tf.random.uniform([batch, 1, 1], 0, 6.2831853)
+        2 * np.pi * frequency * seconds + tf.random.uniform([batch, 1, 1], 0, 2 * np.pi)
     )
     stretch = length // 10
     start = tf.random.uniform([batch, 1, 1], 0, tf.maximum(length - stretch, 1), dtype=tf.int32)
@@ -60,14 +61,26 @@ class SemiSupervisedDistiller(Distiller):
     ``extra["strong_logits"]`` (the student on a strong augmentation of that weak input) and, with ``ema_decay``,
     ``extra["ema_logits"]`` (an exponential moving average of the student, updated after each
     step, on the weak input). At evaluation the student reads the clean input and the strong pass
-    is left out. Arguments as for ``Distiller``, plus ``ema_decay`` (None: no EMA student).
+    is left out. Arguments as for ``Distiller``, plus ``ema_decay`` (None: no EMA student) and
+    ``fs``, the sampling rate of the inputs (Hz; the strong augmentation's baseline swing is in Hz).
     Raises ``ValueError`` when a term needs the EMA student and ``ema_decay`` is None.
     """
 
     def __init__(
-        self, student, teachers, terms=(), teacher_views=None, student_view="student", ema_decay=None, **kwargs
+        self,
+        student,
+        teachers,
+        terms=(),
+        teacher_views=None,
+        student_view="student",
+        ema_decay=None,
+        fs=100.0,
+        **kwargs,
     ):
         super().__init__(student, teachers, terms, teacher_views, student_view, **kwargs)
+        if not fs > 0:
+            raise ValueError(f"fs must be a positive rate in Hz, not {fs}")
+        self.fs = float(fs)
         if any(getattr(term, "source", None) == "ema" for term in self.terms) and ema_decay is None:
             raise ValueError("a PseudoLabels term with source='ema' needs ema_decay (for example 0.99)")
         self.ema_decay, self.ema_student = ema_decay, None
@@ -88,7 +101,8 @@ class SemiSupervisedDistiller(Distiller):
     def extra_outputs(self, student_inputs, training):
         extra = {}
         if training:
-            extra["strong_logits"] = self.student(_with_signal(student_inputs, strong_augment), training=True)
+            strong = _with_signal(student_inputs, lambda signal: strong_augment(signal, self.fs))
+            extra["strong_logits"] = self.student(strong, training=True)
         if self.ema_student is not None:
             extra["ema_logits"] = tf.stop_gradient(self.ema_student(student_inputs, training=False))
         return extra
@@ -182,7 +196,13 @@ TERM_WEIGHTS = {"kd": 0.7, "region": 1.0, "mi": 0.1, "pseudo": 1.0, "consistency
 
 
 def liteheart_terms(
-    multilabel=True, threshold=0.9, pseudo_source="teacher", temperature=None, scale_t2=False, **weights
+    multilabel=True,
+    threshold=0.9,
+    pseudo_source="teacher",
+    temperature=None,
+    scale_t2=False,
+    beat_weight=0.0,
+    **weights,
 ):
     """LiteHeart's distillation terms with their weights; a weight of 0 switches a term off.
 
@@ -191,6 +211,8 @@ def liteheart_terms(
         multilabel: the task type (logit KD mode, CAM confidences, pseudo-label targets).
         temperature: logit KD temperature (default 7).
         scale_t2: multiply logit KD by T^2 (see ``lrhnet.terms.LogitDistillation``; default no).
+        beat_weight: share of heartbeat windows beside the teacher's class-activation map in the
+            region term's weighting (``RegionAwareDistillation``; needs batches with ``"beats"``).
     Returns:
         a list of terms for ``SemiSupervisedDistiller``.
     """
@@ -201,7 +223,7 @@ def liteheart_terms(
     mode = "bernoulli" if multilabel else "softmax"
     builders = {
         "kd": lambda w: LogitDistillation(w, temperature=temperature or 7.0, mode=mode, scale_t2=scale_t2),
-        "region": lambda w: RegionAwareDistillation(w, multilabel=multilabel),
+        "region": lambda w: RegionAwareDistillation(w, beat_weight=beat_weight, multilabel=multilabel),
         "mi": lambda w: CrossLayerMutualInformation(w),
         "pseudo": lambda w: PseudoLabels(w, threshold=threshold, source=pseudo_source, multilabel=multilabel),
         "consistency": lambda w: AugmentationConsistency(w, multilabel=multilabel),

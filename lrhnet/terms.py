@@ -6,6 +6,7 @@ averages them over the global batch, and logs each term's mean under the term's 
 
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
@@ -69,11 +70,11 @@ class DistillationTerm(keras.layers.Layer):
         return {**super().get_config(), "weight": self.weight, "teacher_index": self.teacher_index}
 
 
-def logit_kl(target_logits, logits, mode):
+def logit_kl(target_logits, logits, mode, class_weights=None):
     """(B,) KL(target || prediction) of two logit tensors (B, K).
 
-    ``mode="softmax"``: across classes; ``"bernoulli"``: per class, averaged over classes. No
-    gradient is stopped here.
+    ``mode="softmax"``: across classes; ``"bernoulli"``: per class, averaged over classes, each
+    class's KL times its ``class_weights`` entry (K,) if given. No gradient is stopped here.
     """
     if mode == "softmax":
         log_p_t, log_p_s = tf.nn.log_softmax(target_logits, axis=-1), tf.nn.log_softmax(logits, axis=-1)
@@ -83,6 +84,8 @@ def logit_kl(target_logits, logits, mode):
     per_class = p_t * (tf.math.log_sigmoid(t) - tf.math.log_sigmoid(s)) + (1 - p_t) * (
         tf.math.log_sigmoid(-t) - tf.math.log_sigmoid(-s)
     )
+    if class_weights is not None:
+        per_class = per_class * tf.constant(class_weights, per_class.dtype)
     return tf.reduce_mean(per_class, axis=-1)
 
 
@@ -95,27 +98,62 @@ class LogitDistillation(DistillationTerm):
     (arXiv:1503.02531) suggest to keep the soft-target gradients' size; the LRH-Net authors' code
     has no T^2, and neither has our default (``scale_t2=False``). With T = 7 the factor is 49, and
     with weight 0.7 the KD term then makes up most of the loss (docs/design.md).
+    ``class_weights`` (K,), Bernoulli mode only, weighs each class's KL (``carry_weights``).
     """
 
     MODES = ("bernoulli", "softmax")
 
-    def __init__(self, weight=0.7, temperature=7.0, mode="bernoulli", teacher_index=0, scale_t2=False, **kwargs):
+    def __init__(
+        self,
+        weight=0.7,
+        temperature=7.0,
+        mode="bernoulli",
+        teacher_index=0,
+        scale_t2=False,
+        class_weights=None,
+        **kwargs,
+    ):
         kwargs.setdefault("name", "logit_kd")
         super().__init__(weight, teacher_index, **kwargs)
         if mode not in self.MODES:
             raise ValueError(f"mode {mode!r} is not one of {self.MODES}")
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, not {temperature}")
+        if class_weights is not None:
+            class_weights = [float(value) for value in class_weights]
+            if mode != "bernoulli" or min(class_weights) < 0:
+                raise ValueError("class_weights must be non-negative and need mode 'bernoulli'")
         self.temperature, self.mode = float(temperature), mode
-        self.scale_t2 = bool(scale_t2)
+        self.scale_t2, self.class_weights = bool(scale_t2), class_weights
 
     def per_example(self, outputs):
         t = tf.stop_gradient(outputs.teacher_logits[self.teacher_index]) / self.temperature
-        kl = logit_kl(t, outputs.student_logits / self.temperature, self.mode)
+        kl = logit_kl(t, outputs.student_logits / self.temperature, self.mode, self.class_weights)
         return kl * self.temperature**2 if self.scale_t2 else kl
 
     def get_config(self):
-        return {**super().get_config(), "temperature": self.temperature, "mode": self.mode, "scale_t2": self.scale_t2}
+        return {
+            **super().get_config(),
+            "temperature": self.temperature,
+            "mode": self.mode,
+            "scale_t2": self.scale_t2,
+            "class_weights": self.class_weights,
+        }
+
+
+def carry_weights(teacher_auroc, same_lead_auroc):
+    """(K,) per-class KD weights: the share of the teacher's skill above chance on each class that a
+    network reading only the student's leads reaches, ``clip((a_s - 0.5) / (a_t - 0.5), 0, 1)`` of
+    validation AUROCs (K,), rescaled to mean 1 so that the KD term keeps its overall size.
+
+    A class the teacher does not score above chance, or either network cannot score (NaN), gets 0;
+    all zero gives all ones (plain KD).
+    """
+    teacher, same = np.asarray(teacher_auroc, float), np.asarray(same_lead_auroc, float)
+    usable = np.isfinite(teacher) & np.isfinite(same) & (teacher > 0.5)
+    share = np.zeros_like(teacher)
+    share[usable] = np.clip((same[usable] - 0.5) / (teacher[usable] - 0.5), 0.0, 1.0)
+    return share / share.mean() if share.sum() > 0 else np.ones_like(teacher)
 
 
 def align_length(features, length):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lrhnet.terms import LogitDistillation, StepOutputs
+from lrhnet.terms import LogitDistillation, StepOutputs, carry_weights
 
 TEACHER = np.array([[2.0, -1.0, 0.5, 4.0], [-3.0, 1.5, 0.0, -0.5]])
 STUDENT = np.array([[0.5, 0.3, -1.0, 2.0], [1.0, -2.0, 0.7, 0.1]])
@@ -80,3 +80,28 @@ def test_supervised_term_and_the_papers_mix_match_the_closed_form():
     np.testing.assert_allclose(
         tape.gradient(totals[1], student).numpy(), 0.3 * (q - labels) / 4 + 0.7 * kl_gradient, rtol=1e-6
     )
+
+
+def test_class_weighted_kd_matches_the_closed_form():
+    """Weights w: KL = mean_k w_k KL_k and dKL/ds_k = w_k (q_k - p_k) / (K T)."""
+    weights = np.array([2.0, 0.0, 1.5, 0.5])
+    term = LogitDistillation(temperature=T, class_weights=weights)
+    student = tf.Variable(STUDENT, dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        value = term.per_example(StepOutputs(student, [], [tf.constant(TEACHER)], [[]]))
+        total = tf.reduce_sum(value)
+    p, q = sigmoid(TEACHER / T), sigmoid(STUDENT / T)
+    per_class = p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))
+    np.testing.assert_allclose(value.numpy(), np.mean(weights * per_class, axis=1), rtol=1e-10)
+    np.testing.assert_allclose(tape.gradient(total, student).numpy(), weights * (q - p) / (4 * T), rtol=1e-8)
+    with pytest.raises(ValueError, match="class_weights"):
+        LogitDistillation(mode="softmax", class_weights=weights)
+    with pytest.raises(ValueError, match="class_weights"):
+        LogitDistillation(class_weights=[1.0, -1.0])
+
+
+def test_carry_weights_by_hand():
+    """Shares of the teacher's AUROC above chance (0.2/0.4, 0.3/0.3, none, unscorable), rescaled to mean 1."""
+    weights = carry_weights([0.9, 0.8, 0.5, np.nan], [0.7, 0.85, 0.6, 0.7])
+    np.testing.assert_allclose(weights, np.array([0.5, 1.0, 0.0, 0.0]) / 0.375)
+    np.testing.assert_array_equal(carry_weights([0.5, 0.4], [0.6, 0.6]), [1.0, 1.0])  # nothing to carry: plain KD

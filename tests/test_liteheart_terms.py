@@ -118,3 +118,14 @@ def test_distiller_logs_each_pair_and_learns_pair_weights():
     assert not np.allclose(weights, 0.25), "the attention over teacher layers should have moved"
     with pytest.raises(ValueError, match="no stage"):
         Distiller(LiteHeartStudent(3), teacher, [CrossLayerMutualInformation(student_stages=(7,))])
+
+
+def test_learned_pair_weights_cannot_collapse_onto_one_pair():
+    """However far the attention goes, each of the 2 x 2 pairs keeps floor / 4 of the weight."""
+    mi = CrossLayerMutualInformation(student_stages=(-2, -1), teacher_layers=(-1, "logits"), learn_weights=True)
+    mi.prepare([8, 16], [[8, 16]])
+    mi.attention.assign([[100.0, -100.0], [-100.0, 100.0]])
+    weights = mi.pair_weights().numpy()
+    np.testing.assert_allclose(weights, [[0.375, 0.125], [0.125, 0.375]], atol=1e-6)
+    with pytest.raises(ValueError, match="weight_floor"):
+        CrossLayerMutualInformation(weight_floor=1.5)

@@ -93,6 +93,21 @@ def test_augmented_training_windows_are_shared_by_both_views_and_seeded(challeng
     np.testing.assert_array_equal(evaluated[0], cache.signal(0)[:400].astype(np.float32))
 
 
+def test_training_batches_carry_beat_profiles_on_the_qrs(challenge_cache):
+    """With ``beats``, each training window gets its (W,) beat profile, highest on its R peaks; evaluation has none."""
+    from data_utils.beats import multilead_r_peaks
+
+    _, cache = challenge_cache
+    pipeline = ECGPipeline(cache, 12, "I", window_seconds=4, beats=True)
+    inputs, _ = next(iter(pipeline.train(np.arange(3), batch_size=3, seed=0)))
+    beats, teacher = inputs["beats"].numpy(), inputs["teacher"].numpy()
+    assert beats.shape == (3, 400) and beats.min() >= 0 and beats.max() <= 1
+    for profile, window in zip(beats, teacher):
+        peaks = multilead_r_peaks(window, 100)
+        assert len(peaks) >= 2 and np.all(profile[peaks] > 0.9) and np.mean(profile) < 0.5
+    assert "beats" not in next(iter(pipeline.evaluate([0])))[0]
+
+
 def test_evaluation_windows_and_aggregation(challenge_cache):
     _, cache = challenge_cache
     pipeline = ECGPipeline(cache, 12, 1, window_seconds=4)

@@ -82,6 +82,17 @@ def test_augmentations_keep_shapes_and_strong_changes_more():
     assert float(tf.reduce_mean(tf.abs(strong - x))) > 2 * float(tf.reduce_mean(tf.abs(weak - x)))
 
 
+def test_the_strong_baseline_swing_is_slow_in_hertz_at_any_rate():
+    """On a flat 20 s window the swing's strongest frequency lies in 0.1-0.5 Hz at 100 and at 500 Hz
+    (noise and the blanked stretch aside): the rate is read in Hz, not cycles per sample."""
+    for fs in (100, 500):
+        tf.random.set_seed(3)
+        out = strong_augment(tf.zeros((16, 20 * fs, 1)), fs=float(fs)).numpy()[:, :, 0]
+        spectrum = np.abs(np.fft.rfft(out, axis=1))[:, 1:]
+        peaks = (np.argmax(spectrum, axis=1) + 1) / 20.0  # Hz: bin k of a 20 s window is k / 20 Hz
+        assert np.mean((peaks >= 0.05) & (peaks <= 0.55)) >= 0.75, peaks
+
+
 def test_nan_labelled_rows_keep_the_loss_finite_and_the_student_learning():
     keras.utils.set_random_seed(0)
     teacher, student = teacher_12_leads(), LiteHeartStudent(3)

@@ -38,6 +38,8 @@ def report(out):
         (["--stages", "teacher,bogus"], "unknown ['bogus']"),
         (["--labeled-fraction", "1.5"], "--labeled-fraction must lie in (0, 1]"),
         (["--teacher-labels", "some"], "invalid choice"),
+        (["--beat-weight", "1"], "--beat-weight weighs heartbeat windows"),
+        (["--kd-class-weights", "carry", "--stages", "teacher,distill"], "needs --method lrhnet and the student"),
         (["--method", "liteheart", "--student-leads", "I,II"], "1-lead student"),
         (["--sparsity", "1.5"], "--sparsity must lie in [0, 1)"),
         (["--kd-weight", "-1"], "non-negative"),

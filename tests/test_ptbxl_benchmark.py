@@ -1,0 +1,42 @@
+"""The PTB-XL benchmark's plan, its train.py calls and its paired intervals (no training here)."""
+
+import argparse
+
+import numpy as np
+import pytest
+
+from benchmarks.ptbxl_distillation import macro_auroc, paired_difference, plan, train_command
+
+
+def test_the_plan_trains_each_teacher_before_its_students_and_the_headline_first():
+    cells = plan([0, 1, 2])
+    names = [cell.name for cell in cells]
+    assert len(set(names)) == len(names)
+    assert names[:3] == ["teacher_all_1_s0", "teacher_all_1_s1", "teacher_all_1_s2"]
+    assert names[3:12] == [f"lrhnet_all_0.1_{leads}_s{seed}" for leads in ("I", "III", "IIIV2") for seed in (0, 1, 2)]
+    for index, cell in enumerate(cells):
+        assert cell.teacher_run is None or cell.teacher_run in names[:index]
+    plain = {(c.fraction, c.leads, c.seed) for c in cells if "student" in c.rows}
+    distilled = {(c.fraction, c.leads, c.seed) for c in cells if "student_kd" in c.rows}
+    assert distilled <= plain  # every KD row has its plain student of the same seed and labels
+
+
+def test_a_student_cell_resumes_and_distils_from_its_teachers_file():
+    cell = plan([0])[1]
+    args = argparse.Namespace(data="../shared/data/ptbxl", runs="runs/x", epochs=40, teacher_width=0.5)
+    command = train_command(args, cell)
+    assert command[command.index("--teacher-from") + 1] == "runs/x/teacher_all_1_s0/models/teacher.keras"
+    assert command[-3:] == ["--out", "runs/x/lrhnet_all_0.1_I_s0", "--resume"]
+    assert command[command.index("--labeled-fraction") + 1] == "0.1"
+
+
+def test_paired_difference_by_hand():
+    rng = np.random.default_rng(0)
+    labels = (rng.random((200, 3)) < 0.4).astype(float)
+    noise = rng.random((200, 3))
+    better, worse = 0.6 * labels + 0.4 * noise, 0.2 * labels + 0.8 * noise
+    same = paired_difference(labels, [(worse, worse)], resamples=50)
+    assert same == [0.0, 0.0, 0.0]
+    difference, low, high = paired_difference(labels, [(better, worse), (better, better)], resamples=200)
+    assert difference == pytest.approx((macro_auroc(labels, better) - macro_auroc(labels, worse)) / 2)
+    assert 0 < low < difference < high
