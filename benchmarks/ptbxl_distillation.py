@@ -20,8 +20,11 @@ Cells, in the order they run (each for every seed before the next):
 Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
 ``paired_difference`` can give each distilled row's gain over its plain student (the same seed,
 fraction and labelled records) with a 95 % bootstrap interval over test records.
-``--resume`` keeps recorded runs; a killed ``train.py`` call continues from its last epoch.
-``--cells`` limits a call to a prefix of the plan (``--list`` prints it).
+``--resume`` keeps the rows recorded in ``--out``; without it they are recorded anew. Either way each
+``train.py`` call resumes its run folder: a finished run is read, not trained again (a new
+``--runs`` trains afresh), and a killed one continues from its last epoch.
+``--cells`` limits a call to a prefix of the plan (``--list`` prints it); ``--quick`` checks the
+script in a few minutes (1 epoch, seed 0, the first 3 cells).
 """
 
 import argparse
@@ -203,6 +206,7 @@ class PTBXLResults(Results):
         super().__init__(path, header, resume, key=KEY, group=GROUP)
         self.predictions_path = os.path.splitext(path)[0] + "_predictions.json"
         self.predictions = {"labels": None, "runs": {}}
+        self.intervals = {}  # run ids of a group -> its paired difference (the bootstrap is slow)
         if resume and os.path.exists(self.predictions_path):
             with open(self.predictions_path) as handle:
                 self.predictions = json.load(handle)
@@ -216,9 +220,12 @@ class PTBXLResults(Results):
         self.predictions["runs"][self.run_id(run)] = np.round(probabilities, 6).tolist()
 
     def write(self):
+        """The predictions, the results JSON and the Markdown table, the summary computed once."""
         if self.predictions["runs"]:
             atomic_write(self.predictions_path, json.dumps(self.predictions))
-        super().write()
+        summary = self.summary()
+        atomic_write(self.path, json.dumps({**self.header, "runs": self.runs, "summary": summary}, indent=1))
+        atomic_write(os.path.splitext(self.path)[0] + ".md", self.markdown(summary))
 
     def summary(self):
         groups = {}
@@ -235,16 +242,20 @@ class PTBXLResults(Results):
                 for name in runs[0]["test"]["per_class"]["auroc"]
             }
             row["best_epochs"] = [run["best_epoch"] + 1 for run in runs]
+            validation = [run["validation"]["macro_auroc"] for run in runs if "validation" in run]
+            row["validation_macro_auroc"] = float(np.mean(validation)) if validation else None
             plain = PLAIN.get(row["model"])
             if plain and labels is not None:
                 pairs = [
                     (self.probabilities(run), self.probabilities({**run, "model": plain, "teacher": "none"}))
                     for run in runs
                 ]
-                pairs = [pair for pair in pairs if pair[1] is not None]
-                if pairs:
-                    row["paired_difference"] = paired_difference(labels, pairs)
-                    row["paired_seeds"] = len(pairs)
+                kept = [(run, pair) for run, pair in zip(runs, pairs) if pair[1] is not None]
+                if kept:
+                    key = tuple(sorted(self.run_id(run) for run, _ in kept))
+                    if key not in self.intervals:
+                        self.intervals[key] = paired_difference(labels, [pair for _, pair in kept])
+                    row["paired_difference"], row["paired_seeds"] = self.intervals[key], len(kept)
             rows.append(row)
         return rows
 
@@ -252,41 +263,60 @@ class PTBXLResults(Results):
         found = self.predictions["runs"].get(self.run_id(run))
         return None if found is None else np.asarray(found)
 
-    def markdown(self):
+    def markdown(self, summary=None):
         lines = [f"# {self.header['setting']}", ""]
         for call in self.header.get("earlier", []) + [self.header]:
             lines += [f"Command: `{call['command']}`  ", f"Commit {call['commit']}, {call['date']}  "]
-        classes = list(self.summary()[0]["per_class_auroc"]) if self.runs else []
-        lines += [
-            "",
-            "Macro AUROC on fold 10, mean ± std (ddof = 1) over seeds; Δ: mean paired difference from the plain "
-            "student of the same seed and labelled records, with a 95 % bootstrap interval over test records.",
-            "",
-            "| labels | teacher | leads | model | runs | best epochs | macro AUROC | Δ vs plain [95 % CI] | "
-            + " | ".join(classes)
-            + " |",
-            "|---" * (8 + len(classes)) + "|",
+        return "\n".join(lines + ["", *summary_table(self.summary() if summary is None else summary)]) + "\n"
+
+
+def summary_table(summary):
+    """Markdown lines of every summary row: macro AUROC (mean ± std), the paired difference, per-class AUROC."""
+    if not summary:
+        return []
+    classes = list(summary[0]["per_class_auroc"])
+    lines = [
+        "Validation: fold 9 (mean over seeds; what choices are made on). Macro AUROC on fold 10, mean ± std "
+        "(ddof = 1) over seeds; Δ: mean paired difference from the plain "
+        "student of the same seed and labelled records, with a 95 % bootstrap interval over test records; "
+        "then the mean AUROC of each class.",
+        "",
+        "| labels | teacher | leads | model | runs | best epochs | validation macro AUROC | macro AUROC | "
+        "Δ vs plain [95 % CI] | " + " | ".join(classes) + " |",
+        "|---" * (9 + len(classes)) + "|",
+    ]
+    for row in summary:
+        cells = [
+            f"{row['fraction']:.0%}",
+            row["teacher"],
+            row["leads"],
+            row["model"],
+            str(row["runs"]),
+            ", ".join(map(str, row["best_epochs"])),
+            format_score(row.get("validation_macro_auroc")),
+            auroc_cell(row),
+            delta_cell(row),
+            *(
+                "" if row["per_class_auroc"][name] is None else f"{row['per_class_auroc'][name]:.3f}"
+                for name in classes
+            ),
         ]
-        for row in self.summary():
-            mean, std = row["macro_auroc"]
-            difference = row.get("paired_difference")
-            delta = f"{difference[0]:+.3f} [{difference[1]:+.3f}, {difference[2]:+.3f}]" if difference else ""
-            cells = [
-                f"{row['fraction']:.0%}",
-                row["teacher"],
-                row["leads"],
-                row["model"],
-                str(row["runs"]),
-                ", ".join(map(str, row["best_epochs"])),
-                f"{mean:.3f}" + (f" ± {std:.3f}" if std is not None else ""),
-                delta,
-                *(
-                    "" if row["per_class_auroc"][name] is None else f"{row['per_class_auroc'][name]:.3f}"
-                    for name in classes
-                ),
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-        return "\n".join(lines) + "\n"
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def format_score(value):
+    return "" if value is None else f"{value:.3f}"
+
+
+def auroc_cell(row):
+    mean, std = row["macro_auroc"]
+    return f"{mean:.3f}" + (f" ± {std:.3f}" if std is not None else "")
+
+
+def delta_cell(row):
+    difference = row.get("paired_difference")
+    return f"{difference[0]:+.3f} [{difference[1]:+.3f}, {difference[2]:+.3f}]" if difference else ""
 
 
 def run_cell(args, results, cell):
@@ -294,6 +324,11 @@ def run_cell(args, results, cell):
     command = train_command(args, cell)
     print(f"\n=== {cell.name}: {' '.join(command[1:])}", flush=True)
     subprocess.run(command, cwd=REPOSITORY, check=True)
+    record_cell(args, results, cell)
+
+
+def record_cell(args, results, cell):
+    """Record the rows of ``cell`` from its run folder's report and saved networks."""
     run = os.path.join(args.runs, cell.name)
     with open(os.path.join(run, "report.json")) as handle:
         report = json.load(handle)
@@ -308,6 +343,7 @@ def run_cell(args, results, cell):
             test=entry["test"],
             best_epoch=entry["best_epoch"],
             epochs_run=entry["epochs_run"],
+            validation=entry["selection"],
             learned_from=entry["learned_from"],
             run=os.path.relpath(run, REPOSITORY),
             commit=results.header["commit"],  # a resumed benchmark may run later cells on newer code
@@ -328,8 +364,13 @@ def main():
     parser.add_argument("--teacher-width", type=float, default=0.5, help="teacher width (default: 0.5)")
     parser.add_argument("--cells", type=int, default=None, help="run only the first CELLS cells of the plan")
     parser.add_argument("--list", action="store_true", help="print the plan and exit")
+    parser.add_argument(
+        "--quick", action="store_true", help="check the script: 1 epoch, seed 0, the first 3 cells, runs in RUNS_quick"
+    )
     parser.add_argument("--resume", action="store_true", help="keep the runs recorded in --out and skip them")
     args = parser.parse_args()
+    if args.quick:
+        args.epochs, args.seeds, args.cells, args.runs = 1, [0], 3, args.runs + "_quick"
     cells = plan(args.seeds, args.fractions)[: args.cells]
     if args.list:
         for index, cell in enumerate(cells):
@@ -337,19 +378,19 @@ def main():
         return
     if not os.path.isdir(args.data):
         parser.error(f"--data: {args.data} is not a folder")
-    if os.path.exists(args.out) and not args.resume:
-        parser.error(f"--out {args.out} exists: pass --resume to add to it, or choose another path")
     header = {"setting": "ptbxl", **provenance(), "seeds": args.seeds, "epochs": args.epochs}
     results = PTBXLResults(args.out, {**header, "teacher_width": args.teacher_width}, resume=args.resume)
 
     def run_all(args, results):
         for cell in cells:
-            recorded = all(
-                results.has(model=row, leads=cell.leads, seed=cell.seed, fraction=cell.fraction, teacher=teacher)
+            recorded = [
+                results.find(model=row, leads=cell.leads, seed=cell.seed, fraction=cell.fraction, teacher=teacher)
                 for row, teacher in cell.rows.values()
-            )
-            if not recorded:
+            ]
+            if any(run is None for run in recorded):
                 run_cell(args, results, cell)
+            elif any("validation" not in run for run in recorded):  # recorded before validation scores were
+                record_cell(args, results, cell)
 
     results.complete(run_all, args)
 

@@ -62,6 +62,7 @@ BENCHMARKS = {
     ],
     "liteheart_ludb.json": ["-m", "benchmarks.liteheart_ablation", "ludb", "--data", "{data}/ludb"],
     "deployment_cinc2017.json": ["-m", "benchmarks.deployment", "--data", "{data}/cinc2017/training2017"],
+    "ptbxl_distillation.json": ["-m", "benchmarks.ptbxl_distillation", "--data", "{data}/ptbxl"],
 }
 # the published students: two train.py runs, their reports into the results folder and their files into {models}
 PUBLISH = [

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from data_utils.files import atomic_write
 from lrhnet.efficiency import trainable_parameters
 from lrhnet.recipes import fit_network, score_on_test
 from lrhnet.saving import load_network
@@ -33,7 +34,11 @@ class Results:
             ]
 
     def has(self, **key):
-        return any(all(run.get(name) == key.get(name) for name in self.KEY) for run in self.runs)
+        return self.find(**key) is not None
+
+    def find(self, **key):
+        """The recorded run that agrees with ``key``, or None."""
+        return next((run for run in self.runs if all(run.get(name) == key.get(name) for name in self.KEY)), None)
 
     def add(self, **run):
         """Record ``run``, replacing an earlier run that agrees with it on ``key``."""
@@ -68,13 +73,8 @@ class Results:
 
     def write(self):
         content = {**self.header, "runs": self.runs, "summary": self.summary()}
-        for path, text in (
-            (self.path, json.dumps(content, indent=1)),
-            (os.path.splitext(self.path)[0] + ".md", self.markdown()),
-        ):
-            with open(path + ".tmp", "w") as handle:
-                handle.write(text)
-            os.replace(path + ".tmp", path)
+        atomic_write(self.path, json.dumps(content, indent=1))
+        atomic_write(os.path.splitext(self.path)[0] + ".md", self.markdown())
 
     def markdown(self):
         summary = self.summary()

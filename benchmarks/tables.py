@@ -248,7 +248,48 @@ def published(results):
     return lines + ["", *metrics, "", *model_card.efficiency_table(reports)]
 
 
-TABLES = {"cinc2017": cinc2017, "ludb": ludb, "synthetic": synthetic, "deployment": deployment, "published": published}
+def ptbxl(results):
+    """Every row of the PTB-XL distillation benchmark."""
+    from benchmarks.ptbxl_distillation import summary_table
+
+    result = load(results, "ptbxl_distillation.json")
+    return [source_line("ptbxl_distillation.json", result), "", *summary_table(result["summary"])]
+
+
+def ptbxl_scarce(results, fraction=0.1):
+    """The headline: students with labels on ``fraction`` of PTB-XL's training records, plain and distilled."""
+    from benchmarks.ptbxl_distillation import auroc_cell, delta_cell
+
+    result = load(results, "ptbxl_distillation.json")
+    rows = []
+    for leads in ("I", "I,II", "I,II,V2"):
+        plain = summary_row(result, fraction=fraction, leads=leads, model="student")
+        if plain is None:
+            continue
+        row = [leads, f"{plain['runs']}", auroc_cell(plain)]
+        for teacher in ("all", "same"):
+            kd = summary_row(result, fraction=fraction, leads=leads, model="student_kd", teacher=teacher)
+            row += [auroc_cell(kd), delta_cell(kd)] if kd else ["", ""]
+        rows.append(row)
+    teacher = summary_row(result, fraction=1.0, model="teacher", teacher="all")
+    lines = [source_line("ptbxl_distillation.json", result), ""]
+    if teacher:
+        lines += [f"12-lead teacher (all training labels): fold-10 macro AUROC {auroc_cell(teacher)}.", ""]
+    header = ["student leads", "seeds", f"plain student, {fraction:.0%} labels"]
+    header += [f"+ KD, teacher on {what} labels" for what in ("all", f"the same {fraction:.0%}")]
+    header = header[:3] + [header[3], "Δ [95 % CI]", header[4], "Δ [95 % CI]"]
+    return lines + rows_table(header, rows)
+
+
+TABLES = {
+    "ptbxl": ptbxl,
+    "ptbxl_scarce": ptbxl_scarce,
+    "cinc2017": cinc2017,
+    "ludb": ludb,
+    "synthetic": synthetic,
+    "deployment": deployment,
+    "published": published,
+}
 
 
 def render(results):

@@ -22,13 +22,25 @@ def headline_metrics(report):
     return [metric for metric in HEADLINE if metric in present]
 
 
+def learned_from(entry):
+    """Which training records a network learned from, in words: ``"272 labelled + 2,448 unlabelled"``."""
+    counts = entry.get("learned_from")
+    if not counts:
+        return ""
+    words = f"{counts['labelled']:,} labelled"
+    return words + (f" + {counts['unlabelled']:,} unlabelled" if counts["unlabelled"] else "")
+
+
 def model_table(report):
     metrics = headline_metrics(report)
-    lines = ["| model | leads | params | " + " | ".join(metrics) + " |", "|---" * (3 + len(metrics)) + "|"]
+    header = "| model | leads | params | learned from | " + " | ".join(metrics) + " |"
+    lines = [header, "|---" * (4 + len(metrics)) + "|"]
     for name, entry in report["models"].items():
         cells = [f"{entry['test'][m]:.3f}" if m in entry["test"] else "" for m in metrics]
         lines.append(
-            f"| {name} | {','.join(entry.get('leads', []))} | {entry['params']:,} | " + " | ".join(cells) + " |"
+            f"| {name} | {','.join(entry.get('leads', []))} | {entry['params']:,} | {learned_from(entry)} | "
+            + " | ".join(cells)
+            + " |"
         )
     return lines
 
