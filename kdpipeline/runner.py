@@ -60,7 +60,7 @@ def build_context(args):
         ``(context, data)``: the ``Context`` and the report's ``data`` entry (``split_names`` holds
         the record names of each split, for ``split.json``).
     Raises:
-        SystemExit: no labels, too few usable records, or an empty split.
+        SystemExit: no labels, too few usable records, an empty split, or carry weights for single-label data.
     """
     from data_utils import Preprocessing, open_dataset
     from data_utils.augment import Augmentation
@@ -77,6 +77,10 @@ def build_context(args):
         dataset = open_dataset(args.path, format=args.format, progress=True, **options)
     except (DatasetFormatError, ValueError) as error:
         raise SystemExit(f"train.py: error: --data: {error}") from None
+    if args.kd_class_weights == "carry" and not dataset.multilabel:
+        raise SystemExit(
+            f"train.py: error: --kd-class-weights carry weighs per-class Bernoulli KD; {args.data} is single-label"
+        )
     preprocessing = Preprocessing(fs=args.fs, band=args.band)
     cache = build_cache(dataset, preprocessing, args.teacher_leads, args.cache_dir, progress=True)
     if dataset.only_unlabeled:  # build_cache left dataset.refs holding exactly the cached records
@@ -217,10 +221,6 @@ def run(args):
     config = run_config(args)
     check_resume(args, config)
     context, data = build_context(args)  # every input is checked before the run folder is touched
-    if args.kd_class_weights == "carry" and not context.multilabel:
-        raise SystemExit(
-            f"train.py: error: --kd-class-weights carry weighs per-class Bernoulli KD; {args.data} is single-label"
-        )
     if args.teacher_from:
         check_teacher(args.teacher_from, len(args.teacher_leads), len(context.classes))
     try:

@@ -142,7 +142,7 @@ def test_kd_weight_zero_fine_tunes_without_a_teacher(context):
     from kdpipeline.compression import teacher_terms
 
     context.args.kd_weight = 0.0
-    assert teacher_terms(context) == {"teachers": [], "terms": []}  # no teacher needs to exist
+    assert teacher_terms(context) == {"teachers": [], "terms": [], "rows": "labeled"}  # no teacher needs to exist
 
 
 def test_exported_sidecar_thresholds_are_the_files_own_and_int8_tolerance_refuses(context):

@@ -56,6 +56,14 @@ def test_bad_flags_give_an_argparse_error(flags, message):
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_carry_weights_on_single_label_data_stop_before_the_run_folder(bundled, tmp_path):
+    out = tmp_path / "run"
+    flags = ["--data", bundled("cinc2017"), "--window-seconds", "5", "--cache-dir", str(tmp_path / "cache")]
+    result = train(*flags, "--kd-class-weights", "carry", "--stages", "student,distill", "--out", str(out))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "--kd-class-weights carry weighs per-class Bernoulli KD" in result.stderr and not out.exists()
+
+
 def test_help_documents_every_flag():
     result = train("--help", timeout=120)
     for flag in (
@@ -69,6 +77,8 @@ def test_help_documents_every_flag():
         "--labeled-fraction",
         "--teacher-labels",
         "--augment",
+        "--kd-class-weights",
+        "--beat-weight",
         "--epochs",
         "--batch-size",
         "--seed",
