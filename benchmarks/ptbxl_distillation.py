@@ -80,7 +80,8 @@ def lrhnet_cell(seed, fraction, leads, teacher):
         rows, stages = {"student": ("student", "none"), **rows}, "student,distill"
     if fraction == 1:
         rows, stages = {**rows, "student_mlkd": ("student_mlkd", kind)}, stages + ",mlkd"
-    flags = ("--student-leads", leads, "--labeled-fraction", str(fraction), "--stages", stages)
+    flags = ("--student-leads", leads, "--labeled-fraction", str(fraction), "--teacher-labels", kind)
+    flags += ("--stages", stages)
     return Cell(f"lrhnet_{kind}_{tag(fraction, leads, seed)}", flags, rows, leads, seed, fraction, teacher.name)
 
 
@@ -107,7 +108,7 @@ def ceiling_cell(seed, leads):
 
 
 def tag(fraction, leads, seed):
-    return f"{fraction:g}_{leads.replace(',', '')}_s{seed}"
+    return f"{fraction:g}_{leads.replace(',', '+')}_s{seed}"
 
 
 def plan(seeds, fractions=SCARCE_FRACTIONS):
@@ -190,11 +191,12 @@ def mean_of_known(values):
     return float(np.mean(known)) if known else None
 
 
-PLAIN = {
-    "student_kd": "student",
-    "student_mlkd": "student",
-    "student_kd_carry": "student",
-    "liteheart": "liteheart_alone",
+# row model -> {summary field: (the model it is paired with, its teacher)}
+REFERENCES = {
+    "student_kd": {"paired_difference": ("student", "none")},
+    "student_mlkd": {"paired_difference": ("student", "none")},
+    "student_kd_carry": {"paired_difference": ("student", "none"), "paired_vs_kd": ("student_kd", "all")},
+    "liteheart": {"paired_difference": ("liteheart_alone", "none")},
 }
 
 
@@ -244,20 +246,29 @@ class PTBXLResults(Results):
             row["best_epochs"] = [run["best_epoch"] + 1 for run in runs]
             validation = [run["validation"]["macro_auroc"] for run in runs if "validation" in run]
             row["validation_macro_auroc"] = float(np.mean(validation)) if validation else None
-            plain = PLAIN.get(row["model"])
-            if plain and labels is not None:
-                pairs = [
-                    (self.probabilities(run), self.probabilities({**run, "model": plain, "teacher": "none"}))
-                    for run in runs
-                ]
-                kept = [(run, pair) for run, pair in zip(runs, pairs) if pair[1] is not None]
-                if kept:
-                    key = tuple(sorted(self.run_id(run) for run, _ in kept))
-                    if key not in self.intervals:
-                        self.intervals[key] = paired_difference(labels, [pair for _, pair in kept])
-                    row["paired_difference"], row["paired_seeds"] = self.intervals[key], len(kept)
+            for field, (model, teacher) in REFERENCES.get(row["model"], {}).items():
+                difference = self.paired(runs, model, teacher, labels)
+                if difference is not None:
+                    row[field], row[f"{field}_seeds"] = difference
             rows.append(row)
         return rows
+
+    def paired(self, runs, model, teacher, labels):
+        """``(paired difference, seeds)`` of ``runs`` against the runs of ``model`` taught by
+        ``teacher`` at the same seed, fraction and leads, or None without predictions for both."""
+        if labels is None:
+            return None
+        kept = [
+            (run, self.probabilities(run), self.probabilities({**run, "model": model, "teacher": teacher}))
+            for run in runs
+        ]
+        kept = [(run, ours, theirs) for run, ours, theirs in kept if ours is not None and theirs is not None]
+        if not kept:
+            return None
+        key = (model, teacher, *sorted(self.run_id(run) for run, _, _ in kept))
+        if key not in self.intervals:
+            self.intervals[key] = paired_difference(labels, [(ours, theirs) for _, ours, theirs in kept])
+        return self.intervals[key], len(kept)
 
     def probabilities(self, run):
         found = self.predictions["runs"].get(self.run_id(run))
@@ -315,8 +326,13 @@ def auroc_cell(row):
 
 
 def delta_cell(row):
-    difference = row.get("paired_difference")
-    return f"{difference[0]:+.3f} [{difference[1]:+.3f}, {difference[2]:+.3f}]" if difference else ""
+    """The paired difference from the plain student (and, for carry weights, from plain KD)."""
+    cells = [
+        prefix + f"{row[field][0]:+.3f} [{row[field][1]:+.3f}, {row[field][2]:+.3f}]"
+        for field, prefix in (("paired_difference", ""), ("paired_vs_kd", "vs KD "))
+        if row.get(field)
+    ]
+    return "; ".join(cells)
 
 
 def run_cell(args, results, cell):
@@ -346,7 +362,7 @@ def record_cell(args, results, cell):
             validation=entry["selection"],
             learned_from=entry["learned_from"],
             run=os.path.relpath(run, REPOSITORY),
-            commit=results.header["commit"],  # a resumed benchmark may run later cells on newer code
+            commit=entry.get("commit"),  # of the train.py call that trained it
             history=entry["history"],
         )
 
@@ -365,7 +381,9 @@ def main():
     parser.add_argument("--cells", type=int, default=None, help="run only the first CELLS cells of the plan")
     parser.add_argument("--list", action="store_true", help="print the plan and exit")
     parser.add_argument(
-        "--quick", action="store_true", help="check the script: 1 epoch, seed 0, the first 3 cells, runs in RUNS_quick"
+        "--quick",
+        action="store_true",
+        help="check the script: 1 epoch, seed 0, the first 3 cells, runs in RUNS_quick (give --out a scratch path)",
     )
     parser.add_argument("--resume", action="store_true", help="keep the runs recorded in --out and skip them")
     args = parser.parse_args()
@@ -378,6 +396,10 @@ def main():
         return
     if not os.path.isdir(args.data):
         parser.error(f"--data: {args.data} is not a folder")
+    if not args.out.endswith(".json"):
+        parser.error(f"--out {args.out} must name a .json file (the table and predictions go beside it)")
+    # train.py runs at the repository root: paths relative to it, so that the commands name no machine's folders
+    args.data, args.runs = (os.path.relpath(os.path.abspath(path), REPOSITORY) for path in (args.data, args.runs))
     header = {"setting": "ptbxl", **provenance(), "seeds": args.seeds, "epochs": args.epochs}
     results = PTBXLResults(args.out, {**header, "teacher_width": args.teacher_width}, resume=args.resume)
 

@@ -265,6 +265,11 @@ def parse_args(argv=None):
             "--kd-weight 0 switches distillation off, which is all the mlkd stage does: leave mlkd out of --stages",
         ),
         (lambda: 0 < args.labeled_fraction <= 1, f"--labeled-fraction must lie in (0, 1], not {args.labeled_fraction}"),
+        (
+            lambda: args.labeled_fraction == 1 or args.batch_size >= 2,
+            "--labeled-fraction below 1 mixes labelled and unlabelled rows in each batch: --batch-size must be 2 or "
+            "more",
+        ),
         (lambda: 0 <= args.sparsity < 1, f"--sparsity must lie in [0, 1), not {args.sparsity}"),
         (lambda: args.temperature > 0, "--temperature must be positive"),
         (

@@ -1,6 +1,8 @@
 """``report.json`` and ``report.md`` of a run, and the table printed at the end."""
 
 import importlib.metadata
+import os
+import subprocess
 
 PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert", "numpy", "wfdb")
 HEADLINE = ("challenge_metric", "cinc2017_f1", "macro_auroc", "macro_ap", "macro_f1")
@@ -14,6 +16,21 @@ def package_versions():
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def source_commit():
+    """The short commit of the checkout this code runs from, or None outside a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=os.path.dirname(os.path.abspath(__file__)),
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
 
 
 def headline_metrics(report):

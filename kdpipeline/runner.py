@@ -148,11 +148,22 @@ def build_context(args):
 RUN_FLAGS_IGNORED = ("stages", "resume", "out", "strategy", "cache_dir", "band", "verbose")
 
 
+# How labelled and unlabelled rows share a batch and an epoch (kdpipeline.stages.training_batches);
+# runs with unlabelled rows made under another rule cannot be resumed.
+SCARCE_BATCHES = "proportional rows per batch, an epoch one pass of the training split; supervised mean over labelled"
+
+
 def run_config(args):
-    """The flags that decide what the stages compute (``--stages``, ``--out`` and the like excluded)."""
-    return json.loads(
-        json.dumps({key: value for key, value in sorted(vars(args).items()) if key not in RUN_FLAGS_IGNORED})
-    )
+    """The flags that decide what the stages compute (``--stages``, ``--out`` and the like excluded).
+
+    With every training label seen, ``teacher_labels`` makes no difference and is left out; with
+    fewer, ``scarce_batches`` records the batching rule."""
+    config = {key: value for key, value in sorted(vars(args).items()) if key not in RUN_FLAGS_IGNORED}
+    if args.labeled_fraction == 1:
+        config.pop("teacher_labels", None)
+    else:
+        config["scarce_batches"] = SCARCE_BATCHES
+    return json.loads(json.dumps(config))
 
 
 def add_to_report(report, output):
@@ -195,6 +206,21 @@ def check_resume(args, config):
         )
 
 
+def teacher_source(path):
+    """``data.teacher_from`` of the report: the ``--teacher-from`` file (relative path) and, when the
+    run that trained it reported beside it (``<run>/models/teacher.keras``), what it learned from."""
+    source = {"file": os.path.relpath(path)}
+    report = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), "report.json")
+    try:
+        with open(report) as handle:
+            earlier = json.load(handle)
+        source["learned_from"] = earlier["models"]["teacher"]["learned_from"]
+        source["teacher_labels"] = earlier["data"].get("teacher_labels")
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # a teacher from elsewhere: its file is all we know
+    return source
+
+
 def check_teacher(path, num_leads, num_classes):
     """Refuse a ``--teacher-from`` network that does not read ``num_leads`` leads and give ``num_classes`` classes."""
     from lrhnet.saving import load_network
@@ -223,6 +249,7 @@ def run(args):
     context, data = build_context(args)  # every input is checked before the run folder is touched
     if args.teacher_from:
         check_teacher(args.teacher_from, len(args.teacher_leads), len(context.classes))
+        data["teacher_from"] = teacher_source(args.teacher_from)
     try:
         run_dir = RunDir(args.out)
     except RunFolderError as error:

@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 
 from kdpipeline.divergence import StopOnNaN
+from kdpipeline.report import source_commit
 from lrhnet.efficiency import trainable_parameters
 from lrhnet.recipes import fit_network, score_on_test
 
@@ -54,26 +55,35 @@ def training_rows(ctx, kind):
     raise ValueError(f"row kind {kind!r} is not one of {ROW_KINDS}")
 
 
-def passes(ctx, labeled):
-    """Passes over ``labeled`` per epoch, so that an epoch is about one pass's worth of the training
-    split for every network: a plain student with 10 % of the labels takes as many steps as one
-    distilled on every record."""
-    return max(1, round(len(ctx.split["train"]) / len(labeled)))
-
-
 def training_batches(ctx, kind):
-    """Training batches of ``training_rows(ctx, kind)``, one epoch about a pass over the training split.
+    """Training batches of ``training_rows(ctx, kind)``; every epoch is about one pass's worth of the
+    training split (``batches_per_epoch``), whatever share of it is labelled.
 
-    Labelled rows alone are passed over ``passes`` times per epoch. With unlabelled rows (labels
-    NaN), an epoch is one pass over those, each batch ``--batch-size`` of them plus labelled rows
-    in their training-split proportion (at least one).
+    Labelled rows alone are cycled to as many rows as the training split holds, then shuffled, so a
+    plain student with 10 % of the labels takes as many steps as a distilled one. With unlabelled
+    rows (labels NaN), each batch of ``--batch-size`` holds labelled rows in their training-split
+    proportion (at least one) and unlabelled rows for the rest; an epoch is one pass over the
+    unlabelled rows.
     """
     args = ctx.args
     labeled, unlabeled = training_rows(ctx, kind)
     if len(unlabeled) == 0:
-        return ctx.pipeline.train(labeled, args.batch_size, args.seed).repeat(passes(ctx, labeled))
-    share = max(1, round(args.batch_size * len(labeled) / len(unlabeled)))
-    return ctx.pipeline.semi_supervised(labeled, unlabeled, args.batch_size, seed=args.seed, labeled_batch_size=share)
+        return ctx.pipeline.train(np.resize(labeled, len(ctx.split["train"])), args.batch_size, args.seed)
+    share = labeled_per_batch(args.batch_size, len(labeled), len(unlabeled))
+    return ctx.pipeline.semi_supervised(
+        labeled,
+        unlabeled,
+        args.batch_size,
+        unlabeled_batch_size=args.batch_size - share,
+        seed=args.seed,
+        labeled_batch_size=share,
+    )
+
+
+def labeled_per_batch(batch_size, labeled, unlabeled):
+    """Labelled rows in a batch of ``batch_size`` mixing ``labeled`` and ``unlabeled`` records:
+    their proportion, at least one, and at least one unlabelled row beside them."""
+    return min(max(1, round(batch_size * labeled / (labeled + unlabeled))), batch_size - 1)
 
 
 def learned_from(ctx, kind):
@@ -84,9 +94,10 @@ def learned_from(ctx, kind):
 def batches_per_epoch(ctx, kind):
     """How many batches ``training_batches(ctx, kind)`` yields per epoch."""
     labeled, unlabeled = training_rows(ctx, kind)
+    size = ctx.args.batch_size
     if len(unlabeled):
-        return int(np.ceil(len(unlabeled) / ctx.args.batch_size))
-    return int(np.ceil(len(labeled) / ctx.args.batch_size)) * passes(ctx, labeled)
+        return int(np.ceil(len(unlabeled) / (size - labeled_per_batch(size, len(labeled), len(unlabeled)))))
+    return int(np.ceil(len(ctx.split["train"]) / size))
 
 
 def build_student(ctx, name="student"):
@@ -131,6 +142,7 @@ def train_and_record(ctx, network, name, view="student", rows="labeled", **fit):
         "params": trainable_parameters(network),
         "leads": list(args.teacher_leads if view == "teacher" else args.student_leads),
         "learned_from": learned_from(ctx, rows),
+        "commit": source_commit(),  # the code that trained it (stages of a resumed run may differ)
         "test": test,
         "best_epoch": fitted["best_epoch"],
         "epochs_run": fitted["epochs_run"],
@@ -217,7 +229,8 @@ def distill_stage(ctx):
         from liteheart.semi_supervised import SemiSupervisedDistiller
 
         fit["distiller_class"] = SemiSupervisedDistiller
-        fit["distiller_options"] = {"fs": ctx.cache.fs}
+        # with --augment the pipeline augments the window both networks read; no student-only weak augmentation
+        fit["distiller_options"] = {"fs": ctx.cache.fs, "weak_augmentation": not args.augment}
         return {"liteheart": train_and_record(ctx, build_student(ctx, "liteheart"), "liteheart", **fit)}
     entry = train_and_record(ctx, build_student(ctx, "student_kd"), "student_kd", **fit)
     if ctx.kd_class_weights is not None:

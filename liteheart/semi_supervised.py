@@ -62,7 +62,9 @@ class SemiSupervisedDistiller(Distiller):
     ``extra["ema_logits"]`` (an exponential moving average of the student, updated after each
     step, on the weak input). At evaluation the student reads the clean input and the strong pass
     is left out. Arguments as for ``Distiller``, plus ``ema_decay`` (None: no EMA student) and
-    ``fs``, the sampling rate of the inputs (Hz; the strong augmentation's baseline swing is in Hz).
+    ``fs``, the sampling rate of the inputs (Hz; the strong augmentation's baseline swing is in Hz),
+    and ``weak_augmentation`` (False: the student reads its input as it comes, for pipelines that
+    augment the window the teacher reads too, so that both read the same record).
     Raises ``ValueError`` when a term needs the EMA student and ``ema_decay`` is None.
     """
 
@@ -75,12 +77,13 @@ class SemiSupervisedDistiller(Distiller):
         student_view="student",
         ema_decay=None,
         fs=100.0,
+        weak_augmentation=True,
         **kwargs,
     ):
         super().__init__(student, teachers, terms, teacher_views, student_view, **kwargs)
         if not fs > 0:
             raise ValueError(f"fs must be a positive rate in Hz, not {fs}")
-        self.fs = float(fs)
+        self.fs, self.weak_augmentation = float(fs), bool(weak_augmentation)
         if any(getattr(term, "source", None) == "ema" for term in self.terms) and ema_decay is None:
             raise ValueError("a PseudoLabels term with source='ema' needs ema_decay (for example 0.99)")
         self.ema_decay, self.ema_student = ema_decay, None
@@ -96,7 +99,7 @@ class SemiSupervisedDistiller(Distiller):
             self.ema_positions = [position[id(weight)] for weight in paired]
 
     def student_inputs(self, student_inputs, training):
-        return _with_signal(student_inputs, weak_augment) if training else student_inputs
+        return _with_signal(student_inputs, weak_augment) if training and self.weak_augmentation else student_inputs
 
     def extra_outputs(self, student_inputs, training):
         extra = {}

@@ -30,6 +30,19 @@ def single_label_loss(labels, logits):
     return tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
+def labelled_share(mask):
+    """The labelled share of the global batch from this replica's (B,) mask (1 labelled, 0 not).
+
+    Summed over replicas, so that the supervised loss is the mean over every labelled row of the
+    global batch even when one replica's slice holds all of them (labelled rows come first).
+    """
+    context = tf.distribute.get_replica_context()
+    counts = tf.stack([tf.reduce_sum(mask), tf.cast(tf.shape(mask)[0], mask.dtype)])
+    if context is not None and context.num_replicas_in_sync > 1:
+        counts = context.all_reduce(tf.distribute.ReduceOp.SUM, counts)
+    return counts[0] / counts[1]
+
+
 def stage_channels(network):
     """Build ``network`` (so that Keras saves it as built) and return the channels of each stage."""
     inputs = network.example_inputs()
@@ -154,8 +167,7 @@ class Distiller(keras.Model):
         labeled = tf.reduce_all(tf.math.is_finite(labels), axis=-1)
         clean = tf.where(tf.math.is_finite(labels), labels, tf.zeros_like(labels))
         mask = tf.cast(labeled, logits.dtype)
-        share = tf.reduce_mean(mask)  # of this batch labelled: the supervised loss is a mean over those rows
-        supervised = self.supervised_loss(clean, logits) * tf.math.divide_no_nan(mask, share)
+        supervised = self.supervised_loss(clean, logits) * tf.math.divide_no_nan(mask, labelled_share(mask))
         step = StepOutputs(
             logits,
             features,

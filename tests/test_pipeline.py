@@ -93,18 +93,25 @@ def test_augmented_training_windows_are_shared_by_both_views_and_seeded(challeng
     np.testing.assert_array_equal(evaluated[0], cache.signal(0)[:400].astype(np.float32))
 
 
-def test_training_batches_carry_beat_profiles_on_the_qrs(challenge_cache):
-    """With ``beats``, each training window gets its (W,) beat profile, highest on its R peaks; evaluation has none."""
-    from data_utils.beats import multilead_r_peaks
+def test_training_batches_carry_beat_profiles_of_the_augmented_window(challenge_cache):
+    """With ``beats``, each training window's (W,) profile is found on the teacher's leads of the window
+    as augmented (shifted in time), so it differs from the profile of the window before augmentation."""
+    from data_utils.beats import beat_profile, multilead_r_peaks
 
     _, cache = challenge_cache
-    pipeline = ECGPipeline(cache, 12, "I", window_seconds=4, beats=True)
+    shift_only = Augmentation(gain=1.0, wander=0.0, noise=0.0, shift_seconds=1.0)
+    pipeline = ECGPipeline(cache, 12, "I", window_seconds=4, augmentation=shift_only, beats=True)
     inputs, _ = next(iter(pipeline.train(np.arange(3), batch_size=3, seed=0)))
     beats, teacher = inputs["beats"].numpy(), inputs["teacher"].numpy()
+    unshifted = next(iter(pipeline.train(np.arange(3), batch_size=3, seed=0, augment=False)))[0]["teacher"].numpy()
     assert beats.shape == (3, 400) and beats.min() >= 0 and beats.max() <= 1
-    for profile, window in zip(beats, teacher):
+    moved = 0
+    for profile, window, plain in zip(beats, teacher, unshifted):
         peaks = multilead_r_peaks(window, 100)
         assert len(peaks) >= 2 and np.all(profile[peaks] > 0.9) and np.mean(profile) < 0.5
+        np.testing.assert_allclose(profile, beat_profile(peaks, 400, 100))
+        moved += not np.allclose(profile, beat_profile(multilead_r_peaks(plain, 100), 400, 100))
+    assert moved >= 2  # a shift of up to 1 s moves the beats of (almost) every window
     assert "beats" not in next(iter(pipeline.evaluate([0])))[0]
 
 

@@ -13,9 +13,16 @@ def test_the_plan_trains_each_teacher_before_its_students_and_the_headline_first
     names = [cell.name for cell in cells]
     assert len(set(names)) == len(names)
     assert names[:3] == ["teacher_all_1_s0", "teacher_all_1_s1", "teacher_all_1_s2"]
-    assert names[3:12] == [f"lrhnet_all_0.1_{leads}_s{seed}" for leads in ("I", "III", "IIIV2") for seed in (0, 1, 2)]
+    assert names[3:12] == [
+        f"lrhnet_all_0.1_{leads}_s{seed}" for leads in ("I", "I+II", "I+II+V2") for seed in (0, 1, 2)
+    ]
     for index, cell in enumerate(cells):
         assert cell.teacher_run is None or cell.teacher_run in names[:index]
+    teachers = {cell.name: cell for cell in cells}
+    for cell in cells:
+        if cell.teacher_run and teachers[cell.teacher_run].rows["teacher"][1] == "same":
+            source = teachers[cell.teacher_run]  # a same-fraction teacher: this seed's and fraction's labels
+            assert (source.seed, source.fraction) == (cell.seed, cell.fraction) and "same" in cell.flags
     plain = {(c.fraction, c.leads, c.seed) for c in cells if "student" in c.rows}
     distilled = {(c.fraction, c.leads, c.seed) for c in cells if "student_kd" in c.rows}
     assert distilled <= plain  # every KD row has its plain student of the same seed and labels

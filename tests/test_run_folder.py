@@ -193,3 +193,47 @@ def test_an_export_never_replaces_a_different_labels_txt(tmp_path):
     write_sidecar(str(tmp_path / "a.tflite"), classes=["N", "A"], **fields)
     write_sidecar(str(tmp_path / "b.tflite"), classes=["N", "A"], **fields)  # the same classes: rewritten alike
     assert (tmp_path / "labels.txt").read_text() == "N\nA\n"
+
+
+@pytest.mark.parametrize("fraction", [1.0, 0.5, 0.1])
+def test_every_network_takes_about_one_pass_of_the_training_split_per_epoch(context, fraction):
+    """The plain student cycles its labelled rows up to the training split's size; a distilled one
+    mixes labelled rows in their proportion into each batch and passes once over the unlabelled rows;
+    ``batches_per_epoch`` (the pruning schedule's unit) counts what the batches really are."""
+    from data_utils.splits import labeled_split
+    from kdpipeline.stages import batches_per_epoch, labeled_per_batch, training_batches
+
+    context.args.batch_size = 16
+    train = context.split["train"]
+    context.labeled, context.unlabeled = labeled_split(train, context.cache.labels, fraction, seed=0)
+    for kind in ("labeled", "distilled"):
+        batches = [labels.numpy() for _, labels in training_batches(context, kind)]
+        assert len(batches) == batches_per_epoch(context, kind)
+        labelled = [int(np.isfinite(labels).all(axis=1).sum()) for labels in batches]
+        if kind == "labeled" or fraction == 1:
+            assert sum(len(labels) for labels in batches) == len(train) and sum(labelled) == len(train)
+        else:
+            share = labeled_per_batch(16, len(context.labeled), len(context.unlabeled))
+            assert share == max(1, round(16 * fraction)) and all(count == share for count in labelled)
+            assert sum(len(labels) - count for labels, count in zip(batches, labelled)) == len(context.unlabeled)
+
+
+def test_resuming_a_run_made_before_the_scarce_label_rule_is_refused_and_one_with_all_labels_is_not(tmp_path):
+    """A fraction-1 run made before --teacher-labels and --augment resumes with --no-augment (the
+    teacher's labels cannot differ); a fraction-0.5 run made before the batching rule does not."""
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import check_resume, run_config
+
+    out = str(tmp_path / "run")
+    for fraction, refused in (("1", False), ("0.5", True)):
+        args = parse_args([*TINY, "--labeled-fraction", fraction, "--no-augment", "--out", out, "--resume"])
+        old = {k: v for k, v in run_config(args).items() if k not in ("teacher_labels", "scarce_batches", "augment")}
+        old = {k: v for k, v in old.items() if k not in ("kd_class_weights", "beat_weight")}
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "state.json"), "w") as handle:
+            json.dump({"tool": "ecg-kd train.py", "config": old, "stages": {}}, handle)
+        if refused:
+            with pytest.raises(SystemExit, match="scarce_batches"):
+                check_resume(args, run_config(args))
+        else:
+            check_resume(args, run_config(args))
