@@ -94,7 +94,8 @@ def model_card(reports):
         ]
     lines += [
         "| `labels.txt` | the class order of the outputs |",
-        "| `split.json` | the record names of the training, validation and test splits |",
+        "| `split.json` | the record names of the training, validation and test splits (runs made since the "
+        "scarce-label options also list `train_labeled`, the training records whose labels the students saw) |",
         "",
         "```bash",
         "python -m lrhnet.predict --model models/cinc2017/lrhnet_int8.tflite --input RECORD_OR_FOLDER --out preds.csv",

@@ -2,12 +2,15 @@
 
     python -m benchmarks.run_all --tables-only  # re-render the tables in README.md, docs/results.md, model card
     python -m benchmarks.run_all --quick        # each benchmark on a subset, 1 epoch: 25 min; runs/benchmarks_quick
-    python -m benchmarks.run_all                # each benchmark in full into benchmarks/results: about 9 h
+    python -m benchmarks.run_all                # each benchmark in full into benchmarks/results: days
 
 Times on this project's 2-core CPU: ``--quick`` took 24.6 min (``benchmarks/results/run_all_quick.txt``);
-the committed full results took 9.0 h to make, with several runs sharing the cores.
+the committed results before the PTB-XL benchmark took 9.0 h to make, with several runs sharing the
+cores; the PTB-XL benchmark adds about 100 trainings of up to 40 epochs.
 
-``--data`` is the folder holding ``cinc2017/training2017`` and ``ludb`` (default ``../shared/data``).
+``--data`` is the folder holding ``cinc2017/training2017``, ``ludb`` and ``ptbxl`` (default
+``../shared/data``). The PTB-XL benchmark alone trains about 100 networks of up to 40 epochs (it
+resumes; see ``benchmarks/ptbxl_distillation.py``).
 Each benchmark's command, commit, seeds and date are written into its results file, and each table
 names them. The full mode runs the commands exactly as the committed results record them, one
 after another, on one thread each (``TF_NUM_INTRAOP_THREADS=1``); a failure stops it.
@@ -142,7 +145,7 @@ def main():
     parser.add_argument(
         "--data",
         default=os.path.join(ROOT, "..", "shared", "data"),
-        help="folder with cinc2017/training2017 and ludb (default: ../shared/data)",
+        help="folder with cinc2017/training2017, ludb and ptbxl (default: ../shared/data)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="small subsets and 1 epoch; results and tables go to runs/benchmarks_quick"

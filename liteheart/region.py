@@ -115,6 +115,11 @@ class RegionAwareDistillation(DistillationTerm):
         features = outputs.teacher_features[self.teacher_index]
         target = tf.stop_gradient(features[self.teacher_stage])
         beats = (outputs.inputs or {}).get("beats") if self.beat_weight else None
+        if self.beat_weight and beats is None:
+            raise ValueError(
+                f"{self.name} has beat_weight {self.beat_weight} but the batch has no 'beats': build the "
+                "ECGPipeline with beats=True"
+            )
         weights = tf.stop_gradient(
             mix_weights(
                 teacher,

@@ -129,3 +129,15 @@ def test_learned_pair_weights_cannot_collapse_onto_one_pair():
     np.testing.assert_allclose(weights, [[0.375, 0.125], [0.125, 0.375]], atol=1e-6)
     with pytest.raises(ValueError, match="weight_floor"):
         CrossLayerMutualInformation(weight_floor=1.5)
+
+
+def test_region_term_with_beat_weight_refuses_a_batch_without_beats():
+    teacher = teacher_12_leads()
+    distiller = Distiller(LiteHeartStudent(3), teacher, [RegionAwareDistillation(beat_weight=1.0)])
+    x = np.random.default_rng(0).normal(size=(2, 1000, 12)).astype("float32")
+    labels = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match="no 'beats'"):
+        distiller.compute_losses({"teacher": x, "student": x[:, :, :1]}, labels, training=True)
+    beats = np.stack([beat_profile([100, 400, 700], 1000, 100)] * 2)
+    inputs = {"teacher": x, "student": x[:, :, :1], "beats": beats}
+    assert np.isfinite(distiller.compute_losses(inputs, labels, training=True)[0].numpy()).all()
