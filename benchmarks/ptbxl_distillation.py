@@ -128,12 +128,14 @@ def plan(seeds, fractions=SCARCE_FRACTIONS):
 
 
 def train_command(args, cell):
-    """The ``train.py`` call of ``cell``."""
-    command = [sys.executable, "train.py", "--data", f"ptbxl:{args.data}", "--seed", str(cell.seed)]
+    """The ``train.py`` call of ``cell``, run at the repository root with paths relative to it (so
+    that reports name no machine's folders)."""
+    data, runs = (os.path.relpath(os.path.abspath(path), REPOSITORY) for path in (args.data, args.runs))
+    command = [sys.executable, "train.py", "--data", f"ptbxl:{data}", "--seed", str(cell.seed)]
     command += ["--epochs", str(args.epochs), "--teacher-width", str(args.teacher_width), *cell.flags]
     if cell.teacher_run:
-        command += ["--teacher-from", os.path.join(args.runs, cell.teacher_run, "models", "teacher.keras")]
-    return command + ["--out", os.path.join(args.runs, cell.name), "--resume"]
+        command += ["--teacher-from", os.path.join(runs, cell.teacher_run, "models", "teacher.keras")]
+    return command + ["--out", os.path.join(runs, cell.name), "--resume"]
 
 
 def test_probabilities(data, run, report, names):
@@ -398,8 +400,9 @@ def main():
         parser.error(f"--data: {args.data} is not a folder")
     if not args.out.endswith(".json"):
         parser.error(f"--out {args.out} must name a .json file (the table and predictions go beside it)")
-    # train.py runs at the repository root: paths relative to it, so that the commands name no machine's folders
-    args.data, args.runs = (os.path.relpath(os.path.abspath(path), REPOSITORY) for path in (args.data, args.runs))
+    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        parser.error(f"--out {args.out}: its folder does not exist")
+    args.data, args.runs = os.path.abspath(args.data), os.path.abspath(args.runs)
     header = {"setting": "ptbxl", **provenance(), "seeds": args.seeds, "epochs": args.epochs}
     results = PTBXLResults(args.out, {**header, "teacher_width": args.teacher_width}, resume=args.resume)
 

@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from kdpipeline.divergence import StopOnNaN
+from kdpipeline.report import source_commit
 from kdpipeline.stages import batches_per_epoch, kd_mode, learned_from, train_and_record, training_batches
 from lrhnet.efficiency import trainable_parameters
 from lrhnet.recipes import fit_network, score_on_test
@@ -219,6 +220,7 @@ def quantize_stage(ctx):
             "test": entry["test"],
             "from": source_name,
             "learned_from": learned_from(ctx, rows),
+            "commit": source_commit(),
             "quantization": "qat",
             "export": entry,
         }

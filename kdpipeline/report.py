@@ -18,19 +18,25 @@ def package_versions():
     return versions
 
 
+_COMMIT = []  # filled on the first call, early in a run: the code as it was loaded
+
+
 def source_commit():
-    """The short commit of the checkout this code runs from, or None outside a git checkout."""
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None
+    """``git describe --always --dirty`` of the checkout this code runs from, taken once per process
+    (so a long training names the code it started with), or None outside a git checkout."""
+    if not _COMMIT:
+        try:
+            result = subprocess.run(
+                ["git", "describe", "--always", "--dirty"],
+                capture_output=True,
+                text=True,
+                cwd=os.path.dirname(os.path.abspath(__file__)),
+                timeout=10,
+            )
+            _COMMIT.append(result.stdout.strip() or None)
+        except (OSError, subprocess.SubprocessError):
+            _COMMIT.append(None)
+    return _COMMIT[0]
 
 
 def headline_metrics(report):

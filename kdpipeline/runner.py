@@ -16,7 +16,7 @@ import time
 from kdpipeline.compression import evaluate_stage, export_stage, prune_stage, quantize_stage
 from kdpipeline.divergence import NaNLoss
 from kdpipeline.options import STAGES
-from kdpipeline.report import print_summary, write_report
+from kdpipeline.report import print_summary, source_commit, write_report
 from kdpipeline.rundir import RunDir, RunFolderError
 from kdpipeline.stages import TRAINING_STAGES, Context
 
@@ -199,6 +199,11 @@ def check_resume(args, config):
     except RunFolderError as error:
         raise SystemExit(f"train.py: error: --out: {error}") from None
     changed = sorted(key for key in config if earlier.get(key) != config[key])
+    if "scarce_batches" in changed:
+        raise SystemExit(
+            f"train.py: error: --resume: the run in {args.out} was made before the current rule for batches of "
+            "labelled and unlabelled rows; drop --resume or choose another --out"
+        )
     if changed:
         raise SystemExit(
             f"train.py: error: --resume: the run in {args.out} was made with other values of "
@@ -241,6 +246,7 @@ def check_teacher(path, num_leads, num_classes):
 
 def run(args):
     started = time.time()
+    source_commit()  # taken now: the commit of the code this call loaded
     strategy = distribution_strategy(args.strategy)
     if args.strategy == "multiworker" and not is_chief():  # every worker trains; only the chief keeps the run
         args.out = tempfile.mkdtemp(prefix="train-worker-")

@@ -233,7 +233,7 @@ def test_resuming_a_run_made_before_the_scarce_label_rule_is_refused_and_one_wit
         with open(os.path.join(out, "state.json"), "w") as handle:
             json.dump({"tool": "ecg-kd train.py", "config": old, "stages": {}}, handle)
         if refused:
-            with pytest.raises(SystemExit, match="scarce_batches"):
+            with pytest.raises(SystemExit, match="made before the current rule for batches"):
                 check_resume(args, run_config(args))
         else:
             check_resume(args, run_config(args))
