@@ -76,6 +76,7 @@ def train_commands(args):
         "paper",
         "--patience",
         "0",
+        "--no-augment",  # the paper's protocol trains on the records as they are
         "--resume",
     ]
     commands = {}

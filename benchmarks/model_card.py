@@ -19,7 +19,7 @@ CLASS_NAMES = {
 FLOAT_MODEL = {"lrhnet": "student_mlkd", "liteheart": "liteheart"}
 TITLES = {"lrhnet": "LRH-Net student, multi-level KD", "liteheart": "LiteHeart student"}
 # train.py flags that reproduce, today, a run made before they existed
-SETTINGS_OF_THE_TIME = ("--kd-t2", "--lr-schedule", "paper", "--patience", "0")
+SETTINGS_OF_THE_TIME = ("--kd-t2", "--lr-schedule", "paper", "--patience", "0", "--no-augment")
 
 
 def int8_export(report):
@@ -143,7 +143,8 @@ def model_card(reports):
     if "kd_t2" not in first["config"]:
         lines += [
             f"(`{' '.join(SETTINGS_OF_THE_TIME)}`, added to the commands as run then, keep today's `train.py` on the",
-            "settings of the time: KD with T², the paper's step decay, every epoch. One change cannot be undone by a",
+            "settings of the time: KD with T², the paper's step decay, every epoch, no augmentation. One change cannot "
+            "be undone by a",
             "flag: LiteHeart's region term now aligns feature lengths by average pooling, then by linear resizing.)",
             "",
         ]

@@ -61,7 +61,7 @@ def train_command(args, method):
         "--out",
         os.path.join(args.runs, method),
         "--resume",
-        *SETTINGS_OF_THE_TIME,  # as the committed students were trained: KD with T², step decay, every epoch
+        *SETTINGS_OF_THE_TIME,  # as the committed students were trained: T², step decay, every epoch, no augmentation
         *teacher,
     ]
 
