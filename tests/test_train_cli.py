@@ -257,6 +257,10 @@ def test_liteheart_semi_supervised_run_with_its_region_plot(tmp_path):
         "liteheart",
         "--labeled-fraction",
         "0.5",
+        "--teacher-labels",
+        "same",
+        "--beat-weight",
+        "1",
         "--stages",
         "teacher,distill,evaluate",
         "--out",
@@ -264,11 +268,46 @@ def test_liteheart_semi_supervised_run_with_its_region_plot(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     final = report(out)
-    assert (
-        set(final["models"]) == {"teacher", "liteheart"} and final["data"]["labeled"] < final["data"]["split"]["train"]
-    )
+    labeled, train_records = final["data"]["labeled"], final["data"]["split"]["train"]
+    assert set(final["models"]) == {"teacher", "liteheart"} and labeled < train_records
+    assert final["models"]["teacher"]["learned_from"] == {"labelled": labeled, "unlabelled": 0}
+    assert final["models"]["liteheart"]["learned_from"] == {"labelled": labeled, "unlabelled": train_records - labeled}
     assert {"pseudo_label", "consistency", "region_kd", "mi_kd"} <= set(final["models"]["liteheart"]["history"])
     assert os.path.getsize(os.path.join(out, "plots", "region_weights.png")) > 1000
+
+
+def test_lrhnet_distils_on_the_records_whose_labels_the_students_lack(tmp_path):
+    """--labeled-fraction with LRH-Net: the teacher learns from every training label, the plain
+    student from its share, and KD, the MLKD assistant and student from every training record;
+    carry weights come from the plain student's validation AUROC."""
+    out = str(tmp_path / "run")
+    flags = ["--labeled-fraction", "0.5", "--kd-class-weights", "carry", "--stages", "teacher,student,distill,mlkd"]
+    result = train(*TINY, *flags, "--out", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    final = report(out)
+    labeled, train_records = final["data"]["labeled"], final["data"]["split"]["train"]
+    assert 0 < labeled < train_records and final["data"]["teacher_labels"] == "all"
+    learned = {name: entry["learned_from"] for name, entry in final["models"].items()}
+    assert learned == {
+        "teacher": {"labelled": train_records, "unlabelled": 0},
+        "student": {"labelled": labeled, "unlabelled": 0},
+        **{
+            name: {"labelled": labeled, "unlabelled": train_records - labeled}
+            for name in ("student_kd", "assistant", "student_mlkd")
+        },
+    }
+    carry = final["models"]["student_kd"]["kd_class_weights"]
+    assert list(carry) == list(final["data"]["classes"]) and sum(carry.values()) / len(carry) == pytest.approx(1.0)
+    with open(os.path.join(out, "split.json")) as handle:
+        split = json.load(handle)
+    assert len(split["train_labeled"]) == labeled and set(split["train_labeled"]) < set(split["train"])
+    teacher = os.path.join(out, "models", "teacher.keras")  # another run's teacher: the report says what it knew
+    reused = train(
+        *TINY, "--labeled-fraction", "0.5", "--stages", "distill", "--teacher-from", teacher, "--out", out + "2"
+    )
+    assert reused.returncode == 0, reused.stderr[-3000:]
+    source = report(out + "2")["data"]["teacher_from"]
+    assert source["learned_from"] == {"labelled": train_records, "unlabelled": 0} and source["teacher_labels"] == "all"
 
 
 def test_post_training_int8_export(tmp_path):
