@@ -406,6 +406,8 @@ def main():
     header = {"setting": "ptbxl", **provenance(), "seeds": args.seeds, "epochs": args.epochs}
     results = PTBXLResults(args.out, {**header, "teacher_width": args.teacher_width}, resume=args.resume)
 
+    by_name = {cell.name: cell for cell in plan(args.seeds, args.fractions)}
+
     def run_all(args, results):
         for cell in cells:
             recorded = [
@@ -413,6 +415,9 @@ def main():
                 for row, teacher in cell.rows.values()
             ]
             if any(run is None for run in recorded):
+                teacher = cell.teacher_run and os.path.join(args.runs, cell.teacher_run, "models", "teacher.keras")
+                if teacher and not os.path.exists(teacher):  # recorded, but its run folder is gone (another machine)
+                    run_cell(args, results, by_name[cell.teacher_run])  # trained again; its rows are replaced
                 run_cell(args, results, cell)
             elif any("validation" not in run for run in recorded):  # recorded before validation scores were
                 record_cell(args, results, cell)

@@ -50,3 +50,22 @@ def test_paired_difference_by_hand():
     difference, low, high = paired_difference(labels, [(better, worse), (better, better)], resamples=200)
     assert difference == pytest.approx((macro_auroc(labels, better) - macro_auroc(labels, worse)) / 2)
     assert 0 < low < difference < high
+
+
+def test_a_recorded_teacher_whose_run_folder_is_gone_is_trained_again_before_its_students(tmp_path, monkeypatch):
+    import json
+    import sys
+
+    from benchmarks import ptbxl_distillation
+
+    teacher_row = {"model": "teacher", "leads": "12", "seed": 0, "fraction": 1.0, "teacher": "all", "params": 1}
+    teacher_row.update(best_epoch=0, validation={"macro_auroc": 0.9})
+    teacher_row["test"] = {"macro_auroc": 0.87, "per_class": {"auroc": {"NORM": 0.9}}}
+    out = tmp_path / "r.json"
+    out.write_text(json.dumps({"command": "x", "commit": "x", "date": "x", "runs": [teacher_row]}))
+    trained = []
+    monkeypatch.setattr(ptbxl_distillation, "run_cell", lambda args, results, cell: trained.append(cell.name))
+    argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), "--runs", str(tmp_path / "runs")]
+    monkeypatch.setattr(sys, "argv", [*argv, "--seeds", "0", "--cells", "2", "--resume"])
+    ptbxl_distillation.main()
+    assert trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0"]
