@@ -141,7 +141,8 @@ def train_command(args, cell):
 def test_probabilities(data, run, report, names):
     """``({name: (N, K) test probabilities}, (N, K) test labels)`` of the networks ``names`` saved in
     the run folder ``run``, on PTB-XL's fold 10 of ``data`` (sliding windows averaged per record)."""
-    from data_utils import Preprocessing, open_dataset
+    from benchmarks.settings import PREPROCESSING
+    from data_utils import open_dataset
     from data_utils.cache import build_cache
     from data_utils.pipeline import ECGPipeline
     from data_utils.splits import split_indices
@@ -149,7 +150,7 @@ def test_probabilities(data, run, report, names):
     from lrhnet.training import predict_probabilities
 
     dataset = open_dataset(data, format="ptbxl", label_set="superdiagnostic", fs=100)
-    cache = build_cache(dataset, Preprocessing(fs=100, band=(0.5, 40.0)), report["teacher_leads"])
+    cache = build_cache(dataset, PREPROCESSING, report["teacher_leads"])
     pipeline = ECGPipeline(cache, report["teacher_leads"], report["student_leads"], 10.0)
     test = pipeline.evaluate(split_indices(dataset)["test"], crop="sliding")
     probabilities = {}

@@ -45,7 +45,7 @@ def headline_metrics(report):
     return [metric for metric in HEADLINE if metric in present]
 
 
-def learned_from(entry):
+def learned_from_words(entry):
     """Which training records a network learned from, in words: ``"272 labelled + 2,448 unlabelled"``."""
     counts = entry.get("learned_from")
     if not counts:
@@ -61,7 +61,7 @@ def model_table(report):
     for name, entry in report["models"].items():
         cells = [f"{entry['test'][m]:.3f}" if m in entry["test"] else "" for m in metrics]
         lines.append(
-            f"| {name} | {','.join(entry.get('leads', []))} | {entry['params']:,} | {learned_from(entry)} | "
+            f"| {name} | {','.join(entry.get('leads', []))} | {entry['params']:,} | {learned_from_words(entry)} | "
             + " | ".join(cells)
             + " |"
         )
