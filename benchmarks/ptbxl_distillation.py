@@ -59,7 +59,7 @@ class Cell:
     leads: str
     seed: int
     fraction: float
-    teacher_run: str = None  # the cell whose teacher this one distils from
+    teacher_runs: tuple = ()  # the cells whose teacher this one distils from (several: their ensemble)
 
 
 def teacher_cell(seed, fraction=1.0):
@@ -82,7 +82,17 @@ def lrhnet_cell(seed, fraction, leads, teacher):
         rows, stages = {**rows, "student_mlkd": ("student_mlkd", kind)}, stages + ",mlkd"
     flags = ("--student-leads", leads, "--labeled-fraction", str(fraction), "--teacher-labels", kind)
     flags += ("--stages", stages)
-    return Cell(f"lrhnet_{kind}_{tag(fraction, leads, seed)}", flags, rows, leads, seed, fraction, teacher.name)
+    return Cell(f"lrhnet_{kind}_{tag(fraction, leads, seed)}", flags, rows, leads, seed, fraction, (teacher.name,))
+
+
+def ensemble_cell(seed, fraction, leads, teachers):
+    """LRH-Net + KD from the ensemble of the ``all`` teachers of every seed (the mean of their
+    probabilities; ``--teacher-from`` with several files); its plain student is the ``all`` cell's."""
+    flags = ("--student-leads", leads, "--labeled-fraction", str(fraction), "--teacher-labels", "all")
+    flags += ("--stages", "distill")
+    rows = {"student_kd": ("student_kd", "ensemble")}
+    names = tuple(teacher.name for teacher in teachers)
+    return Cell(f"lrhnet_ensemble_{tag(fraction, leads, seed)}", flags, rows, leads, seed, fraction, names)
 
 
 def carry_cell(seed, leads, teacher):
@@ -90,14 +100,14 @@ def carry_cell(seed, leads, teacher):
     labels; it trains its own plain student for the weights, recorded only in its run folder."""
     flags = ("--student-leads", leads, "--stages", "student,distill", "--kd-class-weights", "carry")
     rows = {"student_kd": ("student_kd_carry", "all")}
-    return Cell(f"carry_{tag(1.0, leads, seed)}", flags, rows, leads, seed, 1.0, teacher.name)
+    return Cell(f"carry_{tag(1.0, leads, seed)}", flags, rows, leads, seed, 1.0, (teacher.name,))
 
 
 def liteheart_cell(seed, fraction, teacher):
     """The LiteHeart student alone (its ``student`` stage) and with its terms, on lead I."""
     flags = ("--labeled-fraction", str(fraction), "--method", "liteheart", "--stages", "student,distill")
     rows = {"student": ("liteheart_alone", "none"), "liteheart": ("liteheart", "all")}
-    return Cell(f"liteheart_{tag(fraction, 'I', seed)}", flags, rows, "I", seed, fraction, teacher.name)
+    return Cell(f"liteheart_{tag(fraction, 'I', seed)}", flags, rows, "I", seed, fraction, (teacher.name,))
 
 
 def ceiling_cell(seed, leads):
@@ -112,16 +122,24 @@ def tag(fraction, leads, seed):
 
 
 def plan(seeds, fractions=SCARCE_FRACTIONS):
-    """Every cell, in the order they run: 10 % labels first (the headline), then 5 % and 25 %, then full labels."""
+    """Every cell, in the order they run: 10 % labels first (the headline), then 5 % and 25 %, then full
+    labels. KD from the teachers' ensemble runs at the first fraction and with full labels."""
     teachers = {seed: teacher_cell(seed) for seed in seeds}
     cells = list(teachers.values())
+
+    def from_ensemble(fraction):
+        ensemble = tuple(teachers.values())
+        return [ensemble_cell(seed, fraction, leads, ensemble) for leads in LEAD_SETS for seed in seeds]
+
     for fraction in fractions:
         cells += [lrhnet_cell(seed, fraction, leads, teachers[seed]) for leads in LEAD_SETS for seed in seeds]
+        cells += from_ensemble(fraction) if fraction == fractions[0] and len(seeds) > 1 else []
         same = {seed: teacher_cell(seed, fraction) for seed in seeds}
         cells += same.values()
         cells += [lrhnet_cell(seed, fraction, leads, same[seed]) for leads in LEAD_SETS for seed in seeds]
         cells += [liteheart_cell(seed, fraction, teachers[seed]) for seed in seeds]
     cells += [lrhnet_cell(seed, 1.0, leads, teachers[seed]) for leads in LEAD_SETS for seed in seeds]
+    cells += from_ensemble(1.0) if len(seeds) > 1 else []
     cells += [carry_cell(seed, leads, teachers[seed]) for leads in LEAD_SETS for seed in seeds]
     cells += [ceiling_cell(seed, leads) for leads in LEAD_SETS for seed in seeds]
     return cells + [liteheart_cell(seed, 1.0, teachers[seed]) for seed in seeds]
@@ -133,31 +151,43 @@ def train_command(args, cell):
     data, runs = (os.path.relpath(os.path.abspath(path), REPOSITORY) for path in (args.data, args.runs))
     command = [sys.executable, "train.py", "--data", f"ptbxl:{data}", "--seed", str(cell.seed)]
     command += ["--epochs", str(args.epochs), "--teacher-width", str(args.teacher_width), *cell.flags]
-    if cell.teacher_run:
-        command += ["--teacher-from", os.path.join(runs, cell.teacher_run, "models", "teacher.keras")]
+    if cell.teacher_runs:
+        command += ["--teacher-from", *(teacher_file(runs, name) for name in cell.teacher_runs)]
     return command + ["--out", os.path.join(runs, cell.name), "--resume"]
 
 
-def test_probabilities(data, run, report, names):
-    """``({name: (N, K) test probabilities}, (N, K) test labels)`` of the networks ``names`` saved in
-    the run folder ``run``, on PTB-XL's fold 10 of ``data`` (sliding windows averaged per record)."""
+def teacher_file(runs, name):
+    """The teacher a cell distils from: ``models/teacher.keras`` of the run folder ``name``."""
+    return os.path.join(runs, name, "models", "teacher.keras")
+
+
+def fold_pipeline(data, report):
+    """``(pipeline, split)`` of PTB-XL's folds in ``data`` for the leads of a run's ``report``."""
     from benchmarks.settings import PREPROCESSING
     from data_utils import open_dataset
     from data_utils.cache import build_cache
     from data_utils.pipeline import ECGPipeline
     from data_utils.splits import split_indices
-    from lrhnet.saving import load_network
-    from lrhnet.training import predict_probabilities
 
     dataset = open_dataset(data, format="ptbxl", label_set="superdiagnostic", fs=100)
     cache = build_cache(dataset, PREPROCESSING, report["teacher_leads"])
-    pipeline = ECGPipeline(cache, report["teacher_leads"], report["student_leads"], 10.0)
-    test = pipeline.evaluate(split_indices(dataset)["test"], crop="sliding")
+    return ECGPipeline(cache, report["teacher_leads"], report["student_leads"], 10.0), split_indices(dataset)
+
+
+def test_probabilities(data, run, report, names, part="test"):
+    """``({name: (N, K) probabilities}, (N, K) labels)`` of the networks ``names`` saved in the run
+    folder ``run``, on PTB-XL's fold 10 (``part="test"``) or 9 (``"validation"``) of ``data``
+    (sliding windows averaged per record)."""
+    from lrhnet.saving import load_network
+    from lrhnet.training import predict_probabilities
+
+    pipeline, split = fold_pipeline(data, report)
+    records = pipeline.evaluate(split[part], crop="sliding")
     probabilities = {}
     for name in names:
         network = load_network(os.path.join(run, "models", f"{name}.keras"))
         probabilities[name], labels = predict_probabilities(
-            network, test, "teacher" if name == "teacher" else "student"
+            network, records, "teacher" if name == "teacher" else "student"
         )
     return probabilities, labels
 
@@ -246,7 +276,7 @@ class PTBXLResults(Results):
                 name: mean_of_known([run["test"]["per_class"]["auroc"][name] for run in runs])
                 for name in runs[0]["test"]["per_class"]["auroc"]
             }
-            row["best_epochs"] = [run["best_epoch"] + 1 for run in runs]
+            row["best_epochs"] = [run["best_epoch"] + 1 for run in runs if run["best_epoch"] is not None]
             validation = [run["validation"]["macro_auroc"] for run in runs if "validation" in run]
             row["validation_macro_auroc"] = float(np.mean(validation)) if validation else None
             for field, (model, teacher) in REFERENCES.get(row["model"], {}).items():
@@ -370,6 +400,36 @@ def record_cell(args, results, cell):
         )
 
 
+# The ensemble of the ``all`` teachers: one row (it learned from every training label).
+ENSEMBLE_ROW = {"model": "teacher", "leads": "12", "seed": 0, "fraction": 1.0, "teacher": "ensemble"}
+
+
+def record_ensemble(args, results, cell):
+    """Record the teachers' ensemble that ``cell`` distilled from (kept in its run folder as
+    ``models/teacher.keras``), scored as ``train.py`` scores its networks."""
+    from lrhnet.recipes import score_on_test
+    from lrhnet.saving import load_network
+
+    run = os.path.join(args.runs, cell.name)
+    with open(os.path.join(run, "report.json")) as handle:
+        report = json.load(handle)
+    pipeline, split = fold_pipeline(args.data, report)
+    network = load_network(os.path.join(run, "models", "teacher.keras"))
+    test = score_on_test(network, pipeline, split, report["data"]["classes"], view="teacher")
+    validation, validation_labels = test_probabilities(args.data, run, report, ["teacher"], "validation")
+    probabilities, labels = test_probabilities(args.data, run, report, ["teacher"])
+    results.add_probabilities(ENSEMBLE_ROW, probabilities["teacher"], labels)
+    results.add(
+        **ENSEMBLE_ROW,
+        params=sum(member.count_params() for member in network.members),
+        test=test,
+        best_epoch=None,  # not trained: the mean of its members' probabilities
+        validation={"macro_auroc": macro_auroc(validation_labels, validation["teacher"])},
+        members=[os.path.relpath(teacher_file(args.runs, name), REPOSITORY) for name in cell.teacher_runs],
+        run=os.path.relpath(run, REPOSITORY),
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="the ptbxl folder (PTB-XL's native layout)")
@@ -416,12 +476,14 @@ def main():
                 for row, teacher in cell.rows.values()
             ]
             if any(run is None for run in recorded):
-                teacher = cell.teacher_run and os.path.join(args.runs, cell.teacher_run, "models", "teacher.keras")
-                if teacher and not os.path.exists(teacher):  # recorded, but its run folder is gone (another machine)
-                    run_cell(args, results, by_name[cell.teacher_run])  # trained again; its rows are replaced
+                for name in cell.teacher_runs:
+                    if not os.path.exists(teacher_file(args.runs, name)):  # recorded, but its run folder is gone
+                        run_cell(args, results, by_name[name])  # trained again; its rows are replaced
                 run_cell(args, results, cell)
             elif any("validation" not in run for run in recorded):  # recorded before validation scores were
                 record_cell(args, results, cell)
+            if len(cell.teacher_runs) > 1 and results.find(**ENSEMBLE_ROW) is None:
+                record_ensemble(args, results, cell)
 
     results.complete(run_all, args)
 

@@ -267,18 +267,31 @@ def ptbxl_scarce(results, fraction=0.1):
         if plain is None:
             continue
         row = [leads, f"{plain['runs']}", auroc_cell(plain)]
-        for teacher in ("all", "same"):
+        for teacher in SCARCE_TEACHERS:
             kd = summary_row(result, fraction=fraction, leads=leads, model="student_kd", teacher=teacher)
             row += [auroc_cell(kd), delta_cell(kd)] if kd else ["", ""]
         rows.append(row)
-    teacher = summary_row(result, fraction=1.0, model="teacher", teacher="all")
     lines = [source_line("ptbxl_distillation.json", result), ""]
-    if teacher:
-        lines += [f"12-lead teacher (all training labels): fold-10 macro AUROC {auroc_cell(teacher)}.", ""]
+    teachers = [
+        f"{what}: {auroc_cell(row)} (validation {row['validation_macro_auroc']:.3f})"
+        for what, kind in (("one teacher per seed", "all"), ("the ensemble of the seeds' teachers", "ensemble"))
+        for row in [summary_row(result, fraction=1.0, model="teacher", teacher=kind)]
+        if row
+    ]
+    if teachers:
+        lines += [f"12-lead teachers on all training labels, fold-10 macro AUROC: {'; '.join(teachers)}.", ""]
     header = ["student leads", "seeds", f"plain student, {fraction:.0%} labels"]
-    header += [f"+ KD, teacher on {what} labels" for what in ("all", f"the same {fraction:.0%}")]
-    header = header[:3] + [header[3], "Δ [95 % CI]", header[4], "Δ [95 % CI]"]
+    for teacher in SCARCE_TEACHERS.values():
+        header += [f"+ KD, {teacher.format(fraction=fraction)}", "Δ [95 % CI]"]
     return lines + rows_table(header, rows)
+
+
+# The teachers of the scarce-label table: row ``teacher`` kind -> column title.
+SCARCE_TEACHERS = {
+    "all": "teacher on all labels",
+    "ensemble": "ensemble of the seeds' teachers on all labels",
+    "same": "teacher on the same {fraction:.0%} labels",
+}
 
 
 TABLES = {

@@ -100,9 +100,12 @@ def build_parser():
     )
     model.add_argument(
         "--teacher-from",
+        nargs="+",
         default=None,
+        metavar="FILE",
         help="a trained teacher (.keras, e.g. another run's models/teacher.keras) to distil from instead of the "
-        "teacher stage",
+        "teacher stage; several files are distilled from as one ensemble (the mean of their probabilities; "
+        "--method lrhnet without the mlkd stage, which needs one teacher's features)",
     )
     model.add_argument(
         "--teacher-width", type=float, default=0.25, help="teacher width multiplier (default: 0.25; 1 is the paper's)"
@@ -292,8 +295,13 @@ def parse_args(argv=None):
             "--demographics is for --method lrhnet (the LiteHeart student reads one lead only)",
         ),
         (
-            lambda: args.teacher_from is None or os.path.isfile(args.teacher_from),
-            f"--teacher-from: {args.teacher_from} is not a file",
+            lambda: all(os.path.isfile(path) for path in args.teacher_from or ()),
+            f"--teacher-from: {', '.join(p for p in args.teacher_from or () if not os.path.isfile(p))} is not a file",
+        ),
+        (
+            lambda: len(args.teacher_from or ()) < 2 or (args.method == "lrhnet" and "mlkd" not in args.stages),
+            "--teacher-from with several files distils from their ensemble, which has no stage features: it needs "
+            "--method lrhnet and no mlkd stage",
         ),
         (
             lambda: args.teacher_from is None or "teacher" not in args.stages,
@@ -334,17 +342,11 @@ def folder_problem(args):
                 f"the cache folder {cache_dir} (--cache-dir or $ECG_KD_CACHE) lies inside the data folder "
                 f"{args.path}; the data folder is never written"
             )
-    if args.teacher_from:
-        if is_inside(args.teacher_from, args.out) and not args.resume:
-            return (
-                f"--teacher-from {args.teacher_from} lies inside --out {args.out}, which a fresh run clears; copy it "
-                "elsewhere first"
-            )
-        if not is_keras_file(args.teacher_from):
-            return (
-                f"--teacher-from {args.teacher_from} is not a saved Keras network (.keras); pass another run's "
-                "models/teacher.keras"
-            )
+    for path in args.teacher_from or ():
+        if is_inside(path, args.out) and not args.resume:
+            return f"--teacher-from {path} lies inside --out {args.out}, which a fresh run clears; copy it elsewhere"
+        if not is_keras_file(path):
+            return f"--teacher-from {path} is not a saved Keras network (.keras); pass a run's models/teacher.keras"
     return None
 
 

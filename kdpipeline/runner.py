@@ -159,6 +159,8 @@ def run_config(args):
     With every training label seen, ``teacher_labels`` makes no difference and is left out; with
     fewer, ``scarce_batches`` records the batching rule."""
     config = {key: value for key, value in sorted(vars(args).items()) if key not in RUN_FLAGS_IGNORED}
+    if config["teacher_from"] and len(config["teacher_from"]) == 1:
+        config["teacher_from"] = config["teacher_from"][0]  # one file is recorded as before several were allowed
     if args.labeled_fraction == 1:
         config.pop("teacher_labels", None)
     else:
@@ -244,6 +246,18 @@ def check_teacher(path, num_leads, num_classes):
         )
 
 
+def save_teacher(paths, destination, multilabel):
+    """The run's teacher from ``--teacher-from``: a copy of one file, or the ensemble of several saved as one."""
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    if len(paths) == 1:
+        shutil.copyfile(paths[0], destination)
+        return
+    from lrhnet.ensemble import TeacherEnsemble
+    from lrhnet.saving import load_network
+
+    TeacherEnsemble([load_network(path) for path in paths], multilabel=multilabel).save(destination)
+
+
 def run(args):
     started = time.time()
     source_commit()  # taken now: the commit of the code this call loaded
@@ -254,8 +268,10 @@ def run(args):
     check_resume(args, config)
     context, data = build_context(args)  # every input is checked before the run folder is touched
     if args.teacher_from:
-        check_teacher(args.teacher_from, len(args.teacher_leads), len(context.classes))
-        data["teacher_from"] = teacher_source(args.teacher_from)
+        for path in args.teacher_from:
+            check_teacher(path, len(args.teacher_leads), len(context.classes))
+        sources = [teacher_source(path) for path in args.teacher_from]
+        data["teacher_from"] = sources[0] if len(sources) == 1 else sources
     try:
         run_dir = RunDir(args.out)
     except RunFolderError as error:
@@ -272,8 +288,7 @@ def run_stages(args, context, data, run_dir, config, started, strategy):
     earlier = run_dir.state.get("seconds", 0.0)  # the time earlier calls took up to their last completed stage
     run_dir.write("split.json", data.pop("split_names"))
     if args.teacher_from and not os.path.exists(run_dir.model_path("teacher")):
-        os.makedirs(os.path.dirname(run_dir.model_path("teacher")), exist_ok=True)
-        shutil.copyfile(args.teacher_from, run_dir.model_path("teacher"))
+        save_teacher(args.teacher_from, run_dir.model_path("teacher"), context.multilabel)
     context.run = run_dir
     report = {
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),

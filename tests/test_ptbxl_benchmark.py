@@ -18,11 +18,13 @@ def test_the_plan_trains_each_teacher_before_its_students_and_the_headline_first
         f"lrhnet_all_0.1_{leads}_s{seed}" for leads in ("I", "I+II", "I+II+V2") for seed in (0, 1, 2)
     ]
     for index, cell in enumerate(cells):
-        assert cell.teacher_run is None or cell.teacher_run in names[:index]
+        assert set(cell.teacher_runs) <= set(names[:index])
     teachers = {cell.name: cell for cell in cells}
     for cell in cells:
-        if cell.teacher_run and teachers[cell.teacher_run].rows["teacher"][1] == "same":
-            source = teachers[cell.teacher_run]  # a same-fraction teacher: this seed's and fraction's labels
+        if len(cell.teacher_runs) > 1:  # an ensemble: the teachers on all labels of every seed
+            assert cell.teacher_runs == ("teacher_all_1_s0", "teacher_all_1_s1", "teacher_all_1_s2")
+        elif cell.teacher_runs and teachers[cell.teacher_runs[0]].rows["teacher"][1] == "same":
+            source = teachers[cell.teacher_runs[0]]  # a same-fraction teacher: this seed's and fraction's labels
             assert (source.seed, source.fraction) == (cell.seed, cell.fraction)
             assert cell.flags[cell.flags.index("--teacher-labels") + 1] == "same"
     plain = {(c.fraction, c.leads, c.seed) for c in cells if "student" in c.rows}
@@ -38,6 +40,22 @@ def test_a_student_cell_resumes_and_distils_from_its_teachers_file(monkeypatch):
     assert command[command.index("--teacher-from") + 1] == "runs/x/teacher_all_1_s0/models/teacher.keras"
     assert command[-3:] == ["--out", "runs/x/lrhnet_all_0.1_I_s0", "--resume"]
     assert command[command.index("--labeled-fraction") + 1] == "0.1"
+
+
+def test_the_ensemble_cells_distil_from_every_seeds_teacher_at_10_percent_and_full_labels(monkeypatch):
+    cells = [cell for cell in plan([0, 1, 2]) if cell.name.startswith("lrhnet_ensemble")]
+    assert {(cell.fraction, cell.leads, cell.seed) for cell in cells} == {
+        (fraction, leads, seed) for fraction in (0.1, 1.0) for leads in ("I", "I,II", "I,II,V2") for seed in (0, 1, 2)
+    }
+    assert all(cell.rows == {"student_kd": ("student_kd", "ensemble")} for cell in cells)
+    args = argparse.Namespace(data="../shared/data/ptbxl", runs="runs/x", epochs=40, teacher_width=0.5)
+    monkeypatch.chdir(REPOSITORY)
+    command = train_command(args, cells[0])
+    start = command.index("--teacher-from") + 1
+    assert command[start : start + 4] == [f"runs/x/teacher_all_1_s{seed}/models/teacher.keras" for seed in range(3)] + [
+        "--out"
+    ]
+    assert not [cell for cell in plan([0]) if cell.name.startswith("lrhnet_ensemble")], "one seed makes no ensemble"
 
 
 def test_paired_difference_by_hand():

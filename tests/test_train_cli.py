@@ -46,6 +46,8 @@ def report(out):
         (["--strategy", "tpu"], "invalid choice"),
         (["--teacher-from", "/no/such/teacher.keras", "--stages", "student"], "is not a file"),
         (["--teacher-from", __file__], "leave teacher out of --stages"),
+        (["--teacher-from", __file__, __file__, "--stages", "distill,mlkd"], "needs --method lrhnet and no mlkd"),
+        (["--teacher-from", __file__, "/no/such.keras", "--stages", "distill"], "/no/such.keras is not a file"),
         (["--method", "liteheart", "--demographics"], "--demographics is for --method lrhnet"),
         (["--patience", "-1"], "--patience must be 0 (off)"),
         (["--lr-schedule", "linear"], "invalid choice"),
@@ -308,6 +310,14 @@ def test_lrhnet_distils_on_the_records_whose_labels_the_students_lack(tmp_path):
     assert reused.returncode == 0, reused.stderr[-3000:]
     source = report(out + "2")["data"]["teacher_from"]
     assert source["learned_from"] == {"labelled": train_records, "unlabelled": 0} and source["teacher_labels"] == "all"
+    ensemble = train(*TINY, "--stages", "distill", "--teacher-from", teacher, teacher, "--out", out + "3")
+    assert ensemble.returncode == 0, ensemble.stderr[-3000:]
+    assert [source["file"] for source in report(out + "3")["data"]["teacher_from"]] == [os.path.relpath(teacher)] * 2
+    assert "student_kd" in report(out + "3")["models"]
+    from lrhnet.ensemble import TeacherEnsemble
+    from lrhnet.saving import load_network
+
+    assert isinstance(load_network(os.path.join(out + "3", "models", "teacher.keras")), TeacherEnsemble)
 
 
 def test_post_training_int8_export(tmp_path):
