@@ -1,20 +1,25 @@
 """Distillation on real 12-lead data: PTB-XL with scarce and full labels, through ``train.py``.
 
     python -m benchmarks.ptbxl_distillation --data ../shared/data/ptbxl --out benchmarks/results/ptbxl_distillation.json
+    python -m benchmarks.ptbxl_distillation --data synthetic --lead-sets I --fractions 0.1 --teacher-width 0.25 \
+        --runs runs/synthetic_benchmark --out benchmarks/results/synthetic_distillation.json
 
-PTB-XL's folds (1-8 train, 9 validation, 10 test), superdiagnostic classes, 100 Hz, 10 s. Every
-network is trained by a ``train.py`` call into its own run folder under ``--runs``, with the
-project's defaults (paper-faithful KD: alpha 0.3, T = 7, no T²; cosine schedule; early stopping on
-validation macro AUROC; shared online augmentation) and ``--epochs`` at most.
+PTB-XL's folds (1-8 train, 9 validation, 10 test), superdiagnostic classes, 100 Hz, 10 s; or, with
+``--data synthetic[:SPEC]``, the same plan on ``train.py``'s generated records (its default data and
+split). Every network is trained by a ``train.py`` call into its own run folder under ``--runs``,
+with the project's defaults (paper-faithful KD: alpha 0.3, T = 7, no T²; cosine schedule; early
+stopping on validation macro AUROC; shared online augmentation) and ``--epochs`` at most.
 
 Teachers: 12-lead SE-ResNets of width ``--teacher-width``, one per seed, trained on all training
-labels (``all``) or, per labelled fraction, on the students' labelled records only (``same``).
+labels (``all``) or, per labelled fraction, on the students' labelled records only (``same``), and
+the ``ensemble`` of the seeds' ``all`` teachers (the mean of their probabilities).
 Cells, in the order they run (each for every seed before the next):
   * scarce labels: students see labels on a fraction (10 %, then 5 % and 25 %) of the training
     records; rows: the plain student on its labelled records, LRH-Net + KD on every training record
-    from the ``all`` teacher, then from the ``same`` teacher, for lead sets I; I, II; I, II, V2;
-    and LiteHeart (the student alone and with its terms) on lead I;
-  * full labels: the plain student, + KD, + MLKD, + KD weighted per class by what the student's
+    from the ``all`` teacher, from the ensemble (first fraction only), then from the ``same``
+    teacher, for lead sets I; I, II; I, II, V2 (``--lead-sets``); and LiteHeart (the student alone
+    and with its terms) on lead I;
+  * full labels: the plain student, + KD, + MLKD, + KD from the ensemble, + KD weighted per class by what the student's
     leads carry (``--kd-class-weights carry``), the same-lead ceiling (an SE-ResNet of the
     teacher's width on the student's leads), and LiteHeart alone and with its terms.
 Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
@@ -23,14 +28,17 @@ fraction and labelled records) with a 95 % bootstrap interval over test records.
 ``--resume`` keeps the rows recorded in ``--out``; without it they are recorded anew. Either way each
 ``train.py`` call resumes its run folder: a finished run is read, not trained again (a new
 ``--runs`` trains afresh), and a killed one continues from its last epoch.
-``--cells`` limits a call to a prefix of the plan (``--list`` prints it); ``--quick`` checks the
+``--only REGEX`` keeps the cells whose name matches (a teacher they need that is not trained yet
+is trained first) and ``--cells`` a prefix of those (``--list`` prints them); ``--quick`` checks the
 script in a few minutes (1 epoch, seed 0, the first 3 cells).
 """
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -40,7 +48,7 @@ from benchmarks.provenance import REPOSITORY, provenance
 from benchmarks.run_log import Results
 from data_utils.files import atomic_write
 
-LEAD_SETS = {"I": "I", "I,II": "I,II", "I,II,V2": "I,II,V2"}
+LEAD_SETS = ("I", "I,II", "I,II,V2")
 SCARCE_FRACTIONS = (0.1, 0.05, 0.25)
 KEY = ("model", "leads", "seed", "fraction", "teacher")
 GROUP = ("fraction", "teacher", "leads", "model")
@@ -121,39 +129,46 @@ def tag(fraction, leads, seed):
     return f"{fraction:g}_{leads.replace(',', '+')}_s{seed}"
 
 
-def plan(seeds, fractions=SCARCE_FRACTIONS):
+def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS):
     """Every cell, in the order they run: 10 % labels first (the headline), then 5 % and 25 %, then full
-    labels. KD from the teachers' ensemble runs at the first fraction and with full labels."""
+    labels; students on each of ``lead_sets``. KD from the teachers' ensemble runs at the first
+    fraction and with full labels."""
     teachers = {seed: teacher_cell(seed) for seed in seeds}
     cells = list(teachers.values())
 
     def from_ensemble(fraction):
         ensemble = tuple(teachers.values())
-        return [ensemble_cell(seed, fraction, leads, ensemble) for leads in LEAD_SETS for seed in seeds]
+        return [ensemble_cell(seed, fraction, leads, ensemble) for leads in lead_sets for seed in seeds]
 
     for fraction in fractions:
-        cells += [lrhnet_cell(seed, fraction, leads, teachers[seed]) for leads in LEAD_SETS for seed in seeds]
+        cells += [lrhnet_cell(seed, fraction, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
         cells += from_ensemble(fraction) if fraction == fractions[0] and len(seeds) > 1 else []
         same = {seed: teacher_cell(seed, fraction) for seed in seeds}
         cells += same.values()
-        cells += [lrhnet_cell(seed, fraction, leads, same[seed]) for leads in LEAD_SETS for seed in seeds]
+        cells += [lrhnet_cell(seed, fraction, leads, same[seed]) for leads in lead_sets for seed in seeds]
         cells += [liteheart_cell(seed, fraction, teachers[seed]) for seed in seeds]
-    cells += [lrhnet_cell(seed, 1.0, leads, teachers[seed]) for leads in LEAD_SETS for seed in seeds]
+    cells += [lrhnet_cell(seed, 1.0, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
     cells += from_ensemble(1.0) if len(seeds) > 1 else []
-    cells += [carry_cell(seed, leads, teachers[seed]) for leads in LEAD_SETS for seed in seeds]
-    cells += [ceiling_cell(seed, leads) for leads in LEAD_SETS for seed in seeds]
+    cells += [carry_cell(seed, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
+    cells += [ceiling_cell(seed, leads) for leads in lead_sets for seed in seeds]
     return cells + [liteheart_cell(seed, 1.0, teachers[seed]) for seed in seeds]
 
 
 def train_command(args, cell):
     """The ``train.py`` call of ``cell``, run at the repository root with paths relative to it (so
     that reports name no machine's folders)."""
-    data, runs = (os.path.relpath(os.path.abspath(path), REPOSITORY) for path in (args.data, args.runs))
-    command = [sys.executable, "train.py", "--data", f"ptbxl:{data}", "--seed", str(cell.seed)]
+    runs = os.path.relpath(os.path.abspath(args.runs), REPOSITORY)
+    data = args.data if is_synthetic(args.data) else "ptbxl:" + os.path.relpath(os.path.abspath(args.data), REPOSITORY)
+    command = [sys.executable, "train.py", "--data", data, "--seed", str(cell.seed)]
     command += ["--epochs", str(args.epochs), "--teacher-width", str(args.teacher_width), *cell.flags]
     if cell.teacher_runs:
         command += ["--teacher-from", *(teacher_file(runs, name) for name in cell.teacher_runs)]
     return command + ["--out", os.path.join(runs, cell.name), "--resume"]
+
+
+def is_synthetic(data):
+    """True for ``train.py``'s generated records (``synthetic[:SPEC]``), False for a PTB-XL folder."""
+    return data == "synthetic" or data.startswith("synthetic:")
 
 
 def teacher_file(runs, name):
@@ -161,33 +176,29 @@ def teacher_file(runs, name):
     return os.path.join(runs, name, "models", "teacher.keras")
 
 
-def fold_pipeline(data, report):
-    """``(pipeline, split)`` of PTB-XL's folds in ``data`` for the leads of a run's ``report``."""
-    from benchmarks.settings import PREPROCESSING
-    from data_utils import open_dataset
-    from data_utils.cache import build_cache
-    from data_utils.pipeline import ECGPipeline
-    from data_utils.splits import split_indices
+def train_context(args, cell):
+    """The ``kdpipeline`` context (data, split, pipeline) that ``cell``'s ``train.py`` call trained on,
+    rebuilt from its own flags, so that networks are scored on exactly its records."""
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import build_context
 
-    dataset = open_dataset(data, format="ptbxl", label_set="superdiagnostic", fs=100)
-    cache = build_cache(dataset, PREPROCESSING, report["teacher_leads"])
-    return ECGPipeline(cache, report["teacher_leads"], report["student_leads"], 10.0), split_indices(dataset)
+    with contextlib.chdir(REPOSITORY):  # the call's paths are relative to the repository
+        return build_context(parse_args(train_command(args, cell)[2:]))[0]
 
 
-def test_probabilities(data, run, report, names, part="test"):
+def test_probabilities(context, run, names, part="test"):
     """``({name: (N, K) probabilities}, (N, K) labels)`` of the networks ``names`` saved in the run
-    folder ``run``, on PTB-XL's fold 10 (``part="test"``) or 9 (``"validation"``) of ``data``
-    (sliding windows averaged per record)."""
+    folder ``run``, on the ``part`` split of ``context`` (``train_context``; PTB-XL: fold 10 for
+    ``"test"``, 9 for ``"validation"``), sliding windows averaged per record."""
     from lrhnet.saving import load_network
     from lrhnet.training import predict_probabilities
 
-    pipeline, split = fold_pipeline(data, report)
-    records = pipeline.evaluate(split[part], crop="sliding")
+    records = context.pipeline.evaluate(context.split[part], crop="sliding")
     probabilities = {}
     for name in names:
         network = load_network(os.path.join(run, "models", f"{name}.keras"))
         probabilities[name], labels = predict_probabilities(
-            network, records, "teacher" if name == "teacher" else "student"
+            network, records, "teacher" if name == "teacher" else "student", context.multilabel
         )
     return probabilities, labels
 
@@ -381,7 +392,7 @@ def record_cell(args, results, cell):
     run = os.path.join(args.runs, cell.name)
     with open(os.path.join(run, "report.json")) as handle:
         report = json.load(handle)
-    probabilities, labels = test_probabilities(args.data, run, report, list(cell.rows))
+    probabilities, labels = test_probabilities(train_context(args, cell), run, list(cell.rows))
     for name, (row, teacher) in cell.rows.items():
         entry = report["models"][name]
         recorded = {"model": row, "leads": cell.leads, "seed": cell.seed, "fraction": cell.fraction, "teacher": teacher}
@@ -411,13 +422,13 @@ def record_ensemble(args, results, cell):
     from lrhnet.saving import load_network
 
     run = os.path.join(args.runs, cell.name)
-    with open(os.path.join(run, "report.json")) as handle:
-        report = json.load(handle)
-    pipeline, split = fold_pipeline(args.data, report)
+    context = train_context(args, cell)
     network = load_network(os.path.join(run, "models", "teacher.keras"))
-    test = score_on_test(network, pipeline, split, report["data"]["classes"], view="teacher")
-    validation, validation_labels = test_probabilities(args.data, run, report, ["teacher"], "validation")
-    probabilities, labels = test_probabilities(args.data, run, report, ["teacher"])
+    test = score_on_test(
+        network, context.pipeline, context.split, context.classes, view="teacher", multilabel=context.multilabel
+    )
+    validation, validation_labels = test_probabilities(context, run, ["teacher"], "validation")
+    probabilities, labels = test_probabilities(context, run, ["teacher"])
     results.add_probabilities(ENSEMBLE_ROW, probabilities["teacher"], labels)
     results.add(
         **ENSEMBLE_ROW,
@@ -432,16 +443,24 @@ def record_ensemble(args, results, cell):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="the ptbxl folder (PTB-XL's native layout)")
+    parser.add_argument(
+        "--data", required=True, help="a PTB-XL folder (its native layout), or synthetic[:SPEC] (train.py's generator)"
+    )
     parser.add_argument("--out", required=True, help="results JSON path")
     parser.add_argument("--runs", default=os.path.join("runs", "ptbxl_benchmark"), help="folder of the train.py runs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
         "--fractions", type=float, nargs="+", default=list(SCARCE_FRACTIONS), help="scarce labelled fractions"
     )
+    parser.add_argument("--lead-sets", nargs="+", default=list(LEAD_SETS), help="the students' lead sets")
     parser.add_argument("--epochs", type=int, default=40, help="most epochs of each training (default: 40)")
     parser.add_argument("--teacher-width", type=float, default=0.5, help="teacher width (default: 0.5)")
     parser.add_argument("--cells", type=int, default=None, help="run only the first CELLS cells of the plan")
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="run only the cells whose name matches this regular expression (and the teachers they need)",
+    )
     parser.add_argument("--list", action="store_true", help="print the plan and exit")
     parser.add_argument(
         "--quick",
@@ -452,22 +471,24 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.epochs, args.seeds, args.cells, args.runs = 1, [0], 3, args.runs + "_quick"
-    cells = plan(args.seeds, args.fractions)[: args.cells]
+    everything = plan(args.seeds, args.fractions, args.lead_sets)
+    cells = [cell for cell in everything if not args.only or re.search(args.only, cell.name)][: args.cells]
     if args.list:
         for index, cell in enumerate(cells):
             print(index + 1, cell.name, " ".join(cell.flags))
         return
-    if not os.path.isdir(args.data):
-        parser.error(f"--data: {args.data} is not a folder")
+    if not (is_synthetic(args.data) or os.path.isdir(args.data)):
+        parser.error(f"--data: {args.data} is neither a folder nor synthetic[:SPEC]")
     if not args.out.endswith(".json"):
         parser.error(f"--out {args.out} must name a .json file (the table and predictions go beside it)")
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         parser.error(f"--out {args.out}: its folder does not exist")
-    args.data, args.runs = os.path.abspath(args.data), os.path.abspath(args.runs)
-    header = {"setting": "ptbxl", **provenance(), "seeds": args.seeds, "epochs": args.epochs}
+    args.data = args.data if is_synthetic(args.data) else os.path.abspath(args.data)
+    args.runs = os.path.abspath(args.runs)
+    setting = "synthetic" if is_synthetic(args.data) else "ptbxl"
+    header = {"setting": setting, **provenance(), "seeds": args.seeds, "epochs": args.epochs}
     results = PTBXLResults(args.out, {**header, "teacher_width": args.teacher_width}, resume=args.resume)
-
-    by_name = {cell.name: cell for cell in plan(args.seeds, args.fractions)}
+    by_name = {cell.name: cell for cell in everything}
 
     def run_all(args, results):
         for cell in cells:
@@ -477,8 +498,8 @@ def main():
             ]
             if any(run is None for run in recorded):
                 for name in cell.teacher_runs:
-                    if not os.path.exists(teacher_file(args.runs, name)):  # recorded, but its run folder is gone
-                        run_cell(args, results, by_name[name])  # trained again; its rows are replaced
+                    if not os.path.exists(teacher_file(args.runs, name)):  # not trained yet, or its folder is gone
+                        run_cell(args, results, by_name[name])  # trained (again); its rows are replaced
                 run_cell(args, results, cell)
             elif any("validation" not in run for run in recorded):  # recorded before validation scores were
                 record_cell(args, results, cell)

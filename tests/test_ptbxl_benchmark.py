@@ -87,3 +87,43 @@ def test_a_recorded_teacher_whose_run_folder_is_gone_is_trained_again_before_its
     monkeypatch.setattr(sys, "argv", [*argv, "--seeds", "0", "--cells", "2", "--resume"])
     ptbxl_distillation.main()
     assert trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0"]
+
+
+def test_synthetic_data_goes_to_train_py_as_its_spec_with_the_chosen_lead_sets(monkeypatch):
+    cells = plan([0], fractions=[0.1], lead_sets=["I"])
+    assert {cell.leads for cell in cells} <= {"I", "12"} and {cell.fraction for cell in cells} == {0.1, 1.0}
+    args = argparse.Namespace(data="synthetic:n=300", runs="runs/x", epochs=40, teacher_width=0.25)
+    monkeypatch.chdir(REPOSITORY)
+    command = train_command(args, cells[1])
+    assert command[command.index("--data") + 1] == "synthetic:n=300"
+
+
+def test_only_runs_the_matching_cells_after_the_teachers_they_need(tmp_path, monkeypatch):
+    import sys
+
+    from benchmarks import ptbxl_distillation
+
+    trained = []
+
+    def train(args, results, cell):  # a run folder with the teacher file, as train.py leaves it
+        trained.append(cell.name)
+        models = tmp_path / "runs" / cell.name / "models"
+        models.mkdir(parents=True)
+        (models / "teacher.keras").write_text("")
+
+    monkeypatch.setattr(ptbxl_distillation, "run_cell", train)
+    monkeypatch.setattr(ptbxl_distillation, "record_ensemble", lambda args, results, cell: None)
+    argv = ["ptbxl_distillation", "--data", "synthetic", "--out", str(tmp_path / "r.json")]
+    argv += ["--runs", str(tmp_path / "runs"), "--lead-sets", "I", "--only", "^lrhnet_(all|ensemble)_1_"]
+    monkeypatch.setattr(sys, "argv", argv)
+    ptbxl_distillation.main()
+    teachers = [f"teacher_all_1_s{seed}" for seed in range(3)]
+    assert trained == [
+        teachers[0],
+        "lrhnet_all_1_I_s0",
+        teachers[1],
+        "lrhnet_all_1_I_s1",
+        teachers[2],
+        "lrhnet_all_1_I_s2",
+        *(f"lrhnet_ensemble_1_I_s{seed}" for seed in range(3)),
+    ]
