@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks import model_card, tables  # noqa: E402
+from benchmarks import model_card, ptbxl_model_card, tables  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 RESULTS = os.path.join("benchmarks", "results")
@@ -137,6 +137,8 @@ def write_tables(results, root):
     reports = model_card.read_reports(results)
     if reports and root:
         model_card.write_model_card(reports, os.path.join(ROOT, "models", "cinc2017"))
+    if root and os.path.exists(os.path.join(results, "ptbxl_published.json")):
+        ptbxl_model_card.write_model_card(results, os.path.join(ROOT, "models", "ptbxl"))
     print(f"tables ({', '.join(rendered)}) written to {', '.join(targets)}")
 
 

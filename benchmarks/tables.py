@@ -294,6 +294,35 @@ SCARCE_TEACHERS = {
 }
 
 
+def ptbxl_published(results):
+    """The published PTB-XL networks: what each is, how it was chosen, its float and int8 test scores
+    (``models/ptbxl/MODEL_CARD.md``; joins ``TABLES`` with the first committed publication)."""
+    result = load(results, "ptbxl_published.json")
+    published = result["published"]
+    classes = list(next(iter(published.values()))["export"]["test"]["per_class"]["auroc"])
+    header = ["file", "leads", "chosen row (validation)", "params", "int8 bytes", "macro AUROC float", "int8"]
+    rows = []
+    for name, entry in published.items():
+        export, row = entry["export"], entry["row"]
+        taught = row["model"] != "teacher" and row["teacher"] != "none"
+        chosen = row["model"] + (f", teacher {row['teacher']}" if taught else "")
+        chosen += f", seed {entry['seed']} ({entry['validation_macro_auroc']['seed']:.3f})"
+        rows.append(
+            [
+                f"`{name}.tflite`",
+                ",".join(entry["leads"]) if len(entry["leads"]) < 12 else "12",
+                chosen,
+                f"{entry['params']:,}",
+                f"{export['bytes']:,}",
+                f"{export['keras_test']['macro_auroc']:.3f}",
+                f"{export['test']['macro_auroc']:.3f}",
+                *(f"{export['test']['per_class']['auroc'][c]:.3f}" for c in classes),
+            ]
+        )
+    lines = [source_line("ptbxl_published.json", result), "", f"Students of {result['fraction']:.0%} labels.", ""]
+    return lines + rows_table(header + [f"int8 {c}" for c in classes], rows)
+
+
 TABLES = {
     "ptbxl": ptbxl,
     "ptbxl_scarce": ptbxl_scarce,

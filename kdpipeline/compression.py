@@ -90,16 +90,17 @@ def prune_stage(ctx):
     return {"student_pruned": entry}
 
 
-def representative_windows(ctx, count=256):
-    """Calibration inputs for int8 conversion: ``count`` student windows from the training split."""
+def representative_windows(ctx, count=256, view="student"):
+    """Calibration inputs for int8 conversion: ``count`` windows of ``view`` from the training split."""
     from lrhnet.calibration import representative_samples
 
     rows, args = ctx.split["train"][:count], ctx.args
-    return representative_samples(ctx.pipeline.train(rows, args.batch_size, args.seed, view="student", augment=False))
+    return representative_samples(ctx.pipeline.train(rows, args.batch_size, args.seed, view=view, augment=False))
 
 
-def exported(ctx, network, filename, kind, reference=None):
-    """Export ``network`` to ``exports/filename`` and score the file on the test split: an ``exports`` entry.
+def exported(ctx, network, filename, kind, reference=None, view="student"):
+    """Export ``network`` (reading ``view``: ``"teacher"`` for a network on the teacher's leads) to
+    ``exports/filename`` and score the file on the test split: an ``exports`` entry.
 
     The file is compared with ``reference`` (the float student it comes from; default ``network``)
     on the same splits; its sidecar gets the thresholds tuned on validation for the file itself.
@@ -116,8 +117,8 @@ def exported(ctx, network, filename, kind, reference=None):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     calibration = {}
     if kind == "int8":
-        validation = ctx.pipeline.evaluate(ctx.split["validation"], crop="sliding", view="student")
-        calibration = {"representative": representative_windows(ctx), "held_out": stacked_inputs(validation)}
+        validation = ctx.pipeline.evaluate(ctx.split["validation"], crop="sliding", view=view)
+        calibration = {"representative": representative_windows(ctx, view=view), "held_out": stacked_inputs(validation)}
     size = export_tflite(
         network,
         path,
@@ -125,7 +126,7 @@ def exported(ctx, network, filename, kind, reference=None):
         window=ctx.pipeline.window,
         **calibration,
         classes=list(ctx.classes),
-        leads=list(ctx.args.student_leads),
+        leads=list(ctx.args.teacher_leads if view == "teacher" else ctx.args.student_leads),
         fs=ctx.args.fs,
         preprocessing=ctx.cache.meta["preprocessing"],
         multilabel=ctx.multilabel,
@@ -140,6 +141,7 @@ def exported(ctx, network, filename, kind, reference=None):
             test,
             ctx.classes,
             multilabel=ctx.multilabel,
+            view=view,
             int8_tolerance=tolerance,
         )
     except Int8AccuracyError as error:
@@ -158,20 +160,21 @@ def exported(ctx, network, filename, kind, reference=None):
         "validation": report["tflite_validation"],
         "keras_validation": report["keras_validation"],
         "thresholds": report["thresholds"],
+        "keras_thresholds": report["keras_thresholds"],
     }
     if not ctx.multilabel:
-        entry["confusion"] = test_confusion(ctx, path, test)
+        entry["confusion"] = test_confusion(ctx, path, test, view)
     return entry
 
 
-def test_confusion(ctx, tflite_path, test):
+def test_confusion(ctx, tflite_path, test, view="student"):
     """Single-label test confusion matrix of an exported file: ``{"classes", "counts"}`` (rows true, columns
     predicted)."""
     from data_utils.scoring import confusion_counts
     from lrhnet.export import TFLiteNetwork
     from lrhnet.training import predict_probabilities
 
-    probabilities, labels = predict_probabilities(TFLiteNetwork(tflite_path), test, "student", multilabel=False)
+    probabilities, labels = predict_probabilities(TFLiteNetwork(tflite_path), test, view, multilabel=False)
     return {"classes": list(ctx.classes), "counts": confusion_counts(labels, probabilities).tolist()}
 
 

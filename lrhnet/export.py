@@ -70,7 +70,8 @@ def parity_report(
 
     Returns:
         ``{"keras": test metrics, "tflite": test metrics, "keras_validation": ..., "tflite_validation": ...,
-        "thresholds": the file's thresholds (None for single-label), "metric": metric}``.
+        "thresholds": the file's thresholds (None for single-label), "keras_thresholds": the Keras
+        network's, "metric": metric}``.
     Raises:
         ValueError: ``metric`` is not a metric of this task.
     """
@@ -87,6 +88,7 @@ def parity_report(
         "keras_validation": keras_scores["validation"],
         "tflite_validation": file_scores["validation"],
         "thresholds": file_scores["thresholds"],
+        "keras_thresholds": keras_scores["thresholds"],
         "metric": metric,
     }
     if int8_tolerance is not None:

@@ -1,0 +1,85 @@
+"""``benchmarks.publish_ptbxl``: networks chosen on validation only; from a small benchmark to ``predict``."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import predict_csv
+
+from benchmarks.publish_ptbxl import TEACHER, choose
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def results_with(rows):
+    """Benchmark results holding ``rows`` of ``(model, teacher, leads, fraction, [(seed, validation, test)])``."""
+    runs, summary = [], []
+    for model, teacher, leads, fraction, seeds in rows:
+        group = {"model": model, "teacher": teacher, "leads": leads, "fraction": fraction}
+        for seed, validation, test in seeds:
+            run = {**group, "seed": seed, "validation": {"macro_auroc": validation}, "test": {"macro_auroc": test}}
+            runs.append({**run, "run": f"runs/x/{model}_{leads}_s{seed}", "params": 1})
+        mean = sum(validation for _, validation, _ in seeds) / len(seeds)
+        summary.append({**group, "validation_macro_auroc": mean, "macro_auroc": [0, 0]})
+    return {"runs": runs, "summary": summary}
+
+
+def test_the_rows_and_seeds_are_chosen_on_validation_even_when_test_disagrees():
+    results = results_with(
+        [
+            ("teacher", "all", "12", 1.0, [(0, 0.90, 0.88), (1, 0.91, 0.86)]),
+            ("teacher", "ensemble", "12", 1.0, [(0, 0.99, 0.99)]),  # not a trained teacher of one seed
+            ("student", "none", "I", 1.0, [(0, 0.80, 0.90), (1, 0.80, 0.90)]),  # the best on test, not on validation
+            ("student_kd", "all", "I", 1.0, [(0, 0.83, 0.80), (1, 0.81, 0.82)]),
+            ("same_lead_ceiling", "none", "I", 1.0, [(0, 0.95, 0.95)]),  # not a student
+            ("student_kd", "all", "I", 0.1, [(0, 0.97, 0.97)]),  # another fraction
+            ("student", "none", "I,II", 1.0, [(0, 0.84, 0.80)]),
+        ]
+    )
+    chosen = choose(results, fraction=1.0)
+    assert set(chosen) == {TEACHER, "student_I", "student_I_II"}
+    assert chosen[TEACHER]["row"]["teacher"] == "all" and chosen[TEACHER]["run"]["seed"] == 1
+    assert chosen["student_I"]["row"]["model"] == "student_kd" and chosen["student_I"]["run"]["seed"] == 0
+    assert {model for model, _, _ in chosen["student_I"]["candidates"]} == {"student", "student_kd"}
+    assert choose(results, fraction=0.1)["student_I"]["row"]["fraction"] == 0.1
+
+
+def test_results_without_a_teacher_are_refused():
+    with pytest.raises(ValueError, match="no teacher"):
+        choose(results_with([("student", "none", "I", 1.0, [(0, 0.8, 0.8)])]))
+
+
+@pytest.mark.slow  # three 1-epoch train.py runs, exports and predict: 4 min 26 s here beside a running benchmark
+def test_publish_after_a_small_benchmark_writes_files_that_predict_reads(tmp_path, bundled):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    data, runs = "synthetic:n=240,seed=0", str(tmp_path / "runs")
+    results = str(tmp_path / "results" / "ptbxl_distillation.json")
+    os.makedirs(os.path.dirname(results))
+    benchmark = [sys.executable, "-m", "benchmarks.ptbxl_distillation", "--data", data, "--quick"]
+    benchmark += ["--runs", runs, "--out", results, "--teacher-width", "0.125"]
+    finished = subprocess.run(benchmark, capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    models, published = str(tmp_path / "models"), str(tmp_path / "results" / "ptbxl_published.json")
+    publish = [sys.executable, "-m", "benchmarks.publish_ptbxl", "--data", data, "--results", results]
+    publish += ["--runs", runs + "_quick", "--fraction", "0.1", "--models", models]
+    publish += ["--staging", str(tmp_path / "staging"), "--results-dir", os.path.dirname(published)]
+    finished = subprocess.run(publish, capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    with open(published) as handle:
+        entries = json.load(handle)["published"]
+    assert set(entries) == {TEACHER, "student_I", "student_I_II"}
+    with open(os.path.join(models, "MODEL_CARD.md")) as handle:
+        assert "`student_I_II.tflite`" in handle.read()
+    for name, entry in entries.items():
+        for suffix in (".tflite", ".tflite.json", ".keras", ".keras.json"):
+            assert os.path.getsize(os.path.join(models, name + suffix)) > 0
+        with open(os.path.join(models, name + ".tflite.json")) as handle:
+            sidecar = json.load(handle)
+        assert sidecar["leads"] == entry["leads"] and len(sidecar["thresholds"]) == len(sidecar["classes"])
+    assert len(entries[TEACHER]["leads"]) == 12 and entries["student_I_II"]["leads"] == ["I", "II"]
+    rows = predict_csv(os.path.join(models, "student_I_II.tflite"), bundled("ptbxl"), str(tmp_path / "p.csv"))
+    probabilities = [float(value) for row in rows for key, value in row.items() if key.startswith("p_")]
+    assert len(rows) == 4 and len(probabilities) == 4 * len(sidecar["classes"])
+    assert all(0 <= p <= 1 for p in probabilities)
