@@ -269,7 +269,8 @@ def ptbxl_scarce(results, fraction=0.1):
         row = [leads, f"{plain['runs']}", auroc_cell(plain)]
         for teacher in SCARCE_TEACHERS:
             kd = summary_row(result, fraction=fraction, leads=leads, model="student_kd", teacher=teacher)
-            row += [auroc_cell(kd), delta_cell(kd)] if kd else ["", ""]
+            partial = f" ({kd['runs']} of {plain['runs']} seeds so far)" if kd and kd["runs"] < plain["runs"] else ""
+            row += [auroc_cell(kd) + partial, delta_cell(kd)] if kd else ["", ""]
         rows.append(row)
     lines = [source_line("ptbxl_distillation.json", result), ""]
     teachers = [
