@@ -8,6 +8,8 @@ import logging
 import numpy as np
 import scipy.special
 
+from data_utils.quiet import native_stderr_filtered
+
 log = logging.getLogger(__name__)
 
 
@@ -32,8 +34,9 @@ class TFLiteModel:
         source = {"model_content": bytes(path)} if isinstance(path, (bytes, bytearray)) else {"model_path": path}
         self.path, self.delegate = source.get("model_path", "<flatbuffer>"), "xnnpack"
         try:
-            self.interpreter = Interpreter(**source, num_threads=num_threads)
-            self.interpreter.allocate_tensors()
+            with native_stderr_filtered():  # LiteRT announces its XNNPACK delegate on stderr once per process
+                self.interpreter = Interpreter(**source, num_threads=num_threads)
+                self.interpreter.allocate_tensors()
         except RuntimeError as error:
             log.warning(
                 "%s: XNNPACK could not prepare the graph (%s); using the builtin kernels",

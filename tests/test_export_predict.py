@@ -200,10 +200,12 @@ def test_parity_report_and_int8_refusal(trained_student, real_windows, bundled, 
     parity = functools.partial(parity_report, trained_student, path, validation, test, list("NAO~"), multilabel=False)
     report = parity()
     assert (
-        set(report) == {"keras", "tflite", "keras_validation", "tflite_validation", "thresholds", "metric"}
+        set(report)
+        == {"keras", "tflite", "keras_validation", "tflite_validation", "thresholds", "keras_thresholds", "metric"}
         and "cinc2017_f1" in report["tflite"]
     )
     assert report["metric"] == "cinc2017_f1" and report["thresholds"] is None  # single-label: arg-max, no thresholds
+    assert report["keras_thresholds"] is None
     with pytest.raises(
         Int8AccuracyError, match=r"validation macro_auroc .*\(tolerance -1\)"
     ) as caught:  # any result is "too far" below -1
