@@ -12,7 +12,8 @@ stopping on validation macro AUROC; shared online augmentation) and ``--epochs``
 
 Teachers: 12-lead SE-ResNets of width ``--teacher-width``, one per seed, trained on all training
 labels (``all``) or, per labelled fraction, on the students' labelled records only (``same``), and
-the ``ensemble`` of the seeds' ``all`` teachers (the mean of their probabilities).
+on PTB-XL the ``ensemble`` of the seeds' ``all`` teachers (the mean of their probabilities; not on
+synthetic data, where each seed draws its own split).
 Cells, in the order they run (each for every seed before the next):
   * scarce labels: students see labels on a fraction (10 %, then 5 % and 25 %) of the training
     records; rows: the plain student on its labelled records, LRH-Net + KD on every training record
@@ -129,12 +130,14 @@ def tag(fraction, leads, seed):
     return f"{fraction:g}_{leads.replace(',', '+')}_s{seed}"
 
 
-def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS):
+def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS, ensembles=True):
     """Every cell, in the order they run: 10 % labels first (the headline), then 5 % and 25 %, then full
     labels; students on each of ``lead_sets``. KD from the teachers' ensemble runs at the first
-    fraction and with full labels."""
+    fraction and with full labels when ``ensembles`` (only where every seed has the same split, as
+    PTB-XL's folds: elsewhere a seed's teacher learned from another seed's test records)."""
     teachers = {seed: teacher_cell(seed) for seed in seeds}
     cells = list(teachers.values())
+    ensembles = ensembles and len(seeds) > 1
 
     def from_ensemble(fraction):
         ensemble = tuple(teachers.values())
@@ -142,13 +145,13 @@ def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS):
 
     for fraction in fractions:
         cells += [lrhnet_cell(seed, fraction, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
-        cells += from_ensemble(fraction) if fraction == fractions[0] and len(seeds) > 1 else []
+        cells += from_ensemble(fraction) if fraction == fractions[0] and ensembles else []
         same = {seed: teacher_cell(seed, fraction) for seed in seeds}
         cells += same.values()
         cells += [lrhnet_cell(seed, fraction, leads, same[seed]) for leads in lead_sets for seed in seeds]
         cells += [liteheart_cell(seed, fraction, teachers[seed]) for seed in seeds]
     cells += [lrhnet_cell(seed, 1.0, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
-    cells += from_ensemble(1.0) if len(seeds) > 1 else []
+    cells += from_ensemble(1.0) if ensembles else []
     cells += [carry_cell(seed, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
     cells += [ceiling_cell(seed, leads) for leads in lead_sets for seed in seeds]
     return cells + [liteheart_cell(seed, 1.0, teachers[seed]) for seed in seeds]
@@ -471,7 +474,7 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.epochs, args.seeds, args.cells, args.runs = 1, [0], 3, args.runs + "_quick"
-    everything = plan(args.seeds, args.fractions, args.lead_sets)
+    everything = plan(args.seeds, args.fractions, args.lead_sets, ensembles=not is_synthetic(args.data))
     cells = [cell for cell in everything if not args.only or re.search(args.only, cell.name)][: args.cells]
     if args.list:
         for index, cell in enumerate(cells):

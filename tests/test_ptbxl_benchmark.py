@@ -90,7 +90,8 @@ def test_a_recorded_teacher_whose_run_folder_is_gone_is_trained_again_before_its
 
 
 def test_synthetic_data_goes_to_train_py_as_its_spec_with_the_chosen_lead_sets(monkeypatch):
-    cells = plan([0], fractions=[0.1], lead_sets=["I"])
+    cells = plan([0, 1], fractions=[0.1], lead_sets=["I"], ensembles=False)  # each seed its own split: no ensemble
+    assert not [cell for cell in cells if len(cell.teacher_runs) > 1]
     assert {cell.leads for cell in cells} <= {"I", "12"} and {cell.fraction for cell in cells} == {0.1, 1.0}
     args = argparse.Namespace(data="synthetic:n=300", runs="runs/x", epochs=40, teacher_width=0.25)
     monkeypatch.chdir(REPOSITORY)
@@ -113,7 +114,7 @@ def test_only_runs_the_matching_cells_after_the_teachers_they_need(tmp_path, mon
 
     monkeypatch.setattr(ptbxl_distillation, "run_cell", train)
     monkeypatch.setattr(ptbxl_distillation, "record_ensemble", lambda args, results, cell: None)
-    argv = ["ptbxl_distillation", "--data", "synthetic", "--out", str(tmp_path / "r.json")]
+    argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(tmp_path / "r.json")]
     argv += ["--runs", str(tmp_path / "runs"), "--lead-sets", "I", "--only", "^lrhnet_(all|ensemble)_1_"]
     monkeypatch.setattr(sys, "argv", argv)
     ptbxl_distillation.main()
