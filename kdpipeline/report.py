@@ -22,21 +22,27 @@ _COMMIT = []  # filled on the first call, early in a run: the code as it was loa
 
 
 def source_commit():
-    """``git describe --always --dirty`` of the checkout this code runs from, taken once per process
-    (so a long training names the code it started with), or None outside a git checkout."""
+    """The commit of the checkout this code runs from (``git describe --always``), with ``-dirty``
+    when a tracked file differs from it, the results files aside (``benchmarks/results``, which
+    benchmarks write while they run); taken once per process (so a long training names the code it
+    started with); None outside a git checkout."""
     if not _COMMIT:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+        def git(*arguments):
+            result = subprocess.run(["git", *arguments], capture_output=True, text=True, cwd=root, timeout=10)
+            return result.stdout.strip() if result.returncode == 0 else None
+
         try:
-            result = subprocess.run(
-                ["git", "describe", "--always", "--dirty"],
-                capture_output=True,
-                text=True,
-                cwd=os.path.dirname(os.path.abspath(__file__)),
-                timeout=10,
-            )
-            _COMMIT.append(result.stdout.strip() or None)
+            commit = git("describe", "--always")
+            changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){RESULTS}")
+            _COMMIT.append(commit and commit + ("-dirty" if changed else ""))
         except (OSError, subprocess.SubprocessError):
             _COMMIT.append(None)
     return _COMMIT[0]
+
+
+RESULTS = "benchmarks/results"  # files that benchmarks write, which do not make a checkout's code differ
 
 
 def headline_metrics(report):

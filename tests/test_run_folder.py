@@ -237,3 +237,36 @@ def test_resuming_a_run_made_before_the_scarce_label_rule_is_refused_and_one_wit
                 check_resume(args, run_config(args))
         else:
             check_resume(args, run_config(args))
+
+
+def test_the_commit_is_dirty_when_code_changes_but_not_when_results_do(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    from kdpipeline import report
+
+    checkout = tmp_path / "checkout"
+    (checkout / "kdpipeline").mkdir(parents=True)
+    (checkout / "benchmarks" / "results").mkdir(parents=True)
+    shutil.copy(report.__file__, checkout / "kdpipeline" / "report.py")
+    (checkout / "benchmarks" / "results" / "r.json").write_text("{}")
+
+    def git(*arguments):
+        subprocess.run(["git", *arguments], cwd=checkout, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    monkeypatch.setattr(report, "__file__", str(checkout / "kdpipeline" / "report.py"))
+
+    def commit():
+        report._COMMIT.clear()
+        return report.source_commit()
+
+    clean = commit()
+    assert clean and not clean.endswith("-dirty")
+    (checkout / "benchmarks" / "results" / "r.json").write_text('{"rows": 1}')  # a benchmark writing its results
+    assert commit() == clean
+    (checkout / "kdpipeline" / "report.py").write_text("# changed\n")
+    assert commit() == clean + "-dirty"
+    report._COMMIT.clear()
