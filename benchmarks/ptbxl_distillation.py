@@ -26,8 +26,9 @@ Cells, in the order they run (each for every seed before the next):
 Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
 ``paired_difference`` can give each distilled row's gain over its plain student (the same seed,
 fraction and labelled records) with a 95 % bootstrap interval over test records.
-``--resume`` keeps the rows recorded in ``--out``; without it they are recorded anew. Either way each
-``train.py`` call resumes its run folder: a finished run is read, not trained again (a new
+An ``--out`` that exists needs ``--resume``, which keeps its rows (of the same ``--data`` kind) and
+skips their cells; a fresh record needs a new ``--out``. Either way each ``train.py`` call resumes
+its run folder: a finished run is read, not trained again (a new
 ``--runs`` trains afresh), and a killed one continues from its last epoch.
 ``--only REGEX`` keeps the cells whose name matches (a teacher they need that is not trained yet
 is trained first) and ``--cells`` a prefix of those (``--list`` prints them); ``--quick`` checks the
@@ -169,6 +170,15 @@ def train_command(args, cell):
     return command + ["--out", os.path.join(runs, cell.name), "--resume"]
 
 
+def checked_data(parser, data):
+    """``--data``: a PTB-XL folder (made absolute) or a synthetic spec; an argparse error otherwise."""
+    if is_synthetic(data):
+        return data
+    if not os.path.isdir(data):
+        parser.error(f"--data: {data} is neither a folder nor synthetic[:SPEC]")
+    return os.path.abspath(data)
+
+
 def is_synthetic(data):
     """True for ``train.py``'s generated records (``synthetic[:SPEC]``), False for a PTB-XL folder."""
     return data == "synthetic" or data.startswith("synthetic:")
@@ -181,15 +191,24 @@ def teacher_file(runs, name):
 
 def train_context(args, cell):
     """The ``kdpipeline`` context (data, split, pipeline) that ``cell``'s ``train.py`` call trained on,
-    rebuilt from its own flags, so that networks are scored on exactly its records."""
+    rebuilt from its own flags, so that networks are scored on exactly its records.
+
+    Raises:
+        ValueError: the rebuilt split is not the one in the run folder's ``split.json`` (other data).
+    """
     from kdpipeline.options import parse_args
     from kdpipeline.runner import build_context
 
     with contextlib.chdir(REPOSITORY):  # the call's paths are relative to the repository
-        return build_context(parse_args(train_command(args, cell)[2:]))[0]
+        context, data = build_context(parse_args(train_command(args, cell)[2:]))
+    recorded = os.path.join(args.runs, cell.name, "split.json")
+    with open(recorded) as handle:
+        if json.load(handle) != json.loads(json.dumps(data["split_names"])):
+            raise ValueError(f"{args.data} does not hold the records of {recorded}: pass the data the run read")
+    return context
 
 
-def test_probabilities(context, run, names, part="test"):
+def split_probabilities(context, run, names, part="test"):
     """``({name: (N, K) probabilities}, (N, K) labels)`` of the networks ``names`` saved in the run
     folder ``run``, on the ``part`` split of ``context`` (``train_context``; PTB-XL: fold 10 for
     ``"test"``, 9 for ``"validation"``), sliding windows averaged per record."""
@@ -395,7 +414,7 @@ def record_cell(args, results, cell):
     run = os.path.join(args.runs, cell.name)
     with open(os.path.join(run, "report.json")) as handle:
         report = json.load(handle)
-    probabilities, labels = test_probabilities(train_context(args, cell), run, list(cell.rows))
+    probabilities, labels = split_probabilities(train_context(args, cell), run, list(cell.rows))
     for name, (row, teacher) in cell.rows.items():
         entry = report["models"][name]
         recorded = {"model": row, "leads": cell.leads, "seed": cell.seed, "fraction": cell.fraction, "teacher": teacher}
@@ -421,6 +440,8 @@ ENSEMBLE_ROW = {"model": "teacher", "leads": "12", "seed": 0, "fraction": 1.0, "
 def record_ensemble(args, results, cell):
     """Record the teachers' ensemble that ``cell`` distilled from (kept in its run folder as
     ``models/teacher.keras``), scored as ``train.py`` scores its networks."""
+    from kdpipeline.report import source_commit
+    from lrhnet.efficiency import trainable_parameters
     from lrhnet.recipes import score_on_test
     from lrhnet.saving import load_network
 
@@ -430,12 +451,13 @@ def record_ensemble(args, results, cell):
     test = score_on_test(
         network, context.pipeline, context.split, context.classes, view="teacher", multilabel=context.multilabel
     )
-    validation, validation_labels = test_probabilities(context, run, ["teacher"], "validation")
-    probabilities, labels = test_probabilities(context, run, ["teacher"])
+    validation, validation_labels = split_probabilities(context, run, ["teacher"], "validation")
+    probabilities, labels = split_probabilities(context, run, ["teacher"])
     results.add_probabilities(ENSEMBLE_ROW, probabilities["teacher"], labels)
     results.add(
         **ENSEMBLE_ROW,
-        params=sum(member.count_params() for member in network.members),
+        params=sum(trainable_parameters(member) for member in network.members),
+        commit=source_commit(),
         test=test,
         best_epoch=None,  # not trained: the mean of its members' probabilities
         validation={"macro_auroc": macro_auroc(validation_labels, validation["teacher"])},
@@ -474,22 +496,34 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.epochs, args.seeds, args.cells, args.runs = 1, [0], 3, args.runs + "_quick"
-    everything = plan(args.seeds, args.fractions, args.lead_sets, ensembles=not is_synthetic(args.data))
-    cells = [cell for cell in everything if not args.only or re.search(args.only, cell.name)][: args.cells]
+    ensembles = not is_synthetic(args.data)
+    everything = plan(args.seeds, args.fractions, args.lead_sets, ensembles)
+    try:
+        cells = [cell for cell in everything if not args.only or re.search(args.only, cell.name)][: args.cells]
+    except re.error as error:
+        parser.error(f"--only {args.only}: not a regular expression ({error})")
+    if not cells:
+        parser.error(f"--only {args.only} matches no cell of the plan (--list prints it)")
     if args.list:
         for index, cell in enumerate(cells):
             print(index + 1, cell.name, " ".join(cell.flags))
         return
-    if not (is_synthetic(args.data) or os.path.isdir(args.data)):
-        parser.error(f"--data: {args.data} is neither a folder nor synthetic[:SPEC]")
+    args.data = checked_data(parser, args.data)
     if not args.out.endswith(".json"):
         parser.error(f"--out {args.out} must name a .json file (the table and predictions go beside it)")
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         parser.error(f"--out {args.out}: its folder does not exist")
-    args.data = args.data if is_synthetic(args.data) else os.path.abspath(args.data)
-    args.runs = os.path.abspath(args.runs)
     setting = "synthetic" if is_synthetic(args.data) else "ptbxl"
+    if os.path.exists(args.out):
+        if not args.resume:
+            parser.error(f"--out {args.out} exists: add --resume to keep its rows, or choose another --out")
+        with open(args.out) as handle:
+            earlier = json.load(handle).get("setting", setting)
+        if earlier != setting:
+            parser.error(f"--out {args.out} holds {earlier} results; --data is {setting}: choose another --out")
+    args.runs = os.path.abspath(args.runs)
     header = {"setting": setting, **provenance(), "seeds": args.seeds, "epochs": args.epochs}
+    header.update(fractions=args.fractions, lead_sets=args.lead_sets, ensembles=ensembles)
     results = PTBXLResults(args.out, {**header, "teacher_width": args.teacher_width}, resume=args.resume)
     by_name = {cell.name: cell for cell in everything}
 

@@ -2,14 +2,15 @@
 
     python -m benchmarks.ptbxl_model_card      # rewrite the card from the committed results
 
-Every number in the card is read from that file (``benchmarks.publish_ptbxl`` writes it); nothing is
-typed in by hand.
+Every figure about the networks is read from that file (``benchmarks.publish_ptbxl`` writes it);
+the facts about PTB-XL itself (release, size, origin) are Wagner et al. 2020's.
 """
 
 import json
 import os
 
 from benchmarks.tables import ptbxl_published
+from data_utils.files import atomic_write
 
 RESULTS = os.path.join("benchmarks", "results")
 CLASS_NAMES = {
@@ -22,13 +23,16 @@ CLASS_NAMES = {
 
 
 def learned_from_words(entry):
-    learned = entry.get("learned_from") or {}
-    words = f"{learned.get('labelled', '?'):,} labelled training records"
+    """``"263 labelled training records and 2,367 unlabelled ones"``, or what is known of it."""
+    learned = entry.get("learned_from")
+    if not learned:
+        return "training records the benchmark's report names"
+    words = f"{learned['labelled']:,} labelled training records"
     return words + (f" and {learned['unlabelled']:,} unlabelled ones" if learned.get("unlabelled") else "")
 
 
-def model_card(published, results=RESULTS):
-    """The card's Markdown from the contents of ``ptbxl_published.json``."""
+def model_card(published, results=RESULTS, folder=os.path.join("models", "ptbxl")):
+    """The card's Markdown from the contents of ``ptbxl_published.json`` (files in ``folder``)."""
     files = published["published"]
     names = next(iter(files.values()))["export"]["test"]["per_class"]["auroc"]
     classes = ", ".join(f"{name} ({CLASS_NAMES.get(name, name)})" for name in names)
@@ -47,7 +51,8 @@ def model_card(published, results=RESULTS):
         "Macro AUROC and per-class AUROC on PTB-XL fold 10 (the test fold, never used for a choice).",
         "Every `.tflite` is post-training int8 (weights and activations; activation ranges chosen on",
         "fold 9); every `.keras` is the float network it was converted from. Each has a `.json` sidecar",
-        "naming its leads, sampling rate, window, preprocessing, classes and thresholds.",
+        "naming its leads, sampling rate, window, preprocessing, classes and thresholds. `split.json`",
+        "names the records of each split.",
         "",
         "## How they were made",
         "",
@@ -68,7 +73,7 @@ def model_card(published, results=RESULTS):
         "## Use",
         "",
         "```bash",
-        f"python -m lrhnet.predict --model models/ptbxl/{list(files)[-1]}.tflite --input PATH --out preds.csv",
+        f"python -m lrhnet.predict --model {os.path.join(folder, list(files)[-1])}.tflite --input PATH --out preds.csv",
         "```",
         "",
         "PATH is a record or a folder of records in any format the project reads (a PTB-XL folder, WFDB",
@@ -102,8 +107,7 @@ def write_model_card(results=RESULTS, folder=os.path.join("models", "ptbxl")):
     with open(os.path.join(results, "ptbxl_published.json")) as handle:
         published = json.load(handle)
     path = os.path.join(folder, "MODEL_CARD.md")
-    with open(path, "w") as handle:
-        handle.write(model_card(published, results))
+    atomic_write(path, model_card(published, results, folder))
     return path
 
 

@@ -20,8 +20,15 @@ import shutil
 import subprocess
 import sys
 
-from benchmarks.model_card import FLOAT_MODEL, SETTINGS_OF_THE_TIME, read_reports, write_model_card  # noqa: E402
+from benchmarks.model_card import (  # noqa: E402
+    FLOAT_MODEL,
+    SETTINGS_OF_THE_TIME,
+    int8_export,
+    read_reports,
+    write_model_card,
+)
 from benchmarks.provenance import provenance  # noqa: E402
+from benchmarks.published_files import install  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 METHODS = {
@@ -70,21 +77,17 @@ def publish(args, method, made_by):
     """Copy one run's int8 file, float student, sidecars, split and report (with ``made_by``, this
     script's provenance, as ``"published"``) into place; returns the report."""
     run = os.path.join(args.runs, method)
-    os.makedirs(args.models, exist_ok=True)
-    int8 = os.path.join(args.models, f"{method}_int8.tflite")
-    shutil.copyfile(os.path.join(run, "exports", "student_int8.tflite"), int8)
-    with open(os.path.join(run, "exports", "student_int8.tflite.json")) as handle:
-        sidecar = json.load(handle)
-    with open(int8 + ".json", "w") as handle:
-        json.dump(sidecar, handle, indent=1)
-    keras_path = os.path.join(args.models, f"{method}.keras")
-    shutil.copyfile(os.path.join(run, "models", f"{FLOAT_MODEL[method]}.keras"), keras_path)
-    with open(keras_path + ".json", "w") as handle:
-        json.dump({**sidecar, "kind": "keras float32"}, handle, indent=1)
-    shutil.copyfile(os.path.join(run, "exports", "labels.txt"), os.path.join(args.models, "labels.txt"))
-    shutil.copyfile(os.path.join(run, "split.json"), os.path.join(args.models, "split.json"))
     with open(os.path.join(run, "report.json")) as handle:
         report = {**json.load(handle), "published": made_by}
+    install(
+        os.path.join(run, "exports", "student_int8.tflite"),
+        os.path.join(run, "models", f"{FLOAT_MODEL[method]}.keras"),
+        args.models,
+        f"{method}_int8.tflite",
+        f"{method}.keras",
+        keras_thresholds=int8_export(report).get("keras_thresholds"),  # single-label: None (arg-max)
+    )
+    shutil.copyfile(os.path.join(run, "split.json"), os.path.join(args.models, "split.json"))
     os.makedirs(args.results, exist_ok=True)
     with open(os.path.join(args.results, f"cinc2017_published_{method}.json"), "w") as handle:
         json.dump(report, handle, indent=1)

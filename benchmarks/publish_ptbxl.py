@@ -3,30 +3,38 @@
     python -m benchmarks.publish_ptbxl --data ../shared/data/ptbxl
 
 Reads the PTB-XL benchmark (``--results``, ``benchmarks/results/ptbxl_distillation.json``, and its
-run folders ``--runs``); trains nothing. Every choice is made on validation (fold 9) only:
+run folders ``--runs``); trains nothing. Every choice is made on validation (fold 9) only, among
+rows with every seed of the benchmark:
 - per lead set, among the student rows of ``--fraction`` labels (default 1: every training label;
   plain, KD, MLKD, KD from the ensemble, carry weights, LiteHeart), the row with the best mean
   validation macro AUROC over seeds, then that row's seed with the best validation score;
 - the teacher: the 12-lead teacher (every training label) of the seed with the best validation score.
-Each chosen network is exported as post-training int8 TFLite (``<name>.tflite``; activation ranges
-chosen on fold 9 by ``lrhnet.calibration``) with its sidecar (``<name>.tflite.json``: leads, classes,
-preprocessing, thresholds tuned on fold 9), and copied as ``<name>.keras`` with a sidecar of its own.
-``ptbxl_published.json`` in ``--results-dir`` (``benchmarks/results``) records what was chosen, from which
-rows, the validation scores that chose it and every file's test metrics; ``MODEL_CARD.md`` and the
-README's table are rendered from it (``python -m benchmarks.run_all --tables-only``).
+Each chosen network is exported, first into ``--staging``, as post-training int8 TFLite
+(``<name>.tflite``; activation ranges chosen on fold 9 by ``lrhnet.calibration``) with its sidecar
+(``<name>.tflite.json``: leads, classes, preprocessing, thresholds tuned on fold 9), and only when
+every export has worked are they copied into ``--models`` with the float ``<name>.keras`` (its
+own sidecar and thresholds), ``labels.txt`` and the teacher run's ``split.json``.
+``ptbxl_published.json`` in ``--results-dir`` records what was chosen, from which rows, the
+validation scores that chose it and every file's test metrics; ``MODEL_CARD.md`` is written from it.
 """
 
 import argparse
 import json
 import os
+import re
 import shutil
 
 from benchmarks.provenance import REPOSITORY, provenance
-from benchmarks.ptbxl_distillation import LEAD_SETS, is_synthetic, plan, train_context
+from benchmarks.ptbxl_distillation import LEAD_SETS, SCARCE_FRACTIONS, checked_data, plan, train_context
 from benchmarks.ptbxl_model_card import write_model_card
+from benchmarks.published_files import install
 from data_utils.files import atomic_write
 
 TEACHER = "teacher_12_leads"
+# What publishing writes into --models; anything else there is not ours to overwrite.
+OURS = re.compile(
+    r"^(teacher_12_leads|student_[A-Za-z0-9_]+)\.(tflite|keras)(\.json)?$|^(labels\.txt|split\.json|MODEL_CARD\.md)$"
+)
 
 
 def published_name(leads):
@@ -34,48 +42,50 @@ def published_name(leads):
     return "student_" + leads.replace(",", "_")
 
 
+def validation_score(entry):
+    """The validation macro AUROC of a summary row (mean over seeds) or of a run."""
+    return entry.get("validation_macro_auroc", (entry.get("validation") or {}).get("macro_auroc"))
+
+
 def choose(results, fraction=1.0):
-    """The networks to publish, chosen on validation only.
+    """The networks to publish, chosen on validation only, among rows with every seed of the benchmark.
 
     Args:
-        results: the benchmark's results (``runs`` and ``summary``).
+        results: the benchmark's results (``seeds``, ``runs`` and ``summary``).
+        fraction: the labelled fraction whose students compete.
     Returns:
         ``{published name: {"row": summary row, "run": the chosen seed's run entry, "candidates":
-        [(model, teacher, validation macro AUROC)]}}``; a lead set without student rows is left out.
+        [(model, teacher, validation macro AUROC)]}}``.
     Raises:
-        ValueError: no teacher row.
+        ValueError: no complete teacher row, or a lead set without a complete student row.
     """
-
-    def validation(entry):
-        return entry.get("validation_macro_auroc", (entry.get("validation") or {}).get("macro_auroc"))
+    seeds = len(results["seeds"])
+    complete = [row for row in results["summary"] if row["runs"] == seeds and validation_score(row) is not None]
 
     def best_seed(row):
-        runs = [
-            run
-            for run in results["runs"]
-            if all(run[key] == row[key] for key in ("model", "teacher", "leads", "fraction"))
-            and validation(run) is not None
-        ]
-        return max(runs, key=validation)
+        group = ("model", "teacher", "leads", "fraction")
+        return max((run for run in results["runs"] if all(run[k] == row[k] for k in group)), key=validation_score)
 
-    summary = [row for row in results["summary"] if validation(row) is not None]
-    teachers = [row for row in summary if row["model"] == "teacher" and row["teacher"] == "all"]
+    teachers = [row for row in complete if row["model"] == "teacher" and row["teacher"] == "all"]
     if not teachers:
-        raise ValueError("the results hold no teacher trained on every training label")
+        raise ValueError(f"no teacher on every training label has all {seeds} seeds recorded")
     chosen = {TEACHER: {"row": teachers[0], "run": best_seed(teachers[0]), "candidates": []}}
-    for leads in LEAD_SETS:
+    lead_sets = results.get("lead_sets", LEAD_SETS)
+    for leads in lead_sets:
         rows = [
             row
-            for row in summary
-            if row["leads"] == leads
-            and row["fraction"] == fraction
-            and row["model"] not in ("teacher", "same_lead_ceiling")
+            for row in complete
+            if row["leads"] == leads and row["fraction"] == fraction and row["model"] not in NOT_STUDENTS
         ]
-        if rows:
-            best = max(rows, key=validation)
-            candidates = [(row["model"], row["teacher"], validation(row)) for row in rows]
-            chosen[published_name(leads)] = {"row": best, "run": best_seed(best), "candidates": candidates}
+        if not rows:
+            raise ValueError(f"no student row of {fraction:.0%} labels on {leads} has all {seeds} seeds recorded yet")
+        best = max(rows, key=validation_score)
+        candidates = [(row["model"], row["teacher"], validation_score(row)) for row in rows]
+        chosen[published_name(leads)] = {"row": best, "run": best_seed(best), "candidates": candidates}
     return chosen
+
+
+NOT_STUDENTS = ("teacher", "same_lead_ceiling")
 
 
 class ExportFolder:
@@ -90,57 +100,59 @@ class ExportFolder:
 
 def saved_name(cell, row):
     """The name under which ``cell``'s run folder saved the network of summary ``row``."""
-    return next(
-        name for name, (model, teacher) in cell.rows.items() if (model, teacher) == (row["model"], row["teacher"])
-    )
+    wanted = (row["model"], row["teacher"])
+    return next(name for name, made in cell.rows.items() if tuple(made) == wanted)
 
 
-def publish(args, results, name, choice):
-    """Export the chosen network of ``name`` into ``--models``; returns its entry of the results file."""
+def benchmark_cells(results):
+    """``{cell name: Cell}`` of the plan the benchmark ran (its recorded seeds, fractions and lead sets)."""
+    fractions = results.get("fractions", SCARCE_FRACTIONS)
+    cells = plan(results["seeds"], fractions, results.get("lead_sets", LEAD_SETS), results.get("ensembles", True))
+    return {cell.name: cell for cell in cells}
+
+
+def stage(args, results, name, choice):
+    """Export the chosen network of ``name`` into ``--staging``; returns ``(its entry, the float source)``."""
     from kdpipeline.compression import exported
     from lrhnet.saving import load_network
 
     bench = argparse.Namespace(
         data=args.data, runs=args.runs, epochs=results["epochs"], teacher_width=results["teacher_width"]
     )
-    cell = {cell.name: cell for cell in plan(results["seeds"])}[os.path.basename(choice["run"]["run"])]
-    context = train_context(bench, cell)
+    cell = benchmark_cells(results)[os.path.basename(choice["run"]["run"])]
+    context = train_context(bench, cell)  # raises ValueError when --data holds other records than the run's
     context.run = ExportFolder(args.staging)
     saved = saved_name(cell, choice["row"])
-    view = "teacher" if saved == "teacher" else "student"
     source = os.path.join(args.runs, cell.name, "models", f"{saved}.keras")
+    view = "teacher" if saved == "teacher" else "student"
     entry = exported(context, load_network(source), f"{name}.tflite", "int8", view=view)
-    os.makedirs(args.models, exist_ok=True)
-    for suffix in (".tflite", ".tflite.json"):
-        shutil.copyfile(context.run.path("exports", name + suffix), os.path.join(args.models, name + suffix))
-    shutil.copyfile(context.run.path("exports", "labels.txt"), os.path.join(args.models, "labels.txt"))
-    shutil.copyfile(source, os.path.join(args.models, f"{name}.keras"))
-    with open(os.path.join(args.models, f"{name}.tflite.json")) as handle:
-        sidecar = json.load(handle)
-    keras_sidecar = {**sidecar, "kind": "keras float32", "thresholds": entry["keras_thresholds"]}
-    keras_sidecar.pop("int8_calibration", None)
-    atomic_write(os.path.join(args.models, f"{name}.keras.json"), json.dumps(keras_sidecar, indent=1))
     return {
         "files": [os.path.relpath(os.path.join(args.models, name + suffix), REPOSITORY) for suffix in FILES],
         "row": {key: choice["row"][key] for key in ("model", "teacher", "leads", "fraction")},
         "seed": choice["run"]["seed"],
         "run": choice["run"]["run"],
+        "commit": choice["run"].get("commit"),
         "validation_macro_auroc": {
-            "row_mean": choice["row"]["validation_macro_auroc"],
-            "seed": choice["run"]["validation"]["macro_auroc"],
+            "row_mean": validation_score(choice["row"]),
+            "seed": validation_score(choice["run"]),
         },
         "candidates": [
             {"model": model, "teacher": teacher, "validation_macro_auroc": score}
             for model, teacher, score in choice["candidates"]
         ],
-        "leads": sidecar["leads"],
+        "leads": list(context.args.teacher_leads if view == "teacher" else context.args.student_leads),
         "params": choice["run"]["params"],
         "learned_from": choice["run"].get("learned_from"),
         "export": entry,
-    }
+    }, source
 
 
 FILES = (".tflite", ".tflite.json", ".keras", ".keras.json")
+
+
+def foreign_files(folder):
+    """Files in ``folder`` that publishing does not write (none when the folder does not exist)."""
+    return sorted(name for name in os.listdir(folder) if not OURS.match(name)) if os.path.isdir(folder) else []
 
 
 def main():
@@ -157,29 +169,49 @@ def main():
         help="where ptbxl_published.json (what was published and why) goes (default: benchmarks/results)",
     )
     args = parser.parse_args()
-    if not (is_synthetic(args.data) or os.path.isdir(args.data)):
-        parser.error(f"--data: {args.data} is neither a folder nor synthetic[:SPEC]")
-    if not os.path.isdir(args.results_dir):
-        parser.error(f"--results-dir: {args.results_dir} is not a folder")
+    args.data = checked_data(parser, args.data)
+    for flag, path in (("--results-dir", args.results_dir), ("--runs", args.runs)):
+        if not os.path.isdir(path):
+            parser.error(f"{flag}: {path} is not a folder")
     if not os.path.isfile(args.results):
         parser.error(f"--results: {args.results} is not a file; run benchmarks.ptbxl_distillation first")
+    foreign = foreign_files(args.models)
+    if foreign:
+        parser.error(
+            f"--models {args.models} holds files publishing does not write ({', '.join(foreign)}): choose "
+            "a new or empty folder"
+        )
     with open(args.results) as handle:
         results = json.load(handle)
     try:
         chosen = choose(results, args.fraction)
     except ValueError as error:
         parser.error(f"--results {args.results}: {error}")
-    missing = [
-        os.path.basename(choice["run"]["run"])
-        for choice in chosen.values()
-        if not os.path.isdir(os.path.join(args.runs, os.path.basename(choice["run"]["run"])))
-    ]
-    if missing:
-        parser.error(f"--runs {args.runs} lacks the chosen runs {', '.join(missing)}; run the benchmark here first")
-    args.data = args.data if is_synthetic(args.data) else os.path.abspath(args.data)
     args.runs = os.path.abspath(args.runs)
-    published = {name: publish(args, results, name, choice) for name, choice in chosen.items()}
+    runs = {os.path.basename(choice["run"]["run"]) for choice in chosen.values()}
+    missing = sorted(name for name in runs if not os.path.isdir(os.path.join(args.runs, name)))
+    if missing:
+        parser.error(f"--runs {args.runs} lacks the chosen runs {', '.join(missing)}; run the benchmark here")
+    staged = {}
+    for name, choice in chosen.items():
+        try:
+            staged[name] = stage(args, results, name, choice)
+        except ValueError as error:
+            parser.error(str(error))
+    exports = os.path.join(args.staging, "exports")
+    for name, (entry, source) in staged.items():  # every export worked: now the published folder is written
+        install(
+            os.path.join(exports, f"{name}.tflite"),
+            source,
+            args.models,
+            f"{name}.tflite",
+            f"{name}.keras",
+            entry["export"]["keras_thresholds"],
+        )
+    teacher_run = os.path.join(args.runs, os.path.basename(chosen[TEACHER]["run"]["run"]))
+    shutil.copyfile(os.path.join(teacher_run, "split.json"), os.path.join(args.models, "split.json"))
     source = {key: results[key] for key in ("command", "commit", "date")}
+    published = {name: entry for name, (entry, _) in staged.items()}
     content = {**provenance(), "fraction": args.fraction, "benchmark": source, "published": published}
     out = os.path.join(args.results_dir, "ptbxl_published.json")
     atomic_write(out, json.dumps(content, indent=1))

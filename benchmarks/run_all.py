@@ -137,8 +137,9 @@ def write_tables(results, root):
     reports = model_card.read_reports(results)
     if reports and root:
         model_card.write_model_card(reports, os.path.join(ROOT, "models", "cinc2017"))
-    if root and os.path.exists(os.path.join(results, "ptbxl_published.json")):
-        ptbxl_model_card.write_model_card(results, os.path.join(ROOT, "models", "ptbxl"))
+    published = os.path.join(ROOT, "models", "ptbxl")
+    if root and os.path.exists(os.path.join(results, "ptbxl_published.json")) and os.path.isdir(published):
+        ptbxl_model_card.write_model_card(results, published)
     print(f"tables ({', '.join(rendered)}) written to {', '.join(targets)}")
 
 

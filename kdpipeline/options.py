@@ -299,6 +299,10 @@ def parse_args(argv=None):
             f"--teacher-from: {', '.join(p for p in args.teacher_from or () if not os.path.isfile(p))} is not a file",
         ),
         (
+            lambda: len(set(map(os.path.abspath, args.teacher_from or ()))) == len(args.teacher_from or ()),
+            "--teacher-from names a file twice: an ensemble's members are different networks",
+        ),
+        (
             lambda: len(args.teacher_from or ()) < 2 or (args.method == "lrhnet" and "mlkd" not in args.stages),
             "--teacher-from with several files distils from their ensemble, which has no stage features: it needs "
             "--method lrhnet and no mlkd stage",

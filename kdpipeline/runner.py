@@ -228,8 +228,9 @@ def teacher_source(path):
     return source
 
 
-def check_teacher(path, num_leads, num_classes):
-    """Refuse a ``--teacher-from`` network that does not read ``num_leads`` leads and give ``num_classes`` classes."""
+def check_teacher(path, num_leads, num_classes, demographics):
+    """Refuse a ``--teacher-from`` network that does not read ``num_leads`` leads (with age and sex when
+    ``demographics``) and give ``num_classes`` classes."""
     from lrhnet.saving import load_network
 
     try:
@@ -244,6 +245,11 @@ def check_teacher(path, num_leads, num_classes):
             f"train.py: error: --teacher-from {path} reads {found[0]} leads and gives {found[1]} classes; "
             f"this run needs {num_leads} leads (--teacher-leads) and {num_classes} classes"
         )
+    if bool(getattr(teacher, "demographics", False)) != demographics:
+        raise SystemExit(
+            f"train.py: error: --teacher-from {path} was built {'with' if not demographics else 'without'} age and "
+            f"sex inputs; this run has {'--demographics' if demographics else 'no --demographics'}"
+        )
 
 
 def save_teacher(paths, destination, multilabel):
@@ -255,7 +261,9 @@ def save_teacher(paths, destination, multilabel):
     from lrhnet.ensemble import TeacherEnsemble
     from lrhnet.saving import load_network
 
-    TeacherEnsemble([load_network(path) for path in paths], multilabel=multilabel).save(destination)
+    ensemble = TeacherEnsemble([load_network(path) for path in paths], multilabel=multilabel)
+    ensemble(ensemble.example_inputs())  # built, so that it saves with its members' weights
+    ensemble.save(destination)
 
 
 def run(args):
@@ -269,7 +277,7 @@ def run(args):
     context, data = build_context(args)  # every input is checked before the run folder is touched
     if args.teacher_from:
         for path in args.teacher_from:
-            check_teacher(path, len(args.teacher_leads), len(context.classes))
+            check_teacher(path, len(args.teacher_leads), len(context.classes), args.demographics)
         sources = [teacher_source(path) for path in args.teacher_from]
         data["teacher_from"] = sources[0] if len(sources) == 1 else sources
     try:

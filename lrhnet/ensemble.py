@@ -5,8 +5,9 @@ any one of them (on PTB-XL, three width-0.5 SE-ResNets: see ``docs/results.md``)
 ensemble into one small student is the classic use of knowledge distillation (Hinton et al. 2015,
 arXiv:1503.02531). The ensemble's logits are those of the mean probability, so that everything that
 reads a network's logits (``LogitDistillation``, ``predict_probabilities``) reads the ensemble's
-probabilities unchanged. It has no stage features: feature terms (MLKD, LiteHeart's region and
-mutual-information terms) need one network and refuse it.
+probabilities unchanged. KD's temperature then softens the mean probability (its logits divided by
+T), not each member's output before averaging. It has no stage features: feature terms (MLKD,
+LiteHeart's region and mutual-information terms) need one network and refuse it.
 """
 
 import tensorflow as tf
@@ -29,7 +30,7 @@ class TeacherEnsemble(keras.Model):
         ValueError: fewer than two members, or members that differ in leads, classes or demographics.
     """
 
-    def __init__(self, members, multilabel=True, **kwargs):
+    def __init__(self, members, multilabel, **kwargs):
         kwargs.setdefault("name", "teacher_ensemble")
         super().__init__(**kwargs)
         members = list(members)
@@ -40,8 +41,6 @@ class TeacherEnsemble(keras.Model):
             raise ValueError(f"ensemble members must read the same leads and give the same classes, got {shapes}")
         ((self.num_leads, self.num_classes, self.demographics),) = shapes
         self.members, self.multilabel = members, bool(multilabel)
-        for member in members:
-            member.trainable = False
 
     @property
     def steps_trained(self):

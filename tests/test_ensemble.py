@@ -30,12 +30,19 @@ def test_the_ensemble_gives_the_mean_of_its_members_probabilities(multilabel):
     np.testing.assert_allclose(activation(ensemble(SIGNAL)).numpy(), expected, atol=1e-5)
     logits, features = ensemble.forward(SIGNAL)
     assert logits.shape == (3, 4) and features == []
-    assert not any(member.trainable for member in members)
+
+
+def test_the_ensemble_counts_its_members_weights_as_its_own():
+    from lrhnet.efficiency import trainable_parameters
+
+    members = trained_members(2)
+    ensemble = TeacherEnsemble(members, multilabel=True)
+    assert trainable_parameters(ensemble) == sum(trainable_parameters(member) for member in members) > 0
 
 
 def test_copies_of_one_network_make_an_ensemble_equal_to_it():
     (member,) = trained_members(1)
-    ensemble = TeacherEnsemble([member, member])
+    ensemble = TeacherEnsemble([member, member], multilabel=True)
     np.testing.assert_allclose(tf.sigmoid(ensemble(SIGNAL)), tf.sigmoid(member(SIGNAL)), atol=1e-5)
 
 
@@ -53,7 +60,7 @@ def test_the_distiller_trains_the_student_alone_from_an_ensemble():
     members = trained_members(2)
     before = [(weight, weight.numpy().copy()) for member in members for weight in member.weights]
     student = LRHNet(1, 4)
-    distiller = Distiller(student, TeacherEnsemble(members), [LogitDistillation(0.7)])
+    distiller = Distiller(student, TeacherEnsemble(members, multilabel=True), [LogitDistillation(0.7)])
     distiller.compile(optimizer="adam", supervised_weight=0.3)
     history = distiller.fit({"teacher": SIGNAL, "student": SIGNAL[:, :, :1]}, np.ones((3, 4), "float32"), verbose=0)
     assert np.isfinite(history.history["logit_kd"][0]) and history.history["logit_kd"][0] > 0
@@ -62,7 +69,7 @@ def test_the_distiller_trains_the_student_alone_from_an_ensemble():
 
 def test_feature_terms_refuse_an_ensemble():
     with pytest.raises(ValueError, match="teacher 0 has 0"):
-        Distiller(LRHNet(1, 4), TeacherEnsemble(trained_members(2)), [FeatureDistillation(1.0)])
+        Distiller(LRHNet(1, 4), TeacherEnsemble(trained_members(2), multilabel=True), [FeatureDistillation(1.0)])
 
 
 @pytest.mark.parametrize(
@@ -74,11 +81,11 @@ def test_feature_terms_refuse_an_ensemble():
 )
 def test_bad_members_are_refused(members, message):
     with pytest.raises(ValueError, match=message):
-        TeacherEnsemble(members())
+        TeacherEnsemble(members(), multilabel=True)
 
 
 def test_an_untrained_member_makes_the_distiller_warn():
     members = trained_members(2)
     members[1].steps_trained.assign(0)
     with pytest.warns(UserWarning, match="never been trained"):
-        Distiller(LRHNet(1, 4), TeacherEnsemble(members), [LogitDistillation(0.7)])
+        Distiller(LRHNet(1, 4), TeacherEnsemble(members, multilabel=True), [LogitDistillation(0.7)])

@@ -22,8 +22,10 @@ def results_with(rows):
             run = {**group, "seed": seed, "validation": {"macro_auroc": validation}, "test": {"macro_auroc": test}}
             runs.append({**run, "run": f"runs/x/{model}_{leads}_s{seed}", "params": 1})
         mean = sum(validation for _, validation, _ in seeds) / len(seeds)
-        summary.append({**group, "validation_macro_auroc": mean, "macro_auroc": [0, 0]})
-    return {"runs": runs, "summary": summary}
+        summary.append({**group, "validation_macro_auroc": mean, "macro_auroc": [0, 0], "runs": len(seeds)})
+    every_seed = sorted({run["seed"] for run in runs})
+    lead_sets = sorted({run["leads"] for run in runs if run["leads"] != "12"}, key=len)
+    return {"runs": runs, "summary": summary, "seeds": every_seed, "lead_sets": lead_sets}
 
 
 def test_the_rows_and_seeds_are_chosen_on_validation_even_when_test_disagrees():
@@ -34,8 +36,9 @@ def test_the_rows_and_seeds_are_chosen_on_validation_even_when_test_disagrees():
             ("student", "none", "I", 1.0, [(0, 0.80, 0.90), (1, 0.80, 0.90)]),  # the best on test, not on validation
             ("student_kd", "all", "I", 1.0, [(0, 0.83, 0.80), (1, 0.81, 0.82)]),
             ("same_lead_ceiling", "none", "I", 1.0, [(0, 0.95, 0.95)]),  # not a student
-            ("student_kd", "all", "I", 0.1, [(0, 0.97, 0.97)]),  # another fraction
-            ("student", "none", "I,II", 1.0, [(0, 0.84, 0.80)]),
+            ("student_kd", "all", "I", 0.1, [(0, 0.97, 0.97), (1, 0.97, 0.97)]),  # another fraction
+            ("student", "none", "I,II", 0.1, [(0, 0.84, 0.80), (1, 0.84, 0.80)]),
+            ("student", "none", "I,II", 1.0, [(0, 0.84, 0.80), (1, 0.84, 0.80)]),
         ]
     )
     chosen = choose(results, fraction=1.0)
@@ -83,3 +86,40 @@ def test_publish_after_a_small_benchmark_writes_files_that_predict_reads(tmp_pat
     probabilities = [float(value) for row in rows for key, value in row.items() if key.startswith("p_")]
     assert len(rows) == 4 and len(probabilities) == 4 * len(sidecar["classes"])
     assert all(0 <= p <= 1 for p in probabilities)
+
+
+def test_a_lead_set_whose_rows_lack_seeds_is_refused():
+    results = results_with(
+        [
+            ("teacher", "all", "12", 1.0, [(0, 0.90, 0.88), (1, 0.91, 0.86)]),
+            ("student", "none", "I", 1.0, [(0, 0.80, 0.90), (1, 0.80, 0.90)]),
+            ("student_kd", "ensemble", "I,II", 1.0, [(0, 0.99, 0.99)]),  # one seed of two so far
+        ]
+    )
+    with pytest.raises(ValueError, match="on I,II has all 2 seeds"):
+        choose(results)
+
+
+@pytest.mark.parametrize("problem", ["foreign file", "missing run"])
+def test_publish_refuses_before_writing_anything(tmp_path, monkeypatch, problem):
+    from benchmarks import publish_ptbxl
+
+    students = [("student", "none", leads, 1.0, [(0, 0.8, 0.8)]) for leads in ("I", "I,II", "I,II,V2")]
+    results = results_with([("teacher", "all", "12", 1.0, [(0, 0.9, 0.9)]), *students])
+    results.update(command="x", commit="x", date="x", epochs=1, teacher_width=0.5)
+    (tmp_path / "r.json").write_text(json.dumps(results))
+    models, runs = tmp_path / "models", tmp_path / "runs" / "x"
+    models.mkdir()
+    runs.mkdir(parents=True)
+    if problem == "foreign file":
+        (models / "notes.txt").write_text("mine")
+        for run in results["runs"]:
+            (runs / os.path.basename(run["run"])).mkdir()
+    argv = ["publish_ptbxl", "--data", str(tmp_path), "--results", str(tmp_path / "r.json"), "--runs", str(runs)]
+    argv += ["--models", str(models), "--results-dir", str(tmp_path), "--staging", str(tmp_path / "staging")]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setattr(publish_ptbxl, "stage", lambda *a: pytest.fail("nothing is exported after a refusal"))
+    with pytest.raises(SystemExit):
+        publish_ptbxl.main()
+    assert sorted(os.listdir(models)) == (["notes.txt"] if problem == "foreign file" else [])
+    assert not (tmp_path / "ptbxl_published.json").exists() and not (tmp_path / "staging").exists()

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 
 import pytest
 from conftest import TINY_TRAIN_FLAGS as TINY
@@ -46,7 +47,8 @@ def report(out):
         (["--strategy", "tpu"], "invalid choice"),
         (["--teacher-from", "/no/such/teacher.keras", "--stages", "student"], "is not a file"),
         (["--teacher-from", __file__], "leave teacher out of --stages"),
-        (["--teacher-from", __file__, __file__, "--stages", "distill,mlkd"], "needs --method lrhnet and no mlkd"),
+        (["--teacher-from", __file__, ROOT + "/train.py", "--stages", "mlkd"], "needs --method lrhnet and no mlkd"),
+        (["--teacher-from", __file__, __file__, "--stages", "distill"], "names a file twice"),
         (["--teacher-from", __file__, "/no/such.keras", "--stages", "distill"], "/no/such.keras is not a file"),
         (["--method", "liteheart", "--demographics"], "--demographics is for --method lrhnet"),
         (["--patience", "-1"], "--patience must be 0 (off)"),
@@ -310,9 +312,12 @@ def test_lrhnet_distils_on_the_records_whose_labels_the_students_lack(tmp_path):
     assert reused.returncode == 0, reused.stderr[-3000:]
     source = report(out + "2")["data"]["teacher_from"]
     assert source["learned_from"] == {"labelled": train_records, "unlabelled": 0} and source["teacher_labels"] == "all"
-    ensemble = train(*TINY, "--stages", "distill", "--teacher-from", teacher, teacher, "--out", out + "3")
+    copy = os.path.join(out + "2", "models", "teacher.keras")  # the second run's copy of the same teacher
+    ensemble = train(*TINY, "--stages", "distill", "--teacher-from", teacher, copy, "--out", out + "3")
     assert ensemble.returncode == 0, ensemble.stderr[-3000:]
-    assert [source["file"] for source in report(out + "3")["data"]["teacher_from"]] == [os.path.relpath(teacher)] * 2
+    assert "has not yet been built" not in ensemble.stderr
+    sources = [source["file"] for source in report(out + "3")["data"]["teacher_from"]]
+    assert sources == [os.path.relpath(teacher), os.path.relpath(copy)]
     assert "student_kd" in report(out + "3")["models"]
     from lrhnet.ensemble import TeacherEnsemble
     from lrhnet.saving import load_network
@@ -342,3 +347,27 @@ def test_the_runner_turns_a_nan_loss_into_an_error_naming_the_stage(tmp_path, mo
     monkeypatch.setitem(runner.STAGE_FUNCTIONS, "teacher", diverging)
     with pytest.raises(SystemExit, match="train.py: error: the loss became nan in stage 'teacher'"):
         runner.run(parse_args([*TINY, "--stages", "teacher", "--out", str(tmp_path / "run")]))
+
+
+def test_a_teacher_built_without_age_and_sex_is_refused_for_a_run_with_demographics(tmp_path):
+    from kdpipeline.runner import check_teacher
+    from lrhnet import SEResNet1D
+
+    path = str(tmp_path / "teacher.keras")
+    teacher = SEResNet1D(12, 5, width=0.125)
+    teacher(teacher.example_inputs())
+    teacher.save(path)
+    check_teacher(path, 12, 5, demographics=False)
+    with pytest.raises(SystemExit, match="built without age and sex inputs; this run has --demographics"):
+        check_teacher(path, 12, 5, demographics=True)
+
+
+def test_one_teacher_file_is_recorded_as_a_string_so_runs_made_before_ensembles_still_resume(tmp_path):
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import run_config
+
+    teacher = tmp_path / "teacher.keras"
+    with zipfile.ZipFile(teacher, "w") as archive:  # looks like a .keras file to the flag checks
+        archive.writestr("config.json", "{}")
+    args = parse_args(["--teacher-from", str(teacher), "--stages", "student", "--out", str(tmp_path / "run")])
+    assert run_config(args)["teacher_from"] == str(teacher)
