@@ -231,24 +231,37 @@ def macro_auroc(labels, probabilities):
     return float(np.nanmean(scoring.per_class_auroc(labels, probabilities)))
 
 
-def paired_difference(labels, pairs, resamples=1000, seed=0):
+def paired_difference(pairs, resamples=1000, seed=0):
     """Mean over seeds of macro AUROC(distilled) - macro AUROC(plain), with a 95 % bootstrap interval.
 
     Args:
-        labels: (N, K) test labels; pairs: ``[(distilled (N, K), plain (N, K))]``, one per seed, on the
-            same records. Each resample draws N records with replacement, the same for every seed.
+        pairs: ``[(labels (N, K), distilled (N, K), plain (N, K))]``, one per seed, each pair on one
+            seed's test records. Each resample draws N positions with replacement, the same for
+            every pair of N records (on PTB-XL's fixed test fold: the same records for every seed).
     Returns:
         ``[difference, low, high]``.
     """
     rng = np.random.default_rng(seed)
 
-    def difference(rows):
-        return float(
-            np.mean([macro_auroc(labels[rows], a[rows]) - macro_auroc(labels[rows], b[rows]) for a, b in pairs])
-        )
+    def difference(draw):
+        gains = []
+        for labels, distilled, plain in pairs:
+            rows = draw(len(labels))
+            gains.append(macro_auroc(labels[rows], distilled[rows]) - macro_auroc(labels[rows], plain[rows]))
+        return float(np.mean(gains))
 
-    draws = [difference(rng.integers(0, len(labels), len(labels))) for _ in range(resamples)]
-    return [difference(np.arange(len(labels))), *map(float, np.percentile(draws, [2.5, 97.5]))]
+    def resample():
+        rows = {}  # one draw per test-set size, shared by the pairs of that size
+
+        def draw(n):
+            if n not in rows:
+                rows[n] = rng.integers(0, n, n)
+            return rows[n]
+
+        return difference(draw)
+
+    draws = [resample() for _ in range(resamples)]
+    return [difference(np.arange), *map(float, np.percentile(draws, [2.5, 97.5]))]
 
 
 def mean_of_known(values):
@@ -284,8 +297,20 @@ class PTBXLResults(Results):
         return "/".join(str(run[name]) for name in KEY)
 
     def add_probabilities(self, run, probabilities, labels):
-        self.predictions["labels"] = np.asarray(labels).astype(int).tolist()
+        """Keep a run's (N, K) test probabilities and, when they differ from the first run's (another
+        split: each seed draws its own on synthetic data), its (N, K) test labels."""
+        labels = np.asarray(labels).astype(int).tolist()
+        self.predictions["labels"] = self.predictions["labels"] or labels
+        run_labels = self.predictions.setdefault("run_labels", {})
+        run_labels.pop(self.run_id(run), None)
+        if labels != self.predictions["labels"]:
+            run_labels[self.run_id(run)] = labels
         self.predictions["runs"][self.run_id(run)] = np.round(probabilities, 6).tolist()
+
+    def labels(self, run):
+        """The (N, K) test labels of ``run``'s predictions."""
+        found = self.predictions.get("run_labels", {}).get(self.run_id(run), self.predictions["labels"])
+        return np.asarray(found, float)
 
     def write(self):
         """The predictions, the results JSON and the Markdown table, the summary computed once."""
@@ -299,7 +324,6 @@ class PTBXLResults(Results):
         groups = {}
         for run in self.runs:
             groups.setdefault(tuple(run[name] for name in GROUP), []).append(run)
-        labels = None if self.predictions["labels"] is None else np.asarray(self.predictions["labels"], float)
         rows = []
         for values, runs in groups.items():
             scores = [run["test"]["macro_auroc"] for run in runs]
@@ -313,17 +337,15 @@ class PTBXLResults(Results):
             validation = [run["validation"]["macro_auroc"] for run in runs if "validation" in run]
             row["validation_macro_auroc"] = float(np.mean(validation)) if validation else None
             for field, (model, teacher) in REFERENCES.get(row["model"], {}).items():
-                difference = self.paired(runs, model, teacher, labels)
+                difference = self.paired(runs, model, teacher)
                 if difference is not None:
                     row[field], row[f"{field}_seeds"] = difference
             rows.append(row)
         return rows
 
-    def paired(self, runs, model, teacher, labels):
+    def paired(self, runs, model, teacher):
         """``(paired difference, seeds)`` of ``runs`` against the runs of ``model`` taught by
         ``teacher`` at the same seed, fraction and leads, or None without predictions for both."""
-        if labels is None:
-            return None
         kept = [
             (run, self.probabilities(run), self.probabilities({**run, "model": model, "teacher": teacher}))
             for run in runs
@@ -333,7 +355,8 @@ class PTBXLResults(Results):
             return None
         key = (model, teacher, *sorted(self.run_id(run) for run, _, _ in kept))
         if key not in self.intervals:
-            self.intervals[key] = paired_difference(labels, [(ours, theirs) for _, ours, theirs in kept])
+            pairs = [(self.labels(run), ours, theirs) for run, ours, theirs in kept]
+            self.intervals[key] = paired_difference(pairs)
         return self.intervals[key], len(kept)
 
     def probabilities(self, run):

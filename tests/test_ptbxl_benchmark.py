@@ -63,11 +63,28 @@ def test_paired_difference_by_hand():
     labels = (rng.random((200, 3)) < 0.4).astype(float)
     noise = rng.random((200, 3))
     better, worse = 0.6 * labels + 0.4 * noise, 0.2 * labels + 0.8 * noise
-    same = paired_difference(labels, [(worse, worse)], resamples=50)
+    same = paired_difference([(labels, worse, worse)], resamples=50)
     assert same == [0.0, 0.0, 0.0]
-    difference, low, high = paired_difference(labels, [(better, worse), (better, better)], resamples=200)
+    difference, low, high = paired_difference([(labels, better, worse), (labels, better, better)], resamples=200)
     assert difference == pytest.approx((macro_auroc(labels, better) - macro_auroc(labels, worse)) / 2)
     assert 0 < low < difference < high
+    other = labels[::-1][:150]  # another seed's split: other records, another size
+    difference, _, _ = paired_difference([(labels, better, worse), (other, worse[:150], better[:150])], resamples=20)
+    expected = macro_auroc(labels, better) - macro_auroc(labels, worse)
+    expected += macro_auroc(other, worse[:150]) - macro_auroc(other, better[:150])
+    assert difference == pytest.approx(expected / 2)
+
+
+def test_runs_on_another_split_keep_their_own_labels(tmp_path):
+    from benchmarks.ptbxl_distillation import PTBXLResults
+
+    results = PTBXLResults(str(tmp_path / "r.json"), {"setting": "synthetic"})
+    first, second = np.eye(3)[[0, 1, 2, 0]], np.eye(3)[[2, 2, 1, 0]]
+    run = {"model": "student", "leads": "I", "fraction": 1.0, "teacher": "none"}
+    results.add_probabilities({**run, "seed": 0}, first, first)
+    results.add_probabilities({**run, "seed": 1}, second, second)
+    assert np.array_equal(results.labels({**run, "seed": 0}), first)
+    assert np.array_equal(results.labels({**run, "seed": 1}), second)
 
 
 def test_a_recorded_teacher_whose_run_folder_is_gone_is_trained_again_before_its_students(tmp_path, monkeypatch):
