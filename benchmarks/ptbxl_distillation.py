@@ -26,10 +26,11 @@ Cells, in the order they run (each for every seed before the next):
 Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
 ``paired_difference`` can give each distilled row's gain over its plain student (the same seed,
 fraction and labelled records) with a 95 % bootstrap interval over test records.
-An ``--out`` that exists needs ``--resume``, which keeps its rows (of the same ``--data`` kind) and
-skips their cells; a fresh record needs a new ``--out``. Either way each ``train.py`` call resumes
-its run folder: a finished run is read, not trained again (a new
-``--runs`` trains afresh), and a killed one continues from its last epoch.
+``--resume`` keeps the rows recorded in ``--out`` (of the same ``--data`` kind) and skips their
+cells; without it they are recorded anew, and a part of the plan (``--only``, ``--cells``) is
+refused on an existing ``--out``. Either way each ``train.py`` call resumes its run folder: a
+finished run is read, not trained again (a new ``--runs`` trains afresh), and a killed one
+continues from its last epoch.
 ``--only REGEX`` keeps the cells whose name matches (a teacher they need that is not trained yet
 is trained first) and ``--cells`` a prefix of those (``--list`` prints them); ``--quick`` checks the
 script in a few minutes (1 epoch, seed 0, the first 3 cells).
@@ -537,9 +538,9 @@ def main():
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         parser.error(f"--out {args.out}: its folder does not exist")
     setting = "synthetic" if is_synthetic(args.data) else "ptbxl"
-    if os.path.exists(args.out):
-        if not args.resume:
-            parser.error(f"--out {args.out} exists: add --resume to keep its rows, or choose another --out")
+    if os.path.exists(args.out) and not args.resume and (args.only or args.cells):
+        parser.error(f"--out {args.out} exists: a part of the plan (--only, --cells) keeps its rows only with --resume")
+    if os.path.exists(args.out) and args.resume:
         with open(args.out) as handle:
             earlier = json.load(handle).get("setting", setting)
         if earlier != setting:

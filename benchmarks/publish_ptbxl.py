@@ -31,6 +31,7 @@ from benchmarks.published_files import install
 from data_utils.files import atomic_write
 
 TEACHER = "teacher_12_leads"
+FILES = (".tflite", ".tflite.json", ".keras", ".keras.json")  # what each published network is made of
 # What publishing writes into --models; anything else there is not ours to overwrite.
 OURS = re.compile(
     r"^(teacher_12_leads|student_[A-Za-z0-9_]+)\.(tflite|keras)(\.json)?$|^(labels\.txt|split\.json|MODEL_CARD\.md)$"
@@ -145,9 +146,6 @@ def stage(args, results, name, choice):
         "learned_from": choice["run"].get("learned_from"),
         "export": entry,
     }, source
-
-
-FILES = (".tflite", ".tflite.json", ".keras", ".keras.json")
 
 
 def foreign_files(folder):

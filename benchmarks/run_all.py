@@ -66,6 +66,20 @@ BENCHMARKS = {
     "liteheart_ludb.json": ["-m", "benchmarks.liteheart_ablation", "ludb", "--data", "{data}/ludb"],
     "deployment_cinc2017.json": ["-m", "benchmarks.deployment", "--data", "{data}/cinc2017/training2017"],
     "ptbxl_distillation.json": ["-m", "benchmarks.ptbxl_distillation", "--data", "{data}/ptbxl"],
+    "synthetic_distillation.json": [
+        "-m",
+        "benchmarks.ptbxl_distillation",
+        "--data",
+        "synthetic:n=2000,fs=100,seconds=10,seed=0",
+        "--lead-sets",
+        "I",
+        "--fractions",
+        "0.1",
+        "--teacher-width",
+        "0.25",
+        "--runs",
+        "runs/synthetic_benchmark",
+    ],
 }
 # the published students: two train.py runs, their reports into the results folder and their files into {models}
 PUBLISH = [

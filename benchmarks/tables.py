@@ -155,27 +155,16 @@ def ludb(results):
 
 
 def synthetic(results):
-    result = load(results, "lrhnet_synthetic.json")
-    metrics = ("macro_auroc", "macro_f1", "macro_ap")
-    rows = summary_rows(
-        result,
-        [
-            (("SE-ResNet teacher, width 0.25, 12 leads", ""), {"model": "teacher"}),
-            (("assistant (SE-ResNet width 0.25, lead I, KD)", "teacher"), {"model": "assistant (KD from teacher)"}),
-            (("LRH-Net student, lead I", ""), {"model": "student"}),
-            (("LRH-Net + KD", "teacher"), {"model": "student_kd"}),
-            (("LRH-Net + MLKD (sequential)", "teacher + assistant"), {"model": "student_mlkd"}),
-            (("LiteHeart student + all LiteHeart terms", "teacher"), {"model": "liteheart"}),
-        ],
-        metrics,
-    )
-    return setting_table(
-        results,
-        "synthetic",
-        {"lrhnet_synthetic.json": result},
-        ["model", "taught by", "params", "runs", "macro AUROC", "macro F1", "macro AP"],
-        rows,
-    )
+    """The synthetic setting, run like the PTB-XL benchmark through ``train.py`` (lead I)."""
+    return distillation_rows(results, "synthetic_distillation.json") + ["", *efficiency(results, "synthetic")]
+
+
+def distillation_rows(results, name):
+    """Every row of a ``benchmarks.ptbxl_distillation`` results file, with where it comes from."""
+    from benchmarks.ptbxl_distillation import summary_table
+
+    result = load(results, name)
+    return [source_line(name, result), "", *summary_table(result["summary"])]
 
 
 def setting_table(results, setting, sources, header, rows):
@@ -250,10 +239,7 @@ def published(results):
 
 def ptbxl(results):
     """Every row of the PTB-XL distillation benchmark."""
-    from benchmarks.ptbxl_distillation import summary_table
-
-    result = load(results, "ptbxl_distillation.json")
-    return [source_line("ptbxl_distillation.json", result), "", *summary_table(result["summary"])]
+    return distillation_rows(results, "ptbxl_distillation.json")
 
 
 def ptbxl_scarce(results, fraction=0.1):

@@ -145,3 +145,29 @@ def test_only_runs_the_matching_cells_after_the_teachers_they_need(tmp_path, mon
         "lrhnet_all_1_I_s2",
         *(f"lrhnet_ensemble_1_I_s{seed}" for seed in range(3)),
     ]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--only", "^teacher_all_1_s0$"], "keeps its rows only with --resume"),
+        (["--resume", "--data", "synthetic"], "holds ptbxl results; --data is synthetic"),
+        (["--resume", "--only", "no_such_cell"], "matches no cell"),
+        (["--resume", "--only", "("], "not a regular expression"),
+    ],
+)
+def test_a_call_that_would_lose_or_mix_recorded_rows_is_refused(tmp_path, monkeypatch, flags, message, capsys):
+    import json
+    import sys
+
+    from benchmarks import ptbxl_distillation
+
+    out = tmp_path / "r.json"
+    out.write_text(json.dumps({"setting": "ptbxl", "runs": []}))
+    argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), *flags]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setattr(ptbxl_distillation, "run_cell", lambda *a: pytest.fail("nothing runs after a refusal"))
+    with pytest.raises(SystemExit):
+        ptbxl_distillation.main()
+    assert message in capsys.readouterr().err
+    assert json.loads(out.read_text()) == {"setting": "ptbxl", "runs": []}
