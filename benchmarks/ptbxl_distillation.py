@@ -377,7 +377,8 @@ def summary_table(summary):
         return []
     classes = list(summary[0]["per_class_auroc"])
     lines = [
-        "Validation: fold 9 (mean over seeds; what choices are made on). Macro AUROC on fold 10, mean ± std "
+        "Validation: the validation split (PTB-XL: fold 9; mean over seeds; what choices are made on). Macro AUROC "
+        "on the test split (PTB-XL: fold 10; synthetic data: each seed's own split), mean ± std "
         "(ddof = 1) over seeds; Δ: mean paired difference from the plain "
         "student of the same seed and labelled records, with a 95 % bootstrap interval over test records; "
         "then the mean AUROC of each class.",

@@ -299,7 +299,7 @@ def parse_args(argv=None):
             f"--teacher-from: {', '.join(p for p in args.teacher_from or () if not os.path.isfile(p))} is not a file",
         ),
         (
-            lambda: len(set(map(os.path.abspath, args.teacher_from or ()))) == len(args.teacher_from or ()),
+            lambda: len(set(map(os.path.realpath, args.teacher_from or ()))) == len(args.teacher_from or ()),
             "--teacher-from names a file twice: an ensemble's members are different networks",
         ),
         (

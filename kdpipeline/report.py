@@ -36,7 +36,8 @@ def source_commit():
         try:
             commit = git("describe", "--always")
             changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){RESULTS}")
-            _COMMIT.append(commit and commit + ("-dirty" if changed else ""))
+            known = commit and changed is not None  # a status git could not give leaves the commit unknown
+            _COMMIT.append(commit + ("-dirty" if changed else "") if known else None)
         except (OSError, subprocess.SubprocessError):
             _COMMIT.append(None)
     return _COMMIT[0]

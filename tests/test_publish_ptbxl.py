@@ -100,8 +100,10 @@ def test_a_lead_set_whose_rows_lack_seeds_is_refused():
         choose(results)
 
 
-@pytest.mark.parametrize("problem", ["foreign file", "missing run"])
-def test_publish_refuses_before_writing_anything(tmp_path, monkeypatch, problem):
+@pytest.mark.parametrize(
+    "problem, message", [("foreign file", "holds files publishing does not write"), ("missing run", "lacks the chosen")]
+)
+def test_publish_refuses_before_writing_anything(tmp_path, monkeypatch, capsys, problem, message):
     from benchmarks import publish_ptbxl
 
     students = [("student", "none", leads, 1.0, [(0, 0.8, 0.8)]) for leads in ("I", "I,II", "I,II,V2")]
@@ -121,5 +123,6 @@ def test_publish_refuses_before_writing_anything(tmp_path, monkeypatch, problem)
     monkeypatch.setattr(publish_ptbxl, "stage", lambda *a: pytest.fail("nothing is exported after a refusal"))
     with pytest.raises(SystemExit):
         publish_ptbxl.main()
+    assert message in capsys.readouterr().err
     assert sorted(os.listdir(models)) == (["notes.txt"] if problem == "foreign file" else [])
     assert not (tmp_path / "ptbxl_published.json").exists() and not (tmp_path / "staging").exists()
