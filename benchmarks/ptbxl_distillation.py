@@ -226,6 +226,13 @@ def split_probabilities(context, run, names, part="test"):
     return probabilities, labels
 
 
+def kept_exactly(probabilities):
+    """(N, K) float32 probabilities as nested lists of floats that read back to the same float32
+    values (9 significant digits): rounding to a few decimals ties small probabilities and changes
+    their AUROC."""
+    return [[float(f"{value:.9g}") for value in row] for row in np.asarray(probabilities, np.float32).tolist()]
+
+
 def macro_auroc(labels, probabilities):
     from data_utils import scoring
 
@@ -306,7 +313,7 @@ class PTBXLResults(Results):
         run_labels.pop(self.run_id(run), None)
         if labels != self.predictions["labels"]:
             run_labels[self.run_id(run)] = labels
-        self.predictions["runs"][self.run_id(run)] = np.round(probabilities, 6).tolist()
+        self.predictions["runs"][self.run_id(run)] = kept_exactly(probabilities)
 
     def labels(self, run):
         """The (N, K) test labels of ``run``'s predictions."""
@@ -440,6 +447,13 @@ def record_cell(args, results, cell):
     with open(os.path.join(run, "report.json")) as handle:
         report = json.load(handle)
     probabilities, labels = split_probabilities(train_context(args, cell), run, list(cell.rows))
+    for name in cell.rows:  # every network checked before the first row is recorded
+        rescored, reported = macro_auroc(labels, probabilities[name]), report["models"][name]["test"]["macro_auroc"]
+        if abs(rescored - reported) > 1e-6:
+            raise ValueError(
+                f"{run}: {name}.keras scores macro AUROC {rescored:.6f} on the test split, its report "
+                f"{reported:.6f}: the saved network is not the one reported"
+            )
     for name, (row, teacher) in cell.rows.items():
         entry = report["models"][name]
         recorded = {"model": row, "leads": cell.leads, "seed": cell.seed, "fraction": cell.fraction, "teacher": teacher}

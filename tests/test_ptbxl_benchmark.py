@@ -1,6 +1,7 @@
 """The PTB-XL benchmark's plan, its train.py calls and its paired intervals (no training here)."""
 
 import argparse
+import json
 
 import numpy as np
 import pytest
@@ -88,7 +89,6 @@ def test_runs_on_another_split_keep_their_own_labels(tmp_path):
 
 
 def test_a_recorded_teacher_whose_run_folder_is_gone_is_trained_again_before_its_students(tmp_path, monkeypatch):
-    import json
     import sys
 
     from benchmarks import ptbxl_distillation
@@ -171,3 +171,51 @@ def test_a_call_that_would_lose_or_mix_recorded_rows_is_refused(tmp_path, monkey
         ptbxl_distillation.main()
     assert message in capsys.readouterr().err
     assert json.loads(out.read_text()) == {"setting": "ptbxl", "runs": []}
+
+
+def test_kept_probabilities_read_back_as_the_same_float32_values_and_ranks():
+    from benchmarks.ptbxl_distillation import kept_exactly
+
+    small = np.array([[1.1e-7, 0.5], [1.3e-7, 0.99999994], [1.2e-7, 0.25]], np.float32)  # 6 decimals would tie them
+    kept = np.asarray(json.loads(json.dumps(kept_exactly(small))), np.float32)
+    assert np.array_equal(kept, small)
+    labels = np.array([[0, 1], [1, 1], [0, 0]], float)
+    assert macro_auroc(labels, kept) == macro_auroc(labels, small) == 1.0
+
+
+def test_a_run_whose_saved_network_does_not_give_its_reported_score_is_refused(tmp_path, monkeypatch):
+    from benchmarks import ptbxl_distillation
+    from benchmarks.ptbxl_distillation import PTBXLResults, lrhnet_cell, record_cell, teacher_cell
+
+    cell = lrhnet_cell(0, 0.1, "I", teacher_cell(0))
+    labels = np.array([[1, 0], [0, 1], [1, 1], [0, 0]], float)
+    probabilities = np.array([[0.9, 0.2], [0.1, 0.8], [0.7, 0.6], [0.2, 0.1]], np.float32)  # AUROC 1 for both
+    run = tmp_path / cell.name
+    run.mkdir()
+    entry = {
+        "params": 1,
+        "best_epoch": 0,
+        "epochs_run": 1,
+        "selection": {"macro_auroc": 0.9},
+        "learned_from": {},
+        "history": {},
+    }
+    test = {"macro_auroc": 1.0, "per_class": {"auroc": {"A": 1.0, "B": 1.0}}}
+    report = {name: {**entry, "test": dict(test)} for name in cell.rows}
+    report["student_kd"]["test"]["macro_auroc"] = 0.75  # what another network scored
+    (run / "report.json").write_text(json.dumps({"models": report}))
+    monkeypatch.setattr(ptbxl_distillation, "train_context", lambda args, cell: None)
+    found = {name: probabilities for name in cell.rows}
+    monkeypatch.setattr(ptbxl_distillation, "split_probabilities", lambda context, run, names: (found, labels))
+    args = argparse.Namespace(runs=str(tmp_path))
+    header = {"setting": "ptbxl", "command": "x", "commit": "x", "date": "x"}
+    results = PTBXLResults(str(tmp_path / "r.json"), header)
+    with pytest.raises(
+        ValueError, match="student_kd.keras scores macro AUROC 1.000000 on the test split, its report 0.750000"
+    ):
+        record_cell(args, results, cell)
+    assert results.runs == []  # not even the plain student's row, whose score was right
+    report["student_kd"]["test"]["macro_auroc"] = 1.0
+    (run / "report.json").write_text(json.dumps({"models": report}))
+    record_cell(args, results, cell)
+    assert len(results.runs) == 2
