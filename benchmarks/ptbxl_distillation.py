@@ -39,6 +39,7 @@ script in a few minutes (1 epoch, seed 0, the first 3 cells).
 import argparse
 import contextlib
 import dataclasses
+import datetime
 import json
 import os
 import re
@@ -296,9 +297,27 @@ class PTBXLResults(Results):
         self.predictions_path = os.path.splitext(path)[0] + "_predictions.json"
         self.predictions = {"labels": None, "runs": {}}
         self.intervals = {}  # run ids of a group -> its paired difference (the bootstrap is slow)
+        self.replaced = []  # rows that newer runs of the same key replaced, kept with the date they were
         if resume and os.path.exists(self.predictions_path):
             with open(self.predictions_path) as handle:
                 self.predictions = json.load(handle)
+        if resume and os.path.exists(path):
+            with open(path) as handle:
+                self.replaced = json.load(handle).get("replaced", [])
+
+    def add(self, **run):
+        """Record ``run``; a row it replaces is kept under ``replaced``. A new ``all`` teacher also
+        retires the ensemble row (made of the earlier teachers), recorded again by the next ensemble cell."""
+        retired = [old for old in self.runs if all(old.get(name) == run.get(name) for name in KEY)]
+        if retired and run["model"] == "teacher" and run["teacher"] == "all":
+            retired += [old for old in self.runs if all(old[name] == ENSEMBLE_ROW[name] for name in KEY)]
+        for old in retired:
+            self.runs.remove(old)
+            print(f"replacing {self.run_id(old)}: test macro AUROC {old['test']['macro_auroc']:.4f}", flush=True)
+            self.replaced.append(
+                {**old, "replaced_on": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+            )
+        super().add(**run)
 
     @staticmethod
     def run_id(run):
@@ -325,7 +344,8 @@ class PTBXLResults(Results):
         if self.predictions["runs"]:
             atomic_write(self.predictions_path, json.dumps(self.predictions))
         summary = self.summary()
-        atomic_write(self.path, json.dumps({**self.header, "runs": self.runs, "summary": summary}, indent=1))
+        content = {**self.header, "runs": self.runs, "summary": summary, "replaced": self.replaced}
+        atomic_write(self.path, json.dumps(content, indent=1))
         atomic_write(os.path.splitext(self.path)[0] + ".md", self.markdown(summary))
 
     def summary(self):
@@ -472,6 +492,22 @@ def record_cell(args, results, cell):
         )
 
 
+def recorded_from_its_folder(args, results, cell):
+    """Whether every row of ``cell`` is recorded from its run folder's report (the same test scores):
+    False when the call was stopped between training and recording, or its rows came from an
+    earlier folder of the same name."""
+    path = os.path.join(args.runs, cell.name, "report.json")
+    if not os.path.exists(path):
+        return False
+    with open(path) as handle:
+        report = json.load(handle)["models"]
+    for name, (row, teacher) in cell.rows.items():
+        run = results.find(model=row, leads=cell.leads, seed=cell.seed, fraction=cell.fraction, teacher=teacher)
+        if run is None or name not in report or run["test"] != report[name]["test"]:
+            return False
+    return True
+
+
 # The ensemble of the ``all`` teachers: one row (it learned from every training label).
 ENSEMBLE_ROW = {"model": "teacher", "leads": "12", "seed": 0, "fraction": 1.0, "teacher": "ensemble"}
 
@@ -576,6 +612,8 @@ def main():
                 for name in cell.teacher_runs:
                     if not os.path.exists(teacher_file(args.runs, name)):  # not trained yet, or its folder is gone
                         run_cell(args, results, by_name[name])  # trained (again); its rows are replaced
+                    elif not recorded_from_its_folder(args, results, by_name[name]):  # trained, never recorded
+                        record_cell(args, results, by_name[name])
                 run_cell(args, results, cell)
             elif any("validation" not in run for run in recorded):  # recorded before validation scores were
                 record_cell(args, results, cell)

@@ -116,20 +116,77 @@ def test_synthetic_data_goes_to_train_py_as_its_spec_with_the_chosen_lead_sets(m
     assert command[command.index("--data") + 1] == "synthetic:n=300"
 
 
+def faked_training(runs, trained, score=0.8):
+    """A ``run_cell`` that leaves what ``train.py`` leaves (the teacher file, ``report.json``) and
+    records the cell's rows as ``record_cell`` does, without training; ``trained`` lists the cells."""
+
+    def train(args, results, cell):
+        trained.append(cell.name)
+        models = runs / cell.name / "models"
+        models.mkdir(parents=True, exist_ok=True)
+        (models / "teacher.keras").write_text("")
+        test = {"macro_auroc": score, "per_class": {"auroc": {"NORM": score}}}
+        (runs / cell.name / "report.json").write_text(
+            json.dumps({"models": {name: {"test": test} for name in cell.rows}})
+        )
+        for row, teacher in cell.rows.values():
+            key = {"model": row, "leads": cell.leads, "seed": cell.seed, "fraction": cell.fraction, "teacher": teacher}
+            results.add(**key, params=1, test=test, best_epoch=0, validation={"macro_auroc": score})
+
+    return train
+
+
+def test_a_trained_teacher_that_was_never_recorded_is_recorded_before_its_students(tmp_path, monkeypatch):
+    import sys
+
+    from benchmarks import ptbxl_distillation
+
+    trained, runs, out = [], tmp_path / "runs", tmp_path / "r.json"
+    monkeypatch.setattr(ptbxl_distillation, "run_cell", faked_training(runs, trained))
+    monkeypatch.setattr(ptbxl_distillation, "record_ensemble", lambda args, results, cell: None)
+    argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), "--runs", str(runs), "--seeds", "0"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--cells", "1"])
+    ptbxl_distillation.main()  # the teacher, recorded at 0.8
+    report = runs / "teacher_all_1_s0" / "report.json"
+    report.write_text(report.read_text().replace("0.8", "0.9"))  # trained again, stopped before it was recorded
+    recorded = []
+    monkeypatch.setattr(ptbxl_distillation, "record_cell", lambda args, results, cell: recorded.append(cell.name))
+    monkeypatch.setattr(sys, "argv", [*argv, "--cells", "2", "--resume"])
+    ptbxl_distillation.main()
+    assert recorded == ["teacher_all_1_s0"] and trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0"]
+
+
+def test_a_replaced_teacher_row_is_kept_and_retires_the_ensemble_made_of_it(tmp_path):
+    from benchmarks.ptbxl_distillation import ENSEMBLE_ROW, PTBXLResults
+
+    header = {"setting": "ptbxl", "command": "x", "commit": "x", "date": "x"}
+    results = PTBXLResults(str(tmp_path / "r.json"), header)
+    teacher = {"model": "teacher", "leads": "12", "seed": 0, "fraction": 1.0, "teacher": "all"}
+    student = {**teacher, "model": "student", "leads": "I", "teacher": "none"}
+    for row, score in ((teacher, 0.87), (ENSEMBLE_ROW, 0.88), (student, 0.8), (teacher, 0.89)):
+        test = {"macro_auroc": score, "per_class": {"auroc": {"NORM": score}}}
+        results.add(**row, params=1, test=test, best_epoch=0, validation={"macro_auroc": score})
+    written = json.loads((tmp_path / "r.json").read_text())
+    assert [(run["model"], run["teacher"], run["test"]["macro_auroc"]) for run in written["runs"]] == [
+        ("student", "none", 0.8),
+        ("teacher", "all", 0.89),
+    ]
+    assert [(run["teacher"], run["test"]["macro_auroc"]) for run in written["replaced"]] == [
+        ("all", 0.87),
+        ("ensemble", 0.88),
+    ]
+    assert all("replaced_on" in run for run in written["replaced"])
+    resumed = PTBXLResults(str(tmp_path / "r.json"), header, resume=True)
+    assert resumed.replaced == written["replaced"]
+
+
 def test_only_runs_the_matching_cells_after_the_teachers_they_need(tmp_path, monkeypatch):
     import sys
 
     from benchmarks import ptbxl_distillation
 
     trained = []
-
-    def train(args, results, cell):  # a run folder with the teacher file, as train.py leaves it
-        trained.append(cell.name)
-        models = tmp_path / "runs" / cell.name / "models"
-        models.mkdir(parents=True)
-        (models / "teacher.keras").write_text("")
-
-    monkeypatch.setattr(ptbxl_distillation, "run_cell", train)
+    monkeypatch.setattr(ptbxl_distillation, "run_cell", faked_training(tmp_path / "runs", trained))
     monkeypatch.setattr(ptbxl_distillation, "record_ensemble", lambda args, results, cell: None)
     argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(tmp_path / "r.json")]
     argv += ["--runs", str(tmp_path / "runs"), "--lead-sets", "I", "--only", "^lrhnet_(all|ensemble)_1_"]
