@@ -349,11 +349,28 @@ class PTBXLResults(Results):
         atomic_write(os.path.splitext(self.path)[0] + ".md", self.markdown(summary))
 
     def summary(self):
+        """``summarise`` of the recorded runs, with each distilled row's paired difference from its plain student."""
+        rows = self.summarise(self.runs)
+        for row, runs in zip(rows, self.grouped(self.runs).values()):
+            for field, (model, teacher) in REFERENCES.get(row["model"], {}).items():
+                difference = self.paired(runs, model, teacher)
+                if difference is not None:
+                    row[field], row[f"{field}_seeds"] = difference
+        return rows
+
+    @staticmethod
+    def grouped(runs):
         groups = {}
-        for run in self.runs:
+        for run in runs:
             groups.setdefault(tuple(run[name] for name in GROUP), []).append(run)
+        return groups
+
+    @staticmethod
+    def summarise(runs):
+        """One row per ``GROUP`` of ``runs``: macro AUROC mean and std over seeds, per-class AUROC,
+        best epochs, mean validation macro AUROC."""
         rows = []
-        for values, runs in groups.items():
+        for values, runs in PTBXLResults.grouped(runs).items():
             scores = [run["test"]["macro_auroc"] for run in runs]
             row = {**dict(zip(GROUP, values)), "runs": len(runs), "params": runs[0]["params"]}
             row["macro_auroc"] = [float(np.mean(scores)), float(np.std(scores, ddof=1)) if len(scores) > 1 else None]
@@ -364,10 +381,6 @@ class PTBXLResults(Results):
             row["best_epochs"] = [run["best_epoch"] + 1 for run in runs if run["best_epoch"] is not None]
             validation = [run["validation"]["macro_auroc"] for run in runs if "validation" in run]
             row["validation_macro_auroc"] = float(np.mean(validation)) if validation else None
-            for field, (model, teacher) in REFERENCES.get(row["model"], {}).items():
-                difference = self.paired(runs, model, teacher)
-                if difference is not None:
-                    row[field], row[f"{field}_seeds"] = difference
             rows.append(row)
         return rows
 

@@ -244,7 +244,7 @@ def ptbxl(results):
 
 def ptbxl_scarce(results, fraction=0.1):
     """The headline: students with labels on ``fraction`` of PTB-XL's training records, plain and distilled."""
-    from benchmarks.ptbxl_distillation import auroc_cell, delta_cell
+    from benchmarks.ptbxl_distillation import PTBXLResults, auroc_cell, delta_cell
 
     result = load(results, "ptbxl_distillation.json")
     rows = []
@@ -259,18 +259,36 @@ def ptbxl_scarce(results, fraction=0.1):
             row += [auroc_cell(kd) + partial, delta_cell(kd)] if kd else ["", ""]
         rows.append(row)
     lines = [source_line("ptbxl_distillation.json", result), ""]
-    teachers = [
-        f"{what}: {auroc_cell(row)} (validation {row['validation_macro_auroc']:.3f})"
-        for what, kind in (("one teacher per seed", "all"), ("the ensemble of the seeds' teachers", "ensemble"))
-        for row in [summary_row(result, fraction=1.0, model="teacher", teacher=kind)]
-        if row
-    ]
+    teachers = teacher_scores(result["summary"])
     if teachers:
-        lines += [f"12-lead teachers on all training labels, fold-10 macro AUROC: {'; '.join(teachers)}.", ""]
+        lines += [f"12-lead teachers on all training labels, fold-10 macro AUROC: {teachers}."]
+    replaced = [run for run in result.get("replaced", []) if run["model"] == "teacher" and run["fraction"] == 1]
+    if replaced:
+        dates = sorted({run["replaced_on"][:10] for run in replaced})
+        lines += [
+            f"Earlier teachers of the same seeds, replaced on {', '.join(dates)} by the ones above (kept under "
+            f"`replaced` in the results file; rows recorded before then distilled from them): "
+            f"{teacher_scores(PTBXLResults.summarise(replaced))}."
+        ]
+    lines += [""] if teachers or replaced else []
     header = ["student leads", "seeds", f"plain student, {fraction:.0%} labels"]
     for teacher in SCARCE_TEACHERS.values():
         header += [f"+ KD, {teacher.format(fraction=fraction)}", "Δ [95 % CI]"]
     return lines + rows_table(header, rows)
+
+
+def teacher_scores(summary):
+    """The 12-lead teachers on every label in ``summary`` rows: one per seed and their ensemble, macro
+    AUROC on test and validation, as one phrase ("" without any)."""
+    from benchmarks.ptbxl_distillation import auroc_cell
+
+    scores = [
+        f"{what}: {auroc_cell(row)} (validation {row['validation_macro_auroc']:.3f})"
+        for what, kind in (("one teacher per seed", "all"), ("the ensemble of the seeds' teachers", "ensemble"))
+        for row in summary
+        if row["model"] == "teacher" and row["fraction"] == 1 and row["teacher"] == kind
+    ]
+    return "; ".join(scores)
 
 
 # The teachers of the scarce-label table: row ``teacher`` kind -> column title.

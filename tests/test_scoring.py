@@ -25,6 +25,20 @@ def test_ranking_metrics_by_hand():
     assert macro_average_precision(y, s) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
 
 
+def test_auroc_counts_tied_pairs_as_half_and_agrees_with_the_roc_curve_on_random_scores():
+    from sklearn.metrics import roc_auc_score
+
+    y = np.array([[1], [0], [1], [0], [0]])
+    s = np.array([[0.5], [0.5], [0.9], [0.1], [0.9]])  # pairs (pos, neg): 3 ordered, 2 tied, 1 reversed
+    assert per_class_auroc(y, s)[0] == pytest.approx((3 + 0.5 * 2) / 6)
+    rng = np.random.default_rng(0)
+    y, s = rng.random((300, 4)) < 0.3, np.round(rng.random((300, 4)), 2)  # rounded: many ties
+    expected = [roc_auc_score(y[:, k], s[:, k]) for k in range(4)]
+    np.testing.assert_allclose(per_class_auroc(y, s), expected, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        per_class_auroc(y, np.where(y, np.nan, s))
+
+
 def test_per_class_metrics_by_hand_and_in_every_score():
     from lrhnet.training import score
 
