@@ -530,25 +530,28 @@ def record_ensemble(args, results, cell):
     ``models/teacher.keras``), scored as ``train.py`` scores its networks."""
     from kdpipeline.report import source_commit
     from lrhnet.efficiency import trainable_parameters
-    from lrhnet.recipes import score_on_test
     from lrhnet.saving import load_network
+    from lrhnet.training import scores_on_splits
 
     run = os.path.join(args.runs, cell.name)
     context = train_context(args, cell)
-    network = load_network(os.path.join(run, "models", "teacher.keras"))
-    test = score_on_test(
-        network, context.pipeline, context.split, context.classes, view="teacher", multilabel=context.multilabel
-    )
     validation, validation_labels = split_probabilities(context, run, ["teacher"], "validation")
     probabilities, labels = split_probabilities(context, run, ["teacher"])
+    scores = scores_on_splits(
+        (validation["teacher"], validation_labels),
+        (probabilities["teacher"], labels),
+        context.classes,
+        context.multilabel,
+    )
     results.add_probabilities(ENSEMBLE_ROW, probabilities["teacher"], labels)
+    members = load_network(os.path.join(run, "models", "teacher.keras")).members
     results.add(
         **ENSEMBLE_ROW,
-        params=sum(trainable_parameters(member) for member in network.members),
+        params=sum(trainable_parameters(member) for member in members),
         commit=source_commit(),
-        test=test,
+        test=scores["test"],
         best_epoch=None,  # not trained: the mean of its members' probabilities
-        validation={"macro_auroc": macro_auroc(validation_labels, validation["teacher"])},
+        validation={"macro_auroc": scores["validation"]["macro_auroc"]},
         members=[os.path.relpath(teacher_file(args.runs, name), REPOSITORY) for name in cell.teacher_runs],
         run=os.path.relpath(run, REPOSITORY),
     )

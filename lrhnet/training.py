@@ -218,9 +218,17 @@ def evaluate_on_splits(network, validation_data, test_data, classes, multilabel=
     Returns:
         ``{"validation": score, "test": score, "thresholds": list of K floats, or None (single-label)}``.
     """
-    val_probabilities, val_labels = predict_probabilities(network, validation_data, view, multilabel)
+    validation = predict_probabilities(network, validation_data, view, multilabel)
+    return scores_on_splits(
+        validation, predict_probabilities(network, test_data, view, multilabel), classes, multilabel
+    )
+
+
+def scores_on_splits(validation, test, classes, multilabel=True):
+    """``evaluate_on_splits`` from predictions made already: ``validation`` and ``test`` are each
+    ``((N, K) probabilities, (N, K) labels)``."""
+    (val_probabilities, val_labels), (test_probabilities, test_labels) = validation, test
     thresholds = scoring.tune_thresholds(val_labels, val_probabilities) if multilabel else None
-    test_probabilities, test_labels = predict_probabilities(network, test_data, view, multilabel)
     return {
         "validation": score(val_labels, val_probabilities, thresholds, classes, multilabel),
         "test": score(test_labels, test_probabilities, thresholds, classes, multilabel),

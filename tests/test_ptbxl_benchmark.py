@@ -276,3 +276,38 @@ def test_a_run_whose_saved_network_does_not_give_its_reported_score_is_refused(t
     (run / "report.json").write_text(json.dumps({"models": report}))
     record_cell(args, results, cell)
     assert len(results.runs) == 2
+
+
+def test_the_ensemble_row_is_scored_from_one_prediction_per_split_and_counts_its_members_weights(tmp_path, monkeypatch):
+    from test_ensemble import trained_members
+
+    from benchmarks import ptbxl_distillation
+    from benchmarks.ptbxl_distillation import ENSEMBLE_ROW, PTBXLResults, ensemble_cell, teacher_cell
+    from lrhnet.efficiency import trainable_parameters
+    from lrhnet.ensemble import TeacherEnsemble
+
+    cell = ensemble_cell(0, 0.1, "I", tuple(teacher_cell(seed) for seed in range(2)))
+    members = trained_members(2, classes=2)
+    (tmp_path / cell.name / "models").mkdir(parents=True)
+    TeacherEnsemble(members, multilabel=True).save(str(tmp_path / cell.name / "models" / "teacher.keras"))
+    labels = np.array([[1, 0], [0, 1], [1, 1], [0, 0]], float)
+    parts = {"validation": np.array([[0.9, 0.2], [0.1, 0.8], [0.7, 0.6], [0.2, 0.1]]), "test": labels[::-1] * 0.5}
+    predicted = []
+
+    def split_probabilities(context, run, names, part="test"):
+        predicted.append(part)
+        return {"teacher": parts[part]}, labels
+
+    monkeypatch.setattr(ptbxl_distillation, "split_probabilities", split_probabilities)
+    monkeypatch.setattr(
+        ptbxl_distillation, "train_context", lambda args, cell: argparse.Namespace(classes=("A", "B"), multilabel=True)
+    )
+    header = {"setting": "ptbxl", "command": "x", "commit": "x", "date": "x"}
+    results = PTBXLResults(str(tmp_path / "r.json"), header)
+    ptbxl_distillation.record_ensemble(argparse.Namespace(runs=str(tmp_path)), results, cell)
+    row = results.find(**ENSEMBLE_ROW)
+    assert sorted(predicted) == ["test", "validation"]
+    assert row["params"] == sum(trainable_parameters(member) for member in members)
+    assert row["validation"]["macro_auroc"] == 1.0
+    assert row["test"]["per_class"]["auroc"] == {"A": 0.0, "B": 1.0}  # A's scores rank its negatives first
+    assert row["test"]["macro_auroc"] == 0.5
