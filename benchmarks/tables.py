@@ -291,6 +291,52 @@ def teacher_scores(summary):
     return "; ".join(scores)
 
 
+# The rows of the full-label table, in its column order: (model, teacher kind) -> column title.
+FULL_LABEL_ROWS = {
+    ("student", "none"): "plain student",
+    ("student_kd", "all"): "+ KD",
+    ("student_mlkd", "all"): "+ MLKD",
+    ("student_kd", "ensemble"): "+ KD from the ensemble",
+    ("student_kd_carry", "all"): "+ KD weighted by what the leads carry",
+    ("liteheart_alone", "none"): "LiteHeart student alone",
+    ("liteheart", "all"): "+ LiteHeart terms",
+    ("same_lead_ceiling", "none"): "same-lead SE-ResNet",
+}
+
+
+def ptbxl_full(results):
+    """Students with every training label: per lead set, each row recorded so far with its paired
+    difference from the plain student (columns without any row are left out)."""
+    from benchmarks.ptbxl_distillation import auroc_cell, delta_cell
+
+    result = load(results, "ptbxl_distillation.json")
+    found = {
+        leads: {
+            key: summary_row(result, fraction=1.0, leads=leads, model=key[0], teacher=key[1]) for key in FULL_LABEL_ROWS
+        }
+        for leads in ("I", "I,II", "I,II,V2")
+    }
+    columns = [key for key in FULL_LABEL_ROWS if any(rows[key] for rows in found.values())]
+    header = ["student leads", "seeds"]
+    for key in columns:
+        header += [FULL_LABEL_ROWS[key]] + (["Δ [95 % CI]"] if key[1] != "none" else [])  # distilled: paired Δ
+    table = []
+    for leads, rows in found.items():
+        if not any(rows.values()):
+            continue
+        seeds = ", ".join(sorted({str(row["runs"]) for row in rows.values() if row}))
+        line = [leads, seeds]
+        for key in columns:
+            row = rows[key]
+            line += [auroc_cell(row) if row else ""]
+            line += [delta_cell(row) if row else ""] if key[1] != "none" else []
+        table.append(line)
+    teachers = teacher_scores(result["summary"])
+    lines = [source_line("ptbxl_distillation.json", result), ""]
+    lines += [f"12-lead teachers on all training labels, fold-10 macro AUROC: {teachers}.", ""] if teachers else []
+    return lines + rows_table(header, table)
+
+
 # The teachers of the scarce-label table: row ``teacher`` kind -> column title.
 SCARCE_TEACHERS = {
     "all": "teacher on all labels",
@@ -331,6 +377,7 @@ def ptbxl_published(results):
 TABLES = {
     "ptbxl": ptbxl,
     "ptbxl_scarce": ptbxl_scarce,
+    "ptbxl_full": ptbxl_full,
     "cinc2017": cinc2017,
     "ludb": ludb,
     "synthetic": synthetic,
