@@ -69,3 +69,42 @@ def test_the_scarce_label_table_says_when_a_column_has_fewer_seeds_than_its_plai
     cells = [cell.strip() for cell in line.strip("|").split("|")]
     assert cells[3] == "0.800 ± 0.010" and cells[5] == "0.800 (1 of 3 seeds so far)" and cells[7] == ""
     assert any("one teacher per seed: 0.800 ± 0.010 (validation 0.850)" in line for line in lines)
+
+
+def test_the_full_label_table_shows_the_rows_recorded_with_their_paired_differences(tmp_path):
+    import json
+
+    def row(model, teacher, leads, score, delta=None):
+        group = {"model": model, "teacher": teacher, "leads": leads, "fraction": 1.0, "runs": 3}
+        found = {**group, "macro_auroc": [score, 0.01], "validation_macro_auroc": score + 0.05}
+        return {**found, "paired_difference": delta} if delta else found
+
+    summary = [row("teacher", "all", "12", 0.88), row("student", "none", "I", 0.80)]
+    summary += [row("student_kd", "all", "I", 0.81, [0.01, -0.002, 0.02]), row("student", "none", "I,II", 0.83)]
+    summary += [row("student", "none", "I", 0.7) | {"fraction": 0.1}]  # another fraction: not shown
+    result = {"command": "x", "commit": "c", "date": "2026-12-02", "summary": summary}
+    (tmp_path / "ptbxl_distillation.json").write_text(json.dumps(result))
+    lines = tables.ptbxl_full(str(tmp_path))
+    assert "| student leads | seeds | plain student | + KD | Δ [95 % CI] |" in lines  # no column without rows
+    assert "| I | 3 | 0.800 ± 0.010 | 0.810 ± 0.010 | +0.010 [-0.002, +0.020] |" in lines
+    assert "| I,II | 3 | 0.830 ± 0.010 |  |  |" in lines
+    assert any("one teacher per seed: 0.880 ± 0.010 (validation 0.930)" in line for line in lines)
+
+
+def test_the_scarce_label_table_names_the_teachers_that_were_replaced_and_when(tmp_path):
+    import json
+
+    def teacher(seed, score):
+        test = {"macro_auroc": score, "per_class": {"auroc": {"NORM": score}}}
+        group = {"model": "teacher", "teacher": "all", "leads": "12", "fraction": 1.0, "seed": seed, "params": 1}
+        return {**group, "test": test, "best_epoch": 3, "validation": {"macro_auroc": score + 0.03}}
+
+    summary = [{"model": "student", "teacher": "none", "leads": "I", "fraction": 0.1, "runs": 1}]
+    summary[0].update(macro_auroc=[0.7, None], validation_macro_auroc=0.72)
+    replaced = [
+        {**teacher(seed, score), "replaced_on": "2026-12-02T15:00:00+00:00"} for seed, score in ((0, 0.86), (1, 0.87))
+    ]
+    result = {"command": "x", "commit": "c", "date": "2026-12-02", "summary": summary, "replaced": replaced}
+    (tmp_path / "ptbxl_distillation.json").write_text(json.dumps(result))
+    (line,) = [line for line in tables.ptbxl_scarce(str(tmp_path)) if line.startswith("Earlier teachers")]
+    assert "replaced on 2026-12-02" in line and "one teacher per seed: 0.865 ± 0.007 (validation 0.895)" in line
