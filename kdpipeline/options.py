@@ -7,6 +7,9 @@ import zipfile
 
 STAGES = ("teacher", "student", "distill", "mlkd", "prune", "quantize", "export", "evaluate")
 DEFAULT_DATA = "synthetic:n=2000,fs=100,seconds=10,seed=0"
+# Without --data, the demonstration run: students see labels on a tenth of the training records, the
+# teacher on all of them, the setting where distillation pays.
+DEFAULT_DATA_LABELED_FRACTION = 0.1
 MIN_FS = 25.0  # below this an ECG loses its QRS complexes
 MIN_WINDOW_SAMPLES = 64  # the teacher halves the time axis five times
 TERM_FLAGS = {
@@ -30,7 +33,7 @@ def build_parser():
     data = parser.add_argument_group("data")
     data.add_argument(
         "--data",
-        default=DEFAULT_DATA,
+        default=None,
         help=f"dataset folder, FORMAT:PATH (FORMAT one of {', '.join(FORMATS)}) or synthetic[:SPEC] (default: "
         f"{DEFAULT_DATA})",
     )
@@ -58,9 +61,10 @@ def build_parser():
     data.add_argument(
         "--labeled-fraction",
         type=float,
-        default=1.0,
+        default=None,
         help="share of the training split whose labels the students see, in (0, 1]; distillation stages also "
-        "learn from the other training records through the teacher (default: 1)",
+        f"learn from the other training records through the teacher (default: 1; {DEFAULT_DATA_LABELED_FRACTION:g} "
+        "without --data, the demonstration run)",
     )
     data.add_argument(
         "--teacher-labels",
@@ -83,7 +87,7 @@ def build_parser():
     model.add_argument(
         "--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)} (default: all)"
     )
-    model.add_argument("--epochs", type=int, default=4, help="epochs per training stage, at most (default: 4)")
+    model.add_argument("--epochs", type=int, default=10, help="epochs per training stage, at most (default: 10)")
     model.add_argument(
         "--lr-schedule",
         choices=("cosine", "paper"),
@@ -199,6 +203,9 @@ def parse_args(argv=None):
     """Parse and check ``argv``; a bad flag or combination exits with an argparse error (status 2)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.labeled_fraction is None:  # the demonstration run's share only when --data is not given
+        args.labeled_fraction = DEFAULT_DATA_LABELED_FRACTION if args.data is None else 1.0
+    args.data = DEFAULT_DATA if args.data is None else args.data
     from data_utils.leads import resolve_leads
     from data_utils.readers import SYNTHETIC, detect_format, split_format
 

@@ -60,6 +60,15 @@ def test_bad_flags_give_an_argparse_error(flags, message):
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_without_data_the_demonstration_run_gives_students_a_tenth_of_the_labels_and_with_data_all():
+    from kdpipeline.options import DEFAULT_DATA, parse_args
+
+    demonstration = parse_args([])
+    assert (demonstration.data, demonstration.labeled_fraction, demonstration.epochs) == (DEFAULT_DATA, 0.1, 10)
+    assert parse_args(["--data", DEFAULT_DATA]).labeled_fraction == 1.0  # the same records, asked for by name
+    assert parse_args(["--labeled-fraction", "0.5"]).labeled_fraction == 0.5
+
+
 def test_carry_weights_on_single_label_data_stop_before_the_run_folder(bundled, tmp_path):
     out = tmp_path / "run"
     flags = ["--data", bundled("cinc2017"), "--window-seconds", "5", "--cache-dir", str(tmp_path / "cache")]
