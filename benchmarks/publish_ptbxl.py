@@ -5,9 +5,10 @@
 Reads the PTB-XL benchmark (``--results``, ``benchmarks/results/ptbxl_distillation.json``, and its
 run folders ``--runs``); trains nothing. Every choice is made on validation (fold 9) only, among
 rows with every seed of the benchmark:
-- per lead set, among the student rows of ``--fraction`` labels (default 1: every training label;
-  plain, KD, MLKD, KD from the ensemble, carry weights, LiteHeart), the row with the best mean
-  validation macro AUROC over seeds, then that row's seed with the best validation score;
+- per lead set (``--lead-sets``, default: the benchmark's), among the student rows of ``--fraction``
+  labels (default 1: every training label; plain, KD, MLKD, KD from the ensemble, carry weights,
+  LiteHeart), the row with the best mean validation macro AUROC over seeds, then that row's seed
+  with the best validation score;
 - the teacher: the 12-lead teacher (every training label) of the seed with the best validation score.
 Each chosen network is exported, first into ``--staging``, as post-training int8 TFLite
 (``<name>.tflite``; activation ranges chosen on fold 9 by ``lrhnet.calibration``) with its sidecar
@@ -48,12 +49,13 @@ def validation_score(entry):
     return entry.get("validation_macro_auroc", (entry.get("validation") or {}).get("macro_auroc"))
 
 
-def choose(results, fraction=1.0):
+def choose(results, fraction=1.0, lead_sets=None):
     """The networks to publish, chosen on validation only, among rows with every seed of the benchmark.
 
     Args:
         results: the benchmark's results (``seeds``, ``runs`` and ``summary``).
         fraction: the labelled fraction whose students compete.
+        lead_sets: the students' lead sets to publish (default: every lead set of the benchmark).
     Returns:
         ``{published name: {"row": summary row, "run": the chosen seed's run entry, "candidates":
         [(model, teacher, validation macro AUROC)]}}``.
@@ -71,8 +73,7 @@ def choose(results, fraction=1.0):
     if not teachers:
         raise ValueError(f"no teacher on every training label has all {seeds} seeds recorded")
     chosen = {TEACHER: {"row": teachers[0], "run": best_seed(teachers[0]), "candidates": []}}
-    lead_sets = results.get("lead_sets", LEAD_SETS)
-    for leads in lead_sets:
+    for leads in lead_sets or results.get("lead_sets", LEAD_SETS):
         rows = [
             row
             for row in complete
@@ -159,6 +160,9 @@ def main():
     parser.add_argument("--results", default=os.path.join("benchmarks", "results", "ptbxl_distillation.json"))
     parser.add_argument("--runs", default=os.path.join("runs", "ptbxl_benchmark"), help="the benchmark's run folders")
     parser.add_argument("--fraction", type=float, default=1.0, help="the labelled fraction whose students compete")
+    parser.add_argument(
+        "--lead-sets", nargs="+", default=None, help="the students' lead sets to publish (default: the benchmark's)"
+    )
     parser.add_argument("--models", default=os.path.join("models", "ptbxl"), help="where the files go")
     parser.add_argument("--staging", default=os.path.join("runs", "ptbxl_published"), help="the exports before copying")
     parser.add_argument(
@@ -181,8 +185,11 @@ def main():
         )
     with open(args.results) as handle:
         results = json.load(handle)
+    unknown = sorted(set(args.lead_sets or ()) - set(results.get("lead_sets", LEAD_SETS)))
+    if unknown:
+        parser.error(f"--lead-sets: the benchmark has no students on {', '.join(unknown)}")
     try:
-        chosen = choose(results, args.fraction)
+        chosen = choose(results, args.fraction, args.lead_sets)
     except ValueError as error:
         parser.error(f"--results {args.results}: {error}")
     args.runs = os.path.abspath(args.runs)

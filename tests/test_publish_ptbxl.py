@@ -47,6 +47,7 @@ def test_the_rows_and_seeds_are_chosen_on_validation_even_when_test_disagrees():
     assert chosen["student_I"]["row"]["model"] == "student_kd" and chosen["student_I"]["run"]["seed"] == 0
     assert {model for model, _, _ in chosen["student_I"]["candidates"]} == {"student", "student_kd"}
     assert choose(results, fraction=0.1)["student_I"]["row"]["fraction"] == 0.1
+    assert set(choose(results, lead_sets=["I"])) == {TEACHER, "student_I"}  # a lead set still running is left out
 
 
 def test_results_without_a_teacher_are_refused():
