@@ -306,13 +306,16 @@ class PTBXLResults(Results):
                 self.replaced = json.load(handle).get("replaced", [])
 
     def add(self, **run):
-        """Record ``run``; a row it replaces is kept under ``replaced``. A new ``all`` teacher also
-        retires the ensemble row (made of the earlier teachers), recorded again by the next ensemble cell."""
-        retired = [old for old in self.runs if all(old.get(name) == run.get(name) for name in KEY)]
+        """Record ``run``; a row of another network it replaces is kept under ``replaced`` (the same
+        network recorded again, say with its validation score, just replaces itself). A new ``all``
+        teacher also retires the ensemble row (made of the earlier teachers), recorded again by the
+        next ensemble cell that is trained."""
+        same = [old for old in self.runs if all(old.get(name) == run.get(name) for name in KEY)]
+        retired = [old for old in same if (old["test"], old.get("run")) != (run["test"], run.get("run"))]
         if retired and run["model"] == "teacher" and run["teacher"] == "all":
             retired += [old for old in self.runs if all(old[name] == ENSEMBLE_ROW[name] for name in KEY)]
+        self.runs = [old for old in self.runs if old not in same and old not in retired]
         for old in retired:
-            self.runs.remove(old)
             print(f"replacing {self.run_id(old)}: test macro AUROC {old['test']['macro_auroc']:.4f}", flush=True)
             self.replaced.append(
                 {**old, "replaced_on": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
@@ -628,13 +631,13 @@ def main():
                 for name in cell.teacher_runs:
                     if not os.path.exists(teacher_file(args.runs, name)):  # not trained yet, or its folder is gone
                         run_cell(args, results, by_name[name])  # trained (again); its rows are replaced
-                    elif not recorded_from_its_folder(args, results, by_name[name]):  # trained, never recorded
-                        record_cell(args, results, by_name[name])
+                    elif not recorded_from_its_folder(args, results, by_name[name]):  # stopped before it was recorded
+                        run_cell(args, results, by_name[name])  # train.py --resume reads or finishes it
                 run_cell(args, results, cell)
+                if len(cell.teacher_runs) > 1 and results.find(**ENSEMBLE_ROW) is None:
+                    record_ensemble(args, results, cell)  # the ensemble of the teachers it was trained from
             elif any("validation" not in run for run in recorded):  # recorded before validation scores were
                 record_cell(args, results, cell)
-            if len(cell.teacher_runs) > 1 and results.find(**ENSEMBLE_ROW) is None:
-                record_ensemble(args, results, cell)
 
     results.complete(run_all, args)
 

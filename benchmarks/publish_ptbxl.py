@@ -192,6 +192,13 @@ def main():
         chosen = choose(results, args.fraction, args.lead_sets)
     except ValueError as error:
         parser.error(f"--results {args.results}: {error}")
+    written = {name + suffix for name in chosen for suffix in FILES} | {"labels.txt", "split.json", "MODEL_CARD.md"}
+    stale = sorted(set(os.listdir(args.models)) - written) if os.path.isdir(args.models) else []
+    if stale:
+        parser.error(
+            f"--models {args.models} holds published files this call would not replace ({', '.join(stale)}); "
+            "the new card would not describe them: publish every lead set again, or choose a new folder"
+        )
     args.runs = os.path.abspath(args.runs)
     runs = {os.path.basename(choice["run"]["run"]) for choice in chosen.values()}
     missing = sorted(name for name in runs if not os.path.isdir(os.path.join(args.runs, name)))

@@ -244,11 +244,11 @@ def ptbxl(results):
 
 def ptbxl_scarce(results, fraction=0.1):
     """The headline: students with labels on ``fraction`` of PTB-XL's training records, plain and distilled."""
-    from benchmarks.ptbxl_distillation import PTBXLResults, auroc_cell, delta_cell
+    from benchmarks.ptbxl_distillation import LEAD_SETS, PTBXLResults, auroc_cell, delta_cell
 
     result = load(results, "ptbxl_distillation.json")
     rows = []
-    for leads in ("I", "I,II", "I,II,V2"):
+    for leads in result.get("lead_sets", LEAD_SETS):
         plain = summary_row(result, fraction=fraction, leads=leads, model="student")
         if plain is None:
             continue
@@ -283,7 +283,8 @@ def teacher_scores(summary):
     from benchmarks.ptbxl_distillation import auroc_cell
 
     scores = [
-        f"{what}: {auroc_cell(row)} (validation {row['validation_macro_auroc']:.3f})"
+        f"{what}: {auroc_cell(row)}"
+        + (f" (validation {row['validation_macro_auroc']:.3f})" if row.get("validation_macro_auroc") else "")
         for what, kind in (("one teacher per seed", "all"), ("the ensemble of the seeds' teachers", "ensemble"))
         for row in summary
         if row["model"] == "teacher" and row["fraction"] == 1 and row["teacher"] == kind
@@ -307,14 +308,14 @@ FULL_LABEL_ROWS = {
 def ptbxl_full(results):
     """Students with every training label: per lead set, each row recorded so far with its paired
     difference from the plain student (columns without any row are left out)."""
-    from benchmarks.ptbxl_distillation import auroc_cell, delta_cell
+    from benchmarks.ptbxl_distillation import LEAD_SETS, auroc_cell, delta_cell
 
     result = load(results, "ptbxl_distillation.json")
     found = {
         leads: {
             key: summary_row(result, fraction=1.0, leads=leads, model=key[0], teacher=key[1]) for key in FULL_LABEL_ROWS
         }
-        for leads in ("I", "I,II", "I,II,V2")
+        for leads in result.get("lead_sets", LEAD_SETS)
     }
     columns = [key for key in FULL_LABEL_ROWS if any(rows[key] for rows in found.values())]
     header = ["student leads", "seeds"]
@@ -324,17 +325,18 @@ def ptbxl_full(results):
     for leads, rows in found.items():
         if not any(rows.values()):
             continue
-        seeds = ", ".join(sorted({str(row["runs"]) for row in rows.values() if row}))
-        line = [leads, seeds]
+        seeds = max(row["runs"] for row in rows.values() if row)
+        line = [leads, str(seeds)]
         for key in columns:
             row = rows[key]
-            line += [auroc_cell(row) if row else ""]
+            partial = f" ({row['runs']} of {seeds} seeds so far)" if row and row["runs"] < seeds else ""
+            line += [auroc_cell(row) + partial if row else ""]
             line += [delta_cell(row) if row else ""] if key[1] != "none" else []
         table.append(line)
     teachers = teacher_scores(result["summary"])
     lines = [source_line("ptbxl_distillation.json", result), ""]
     lines += [f"12-lead teachers on all training labels, fold-10 macro AUROC: {teachers}.", ""] if teachers else []
-    return lines + rows_table(header, table)
+    return lines + (rows_table(header, table) if table else ["No student with every training label is recorded yet."])
 
 
 # The teachers of the scarce-label table: row ``teacher`` kind -> column title.

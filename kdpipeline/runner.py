@@ -201,7 +201,7 @@ def check_resume(args, config):
     except RunFolderError as error:
         raise SystemExit(f"train.py: error: --out: {error}") from None
     changed = sorted(key for key in config if earlier.get(key) != config[key])
-    if "scarce_batches" in changed:
+    if "scarce_batches" in changed and earlier.get("labeled_fraction", 1) != 1:
         raise SystemExit(
             f"train.py: error: --resume: the run in {args.out} was made before the current rule for batches of "
             "labelled and unlabelled rows; drop --resume or choose another --out"

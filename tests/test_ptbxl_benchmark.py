@@ -136,7 +136,7 @@ def faked_training(runs, trained, score=0.8):
     return train
 
 
-def test_a_trained_teacher_that_was_never_recorded_is_recorded_before_its_students(tmp_path, monkeypatch):
+def test_a_teacher_stopped_before_its_row_was_recorded_is_resumed_before_its_students(tmp_path, monkeypatch):
     import sys
 
     from benchmarks import ptbxl_distillation
@@ -149,11 +149,32 @@ def test_a_trained_teacher_that_was_never_recorded_is_recorded_before_its_studen
     ptbxl_distillation.main()  # the teacher, recorded at 0.8
     report = runs / "teacher_all_1_s0" / "report.json"
     report.write_text(report.read_text().replace("0.8", "0.9"))  # trained again, stopped before it was recorded
-    recorded = []
-    monkeypatch.setattr(ptbxl_distillation, "record_cell", lambda args, results, cell: recorded.append(cell.name))
     monkeypatch.setattr(sys, "argv", [*argv, "--cells", "2", "--resume"])
+    ptbxl_distillation.main()  # train.py --resume reads the finished teacher, then its row is recorded
+    assert trained == ["teacher_all_1_s0", "teacher_all_1_s0", "lrhnet_all_0.1_I_s0"]
+    trained.clear()
+    ptbxl_distillation.main()  # everything recorded from its folder: nothing runs
+    assert trained == []
+
+
+def test_the_ensemble_row_is_recorded_only_after_a_cell_trained_from_the_current_teachers(tmp_path, monkeypatch):
+    import sys
+
+    from benchmarks import ptbxl_distillation
+
+    trained, ensembles, runs, out = [], [], tmp_path / "runs", tmp_path / "r.json"
+    monkeypatch.setattr(ptbxl_distillation, "run_cell", faked_training(runs, trained))
+    monkeypatch.setattr(ptbxl_distillation, "record_ensemble", lambda args, results, cell: ensembles.append(cell.name))
+    argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), "--runs", str(runs)]
+    argv += ["--lead-sets", "I", "--fractions", "0.1", "--only", "^lrhnet_(all|ensemble)_0.1_"]
+    monkeypatch.setattr(sys, "argv", argv)
     ptbxl_distillation.main()
-    assert recorded == ["teacher_all_1_s0"] and trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0"]
+    assert ensembles == [f"lrhnet_ensemble_0.1_I_s{seed}" for seed in range(3)]  # the fake never records it
+    monkeypatch.setattr(sys, "argv", [*argv, "--resume"])
+    ensembles.clear()
+    before = list(trained)
+    ptbxl_distillation.main()  # the ensemble cells are recorded: none is trained, none records the ensemble
+    assert ensembles == [] and trained == before
 
 
 def test_a_replaced_teacher_row_is_kept_and_retires_the_ensemble_made_of_it(tmp_path):
@@ -176,6 +197,8 @@ def test_a_replaced_teacher_row_is_kept_and_retires_the_ensemble_made_of_it(tmp_
         ("ensemble", 0.88),
     ]
     assert all("replaced_on" in run for run in written["replaced"])
+    results.add(**written["runs"][1])  # the same network recorded again: it replaces itself, nothing is retired
+    assert len(results.runs) == 2 and len(results.replaced) == 2
     resumed = PTBXLResults(str(tmp_path / "r.json"), header, resume=True)
     assert resumed.replaced == written["replaced"]
 

@@ -102,7 +102,13 @@ def test_a_lead_set_whose_rows_lack_seeds_is_refused():
 
 
 @pytest.mark.parametrize(
-    "problem, message", [("foreign file", "holds files publishing does not write"), ("missing run", "lacks the chosen")]
+    "problem, message",
+    [
+        ("foreign file", "holds files publishing does not write"),
+        ("missing run", "lacks the chosen"),
+        ("earlier student", "holds published files this call would not replace (student_I_II_V2.tflite)"),
+        ("unknown lead set", "--lead-sets: the benchmark has no students on V1"),
+    ],
 )
 def test_publish_refuses_before_writing_anything(tmp_path, monkeypatch, capsys, problem, message):
     from benchmarks import publish_ptbxl
@@ -116,14 +122,21 @@ def test_publish_refuses_before_writing_anything(tmp_path, monkeypatch, capsys, 
     runs.mkdir(parents=True)
     if problem == "foreign file":
         (models / "notes.txt").write_text("mine")
+    if problem != "missing run":
         for run in results["runs"]:
             (runs / os.path.basename(run["run"])).mkdir()
+    if problem == "earlier student":  # published before with every lead set; now only two
+        (models / "student_I_II_V2.tflite").write_text("earlier")
     argv = ["publish_ptbxl", "--data", str(tmp_path), "--results", str(tmp_path / "r.json"), "--runs", str(runs)]
     argv += ["--models", str(models), "--results-dir", str(tmp_path), "--staging", str(tmp_path / "staging")]
+    argv += {"earlier student": ["--lead-sets", "I", "I,II"], "unknown lead set": ["--lead-sets", "V1"]}.get(
+        problem, []
+    )
     monkeypatch.setattr(sys, "argv", argv)
     monkeypatch.setattr(publish_ptbxl, "stage", lambda *a: pytest.fail("nothing is exported after a refusal"))
     with pytest.raises(SystemExit):
         publish_ptbxl.main()
     assert message in capsys.readouterr().err
-    assert sorted(os.listdir(models)) == (["notes.txt"] if problem == "foreign file" else [])
+    kept = {"foreign file": ["notes.txt"], "earlier student": ["student_I_II_V2.tflite"]}.get(problem, [])
+    assert sorted(os.listdir(models)) == kept
     assert not (tmp_path / "ptbxl_published.json").exists() and not (tmp_path / "staging").exists()
