@@ -376,6 +376,32 @@ def ptbxl_published(results):
     return lines + rows_table(header + [f"int8 {c}" for c in classes], rows)
 
 
+def training_speed(results):
+    """Training samples per second of each network and variant, with the share of the assumed CPU peak."""
+    result = load(results, "training_speed.json")
+    variants = list(dict.fromkeys(case["variant"] for case in result["cases"]))
+    rows = {}
+    for case in result["cases"]:
+        found = (
+            f"{case['samples_per_second']:,.0f} ({case['share_of_peak']:.0%})"
+            if "samples_per_second" in case
+            else f"failed: {case['error']}"
+        )
+        rows.setdefault(case["network"], {})[case["variant"]] = found
+    cores = round(result["peak_flops"] / (result["clock_mhz"] * 1e6 * result["flops_per_cycle"]))
+    peak = (
+        f"Samples per second (share of the peak). Peak taken as {result['peak_flops'] / 1e9:,.0f} GFLOP/s: {cores} "
+        f"cores x {result['clock_mhz']:,.0f} MHz x {result['flops_per_cycle']:g} float32 FLOPs per cycle (an "
+        "assumption; see the script's docstring)."
+    )
+    table = rows_table(
+        ["network", *variants], [[name, *(row.get(variant, "") for variant in variants)] for name, row in rows.items()]
+    )
+    units = [flag for flag in result["cpu"]["flags"] if flag.startswith(("amx", "avx512_bf16"))]
+    machine = f"CPU: {result['cpu']['model']}, with {', '.join(units) or 'no bfloat16 or AMX units'}."
+    return [source_line("training_speed.json", result), "", f"{machine} {peak}", "", *table]
+
+
 TABLES = {
     "ptbxl": ptbxl,
     "ptbxl_scarce": ptbxl_scarce,
@@ -385,6 +411,7 @@ TABLES = {
     "synthetic": synthetic,
     "deployment": deployment,
     "published": published,
+    "training_speed": training_speed,
 }
 
 
