@@ -9,6 +9,7 @@ the facts about PTB-XL itself (release, size, origin) are Wagner et al. 2020's.
 import json
 import os
 
+from benchmarks.provenance import REPOSITORY
 from benchmarks.tables import ptbxl_published
 from data_utils.files import atomic_write
 
@@ -73,7 +74,8 @@ def model_card(published, results=RESULTS, folder=os.path.join("models", "ptbxl"
         "## Use",
         "",
         "```bash",
-        f"python -m lrhnet.predict --model {os.path.join(folder, list(files)[-1])}.tflite --input PATH --out preds.csv",
+        f"python -m lrhnet.predict --model {os.path.join(shown_folder(folder), list(files)[-1])}.tflite --input PATH "
+        "--out preds.csv",
         "```",
         "",
         "PATH is a record or a folder of records in any format the project reads (a PTB-XL folder, WFDB",
@@ -100,6 +102,12 @@ def model_card(published, results=RESULTS, folder=os.path.join("models", "ptbxl"
         "  outputs.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def shown_folder(folder):
+    """``folder`` as the card names it: relative to the repository when inside it (no machine's paths)."""
+    relative = os.path.relpath(os.path.abspath(folder), REPOSITORY)
+    return folder if relative.startswith("..") else relative
 
 
 def write_model_card(results=RESULTS, folder=os.path.join("models", "ptbxl")):
