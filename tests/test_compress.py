@@ -20,7 +20,9 @@ def liteheart_on_lead_ii(num_leads, num_classes, width):
     return LiteHeartStudent(num_classes, lead="II", width=width)
 
 
-@pytest.mark.parametrize("student_class", [LRHNet, CNN1D, liteheart_on_lead_ii])
+@pytest.mark.parametrize(
+    "student_class", [LRHNet, CNN1D, pytest.param(liteheart_on_lead_ii, marks=pytest.mark.slow)]
+)  # LiteHeart's pruning with `python -m pytest -m slow` (the default run stays under 15 minutes)
 def test_pruned_student_reaches_target_sparsity_and_keeps_it(tmp_path, student_class):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 512, 2)).astype("float32")

@@ -187,6 +187,7 @@ def test_distilled_student_loss_decreases_on_real_ludb_records(bundled, tmp_path
     assert selector.best_epoch is not None and selector.thresholds.shape == (len(cache.classes),)
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes on a slower CPU; `python -m pytest -m slow`
 def test_distiller_under_mirrored_strategy_matches_one_device():
     script = os.path.join(os.path.dirname(__file__), "scripts", "mirrored_distiller.py")
     result = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=300)

@@ -33,7 +33,10 @@ def test_every_notebook_is_listed():
     assert sorted(name for name in os.listdir(NOTEBOOKS) if name.endswith(".ipynb")) == sorted(TINY)
 
 
-@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize(
+    "name",
+    [name if name == "ptbxl_quickstart.ipynb" else pytest.param(name, marks=pytest.mark.slow) for name in sorted(TINY)],
+)  # the two others run with `python -m pytest -m slow`, so that the default run stays under 15 minutes
 def test_notebook_runs_on_tiny_data(name, tmp_path, monkeypatch):
     ptbxl_folder(str(tmp_path))
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")  # the kernel inherits the environment

@@ -44,7 +44,9 @@ def test_twin_computes_the_same_function(student, demographics):
         student_twin(SEResNet1D(1, 4, width=0.25), WINDOW)
 
 
-@pytest.mark.parametrize("student", sorted(STUDENTS))
+@pytest.mark.parametrize(
+    "student", ["lrhnet", pytest.param("liteheart", marks=pytest.mark.slow)]
+)  # LiteHeart's QAT with `python -m pytest -m slow` (the default run stays under 15 minutes)
 def test_qat_student_distils_and_converts_to_an_all_int8_graph(tmp_path, student):
     x, _, y = data()
     keras.utils.set_random_seed(0)
@@ -68,6 +70,7 @@ def test_qat_student_distils_and_converts_to_an_all_int8_graph(tmp_path, student
     assert np.abs(got - expected).max() <= 1.01 * step, "TFLite and Keras QAT differ by more than one output step"
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes on a slower CPU; `python -m pytest -m slow`
 def test_pruning_preserving_qat_keeps_the_zeros():
     x, _, y = data()
     keras.utils.set_random_seed(0)

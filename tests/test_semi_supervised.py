@@ -160,6 +160,7 @@ def test_semi_supervised_batches_put_labelled_rows_first(tmp_path):
         pipeline.semi_supervised(np.arange(0), np.arange(40))
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes on a slower CPU; `python -m pytest -m slow`
 def test_tiny_semi_supervised_run_on_real_records(bundled, tmp_path):
     dataset = open_dataset(bundled("ludb"))
     cache = cached(dataset.with_classes(sorted(dataset.class_counts(), key=dataset.class_counts().get)[-2:]), tmp_path)

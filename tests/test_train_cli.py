@@ -214,6 +214,7 @@ def free_ports(count):
     return ports
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes on a slower CPU; `python -m pytest -m slow`
 def test_two_local_workers_match_a_single_worker(tmp_path):
     flags = [*TINY, "--stages", "teacher", "--epochs", "2"]
     single = train(*flags, "--out", str(tmp_path / "single"))
@@ -256,12 +257,14 @@ def test_two_local_workers_match_a_single_worker(tmp_path):
     assert abs(two["test"]["macro_auroc"] - one["test"]["macro_auroc"]) < 0.15
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes on a slower CPU; `python -m pytest -m slow`
 def test_mirrored_strategy_runs(tmp_path):
     result = train(*TINY, "--stages", "teacher", "--strategy", "mirrored", "--out", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "teacher" in report(str(tmp_path / "run"))["models"]
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes on a slower CPU; `python -m pytest -m slow`
 def test_liteheart_semi_supervised_run_with_its_region_plot(tmp_path):
     out = str(tmp_path / "run")
     result = train(
@@ -334,6 +337,7 @@ def test_lrhnet_distils_on_the_records_whose_labels_the_students_lack(tmp_path):
     assert isinstance(load_network(os.path.join(out + "3", "models", "teacher.keras")), TeacherEnsemble)
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes on a slower CPU; `python -m pytest -m slow`
 def test_post_training_int8_export(tmp_path):
     out = str(tmp_path / "run")
     result = train(*TINY, "--quantize", "ptq", "--stages", "student,export", "--lr-schedule", "paper", "--out", out)
