@@ -130,7 +130,8 @@ def main():
         print(" ".join(command), flush=True)
         subprocess.run(command, check=True)
         reports[method] = publish(args, method, made_by)
-    path = write_model_card(read_reports(args.results), args.models)  # with students published by earlier calls
+    # the card also describes students published by earlier calls
+    path = write_model_card(read_reports(args.results), args.models, args.results)
     print(f"published {', '.join(reports)} in {args.models}; model card {path}")
 
 

@@ -92,6 +92,8 @@ PUBLISH = [
     "--runs",
     "{runs}",
 ]
+# then the published students' AF figures on PTB-XL's lead I, another device
+EXTERNAL = ["-m", "benchmarks.af_external", "--data", "{data}/ptbxl", "--models", "{models}"]
 
 
 def recorded_minutes(results):
@@ -122,6 +124,7 @@ def run_benchmarks(args):
     results = os.path.relpath(args.results, ROOT)
     commands = {name: [*command, "--out", os.path.join(results, name)] for name, command in BENCHMARKS.items()}
     commands["published students"] = [*PUBLISH, "--results", results]
+    commands["AF on PTB-XL"] = [*EXTERNAL, "--out", os.path.join(results, model_card.EXTERNAL_RESULTS)]
     for name, command in commands.items():
         if any("{data}" in part for part in command) and not os.path.isdir(args.data):
             print(f"{name}: skipped, {args.data} is absent", flush=True)
@@ -150,7 +153,7 @@ def write_tables(results, root):
             handle.write("\n\n".join(f"## {name}\n\n{table}" for name, table in rendered.items()) + "\n")
     reports = model_card.read_reports(results)
     if reports and root:
-        model_card.write_model_card(reports, os.path.join(ROOT, "models", "cinc2017"))
+        model_card.write_model_card(reports, os.path.join(ROOT, "models", "cinc2017"), results)
     published = os.path.join(ROOT, "models", "ptbxl")
     if root and os.path.exists(os.path.join(results, "ptbxl_published.json")) and os.path.isdir(published):
         ptbxl_model_card.write_model_card(results, published)

@@ -10,6 +10,7 @@ import os
 import re
 
 from benchmarks import model_card
+from benchmarks.provenance import REPOSITORY
 
 ANCHOR = "*published, other work on other data*"
 # files, relative to the repository, that hold table blocks
@@ -237,6 +238,22 @@ def published(results):
     return lines + ["", *metrics, "", *model_card.efficiency_table(reports)]
 
 
+def af_external(results):
+    """The published CinC 2017 students on another device: atrial fibrillation on PTB-XL's lead I."""
+    result = load(results, model_card.EXTERNAL_RESULTS)
+    models = os.path.join(REPOSITORY, result["models"])
+    stale = (
+        []
+        if model_card.read_external(results, models)
+        else [
+            f"**These figures measured earlier files than those now in `{result['models']}`:** run "
+            f"`{model_card.EXTERNAL_COMMAND}` again.",
+            "",
+        ]
+    )
+    return [source_line(model_card.EXTERNAL_RESULTS, result), "", *stale, *model_card.external_table(result)]
+
+
 def ptbxl(results):
     """Every row of the PTB-XL distillation benchmark."""
     return distillation_rows(results, "ptbxl_distillation.json")
@@ -411,6 +428,7 @@ TABLES = {
     "synthetic": synthetic,
     "deployment": deployment,
     "published": published,
+    "af_external": af_external,
     "ptbxl_published": ptbxl_published,
     "training_speed": training_speed,
 }

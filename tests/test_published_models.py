@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import predict_csv
 
-from benchmarks.model_card import int8_export, model_card, read_reports
+from benchmarks.model_card import int8_export, model_card, read_external, read_reports
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MODELS = os.path.join(ROOT, "models", "cinc2017")
@@ -51,4 +51,4 @@ def test_published_files_are_the_ones_the_committed_report_measured(method):
 
 def test_model_card_is_rendered_from_the_committed_reports():
     with open(os.path.join(MODELS, "MODEL_CARD.md")) as handle:
-        assert handle.read() == model_card(read_reports(RESULTS))
+        assert handle.read() == model_card(read_reports(RESULTS), read_external(RESULTS, MODELS))
