@@ -92,11 +92,12 @@ def macro_f1(y_true, y_pred):
     return mean_over_classes(per_class_f1(y_true, y_pred))
 
 
-def confusion_counts(y_true, y_score):
-    """Single-label confusion matrix (K, K) of arg-max predictions: rows true class, columns predicted."""
+def confusion_counts(y_true, y_score, thresholds=None):
+    """Single-label confusion matrix (K, K): rows true class, columns predicted (``weighted_argmax`` of
+    ``y_score`` by ``thresholds``; the arg-max without them)."""
     y_true, y_score = np.asarray(y_true), np.asarray(y_score)
     counts = np.zeros((y_true.shape[1], y_true.shape[1]), int)
-    np.add.at(counts, (y_true.argmax(1), y_score.argmax(1)), 1)
+    np.add.at(counts, (y_true.argmax(1), weighted_argmax(y_score, thresholds)), 1)
     return counts
 
 
@@ -131,6 +132,52 @@ def tune_thresholds(y_true, y_score):
         best = int(np.argmax(f1))
         below = sorted_scores[best + 1] if best + 1 < len(scores) else sorted_scores[best] - 1.0
         thresholds[k] = (sorted_scores[best] + below) / 2.0
+    return thresholds
+
+
+# the divisors tried for each class by ``tune_single_label_thresholds``: 1/5 to 5, evenly on a log scale
+DIVISOR_GRID = np.exp(np.linspace(np.log(0.2), np.log(5.0), 29))
+
+
+def weighted_argmax(y_score, thresholds=None):
+    """Single-label predictions (N,): the class with the largest ``y_score[:, k] / thresholds[k]``
+    (the arg-max when ``thresholds`` is None). Equal thresholds give the arg-max too; raising one
+    class's threshold makes it harder to predict, like a lower prior."""
+    y_score = np.asarray(y_score, dtype=np.float64)
+    return (y_score if thresholds is None else y_score / np.asarray(thresholds, dtype=np.float64)[None, :]).argmax(
+        axis=1
+    )
+
+
+def tune_single_label_thresholds(y_true, y_score, metric, grid=DIVISOR_GRID, rounds=2):
+    """Per-class divisors for ``weighted_argmax`` that maximise ``metric`` on validation data.
+
+    Coordinate ascent from all ones (the arg-max): each class's divisor in turn takes the value of
+    ``grid`` that raises ``metric(y_true, one-hot predictions)`` most, ``rounds`` times over; a change
+    that does not raise it strictly is not taken, so without a gain the result stays all ones.
+
+    Args:
+        y_true: one-hot labels (N, K); y_score: scores (N, K); metric: ``f(y_true, y_pred) -> float``
+            on one-hot arrays (for example ``lambda t, p: cinc2017_f1(t, p)[0]``).
+    Returns:
+        float array (K,) with the first class's divisor 1.
+    """
+    y_true, y_score = _check_pair(y_true, y_score, "y_score")
+    eye = np.eye(y_true.shape[1], dtype=bool)
+    thresholds = np.ones(y_true.shape[1])
+
+    def value(candidate):
+        return metric(y_true, eye[weighted_argmax(y_score, candidate)])
+
+    best = value(thresholds)
+    for _ in range(rounds):
+        for k in range(1, y_true.shape[1]):
+            for divisor in grid:
+                candidate = thresholds.copy()
+                candidate[k] = divisor
+                found = value(candidate)
+                if found > best:
+                    best, thresholds = found, candidate
     return thresholds
 
 

@@ -163,19 +163,19 @@ def exported(ctx, network, filename, kind, reference=None, view="student"):
         "keras_thresholds": report["keras_thresholds"],
     }
     if not ctx.multilabel:
-        entry["confusion"] = test_confusion(ctx, path, test, view)
+        entry["confusion"] = test_confusion(ctx, path, test, report["thresholds"], view)
     return entry
 
 
-def test_confusion(ctx, tflite_path, test, view="student"):
-    """Single-label test confusion matrix of an exported file: ``{"classes", "counts"}`` (rows true, columns
-    predicted)."""
+def test_confusion(ctx, tflite_path, test, thresholds, view="student"):
+    """Single-label test confusion matrix of an exported file under its decision rule (``thresholds``):
+    ``{"classes", "counts"}`` (rows true, columns predicted)."""
     from data_utils.scoring import confusion_counts
     from lrhnet.export import TFLiteNetwork
     from lrhnet.training import predict_probabilities
 
     probabilities, labels = predict_probabilities(TFLiteNetwork(tflite_path), test, view, multilabel=False)
-    return {"classes": list(ctx.classes), "counts": confusion_counts(labels, probabilities).tolist()}
+    return {"classes": list(ctx.classes), "counts": confusion_counts(labels, probabilities, thresholds).tolist()}
 
 
 def quantize_stage(ctx):
@@ -259,7 +259,7 @@ def evaluate_stage(ctx):
     weights over a test record."""
     from data_utils import scoring
     from kdpipeline import plots
-    from lrhnet.training import predict_probabilities
+    from lrhnet.training import predict_probabilities, tune_decision_rule
 
     folder = ctx.run.path("plots")
     os.makedirs(folder, exist_ok=True)
@@ -279,15 +279,20 @@ def evaluate_stage(ctx):
             plots.roc_curves(
                 labels, probabilities, ctx.classes, f"{name}: test ROC", os.path.join(folder, f"roc_{name}.png")
             )
+            validation_probabilities, validation_labels = predict_probabilities(
+                network, validation, view, ctx.multilabel
+            )
+            thresholds = tune_decision_rule(validation_labels, validation_probabilities, ctx.classes, ctx.multilabel)
             if ctx.multilabel:
-                validation_probabilities, validation_labels = predict_probabilities(
-                    network, validation, view, ctx.multilabel
-                )
-                thresholds = scoring.tune_thresholds(validation_labels, validation_probabilities)
                 f1_by_model[name] = scoring.per_class_f1(labels, scoring.apply_thresholds(probabilities, thresholds))
             else:
                 plots.confusion_matrix(
-                    labels, probabilities, ctx.classes, f"{name}: test", os.path.join(folder, f"confusion_{name}.png")
+                    labels,
+                    probabilities,
+                    ctx.classes,
+                    f"{name}: test",
+                    os.path.join(folder, f"confusion_{name}.png"),
+                    thresholds,
                 )
     if f1_by_model:
         plots.per_class_f1(f1_by_model, ctx.classes, os.path.join(folder, "f1_per_class.png"))

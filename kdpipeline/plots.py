@@ -71,12 +71,13 @@ def per_class_f1(f1_by_model, classes, path):
     _save(fig, path)
 
 
-def confusion_matrix(labels, probabilities, classes, title, path):
-    """Single-label confusion matrix of arg-max predictions (rows: true class)."""
+def confusion_matrix(labels, probabilities, classes, title, path, thresholds=None):
+    """Single-label confusion matrix (rows: true class) of the class with the largest probability
+    divided by its threshold (``data_utils.scoring.weighted_argmax``; the arg-max without thresholds)."""
     from data_utils.scoring import confusion_counts
 
     plt = _pyplot()
-    counts = confusion_counts(labels, probabilities)
+    counts = confusion_counts(labels, probabilities, thresholds)
     fig, axis = plt.subplots(figsize=(5, 5))
     axis.imshow(counts, cmap="Blues")
     for i in range(len(classes)):

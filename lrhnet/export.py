@@ -70,7 +70,7 @@ def parity_report(
 
     Returns:
         ``{"keras": test metrics, "tflite": test metrics, "keras_validation": ..., "tflite_validation": ...,
-        "thresholds": the file's thresholds (None for single-label), "keras_thresholds": the Keras
+        "thresholds": the file's thresholds (``training.tune_decision_rule``), "keras_thresholds": the Keras
         network's, "metric": metric}``.
     Raises:
         ValueError: ``metric`` is not a metric of this task.

@@ -5,7 +5,8 @@ FILE is a ``.tflite`` or ``.keras`` model with its sidecar ``FILE.json``. PATH i
 format and at any sampling rate. Each record is prepared exactly as in training (the sidecar's
 leads, rate, filter and normalisation), cut into sliding windows whose outputs are averaged, and
 written as one CSV row: ``record``, ``p_<class>`` per class, and ``labels`` (classes at or above
-their thresholds joined by ``;``, or the arg-max class for single-label models). Records that
+their thresholds joined by ``;``; for single-label models the class with the largest probability
+divided by its threshold, the arg-max when the sidecar has none). Records that
 cannot be used are listed on stderr with their reason; the others still get predictions.
 """
 
@@ -26,6 +27,7 @@ from data_utils.quiet import import_tensorflow, native_stderr_filtered
 from data_utils.readers import read_record
 from data_utils.readers.challenge import find_headers
 from data_utils.record import encode_demographics
+from data_utils.scoring import weighted_argmax
 from lrhnet.litert import TFLiteModel, probabilities
 from lrhnet.sidecar import MissingSidecar, read_sidecar
 
@@ -78,9 +80,12 @@ class Predictor:
         return probabilities(self.run(windows.astype(np.float32), demo), self.sidecar["multilabel"]).mean(axis=0)
 
     def decide(self, probabilities):
-        """Predicted class names: above thresholds (multi-label) or the arg-max (single-label)."""
+        """Predicted class names: those at or above their thresholds (multi-label), or the one class
+        with the largest probability divided by its threshold (single-label; the arg-max without thresholds)."""
         thresholds = self.sidecar.get("thresholds")
-        if not self.sidecar["multilabel"] or thresholds is None:
+        if not self.sidecar["multilabel"]:
+            return [self.classes[int(weighted_argmax(np.asarray(probabilities)[None], thresholds)[0])]]
+        if thresholds is None:
             return [self.classes[int(np.argmax(probabilities))]]
         return [name for name, p, t in zip(self.classes, probabilities, thresholds) if p >= t]
 

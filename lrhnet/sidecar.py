@@ -45,7 +45,9 @@ def write_sidecar(
     Args:
         classes: class names (the model's output order); leads: input lead names in order;
         fs: sampling rate in Hz; window: samples per window; preprocessing: ``Preprocessing.as_dict()``;
-        thresholds: per-class decision thresholds (multi-label), or None (single-label: arg-max).
+        thresholds: per-class decision thresholds, or None. Multi-label: a class is predicted at or
+            above its threshold (None: the arg-max alone). Single-label: the class with the largest
+            probability divided by its threshold (None: the arg-max).
     """
     sidecar = {
         "classes": list(classes),
@@ -136,6 +138,8 @@ def check_sidecar(sidecar, path="sidecar"):
         and all(isinstance(t, (int, float)) and not isinstance(t, bool) and np.isfinite(t) for t in thresholds)
     ):
         fail("thresholds", f"must be null or one finite number per class ({len(sidecar['classes'])})")
+    if thresholds is not None and sidecar.get("multilabel") is False and min(thresholds) <= 0:
+        fail("thresholds", "of a single-label model divide its probabilities: each must be above 0")
     for field in ("multilabel", "demographics"):
         if not isinstance(sidecar.get(field, False), bool):
             fail(field, f"must be true or false, not {sidecar[field]!r}")

@@ -92,13 +92,14 @@ def score(y_true, probabilities, thresholds, classes, multilabel=True):
     Returns:
         dict: ``macro_auroc``, ``macro_ap``, ``macro_f1``; ``per_class``: ``{"auroc", "ap", "f1"}``
         each ``{class: value}`` (None where a class cannot be scored); ``challenge_metric`` for
-        challenge vocabularies; ``cinc2017_f1`` and ``f1_<class>`` for CinC 2017; single-label tasks
-        are scored on the arg-max class.
+        challenge vocabularies; ``cinc2017_f1`` and ``f1_<class>`` for CinC 2017. Multi-label tasks
+        predict the classes at or above ``thresholds``; single-label tasks the class with the largest
+        probability divided by its threshold (``scoring.weighted_argmax``; the arg-max when None).
     """
     predicted = (
         scoring.apply_thresholds(probabilities, thresholds)
         if multilabel
-        else np.eye(len(classes), dtype=bool)[probabilities.argmax(axis=1)]
+        else np.eye(len(classes), dtype=bool)[scoring.weighted_argmax(probabilities, thresholds)]
     )
     per_class = {  # each (K,), computed once for the macro means and the per-class report
         "auroc": scoring.per_class_auroc(y_true, probabilities),
@@ -117,7 +118,7 @@ def score(y_true, probabilities, thresholds, classes, multilabel=True):
     if multilabel and is_challenge_vocabulary(classes):
         result["challenge_metric"] = scoring.challenge_metric(y_true, predicted, classes)
     if tuple(classes) == ("N", "A", "O", "~"):
-        result["cinc2017_f1"], f1_by_class = scoring.cinc2017_f1(y_true, probabilities)
+        result["cinc2017_f1"], f1_by_class = scoring.cinc2017_f1(y_true, predicted)
         result.update({f"f1_{name}": value for name, value in f1_by_class.items()})
     return result
 
@@ -213,10 +214,10 @@ class SelectOnValidation(keras.callbacks.Callback):
 
 
 def evaluate_on_splits(network, validation_data, test_data, classes, multilabel=True, view="student"):
-    """Tune thresholds on validation and score validation and test with them.
+    """Tune the decision rule on validation (``tune_decision_rule``) and score validation and test with it.
 
     Returns:
-        ``{"validation": score, "test": score, "thresholds": list of K floats, or None (single-label)}``.
+        ``{"validation": score, "test": score, "thresholds": list of K floats}``.
     """
     validation = predict_probabilities(network, validation_data, view, multilabel)
     return scores_on_splits(
@@ -224,11 +225,21 @@ def evaluate_on_splits(network, validation_data, test_data, classes, multilabel=
     )
 
 
+def tune_decision_rule(labels, probabilities, classes, multilabel=True):
+    """Thresholds (K,) tuned on validation: per class for F1 (multi-label), or the divisors of
+    ``scoring.weighted_argmax`` for the selection metric (single-label: CinC 2017 F1, else macro F1)."""
+    if multilabel:
+        return scoring.tune_thresholds(labels, probabilities)
+    if selection_metric(classes, multilabel) == "cinc2017_f1":
+        return scoring.tune_single_label_thresholds(labels, probabilities, lambda t, p: scoring.cinc2017_f1(t, p)[0])
+    return scoring.tune_single_label_thresholds(labels, probabilities, scoring.macro_f1)
+
+
 def scores_on_splits(validation, test, classes, multilabel=True):
     """``evaluate_on_splits`` from predictions made already: ``validation`` and ``test`` are each
     ``((N, K) probabilities, (N, K) labels)``."""
     (val_probabilities, val_labels), (test_probabilities, test_labels) = validation, test
-    thresholds = scoring.tune_thresholds(val_labels, val_probabilities) if multilabel else None
+    thresholds = tune_decision_rule(val_labels, val_probabilities, classes, multilabel)
     return {
         "validation": score(val_labels, val_probabilities, thresholds, classes, multilabel),
         "test": score(test_labels, test_probabilities, thresholds, classes, multilabel),

@@ -341,6 +341,7 @@ PREDICT_KINDS = {
     "sidecar_not_json": "not a readable JSON sidecar",
     "sidecar_without_window": "field 'window' is missing",
     "sidecar_thresholds_not_numbers": "field 'thresholds' must be null or one finite number per class",
+    "sidecar_single_label_threshold_zero": "of a single-label model divide its probabilities: each must be above 0",
     "sidecar_band_above_nyquist": "`band` must satisfy 0 < low < high < fs/2",
     "model_without_sidecar": "no sidecar",
     "out_inside_input": "lies inside the data folder",

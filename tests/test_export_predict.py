@@ -204,8 +204,10 @@ def test_parity_report_and_int8_refusal(trained_student, real_windows, bundled, 
         == {"keras", "tflite", "keras_validation", "tflite_validation", "thresholds", "keras_thresholds", "metric"}
         and "cinc2017_f1" in report["tflite"]
     )
-    assert report["metric"] == "cinc2017_f1" and report["thresholds"] is None  # single-label: arg-max, no thresholds
-    assert report["keras_thresholds"] is None
+    # single-label: divisors tuned on validation for the file and the Keras model each, the first class's fixed at 1
+    assert report["metric"] == "cinc2017_f1"
+    for thresholds in (report["thresholds"], report["keras_thresholds"]):
+        assert len(thresholds) == 4 and thresholds[0] == 1.0 and min(thresholds) > 0
     with pytest.raises(
         Int8AccuracyError, match=r"validation macro_auroc .*\(tolerance -1\)"
     ) as caught:  # any result is "too far" below -1

@@ -69,7 +69,7 @@ def no_traceback(text):
 
 
 def test_the_corpus_holds_at_least_30_kinds(corpus):
-    assert kind_count(corpus[1]) == 85
+    assert kind_count(corpus[1]) == 86
 
 
 @pytest.mark.parametrize("folder", sorted(DATA_FOLDERS))
@@ -176,6 +176,9 @@ def bad_models(tmp_path_factory):
         ),
         "sidecar_thresholds_not_numbers": model(
             "thresholds", None, {**sidecar, "multilabel": True, "thresholds": [None, "0.5", 0.5, 0.5]}
+        ),
+        "sidecar_single_label_threshold_zero": model(
+            "divisor", None, {**sidecar, "multilabel": False, "thresholds": [1.0, 0.0, 1.0, 1.0]}
         ),
         "sidecar_band_above_nyquist": model(
             "band", None, {**sidecar, "preprocessing": {**sidecar["preprocessing"], "band": [0.5, 400]}}

@@ -3,6 +3,7 @@ reports."""
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -52,3 +53,15 @@ def test_published_files_are_the_ones_the_committed_report_measured(method):
 def test_model_card_is_rendered_from_the_committed_reports():
     with open(os.path.join(MODELS, "MODEL_CARD.md")) as handle:
         assert handle.read() == model_card(read_reports(RESULTS), read_external(RESULTS, MODELS))
+
+
+def test_single_label_thresholds_in_a_sidecar_steer_predict(bundled, tmp_path):
+    for name in ("liteheart_int8.tflite", "liteheart_int8.tflite.json", "labels.txt"):
+        shutil.copyfile(os.path.join(MODELS, name), tmp_path / name)
+    as_shipped = predict_csv(str(tmp_path / "liteheart_int8.tflite"), bundled("cinc2017"), str(tmp_path / "a.csv"))
+    sidecar = json.loads((tmp_path / "liteheart_int8.tflite.json").read_text())
+    (tmp_path / "liteheart_int8.tflite.json").write_text(json.dumps({**sidecar, "thresholds": [1, 1, 1, 1e-6]}))
+    steered = predict_csv(str(tmp_path / "liteheart_int8.tflite"), bundled("cinc2017"), str(tmp_path / "b.csv"))
+    # dividing p_~ by 1e-6 makes ~ the largest wherever it is not exactly 0; the probabilities stay as they were
+    assert [row["labels"] for row in steered] == ["~"] * 4
+    assert [row["p_~"] for row in steered] == [row["p_~"] for row in as_shipped]

@@ -14,7 +14,9 @@ from data_utils.scoring import (
     macro_f1,
     per_class_auroc,
     per_class_average_precision,
+    tune_single_label_thresholds,
     tune_thresholds,
+    weighted_argmax,
 )
 
 
@@ -72,6 +74,8 @@ def test_confusion_counts_by_hand():
     np.testing.assert_array_equal(
         confusion_counts(y, s), [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
     )  # rows true, columns predicted
+    # dividing class 2 by 0.25 moves record 3 (0.2, 0.5, 0.3 -> 1.2) and record 4 (0.6, 0.1, 0.3 -> 1.2) to it
+    np.testing.assert_array_equal(confusion_counts(y, s, [1.0, 1.0, 0.25]), [[1, 1, 0], [0, 0, 1], [0, 0, 2]])
 
 
 def test_cinc2017_f1_by_hand():
@@ -80,6 +84,24 @@ def test_cinc2017_f1_by_hand():
     pred = [classes.index(c) for c in "NAAOO"]
     score, per_class = cinc2017_f1(true, pred)
     assert score == pytest.approx(2 / 3) and per_class["~"] == 0.0
+
+
+def test_weighted_argmax_divides_each_class_by_its_threshold():
+    scores = np.array([[0.6, 0.4], [0.8, 0.2]])
+    np.testing.assert_array_equal(weighted_argmax(scores), [0, 0])
+    np.testing.assert_array_equal(weighted_argmax(scores, [1.0, 0.5]), [1, 0])  # 0.4 / 0.5 = 0.8 > 0.6
+
+
+def test_single_label_thresholds_tuned_by_hand():
+    y = np.eye(2)[[0, 0, 1, 1]]
+    s = np.array([[0.9, 0.1], [0.7, 0.3], [0.6, 0.4], [0.55, 0.45]])
+    # the arg-max says 0 everywhere (macro F1 1/3); any divisor t of class 1 with 0.3/t < 0.7, 0.4/t > 0.6
+    # and 0.45/t > 0.55, that is 0.43 < t < 0.67, separates the classes
+    thresholds = tune_single_label_thresholds(y, s, macro_f1)
+    assert thresholds[0] == 1.0 and 0.3 / 0.7 < thresholds[1] < 0.4 / 0.6
+    assert macro_f1(y, np.eye(2)[weighted_argmax(s, thresholds)]) == 1.0
+    # already right by the arg-max: nothing to gain, the divisors stay ones
+    np.testing.assert_array_equal(tune_single_label_thresholds(y, np.eye(2)[[0, 0, 1, 1]] * 0.8 + 0.1, macro_f1), 1)
 
 
 def test_challenge_metric_by_hand():
