@@ -133,9 +133,9 @@ def evaluate(dataset, paths, progress=True):
     }, groups
 
 
-def check_out(out):
+def check_out(out, benchmark=BENCHMARK):
     """What is wrong with ``--out`` (None when nothing is): it must be a ``.json`` file in an existing
-    folder, and an existing file is replaced only when this benchmark wrote it."""
+    folder, and an existing file is replaced only when ``benchmark`` wrote it."""
     if not out.endswith(".json"):
         return "--out must name a .json file"
     if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
@@ -143,7 +143,7 @@ def check_out(out):
     if os.path.exists(out):
         try:
             with open(out) as handle:
-                written_here = json.load(handle).get("benchmark") == BENCHMARK
+                written_here = json.load(handle).get("benchmark") == benchmark
         except (OSError, ValueError, AttributeError):
             written_here = False
         if not written_here:

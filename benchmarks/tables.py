@@ -254,6 +254,25 @@ def af_external(results):
     return [source_line(model_card.EXTERNAL_RESULTS, result), "", *stale, *model_card.external_table(result)]
 
 
+def decision_rule(results):
+    """The published CinC 2017 files with the arg-max and with per-class divisors tuned on validation."""
+    result = load(results, "cinc2017_decision_rule.json")
+    rows = [
+        [
+            f"`{name}`",
+            *(
+                f"{found[rule][split]:.3f}"
+                for split in ("validation_cinc2017_f1", "test_cinc2017_f1")
+                for rule in ("argmax", "tuned")
+            ),
+            ", ".join(f"{t:.2f}" for t in found["thresholds"]),
+        ]
+        for name, found in result["files"].items()
+    ]
+    header = ["file", "validation F1, arg-max", "tuned", "test F1, arg-max", "tuned", "divisors N, A, O, ~"]
+    return [source_line("cinc2017_decision_rule.json", result), "", *rows_table(header, rows)]
+
+
 def ptbxl(results):
     """Every row of the PTB-XL distillation benchmark."""
     return distillation_rows(results, "ptbxl_distillation.json")
@@ -429,6 +448,7 @@ TABLES = {
     "deployment": deployment,
     "published": published,
     "af_external": af_external,
+    "decision_rule": decision_rule,
     "ptbxl_published": ptbxl_published,
     "training_speed": training_speed,
 }

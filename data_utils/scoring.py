@@ -170,6 +170,7 @@ def tune_single_label_thresholds(y_true, y_score, metric, grid=DIVISOR_GRID, rou
         return metric(y_true, eye[weighted_argmax(y_score, candidate)])
 
     best = value(thresholds)
+    best = best if np.isfinite(best) else -np.inf  # a metric undefined at the arg-max: any defined value beats it
     for _ in range(rounds):
         for k in range(1, y_true.shape[1]):
             for divisor in grid:

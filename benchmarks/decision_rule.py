@@ -1,0 +1,107 @@
+"""What the single-label decision rule tuned on validation buys the published CinC 2017 files, as shipped.
+
+    python -m benchmarks.decision_rule --data ../shared/data/cinc2017/training2017 \
+        --out benchmarks/results/cinc2017_decision_rule.json
+
+Every model file with a sidecar in ``--models`` (default ``models/cinc2017``) predicts the
+validation and test records named in the folder's ``split.json`` through ``lrhnet.predict``'s
+``Predictor`` (as ``python -m lrhnet.predict`` would). The per-class divisors of
+``data_utils.scoring.weighted_argmax`` are tuned on the validation records for the CinC 2017 F1
+(``lrhnet.training.tune_decision_rule``); the test records are scored with the arg-max and with
+the tuned rule. The files themselves are not changed.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from benchmarks.af_external import check_out, model_files, sha256, shown
+from benchmarks.provenance import provenance
+from data_utils.files import atomic_write
+from data_utils.readers import open_dataset
+
+BENCHMARK = "decision_rule"
+
+
+def split_predictions(dataset, split, predictor):
+    """``{split name: ((N, K) probabilities, (N, K) one-hot labels)}`` of ``predictor`` on the records named
+    in ``split``'s ``validation`` and ``test`` lists (in the predictor's class order)."""
+    position = {record_id: index for index, record_id in enumerate(dataset.record_ids)}
+    eye = np.eye(len(predictor.classes))
+    found = {}
+    for name in ("validation", "test"):
+        missing = [record_id for record_id in split[name] if record_id not in position]
+        if missing:
+            raise ValueError(f"{len(missing)} {name} records of split.json are not in the data, e.g. {missing[0]}")
+        rows = [position[record_id] for record_id in split[name]]
+        probabilities = np.stack([predictor.predict(dataset.read(row)) for row in rows])
+        labels = np.stack([eye[predictor.classes.index(dataset.refs[row].labels[0])] for row in rows])
+        found[name] = (probabilities, labels)
+    return found
+
+
+def compare(predictions, classes):
+    """Test CinC 2017 F1 (and per-class F1) with the arg-max and with the rule tuned on validation."""
+    from lrhnet.training import score, tune_decision_rule
+
+    (val_p, val_y), (test_p, test_y) = predictions["validation"], predictions["test"]
+    thresholds = tune_decision_rule(val_y, val_p, classes, multilabel=False)
+    rows = {}
+    for rule, divisors in (("argmax", None), ("tuned", thresholds)):
+        test, validation = (
+            score(y, p, divisors, classes, multilabel=False) for p, y in ((test_p, test_y), (val_p, val_y))
+        )
+        rows[rule] = {
+            "validation_cinc2017_f1": validation["cinc2017_f1"],
+            "test_cinc2017_f1": test["cinc2017_f1"],
+            "test_f1": {name: test[f"f1_{name}"] for name in classes},
+        }
+    return {"thresholds": [float(t) for t in thresholds], **rows}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.decision_rule", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="the CinC 2017 folder the files were trained on")
+    parser.add_argument(
+        "--models", default=os.path.join("models", "cinc2017"), help="folder of the files and split.json"
+    )
+    parser.add_argument("--out", required=True, help="results JSON path")
+    args = parser.parse_args(argv)
+    problem = check_out(args.out, BENCHMARK)
+    if problem:
+        parser.error(problem)
+    paths = model_files(args.models)
+    split_path = os.path.join(args.models, "split.json")
+    if not paths or not os.path.isfile(split_path):
+        parser.error(f"--models {args.models}: needs model files with sidecars and a split.json")
+    with open(split_path) as handle:
+        split = json.load(handle)
+    from lrhnet.predict import Predictor
+
+    dataset = open_dataset(args.data, progress=True)
+    files = {}
+    for path in paths:
+        predictor = Predictor(path)
+        if predictor.sidecar["multilabel"]:
+            parser.error(f"{path}: a multi-label model; this compares single-label decision rules")
+        try:
+            predictions = split_predictions(dataset, split, predictor)
+        except ValueError as error:
+            parser.error(f"--data {args.data}: {error}")
+        files[os.path.basename(path)] = {"sha256": sha256(path), **compare(predictions, predictor.classes)}
+        found = files[os.path.basename(path)]
+        print(
+            f"{os.path.basename(path)}: test CinC 2017 F1 {found['argmax']['test_cinc2017_f1']:.3f} (arg-max), "
+            f"{found['tuned']['test_cinc2017_f1']:.3f} (tuned on validation)",
+            file=sys.stderr,
+        )
+    result = {"benchmark": BENCHMARK, **provenance(), "data": shown(args.data), "models": shown(args.models)}
+    atomic_write(args.out, json.dumps({**result, "files": files}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
