@@ -5,18 +5,20 @@
 Every model file with a sidecar in ``--models`` (default ``models/cinc2017``) reads lead I of every
 PTB-XL record through ``lrhnet.predict``'s ``Predictor``, exactly as ``python -m lrhnet.predict``
 would (10 s hospital recordings at 100 Hz or 500 Hz, against the handheld 300 Hz recordings the
-students learned from). Reference: PTB-XL's SCP statements, whatever their likelihood. Positives are
+students learned from; each 10 s record fills two thirds of one 15 s window, zero-padded, where
+the students learned from records of 9 to 61 s). Reference: PTB-XL's SCP statements, whatever
+their likelihood (statements of likelihood 0 count). Positives are
 records with ``AFIB``; negatives are records with neither ``AFIB`` nor ``AFLT``; records with ``AFLT``
 and no ``AFIB`` are reported apart (atrial flutter is not the students' class A, yet often looks
-like it). Per file: sensitivity and specificity of its own decision rule (the arg-max class is A,
-as ``predict`` labels records) with Wilson 95 % intervals, the AUROC of ``p_A``, and the share of
-flutter records called A. Nothing here is tuned on these records: the decision rule is the one the
-files ship with. The results name each file's SHA-256, so a republished file needs a new run.
+like it). Per file: sensitivity and specificity of its own decision rule (A is what ``predict``
+labels the record: the arg-max, or with thresholds in the sidecar the largest probability divided
+by its threshold) with Wilson 95 % intervals, the AUROC of ``p_A``, and the share of flutter records
+called A. Nothing here is tuned on these records: the decision rule is the one the files ship
+with. The results hold each file's fingerprint (model and sidecar), so a republished file, or a
+new decision rule, needs a new run.
 """
 
 import argparse
-import glob
-import hashlib
 import json
 import math
 import os
@@ -24,7 +26,8 @@ import sys
 
 import numpy as np
 
-from benchmarks.provenance import REPOSITORY, provenance
+from benchmarks.provenance import provenance
+from benchmarks.published_files import check_out, fingerprint, model_files, shown
 from data_utils.files import atomic_write
 from data_utils.readers import open_dataset
 from data_utils.scoring import per_class_auroc
@@ -62,22 +65,18 @@ def af_scores(groups, p_af, called_af):
         called_af: (N,) bool, True where the model's decision rule says A.
     Returns:
         ``{"sensitivity", "specificity", "flutter_called_af"}`` as ``proportion`` dicts and
-        ``"auroc"`` (AF against negatives; flutter left out).
+        ``"auroc"`` (AF against negatives; flutter left out; None without both).
     """
     groups, p_af, called_af = np.asarray(groups), np.asarray(p_af, dtype=float), np.asarray(called_af, dtype=bool)
     af, negative, flutter = groups == "af", groups == "negative", groups == "flutter"
     scored = af | negative
+    auroc = per_class_auroc(af[scored, None].astype(float), p_af[scored, None])[0]
     return {
         "sensitivity": proportion(int(np.sum(called_af & af)), int(np.sum(af))),
         "specificity": proportion(int(np.sum(~called_af & negative)), int(np.sum(negative))),
-        "auroc": finite_or_none(per_class_auroc(af[scored, None].astype(float), p_af[scored, None])[0]),
+        "auroc": float(auroc) if math.isfinite(auroc) else None,
         "flutter_called_af": proportion(int(np.sum(called_af & flutter)), int(np.sum(flutter))),
     }
-
-
-def finite_or_none(value):
-    """``value`` as a float, or None (JSON's null) when it is not finite."""
-    return float(value) if math.isfinite(value) else None
 
 
 def shown_value(value):
@@ -92,34 +91,25 @@ def af_group(labels):
     return "flutter" if FLUTTER in labels else "negative"
 
 
-def model_files(folder):
-    """The ``.tflite`` and ``.keras`` files of ``folder`` that have a sidecar, sorted."""
-    return sorted(
-        path
-        for pattern in ("*.tflite", "*.keras")
-        for path in glob.glob(os.path.join(folder, pattern))
-        if os.path.exists(path + ".json")
-    )
-
-
-def sha256(path):
-    with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
-
-
-def shown(path):
-    """``path`` relative to the repository, as committed results name it."""
-    return os.path.relpath(os.path.abspath(path), REPOSITORY)
-
-
-def evaluate(dataset, paths, progress=True):
-    """``{file name: af_scores + sha256}`` of every model in ``paths`` on every readable record of ``dataset``."""
+def checked_predictors(paths):
+    """``{file name: Predictor}``; raises ``ValueError`` (or ``OSError``) naming a file that cannot be
+    read, or that is not a single-label model with an A (atrial fibrillation) class."""
     from lrhnet.predict import Predictor
 
-    predictors = {os.path.basename(path): Predictor(path) for path in paths}
-    for name, predictor in predictors.items():
-        if AF_CLASS not in predictor.classes:
-            raise ValueError(f"{name}: its classes {predictor.classes} have no {AF_CLASS!r} (atrial fibrillation)")
+    predictors = {}
+    for path in paths:
+        predictor = Predictor(path)
+        if predictor.sidecar["multilabel"] or AF_CLASS not in predictor.classes:
+            raise ValueError(
+                f"{path}: a single-label model with class {AF_CLASS!r} (atrial fibrillation) is needed; this one is "
+                f"{'multi' if predictor.sidecar['multilabel'] else 'single'}-label with classes {predictor.classes}"
+            )
+        predictors[os.path.basename(path)] = predictor
+    return predictors
+
+
+def evaluate(dataset, predictors, progress=True):
+    """``({file name: af_scores}, groups)`` of every predictor on every readable record of ``dataset``."""
     groups, p_af, called = [], {name: [] for name in predictors}, {name: [] for name in predictors}
     for index, record in dataset.iter_records(progress=progress, desc="predicting"):
         groups.append(af_group(dataset.refs[index].labels))
@@ -127,28 +117,7 @@ def evaluate(dataset, paths, progress=True):
             probabilities = predictor.predict(record)
             p_af[name].append(probabilities[predictor.classes.index(AF_CLASS)])
             called[name].append(predictor.decide(probabilities) == [AF_CLASS])
-    return {
-        name: {"sha256": sha256(path), **af_scores(groups, p_af[name], called[name])}
-        for name, path in zip(predictors, paths)
-    }, groups
-
-
-def check_out(out, benchmark=BENCHMARK):
-    """What is wrong with ``--out`` (None when nothing is): it must be a ``.json`` file in an existing
-    folder, and an existing file is replaced only when ``benchmark`` wrote it."""
-    if not out.endswith(".json"):
-        return "--out must name a .json file"
-    if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
-        return f"--out {out}: its folder does not exist"
-    if os.path.exists(out):
-        try:
-            with open(out) as handle:
-                written_here = json.load(handle).get("benchmark") == benchmark
-        except (OSError, ValueError, AttributeError):
-            written_here = False
-        if not written_here:
-            return f"--out {out} exists and is not a results file of this benchmark; it is left as it is"
-    return None
+    return {name: af_scores(groups, p_af[name], called[name]) for name in predictors}, groups
 
 
 def main(argv=None):
@@ -156,23 +125,35 @@ def main(argv=None):
     parser.add_argument("--data", required=True, help="a PTB-XL folder in its native layout")
     parser.add_argument("--models", default=os.path.join("models", "cinc2017"), help="folder of the model files")
     parser.add_argument("--out", required=True, help="results JSON path")
-    parser.add_argument("--quick", action="store_true", help="check the script on the first 100 records")
+    parser.add_argument("--quick", action="store_true", help=f"check the script on the first {QUICK_RECORDS} records")
     args = parser.parse_args(argv)
-    problem = check_out(args.out)
+    problem = check_out(args.out, BENCHMARK, data=args.data, quick=args.quick)
     if problem:
         parser.error(problem)
     paths = model_files(args.models)
     if not paths:
         parser.error(f"--models {args.models}: no .tflite or .keras file with a .json sidecar")
-    dataset = open_dataset(args.data, format="ptbxl", label_set="all", progress=True)
+    try:
+        predictors = checked_predictors(paths)
+        dataset = open_dataset(args.data, format="ptbxl", label_set="all", progress=True)
+    except (ValueError, OSError) as error:
+        parser.error(str(error))
     if not len(dataset):
         parser.error(f"--data {args.data}: no usable PTB-XL record")
     if args.quick:
         dataset = dataset.subset(range(min(QUICK_RECORDS, len(dataset))))
-    files, groups = evaluate(dataset, paths)
+    files, groups = evaluate(dataset, predictors)
+    for path in paths:
+        name = os.path.basename(path)
+        files[name] = {
+            "fingerprint": fingerprint(path),
+            "thresholds": predictors[name].sidecar["thresholds"],
+            **files[name],
+        }
     result = {
         "benchmark": BENCHMARK,
         **provenance(),
+        "quick": args.quick,
         "data": {
             "folder": shown(args.data),
             "records": len(groups),

@@ -18,8 +18,8 @@ import sys
 
 import numpy as np
 
-from benchmarks.af_external import check_out, model_files, sha256, shown
 from benchmarks.provenance import provenance
+from benchmarks.published_files import check_out, fingerprint, model_files, shown
 from data_utils.files import atomic_write
 from data_utils.readers import open_dataset
 
@@ -37,6 +37,9 @@ def split_predictions(dataset, split, predictor):
         if missing:
             raise ValueError(f"{len(missing)} {name} records of split.json are not in the data, e.g. {missing[0]}")
         rows = [position[record_id] for record_id in split[name]]
+        unknown = sorted({dataset.refs[row].labels[0] for row in rows} - set(predictor.classes))
+        if unknown:
+            raise ValueError(f"{name} records are labelled {unknown}, classes the model does not have")
         probabilities = np.stack([predictor.predict(dataset.read(row)) for row in rows])
         labels = np.stack([eye[predictor.classes.index(dataset.refs[row].labels[0])] for row in rows])
         found[name] = (probabilities, labels)
@@ -62,6 +65,20 @@ def compare(predictions, classes):
     return {"thresholds": [float(t) for t in thresholds], **rows}
 
 
+def read_split(path):
+    """``{"validation": [record ids], "test": [...]}`` of a ``split.json``; ``ValueError`` when it is not one."""
+    try:
+        with open(path) as handle:
+            split = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable split ({error})") from None
+    if not isinstance(split, dict) or not all(
+        isinstance(split.get(name), list) and split[name] for name in ("validation", "test")
+    ):
+        raise ValueError(f"{path}: a split names its non-empty 'validation' and 'test' record lists")
+    return split
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.decision_rule", description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="the CinC 2017 folder the files were trained on")
@@ -70,32 +87,34 @@ def main(argv=None):
     )
     parser.add_argument("--out", required=True, help="results JSON path")
     args = parser.parse_args(argv)
-    problem = check_out(args.out, BENCHMARK)
+    problem = check_out(args.out, BENCHMARK, data=args.data)
     if problem:
         parser.error(problem)
     paths = model_files(args.models)
-    split_path = os.path.join(args.models, "split.json")
-    if not paths or not os.path.isfile(split_path):
-        parser.error(f"--models {args.models}: needs model files with sidecars and a split.json")
-    with open(split_path) as handle:
-        split = json.load(handle)
+    if not paths:
+        parser.error(f"--models {args.models}: no .tflite or .keras file with a .json sidecar")
     from lrhnet.predict import Predictor
 
-    dataset = open_dataset(args.data, progress=True)
+    try:
+        split = read_split(os.path.join(args.models, "split.json"))
+        predictors = {os.path.basename(path): Predictor(path) for path in paths}
+        dataset = open_dataset(args.data, progress=True)
+    except (ValueError, OSError) as error:
+        parser.error(str(error))
     files = {}
     for path in paths:
-        predictor = Predictor(path)
+        name = os.path.basename(path)
+        predictor = predictors[name]
         if predictor.sidecar["multilabel"]:
             parser.error(f"{path}: a multi-label model; this compares single-label decision rules")
         try:
             predictions = split_predictions(dataset, split, predictor)
         except ValueError as error:
             parser.error(f"--data {args.data}: {error}")
-        files[os.path.basename(path)] = {"sha256": sha256(path), **compare(predictions, predictor.classes)}
-        found = files[os.path.basename(path)]
+        files[name] = {"fingerprint": fingerprint(path), **compare(predictions, predictor.classes)}
         print(
-            f"{os.path.basename(path)}: test CinC 2017 F1 {found['argmax']['test_cinc2017_f1']:.3f} (arg-max), "
-            f"{found['tuned']['test_cinc2017_f1']:.3f} (tuned on validation)",
+            f"{name}: test CinC 2017 F1 {files[name]['argmax']['test_cinc2017_f1']:.3f} (arg-max), "
+            f"{files[name]['tuned']['test_cinc2017_f1']:.3f} (tuned on validation)",
             file=sys.stderr,
         )
     result = {"benchmark": BENCHMARK, **provenance(), "data": shown(args.data), "models": shown(args.models)}

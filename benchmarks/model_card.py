@@ -69,23 +69,27 @@ def efficiency_table(reports):
 
 def read_external(results, folder):
     """The AF figures on PTB-XL (``benchmarks.af_external``'s results in ``results``) when they measured
-    the very files now in ``folder``; None when there are none or a file changed since."""
-    from benchmarks.af_external import sha256
+    every model file now in ``folder``, as it is (model and sidecar); None otherwise."""
+    from benchmarks.published_files import fingerprint, model_files
 
     path = os.path.join(results, EXTERNAL_RESULTS)
     if not os.path.exists(path):
         return None
     with open(path) as handle:
         result = json.load(handle)
-    for name, scores in result["files"].items():
-        file = os.path.join(folder, name)
-        if not os.path.exists(file) or sha256(file) != scores["sha256"]:
-            return None
-    return result
+    now = {os.path.basename(file): fingerprint(file) for file in model_files(folder)}
+    measured = {name: scores["fingerprint"] for name, scores in result["files"].items()}
+    return result if now == measured and not result.get("quick") else None
+
+
+# the aim of the AF screen on another device: sensitivity at or above, at specificity at or above
+AF_AIM = (0.85, 0.90)
 
 
 def external_table(result):
     """What the AF figures on PTB-XL measured, and per file its sensitivity, specificity and AUROC for AF."""
+    from benchmarks.af_external import shown_value
+
     data = result["data"]
 
     def share(figure):
@@ -94,22 +98,35 @@ def external_table(result):
         low, high = figure["ci95"]
         return f"{figure['value']:.3f} ({figure['count'][0]}/{figure['count'][1]}) [{low:.2f}, {high:.2f}]"
 
+    def rule(thresholds):
+        return "arg-max" if thresholds is None else "divisors " + ", ".join(f"{t:.2f}" for t in thresholds)
+
     lines = [
-        f"{data['records']:,} PTB-XL records (`{data['folder']}`), 10 s, 12-lead hospital recordings read on lead I:",
+        f"{data['records']:,} PTB-XL records (`{data['folder']}`, about a sixth of PTB-XL), 12-lead hospital "
+        "recordings of 10 s read on lead I, each zero-padded into one 15 s window:",
         f"{data['af']} with atrial fibrillation (statement `AFIB`), {data['negative']:,} with neither `AFIB` nor "
-        f"`AFLT`, {data['flutter']} with atrial flutter (`AFLT`) alone. Each file's own decision rule (the arg-max "
-        "class is A, as `predict` labels records); nothing is tuned on these records. Wilson 95 % intervals.",
+        f"`AFLT`, {data['flutter']} with atrial flutter (`AFLT`) alone. Each file keeps its own decision rule (A is "
+        "what `predict` labels the record); nothing is tuned on these records. Wilson 95 % intervals.",
         "",
-        "| file | AF sensitivity [95 % CI] | specificity [95 % CI] | AUROC of p_A | flutter records called A |",
-        "|---|---|---|---|---|",
+        "| file | decision rule | AF sensitivity [95 % CI] | specificity [95 % CI] | AUROC of p_A | flutter "
+        "records called A |",
+        "|---|---|---|---|---|---|",
     ]
     for name, scores in result["files"].items():
-        auroc = "n/a" if scores["auroc"] is None else f"{scores['auroc']:.3f}"
         lines.append(
-            f"| `{name}` | {share(scores['sensitivity'])} | {share(scores['specificity'])} | {auroc} | "
-            f"{share(scores['flutter_called_af'])} |"
+            f"| `{name}` | {rule(scores['thresholds'])} | {share(scores['sensitivity'])} | "
+            f"{share(scores['specificity'])} | {shown_value(scores['auroc'])} | {share(scores['flutter_called_af'])} |"
         )
-    return lines
+    reached = [
+        f"`{name}`"
+        for name, scores in result["files"].items()
+        if (scores["sensitivity"]["value"] or 0) >= AF_AIM[0] and (scores["specificity"]["value"] or 0) >= AF_AIM[1]
+    ]
+    return lines + [
+        "",
+        f"Sensitivity at least {AF_AIM[0]:.2f} at specificity at least {AF_AIM[1]:.2f}, the aim for a screen: "
+        + (f"reached by {', '.join(reached)}." if reached else "reached by none of these files yet."),
+    ]
 
 
 def external_section(external):
@@ -127,7 +144,7 @@ def external_section(external):
         *external_table(external),
         "",
         "```bash",
-        EXTERNAL_COMMAND,
+        external["command"],
         "```",
         "",
     ]
@@ -174,7 +191,8 @@ def model_card(reports, external=None):
         "",
         "reads any CinC 2017-format record or folder (`.mat` + `.hea`, 300 Hz) and, through the",
         "sidecar, any other supported format and rate; it writes `record`, `p_N`, `p_A`, `p_O`, `p_~`",
-        "and `labels` (the arg-max class) per record.",
+        "and `labels` (the predicted class: the arg-max, or with thresholds in the sidecar the class with the largest",
+        "probability divided by its threshold) per record.",
         "",
         "## Data",
         "",

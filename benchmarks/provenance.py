@@ -33,15 +33,18 @@ def cpu():
 
 
 def provenance():
-    """``{"command", "commit", "date", "machine", "cpu"}`` for the running benchmark."""
+    """``{"command", "commit", "code_changed", "date", "machine", "cpu"}`` for the running benchmark;
+    ``code_changed`` is True when Python files differ from the commit (the code that ran is not that commit's)."""
     here = os.path.dirname(os.path.abspath(__file__))
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=here
     ).stdout.strip()
+    changed = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "*.py"], capture_output=True, cwd=here)
     threads = os.environ.get("TF_NUM_INTRAOP_THREADS", "unset")
     return {
         "command": command_line(),
         "commit": commit,
+        "code_changed": changed.returncode == 1,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, TF_NUM_INTRAOP_THREADS={threads}",
         "cpu": cpu(),

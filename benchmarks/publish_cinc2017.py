@@ -85,7 +85,7 @@ def publish(args, method, made_by):
         args.models,
         f"{method}_int8.tflite",
         f"{method}.keras",
-        keras_thresholds=int8_export(report).get("keras_thresholds"),  # single-label: None (arg-max)
+        keras_thresholds=int8_export(report).get("keras_thresholds"),  # runs before 2026-12-03: None (arg-max)
     )
     shutil.copyfile(os.path.join(run, "split.json"), os.path.join(args.models, "split.json"))
     os.makedirs(args.results, exist_ok=True)

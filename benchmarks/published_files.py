@@ -1,10 +1,62 @@
-"""Installing an exported network into a published folder: its int8 file and float ``.keras``, each with a sidecar."""
+"""Published folders: installing an exported network (its int8 file and float ``.keras``, each with a
+sidecar), and the helpers of the benchmarks that measure published files."""
 
+import glob
+import hashlib
 import json
 import os
 import shutil
 
-from data_utils.files import atomic_write
+from benchmarks.provenance import REPOSITORY
+from data_utils.files import atomic_write, is_inside
+
+
+def model_files(folder):
+    """The ``.tflite`` and ``.keras`` files of ``folder`` that have a sidecar, sorted."""
+    return sorted(
+        path
+        for pattern in ("*.tflite", "*.keras")
+        for path in glob.glob(os.path.join(folder, pattern))
+        if os.path.exists(path + ".json")
+    )
+
+
+def fingerprint(path):
+    """SHA-256 of a model file followed by its sidecar (which holds its decision rule), as hex."""
+    digest = hashlib.sha256()
+    for part in (path, path + ".json"):
+        with open(part, "rb") as handle:
+            digest.update(handle.read())
+    return digest.hexdigest()
+
+
+def shown(path):
+    """``path`` relative to the repository, as committed results name it."""
+    return os.path.relpath(os.path.abspath(path), REPOSITORY)
+
+
+def check_out(out, benchmark, data=None, quick=False):
+    """What is wrong with a benchmark's ``--out`` (None when nothing is): it must be a ``.json`` file in
+    an existing folder outside ``data``; an existing file is replaced only when ``benchmark`` wrote it,
+    and a full run's results never by a ``quick`` one."""
+    if not out.endswith(".json"):
+        return "--out must name a .json file"
+    if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        return f"--out {out}: its folder does not exist"
+    if data is not None and is_inside(os.path.abspath(out), os.path.abspath(data)):
+        return f"--out {out} lies inside the data folder {data}; the data folder is never written"
+    if os.path.exists(out):
+        try:
+            with open(out) as handle:
+                earlier = json.load(handle)
+            written_here = earlier.get("benchmark") == benchmark
+        except (OSError, ValueError, AttributeError):
+            written_here = False
+        if not written_here:
+            return f"--out {out} exists and is not a results file of this benchmark; it is left as it is"
+        if quick and not earlier.get("quick"):
+            return f"--out {out} holds a full run's results; a --quick run writes elsewhere"
+    return None
 
 
 def install(tflite, keras, folder, tflite_name, keras_name, keras_thresholds):

@@ -36,6 +36,7 @@ def source_line(name, result):
         f"{result['date'][:10]}"
     )
     line += f", seeds {', '.join(map(str, seeds))}" if seeds else ""
+    line += ", with changes to the code not yet committed then" if result.get("code_changed") else ""
     return line + (f" (made over {calls} calls, all listed in the file)." if calls > 1 else ".")
 
 
@@ -238,25 +239,33 @@ def published(results):
     return lines + ["", *metrics, "", *model_card.efficiency_table(reports)]
 
 
+def stale_warning(result, current):
+    """A warning line (and a blank one) when the files a result measured are not the ones in its
+    ``models`` folder now (``current``: the result as read back for those files, or None)."""
+    if current:
+        return []
+    return [
+        f"**These figures measured other files than those now in `{result['models']}`:** run the command again.",
+        "",
+    ]
+
+
 def af_external(results):
     """The published CinC 2017 students on another device: atrial fibrillation on PTB-XL's lead I."""
     result = load(results, model_card.EXTERNAL_RESULTS)
-    models = os.path.join(REPOSITORY, result["models"])
-    stale = (
-        []
-        if model_card.read_external(results, models)
-        else [
-            f"**These figures measured earlier files than those now in `{result['models']}`:** run "
-            f"`{model_card.EXTERNAL_COMMAND}` again.",
-            "",
-        ]
-    )
-    return [source_line(model_card.EXTERNAL_RESULTS, result), "", *stale, *model_card.external_table(result)]
+    current = model_card.read_external(results, os.path.join(REPOSITORY, result["models"]))
+    lines = [source_line(model_card.EXTERNAL_RESULTS, result), "", *stale_warning(result, current)]
+    return lines + model_card.external_table(result)
 
 
 def decision_rule(results):
     """The published CinC 2017 files with the arg-max and with per-class divisors tuned on validation."""
+    from benchmarks.published_files import fingerprint, model_files
+
     result = load(results, "cinc2017_decision_rule.json")
+    folder = os.path.join(REPOSITORY, result["models"])
+    now = {os.path.basename(path): fingerprint(path) for path in model_files(folder)}
+    current = now == {name: found["fingerprint"] for name, found in result["files"].items()}
     rows = [
         [
             f"`{name}`",
@@ -270,7 +279,8 @@ def decision_rule(results):
         for name, found in result["files"].items()
     ]
     header = ["file", "validation F1, arg-max", "tuned", "test F1, arg-max", "tuned", "divisors N, A, O, ~"]
-    return [source_line("cinc2017_decision_rule.json", result), "", *rows_table(header, rows)]
+    lines = [source_line("cinc2017_decision_rule.json", result), "", *stale_warning(result, current)]
+    return lines + rows_table(header, rows)
 
 
 def ptbxl(results):

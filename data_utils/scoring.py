@@ -135,8 +135,8 @@ def tune_thresholds(y_true, y_score):
     return thresholds
 
 
-# the divisors tried for each class by ``tune_single_label_thresholds``: 1/5 to 5, evenly on a log scale
-DIVISOR_GRID = np.exp(np.linspace(np.log(0.2), np.log(5.0), 29))
+# the divisors tried for each class by ``tune_single_label_thresholds``: 1/20 to 20, evenly on a log scale
+DIVISOR_GRID = np.exp(np.linspace(np.log(0.05), np.log(20.0), 49))
 
 
 def weighted_argmax(y_score, thresholds=None):

@@ -62,6 +62,8 @@ def write_sidecar(
     }
     if sidecar["thresholds"] is not None and len(sidecar["thresholds"]) != len(sidecar["classes"]):
         raise ValueError(f"{len(sidecar['thresholds'])} thresholds for {len(sidecar['classes'])} classes")
+    if sidecar["thresholds"] is not None and not multilabel and min(sidecar["thresholds"]) <= 0:
+        raise ValueError("the thresholds of a single-label model divide its probabilities: each must be above 0")
     atomic_write(sidecar_path(model_path), json.dumps(sidecar, indent=1))
     write_labels(os.path.join(os.path.dirname(os.path.abspath(model_path)), "labels.txt"), sidecar["classes"])
     return sidecar

@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from benchmarks.af_external import af_group, af_scores, main, model_files, sha256, wilson_interval
+from benchmarks.af_external import af_group, af_scores, main, wilson_interval
+from benchmarks.published_files import fingerprint, model_files
 from data_utils.readers import open_dataset
 from lrhnet.predict import Predictor
 
@@ -36,7 +37,7 @@ def test_af_scores_count_the_decision_rule_and_rank_af_against_negatives_only():
     assert scores["flutter_called_af"]["count"] == [1, 1]
 
 
-def test_af_group_reads_the_statements_whatever_their_likelihood():
+def test_af_group_puts_fibrillation_before_flutter():
     assert af_group(("AFLT", "AFIB")) == "af"
     assert af_group(("AFLT", "ABQRS")) == "flutter"
     assert af_group(("NORM", "SR")) == "negative"
@@ -63,7 +64,8 @@ def test_run_on_bundled_records_matches_predict_file_by_file(bundled, tmp_path):
         assert scores["sensitivity"]["count"] == [int(said_af["152"]), 1]
         assert scores["specificity"]["count"] == [int(not said_af["1"]), 1]
         assert scores["flutter_called_af"]["count"] == [int(said_af["18"]), 1]
-        assert scores["sha256"] == sha256(os.path.join(MODELS, name))
+        assert scores["fingerprint"] == fingerprint(os.path.join(MODELS, name))
+        assert scores["thresholds"] == predictor.sidecar["thresholds"]
 
 
 @pytest.mark.parametrize("content", ["my notes\n", '{"benchmark": "training_speed"}'])
@@ -76,22 +78,49 @@ def test_a_file_it_did_not_write_is_left_as_it_is(bundled, tmp_path, content, ca
     assert "not a results file of this benchmark" in capsys.readouterr().err
 
 
+def test_a_record_of_likelihood_zero_counts(bundled):
+    # ecg_id 152 carries {'AFIB': 0.0, ...} in ptbxl_database.csv: the statement counts, whatever its likelihood
+    dataset = open_dataset(bundled("ptbxl_af"), format="ptbxl", label_set="all")
+    assert {ref.record_id: af_group(ref.labels) for ref in dataset.refs} == {
+        "1": "negative",
+        "18": "flutter",
+        "152": "af",
+    }
+
+
+def test_a_quick_run_never_replaces_a_full_one(bundled, tmp_path, capsys):
+    out = tmp_path / "af.json"
+    out.write_text(json.dumps({"benchmark": "af_external", "quick": False}))
+    with pytest.raises(SystemExit):
+        main(["--data", bundled("ptbxl_af"), "--out", str(out), "--quick"])
+    assert "holds a full run's results" in capsys.readouterr().err
+    assert json.loads(out.read_text()) == {"benchmark": "af_external", "quick": False}
+
+
 def test_bad_arguments_are_refused_before_anything_is_read(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        main(["--data", str(tmp_path), "--out", str(tmp_path / "af.csv")])
-    assert "--out must name a .json file" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["--data", str(tmp_path), "--models", str(tmp_path), "--out", str(tmp_path / "af.json")])
-    assert "no .tflite or .keras file with a .json sidecar" in capsys.readouterr().err
-    assert not (tmp_path / "af.json").exists()
+    data, empty, out = tmp_path / "data", tmp_path / "empty", tmp_path / "af.json"
+    data.mkdir()
+    empty.mkdir()
+    for argv, message in (
+        (["--data", str(data), "--out", str(tmp_path / "af.csv")], "--out must name a .json file"),
+        (["--data", str(data), "--models", str(empty), "--out", str(out)], "no .tflite or .keras file with a .json"),
+        (["--data", str(tmp_path / "absent"), "--out", str(out)], "absent: not a folder"),
+        (["--data", str(data), "--out", str(data / "af.json")], "lies inside the data folder"),
+    ):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert message in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["data", "empty"] and not os.listdir(data)
 
 
 def test_committed_results_measured_the_committed_files():
     with open(RESULTS) as handle:
         result = json.load(handle)
     assert result["data"]["af"] > 100, "the committed figures come from the PTB-XL set, not the bundled records"
+    assert not result["quick"] and not result["code_changed"]
+    assert sorted(result["files"]) == sorted(os.path.basename(path) for path in model_files(MODELS))
     for name, scores in result["files"].items():
-        assert scores["sha256"] == sha256(os.path.join(MODELS, name)), f"{name} changed since it was measured"
+        assert scores["fingerprint"] == fingerprint(os.path.join(MODELS, name)), f"{name} changed since it was measured"
 
 
 def test_card_leaves_out_figures_of_files_that_changed_since(tmp_path):
@@ -102,7 +131,11 @@ def test_card_leaves_out_figures_of_files_that_changed_since(tmp_path):
         shutil.copyfile(os.path.join(MODELS, name), tmp_path / name)
     with open(RESULTS) as handle:
         assert read_external(results, str(tmp_path))["files"].keys() == json.load(handle)["files"].keys()
-    with open(tmp_path / "lrhnet_int8.tflite", "ab") as handle:
-        handle.write(b"\0")  # a republished file
-    assert read_external(results, str(tmp_path)) is None
+    sidecar = json.loads((tmp_path / "lrhnet_int8.tflite.json").read_text())
+    (tmp_path / "lrhnet_int8.tflite.json").write_text(json.dumps({**sidecar, "thresholds": [1, 0.5, 1, 1]}))
+    assert read_external(results, str(tmp_path)) is None  # a new decision rule, same network
+    (tmp_path / "lrhnet_int8.tflite.json").write_text(json.dumps(sidecar))
+    shutil.copyfile(tmp_path / "lrhnet_int8.tflite", tmp_path / "extra_int8.tflite")
+    shutil.copyfile(tmp_path / "lrhnet_int8.tflite.json", tmp_path / "extra_int8.tflite.json")
+    assert read_external(results, str(tmp_path)) is None  # a file published since, never measured
     assert "Not measured for these files yet" in "\n".join(external_section(None))

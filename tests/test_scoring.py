@@ -100,6 +100,9 @@ def test_single_label_thresholds_tuned_by_hand():
     thresholds = tune_single_label_thresholds(y, s, macro_f1)
     assert thresholds[0] == 1.0 and 0.3 / 0.7 < thresholds[1] < 0.4 / 0.6
     assert macro_f1(y, np.eye(2)[weighted_argmax(s, thresholds)]) == 1.0
+    # a metric undefined (NaN) at the arg-max is beaten by any defined value
+    undefined_at_argmax = lambda t, p: macro_f1(t, p) if p[:, 1].any() else float("nan")  # noqa: E731
+    assert tune_single_label_thresholds(y, s, undefined_at_argmax)[1] < 1.0
     # already right by the arg-max: nothing to gain, the divisors stay ones
     np.testing.assert_array_equal(tune_single_label_thresholds(y, np.eye(2)[[0, 0, 1, 1]] * 0.8 + 0.1, macro_f1), 1)
 
