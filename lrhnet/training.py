@@ -144,8 +144,9 @@ class SelectOnValidation(keras.callbacks.Callback):
             (None: train every epoch).
     With ``state_dir`` the best epoch is also kept on disk, and a fit started again (after a kill,
     with ``keras.callbacks.BackupAndRestore``) takes it up.
-    After training, ``best_score``, ``best_epoch`` and ``thresholds`` (tuned on validation for the
-    best epoch) are set; each epoch's score is logged as ``val_<metric>``.
+    Each epoch is scored under its own decision rule tuned on validation (``tune_decision_rule``), the
+    rule an exported file ships with. After training, ``best_score``, ``best_epoch`` and ``thresholds``
+    (of the best epoch) are set; each epoch's score is logged as ``val_<metric>``.
     """
 
     def __init__(
@@ -196,7 +197,7 @@ class SelectOnValidation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.last_epoch = epoch  # absolute: a fit resumed by BackupAndRestore continues the count
         probabilities, labels = predict_probabilities(self.network, self.validation_data, self.view, self.multilabel)
-        thresholds = scoring.tune_thresholds(labels, probabilities) if self.multilabel else None
+        thresholds = tune_decision_rule(labels, probabilities, self.classes, self.multilabel)
         value = score(labels, probabilities, thresholds, self.classes, self.multilabel)[self.metric]
         if logs is not None:
             logs[f"val_{self.metric}"] = value

@@ -195,3 +195,25 @@ def test_distiller_under_mirrored_strategy_matches_one_device():
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["replicas"] == 2 and summary["mirrored_steps"] == 4
     assert summary["weights_moved"] > 1e-3 and summary["weights_difference"] < 1e-6
+
+
+def test_single_label_epochs_are_scored_under_a_rule_tuned_on_validation():
+    import tensorflow as tf
+
+    from data_utils.scoring import cinc2017_f1
+
+    # a fixed "network" whose softmax says N for every record, with A a close second on the A records
+    logits = np.log(
+        np.array([[0.6, 0.4, 0.0, 0.0]] * 4 + [[0.7, 0.1, 0.1, 0.1]] * 4 + [[0.2, 0.1, 0.6, 0.1]] * 2) + 1e-9
+    )
+    labels = np.eye(4, dtype=np.float32)[[1] * 4 + [0] * 4 + [2] * 2]
+    inputs = keras.Input((4,))
+    network = keras.Model(inputs, keras.layers.Lambda(lambda x: x)(inputs))
+    network.demographics = False
+    validation = tf.data.Dataset.from_tensor_slices(({"student": logits.astype(np.float32)}, labels)).batch(4)
+    selector = SelectOnValidation(network, validation, ("N", "A", "O", "~"), multilabel=False)
+    logs = {}
+    selector.on_epoch_end(0, logs)
+    argmax_f1 = cinc2017_f1(labels, logits)[0]
+    assert logs["val_cinc2017_f1"] > argmax_f1  # dividing p_A by less than 1 recovers the A records
+    assert selector.thresholds[0] == 1.0 and selector.thresholds[1] < 1.0
