@@ -65,9 +65,16 @@ def model_card(published, results=RESULTS, folder=os.path.join("models", "ptbxl"
         "  that row's seed with the best fold-9 score; the teacher is the seed's teacher with the best fold-9 score.",
     ]
     for name, entry in files.items():
+        earlier = entry.get("published_by")
         lines.append(
             f"- `{name}`: {entry['row']['model']} on {', '.join(entry['leads'])}, learned from "
             f"{learned_from_words(entry)} (run `{entry['run']}`)."
+            + (
+                f" Published earlier, by `{earlier['command']}` at commit {earlier['commit']} "
+                f"({earlier['date'][:10]}), from the benchmark at commit {earlier['benchmark']['commit']}."
+                if earlier
+                else ""
+            )
         )
     lines += [
         "",

@@ -17,6 +17,9 @@ every export has worked are they copied into ``--models`` with the float ``<name
 own sidecar and thresholds), ``labels.txt`` and the teacher run's ``split.json``.
 ``ptbxl_published.json`` in ``--results-dir`` records what was chosen, from which rows, the
 validation scores that chose it and every file's test metrics; ``MODEL_CARD.md`` is written from it.
+``--keep-published`` keeps the students an earlier call published on other lead sets (their files
+and records, each with the call that published it), so that lead sets can be published as their
+benchmark rows are completed.
 """
 
 import argparse
@@ -149,6 +152,40 @@ def stage(args, results, name, choice):
     }, source
 
 
+def kept_entries(results_dir, models, chosen, fraction):
+    """The entries of ``ptbxl_published.json`` in ``results_dir`` that this call keeps
+    (``--keep-published``): every published network it does not choose again, each with its files
+    in ``models`` and ``published_by`` (the call that published it). Raises ``ValueError`` when there
+    is nothing to keep, when a kept network's files are missing, or when it was chosen among students
+    of another labelled fraction."""
+    path = os.path.join(results_dir, "ptbxl_published.json")
+    if not os.path.isfile(path):
+        raise ValueError(f"--keep-published: {path} does not exist; nothing was published to keep")
+    with open(path) as handle:
+        earlier = json.load(handle)
+    if earlier.get("fraction") != fraction:
+        raise ValueError(
+            f"--keep-published: the published students were chosen among {earlier.get('fraction'):.0%} labels, this "
+            f"call among {fraction:.0%}"
+        )
+    made_by = {key: earlier[key] for key in ("command", "commit", "date", "benchmark")}
+    kept = {}
+    for name, entry in earlier["published"].items():
+        if name in chosen:
+            continue
+        missing = [name + suffix for suffix in FILES if not os.path.isfile(os.path.join(models, name + suffix))]
+        if missing:
+            raise ValueError(f"--keep-published: {name} is recorded as published but {', '.join(missing)} is missing")
+        kept[name] = {**entry, "published_by": entry.get("published_by", made_by)}
+    return kept
+
+
+def in_published_order(entries):
+    """``entries`` with the teacher first, then the students in lead-set order, then any other."""
+    order = [TEACHER] + [published_name(leads) for leads in LEAD_SETS]
+    return dict(sorted(entries.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+
+
 def foreign_files(folder):
     """Files in ``folder`` that publishing does not write (none when the folder does not exist)."""
     return sorted(name for name in os.listdir(folder) if not OURS.match(name)) if os.path.isdir(folder) else []
@@ -164,6 +201,12 @@ def main():
         "--lead-sets", nargs="+", default=None, help="the students' lead sets to publish (default: the benchmark's)"
     )
     parser.add_argument("--models", default=os.path.join("models", "ptbxl"), help="where the files go")
+    parser.add_argument(
+        "--keep-published",
+        action="store_true",
+        help="keep the students published earlier on other lead sets (files and records) and replace only the "
+        "teacher and this call's lead sets",
+    )
     parser.add_argument("--staging", default=os.path.join("runs", "ptbxl_published"), help="the exports before copying")
     parser.add_argument(
         "--results-dir",
@@ -192,12 +235,18 @@ def main():
         chosen = choose(results, args.fraction, args.lead_sets)
     except ValueError as error:
         parser.error(f"--results {args.results}: {error}")
-    written = {name + suffix for name in chosen for suffix in FILES} | {"labels.txt", "split.json", "MODEL_CARD.md"}
+    try:
+        kept = kept_entries(args.results_dir, args.models, chosen, args.fraction) if args.keep_published else {}
+    except ValueError as error:
+        parser.error(str(error))
+    written = {name + suffix for name in [*chosen, *kept] for suffix in FILES}
+    written |= {"labels.txt", "split.json", "MODEL_CARD.md"}
     stale = sorted(set(os.listdir(args.models)) - written) if os.path.isdir(args.models) else []
     if stale:
         parser.error(
             f"--models {args.models} holds published files this call would not replace ({', '.join(stale)}); "
-            "the new card would not describe them: publish every lead set again, or choose a new folder"
+            "the new card would not describe them: publish every lead set again, add --keep-published, or choose a "
+            "new folder"
         )
     args.runs = os.path.abspath(args.runs)
     runs = {os.path.basename(choice["run"]["run"]) for choice in chosen.values()}
@@ -223,7 +272,7 @@ def main():
     teacher_run = os.path.join(args.runs, os.path.basename(chosen[TEACHER]["run"]["run"]))
     shutil.copyfile(os.path.join(teacher_run, "split.json"), os.path.join(args.models, "split.json"))
     source = {key: results[key] for key in ("command", "commit", "date")}
-    published = {name: entry for name, (entry, _) in staged.items()}
+    published = in_published_order({**kept, **{name: entry for name, (entry, _) in staged.items()}})
     content = {**provenance(), "fraction": args.fraction, "benchmark": source, "published": published}
     out = os.path.join(args.results_dir, "ptbxl_published.json")
     atomic_write(out, json.dumps(content, indent=1))

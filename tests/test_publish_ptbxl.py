@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import predict_csv
 
-from benchmarks.publish_ptbxl import TEACHER, choose
+from benchmarks.publish_ptbxl import FILES, TEACHER, choose, in_published_order, kept_entries
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -140,3 +140,53 @@ def test_publish_refuses_before_writing_anything(tmp_path, monkeypatch, capsys, 
     kept = {"foreign file": ["notes.txt"], "earlier student": ["student_I_II_V2.tflite"]}.get(problem, [])
     assert sorted(os.listdir(models)) == kept
     assert not (tmp_path / "ptbxl_published.json").exists() and not (tmp_path / "staging").exists()
+
+
+def earlier_publication(tmp_path, names, fraction=1.0):
+    """A ``ptbxl_published.json`` in ``tmp_path`` listing ``names``, and a models folder holding their files."""
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in names:
+        for suffix in FILES:
+            (models / (name + suffix)).write_text("earlier")
+    entries = {name: {"row": {"model": "student"}, "leads": ["I"], "run": f"runs/x/{name}"} for name in names}
+    made_by = {"command": "python -m benchmarks.publish_ptbxl --lead-sets I", "commit": "abc", "date": "2026-12-02"}
+    content = {**made_by, "benchmark": {"commit": "def"}, "fraction": fraction, "published": entries}
+    (tmp_path / "ptbxl_published.json").write_text(json.dumps(content))
+    return models
+
+
+def test_keep_published_keeps_the_students_this_call_does_not_choose_again(tmp_path):
+    models = earlier_publication(tmp_path, [TEACHER, "student_I", "student_I_II"])
+    kept = kept_entries(str(tmp_path), str(models), {TEACHER: {}, "student_I_II": {}}, 1.0)
+    assert list(kept) == ["student_I"]
+    assert kept["student_I"]["published_by"] == {
+        "command": "python -m benchmarks.publish_ptbxl --lead-sets I",
+        "commit": "abc",
+        "date": "2026-12-02",
+        "benchmark": {"commit": "def"},
+    }
+    assert list(in_published_order({"student_I_II": 1, "student_I": 2, TEACHER: 3})) == [
+        TEACHER,
+        "student_I",
+        "student_I_II",
+    ]
+
+
+@pytest.mark.parametrize(
+    "problem, message",
+    [
+        ("nothing published", "nothing was published to keep"),
+        ("missing file", "student_I is recorded as published but student_I.keras is missing"),
+        ("other fraction", "chosen among 10% labels, this call among 100%"),
+    ],
+)
+def test_keep_published_refuses_what_it_cannot_keep(tmp_path, problem, message):
+    if problem == "nothing published":
+        (tmp_path / "models").mkdir()
+    else:
+        earlier_publication(tmp_path, ["student_I"], fraction=0.1 if problem == "other fraction" else 1.0)
+    if problem == "missing file":
+        (tmp_path / "models" / "student_I.keras").unlink()
+    with pytest.raises(ValueError, match=message):
+        kept_entries(str(tmp_path), str(tmp_path / "models"), {TEACHER: {}}, 1.0)
