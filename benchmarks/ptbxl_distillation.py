@@ -288,6 +288,22 @@ REFERENCES = {
 }
 
 
+def close(a, b, tolerance=1e-9):
+    """True when two JSON values are equal, numbers up to ``tolerance`` (the last bits a second
+    evaluation of the same network may change)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(close(a[key], b[key], tolerance) for key in a)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return abs(a - b) <= tolerance
+    return a == b
+
+
+def same_network(old, new):
+    """True when two records of one key are the same network recorded again: the same run folder and
+    test metrics equal up to float rounding."""
+    return old.get("run") == new.get("run") and close(old["test"], new["test"])
+
+
 class PTBXLResults(Results):
     """Results with test probabilities kept beside them, mean ± std (ddof = 1) over seeds, per-class
     AUROC, and each distilled row's paired difference from its plain student."""
@@ -303,7 +319,13 @@ class PTBXLResults(Results):
                 self.predictions = json.load(handle)
         if resume and os.path.exists(path):
             with open(path) as handle:
-                self.replaced = json.load(handle).get("replaced", [])
+                replaced = json.load(handle).get("replaced", [])
+            # a network recorded again was once taken for another when its metrics differed in the last bits
+            self.replaced = [
+                old
+                for old in replaced
+                if not any(same_network(old, run) and all(old[name] == run[name] for name in KEY) for run in self.runs)
+            ]
 
     def add(self, **run):
         """Record ``run``; a row of another network it replaces is kept under ``replaced`` (the same
@@ -311,7 +333,7 @@ class PTBXLResults(Results):
         teacher also retires the ensemble row (made of the earlier teachers), recorded again by the
         next ensemble cell that is trained."""
         same = [old for old in self.runs if all(old.get(name) == run.get(name) for name in KEY)]
-        retired = [old for old in same if (old["test"], old.get("run")) != (run["test"], run.get("run"))]
+        retired = [old for old in same if not same_network(old, run)]
         if retired and run["model"] == "teacher" and run["teacher"] == "all":
             retired += [old for old in self.runs if all(old[name] == ENSEMBLE_ROW[name] for name in KEY)]
         self.runs = [old for old in self.runs if old not in same and old not in retired]

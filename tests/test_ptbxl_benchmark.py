@@ -199,8 +199,17 @@ def test_a_replaced_teacher_row_is_kept_and_retires_the_ensemble_made_of_it(tmp_
     assert all("replaced_on" in run for run in written["replaced"])
     results.add(**written["runs"][1])  # the same network recorded again: it replaces itself, nothing is retired
     assert len(results.runs) == 2 and len(results.replaced) == 2
+    # evaluated again, the same network's metrics may differ in their last bits: still the same network
+    again = {**written["runs"][1], "test": {"macro_auroc": 0.89 + 1e-12, "per_class": {"auroc": {"NORM": 0.89}}}}
+    results.add(**again)
+    assert len(results.runs) == 2 and len(results.replaced) == 2
     resumed = PTBXLResults(str(tmp_path / "r.json"), header, resume=True)
     assert resumed.replaced == written["replaced"]
+    # a results file where such a network was once taken for another is repaired when resumed
+    repaired = json.loads((tmp_path / "r.json").read_text())
+    repaired["replaced"].append({**again, "replaced_on": "2026-12-03T08:00:00+00:00"})
+    (tmp_path / "r.json").write_text(json.dumps(repaired))
+    assert PTBXLResults(str(tmp_path / "r.json"), header, resume=True).replaced == written["replaced"]
 
 
 def test_only_runs_the_matching_cells_after_the_teachers_they_need(tmp_path, monkeypatch):
