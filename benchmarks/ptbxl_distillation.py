@@ -301,7 +301,7 @@ def close(a, b, tolerance=1e-9):
 def same_network(old, new):
     """True when two records of one key are the same network recorded again: the same run folder and
     test metrics equal up to float rounding."""
-    return old.get("run") == new.get("run") and close(old["test"], new["test"])
+    return old.get("run") is not None and old.get("run") == new.get("run") and close(old["test"], new["test"])
 
 
 class PTBXLResults(Results):
@@ -321,11 +321,12 @@ class PTBXLResults(Results):
             with open(path) as handle:
                 replaced = json.load(handle).get("replaced", [])
             # a network recorded again was once taken for another when its metrics differed in the last bits
-            self.replaced = [
-                old
-                for old in replaced
-                if not any(same_network(old, run) and all(old[name] == run[name] for name in KEY) for run in self.runs)
-            ]
+            self.replaced = []
+            for old in replaced:
+                if any(same_network(old, run) and all(old[name] == run[name] for name in KEY) for run in self.runs):
+                    print(f"{self.run_id(old)}: the same network as the recorded run, not a replaced one", flush=True)
+                else:
+                    self.replaced.append(old)
 
     def add(self, **run):
         """Record ``run``; a row of another network it replaces is kept under ``replaced`` (the same

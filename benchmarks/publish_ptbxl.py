@@ -19,7 +19,8 @@ own sidecar and thresholds), ``labels.txt`` and the teacher run's ``split.json``
 validation scores that chose it and every file's test metrics; ``MODEL_CARD.md`` is written from it.
 ``--keep-published`` keeps the students an earlier call published on other lead sets (their files
 and records, each with the call that published it), so that lead sets can be published as their
-benchmark rows are completed.
+benchmark rows are completed; it refuses when a kept student's files, run, validation choice or
+split are no longer those it was published with.
 """
 
 import argparse
@@ -31,7 +32,7 @@ import shutil
 from benchmarks.provenance import REPOSITORY, provenance
 from benchmarks.ptbxl_distillation import LEAD_SETS, SCARCE_FRACTIONS, checked_data, plan, train_context
 from benchmarks.ptbxl_model_card import write_model_card
-from benchmarks.published_files import install
+from benchmarks.published_files import fingerprint, install
 from data_utils.files import atomic_write
 
 TEACHER = "teacher_12_leads"
@@ -152,32 +153,91 @@ def stage(args, results, name, choice):
     }, source
 
 
-def kept_entries(results_dir, models, chosen, fraction):
+def kept_entries(results_dir, models, chosen, results, fraction):
     """The entries of ``ptbxl_published.json`` in ``results_dir`` that this call keeps
-    (``--keep-published``): every published network it does not choose again, each with its files
-    in ``models`` and ``published_by`` (the call that published it). Raises ``ValueError`` when there
-    is nothing to keep, when a kept network's files are missing, or when it was chosen among students
-    of another labelled fraction."""
+    (``--keep-published``): every published student it does not choose again, each with
+    ``published_by`` (the call that published it).
+
+    Raises ``ValueError`` when there is nothing to keep; when the earlier students were chosen at
+    another labelled fraction; when a kept network's files are missing or (for entries that record
+    them) are not the files it published; or when the benchmark ``results`` no longer hold its run
+    as it was, or would now choose another row or seed for its lead set.
+    """
     path = os.path.join(results_dir, "ptbxl_published.json")
     if not os.path.isfile(path):
         raise ValueError(f"--keep-published: {path} does not exist; nothing was published to keep")
-    with open(path) as handle:
-        earlier = json.load(handle)
-    if earlier.get("fraction") != fraction:
+    try:
+        with open(path) as handle:
+            earlier = json.load(handle)
+        made_by = {key: earlier[key] for key in ("command", "commit", "date", "benchmark")}
+        entries, earlier_fraction = earlier["published"], float(earlier["fraction"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"--keep-published: {path} is not a record of published networks ({error!r})") from None
+    if earlier_fraction != fraction:
         raise ValueError(
-            f"--keep-published: the published students were chosen among {earlier.get('fraction'):.0%} labels, this "
-            f"call among {fraction:.0%}"
+            f"--keep-published: the published students were chosen among {earlier_fraction:.0%} labels, this call "
+            f"among {fraction:.0%}"
         )
-    made_by = {key: earlier[key] for key in ("command", "commit", "date", "benchmark")}
     kept = {}
-    for name, entry in earlier["published"].items():
+    for name, entry in entries.items():
         if name in chosen:
             continue
         missing = [name + suffix for suffix in FILES if not os.path.isfile(os.path.join(models, name + suffix))]
         if missing:
             raise ValueError(f"--keep-published: {name} is recorded as published but {', '.join(missing)} is missing")
+        if entry.get("fingerprints") and entry["fingerprints"] != file_fingerprints(models, name):
+            raise ValueError(f"--keep-published: {name}'s files in {models} are not the ones it published")
+        check_still_chosen(name, entry, results, fraction)
         kept[name] = {**entry, "published_by": entry.get("published_by", made_by)}
     return kept
+
+
+def check_still_chosen(name, entry, results, fraction):
+    """Raise ``ValueError`` unless ``results`` still hold ``entry``'s run, with the validation score
+    that chose it, and would choose the same row and seed for its lead set today."""
+    row = entry["row"]
+    recorded = [
+        run
+        for run in results["runs"]
+        if all(run[key] == row[key] for key in ("model", "teacher", "leads", "fraction"))
+        and run["seed"] == entry["seed"]
+        and run.get("run") == entry["run"]
+    ]
+    if not recorded or validation_score(recorded[0]) != entry["validation_macro_auroc"]["seed"]:
+        raise ValueError(
+            f"--keep-published: the benchmark no longer holds {name}'s run ({entry['run']}) as it was published: "
+            "publish its lead set again"
+        )
+    now = choose(results, fraction, [row["leads"]])[name]
+    if (now["row"]["model"], now["row"]["teacher"], now["run"]["seed"]) != (
+        row["model"],
+        row["teacher"],
+        entry["seed"],
+    ):
+        raise ValueError(
+            f"--keep-published: on validation the benchmark now chooses {now['row']['model']} (teacher "
+            f"{now['row']['teacher']}, seed {now['run']['seed']}) for {name}: publish its lead set again"
+        )
+
+
+def file_fingerprints(models, name):
+    """``{".tflite": ..., ".keras": ...}``: the fingerprint (file and sidecar) of ``name``'s files."""
+    return {suffix: fingerprint(os.path.join(models, name + suffix)) for suffix in (".tflite", ".keras")}
+
+
+def check_same_split(args, chosen):
+    """Raise ``ValueError`` when the chosen teacher's run split the records otherwise than the published
+    ``split.json`` that kept students were scored on."""
+    published = os.path.join(args.models, "split.json")
+    teacher_run = os.path.join(args.runs, os.path.basename(chosen[TEACHER]["run"]["run"]), "split.json")
+    if not (os.path.isfile(published) and os.path.isfile(teacher_run)):
+        raise ValueError(f"--keep-published: {published} or {teacher_run} is missing; the splits cannot be compared")
+    with open(published) as one, open(teacher_run) as other:
+        if json.load(one) != json.load(other):
+            raise ValueError(
+                f"--keep-published: {teacher_run} splits the records otherwise than {published}, which the kept "
+                "students were scored on: publish every lead set again"
+            )
 
 
 def in_published_order(entries):
@@ -236,7 +296,11 @@ def main():
     except ValueError as error:
         parser.error(f"--results {args.results}: {error}")
     try:
-        kept = kept_entries(args.results_dir, args.models, chosen, args.fraction) if args.keep_published else {}
+        kept = (
+            kept_entries(args.results_dir, args.models, chosen, results, args.fraction) if args.keep_published else {}
+        )
+        if kept:
+            check_same_split(args, chosen)
     except ValueError as error:
         parser.error(str(error))
     written = {name + suffix for name in [*chosen, *kept] for suffix in FILES}
@@ -272,8 +336,12 @@ def main():
     teacher_run = os.path.join(args.runs, os.path.basename(chosen[TEACHER]["run"]["run"]))
     shutil.copyfile(os.path.join(teacher_run, "split.json"), os.path.join(args.models, "split.json"))
     source = {key: results[key] for key in ("command", "commit", "date")}
-    published = in_published_order({**kept, **{name: entry for name, (entry, _) in staged.items()}})
+    new = {name: {**entry, "fingerprints": file_fingerprints(args.models, name)} for name, (entry, _) in staged.items()}
+    published = in_published_order({**kept, **new})
+    earlier_calls = [entry["published_by"] for entry in kept.values()]
+    earlier_calls = [call for i, call in enumerate(earlier_calls) if call not in earlier_calls[:i]]
     content = {**provenance(), "fraction": args.fraction, "benchmark": source, "published": published}
+    content.update({"earlier": earlier_calls} if earlier_calls else {})
     out = os.path.join(args.results_dir, "ptbxl_published.json")
     atomic_write(out, json.dumps(content, indent=1))
     card = write_model_card(args.results_dir, args.models)

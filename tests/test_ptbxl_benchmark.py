@@ -186,7 +186,8 @@ def test_a_replaced_teacher_row_is_kept_and_retires_the_ensemble_made_of_it(tmp_
     student = {**teacher, "model": "student", "leads": "I", "teacher": "none"}
     for row, score in ((teacher, 0.87), (ENSEMBLE_ROW, 0.88), (student, 0.8), (teacher, 0.89)):
         test = {"macro_auroc": score, "per_class": {"auroc": {"NORM": score}}}
-        results.add(**row, params=1, test=test, best_epoch=0, validation={"macro_auroc": score})
+        folder = f"runs/x/{row['model']}_{row['teacher']}"
+        results.add(**row, params=1, test=test, best_epoch=0, validation={"macro_auroc": score}, run=folder)
     written = json.loads((tmp_path / "r.json").read_text())
     assert [(run["model"], run["teacher"], run["test"]["macro_auroc"]) for run in written["runs"]] == [
         ("student", "none", 0.8),
@@ -205,6 +206,12 @@ def test_a_replaced_teacher_row_is_kept_and_retires_the_ensemble_made_of_it(tmp_
     assert len(results.runs) == 2 and len(results.replaced) == 2
     resumed = PTBXLResults(str(tmp_path / "r.json"), header, resume=True)
     assert resumed.replaced == written["replaced"]
+    # metrics 1e-6 apart are another network (retrained into the same folder): the earlier one is kept as replaced
+    other = {**again, "test": {"macro_auroc": 0.89 + 1e-6, "per_class": {"auroc": {"NORM": 0.89}}}}
+    scratch = PTBXLResults(str(tmp_path / "scratch.json"), header)
+    scratch.runs = [dict(run) for run in results.runs]
+    scratch.add(**other)
+    assert [run["test"]["macro_auroc"] for run in scratch.replaced] == [0.89 + 1e-12]
     # a results file where such a network was once taken for another is repaired when resumed
     repaired = json.loads((tmp_path / "r.json").read_text())
     repaired["replaced"].append({**again, "replaced_on": "2026-12-03T08:00:00+00:00"})

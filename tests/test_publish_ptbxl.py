@@ -142,14 +142,33 @@ def test_publish_refuses_before_writing_anything(tmp_path, monkeypatch, capsys, 
     assert not (tmp_path / "ptbxl_published.json").exists() and not (tmp_path / "staging").exists()
 
 
+KEPT_RESULTS = results_with(
+    [
+        ("teacher", "all", "12", 1.0, [(0, 0.90, 0.88)]),
+        ("student", "none", "I", 1.0, [(0, 0.80, 0.80)]),
+        ("student_mlkd", "all", "I", 1.0, [(0, 0.85, 0.79)]),
+        ("student", "none", "I,II", 1.0, [(0, 0.86, 0.85)]),
+    ]
+)
+
+
 def earlier_publication(tmp_path, names, fraction=1.0):
-    """A ``ptbxl_published.json`` in ``tmp_path`` listing ``names``, and a models folder holding their files."""
+    """A ``ptbxl_published.json`` in ``tmp_path`` listing ``names`` (students chosen from ``KEPT_RESULTS``:
+    ``student_I`` is its MLKD row), and a models folder holding their files."""
     models = tmp_path / "models"
     models.mkdir()
     for name in names:
         for suffix in FILES:
             (models / (name + suffix)).write_text("earlier")
-    entries = {name: {"row": {"model": "student"}, "leads": ["I"], "run": f"runs/x/{name}"} for name in names}
+    entries = {
+        name: {
+            "row": {"model": "student_mlkd", "teacher": "all", "leads": "I", "fraction": 1.0},
+            "seed": 0,
+            "run": "runs/x/student_mlkd_I_s0",
+            "validation_macro_auroc": {"row_mean": 0.85, "seed": 0.85},
+        }
+        for name in names
+    }
     made_by = {"command": "python -m benchmarks.publish_ptbxl --lead-sets I", "commit": "abc", "date": "2026-12-02"}
     content = {**made_by, "benchmark": {"commit": "def"}, "fraction": fraction, "published": entries}
     (tmp_path / "ptbxl_published.json").write_text(json.dumps(content))
@@ -157,8 +176,8 @@ def earlier_publication(tmp_path, names, fraction=1.0):
 
 
 def test_keep_published_keeps_the_students_this_call_does_not_choose_again(tmp_path):
-    models = earlier_publication(tmp_path, [TEACHER, "student_I", "student_I_II"])
-    kept = kept_entries(str(tmp_path), str(models), {TEACHER: {}, "student_I_II": {}}, 1.0)
+    models = earlier_publication(tmp_path, ["student_I", "student_I_II"])
+    kept = kept_entries(str(tmp_path), str(models), {TEACHER: {}, "student_I_II": {}}, KEPT_RESULTS, 1.0)
     assert list(kept) == ["student_I"]
     assert kept["student_I"]["published_by"] == {
         "command": "python -m benchmarks.publish_ptbxl --lead-sets I",
@@ -179,14 +198,36 @@ def test_keep_published_keeps_the_students_this_call_does_not_choose_again(tmp_p
         ("nothing published", "nothing was published to keep"),
         ("missing file", "student_I is recorded as published but student_I.keras is missing"),
         ("other fraction", "chosen among 10% labels, this call among 100%"),
+        ("changed file", "student_I's files in"),
+        ("run gone", "no longer holds student_I's run"),
+        ("another choice", r"now chooses student_kd \(teacher all, seed 0\) for student_I"),
+        ("not a record", "is not a record of published networks"),
     ],
 )
 def test_keep_published_refuses_what_it_cannot_keep(tmp_path, problem, message):
+    results = json.loads(json.dumps(KEPT_RESULTS))
     if problem == "nothing published":
         (tmp_path / "models").mkdir()
     else:
         earlier_publication(tmp_path, ["student_I"], fraction=0.1 if problem == "other fraction" else 1.0)
+    record = tmp_path / "ptbxl_published.json"
     if problem == "missing file":
         (tmp_path / "models" / "student_I.keras").unlink()
+    if problem == "changed file":
+        content = json.loads(record.read_text())
+        content["published"]["student_I"]["fingerprints"] = {".tflite": "0", ".keras": "0"}
+        record.write_text(json.dumps(content))
+    if problem == "run gone":
+        results["runs"] = [run for run in results["runs"] if run["model"] != "student_mlkd"]
+    if problem == "another choice":  # a row finished since, better on validation
+        results = results_with(
+            [
+                ("teacher", "all", "12", 1.0, [(0, 0.90, 0.88)]),
+                ("student_mlkd", "all", "I", 1.0, [(0, 0.85, 0.79)]),
+                ("student_kd", "all", "I", 1.0, [(0, 0.87, 0.78)]),
+            ]
+        )
+    if problem == "not a record":
+        record.write_text(json.dumps({"published": {}}))
     with pytest.raises(ValueError, match=message):
-        kept_entries(str(tmp_path), str(tmp_path / "models"), {TEACHER: {}}, 1.0)
+        kept_entries(str(tmp_path), str(tmp_path / "models"), {TEACHER: {}}, results, 1.0)
