@@ -386,10 +386,13 @@ class PTBXLResults(Results):
 
     @staticmethod
     def grouped(runs):
+        """``{GROUP values: runs}`` in recording order, except that within a label fraction the
+        teacher comes first (a teacher recorded again after its students stays at the top)."""
         groups = {}
         for run in runs:
             groups.setdefault(tuple(run[name] for name in GROUP), []).append(run)
-        return groups
+        order = sorted(groups, key=lambda key: (groups[key][0]["fraction"], groups[key][0]["model"] != "teacher"))
+        return {key: groups[key] for key in order}
 
     @staticmethod
     def summarise(runs):

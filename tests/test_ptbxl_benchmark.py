@@ -193,6 +193,8 @@ def test_a_replaced_teacher_row_is_kept_and_retires_the_ensemble_made_of_it(tmp_
         ("student", "none", 0.8),
         ("teacher", "all", 0.89),
     ]
+    # the teacher trained again after its student still heads the table of its label fraction
+    assert [row["model"] for row in written["summary"]] == ["teacher", "student"]
     assert [(run["teacher"], run["test"]["macro_auroc"]) for run in written["replaced"]] == [
         ("all", 0.87),
         ("ensemble", 0.88),
