@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from data_utils.beats import beat_profiles
 from data_utils.leads import resolve_leads
-from data_utils.preprocess import window_starts
+from data_utils.preprocess import stride_samples, window_starts
 
 
 class ECGPipeline:
@@ -118,16 +118,17 @@ class ECGPipeline:
 
         Args:
             crop: ``"start"``, ``"center"`` or ``"sliding"``. Sliding windows (stride
-                ``stride_seconds``, default one window) cover each record to its end; the inputs
-                then carry ``"record"`` (the cache row of each window) for ``aggregate_windows``.
+                ``stride_seconds``, default half a window, as ``predict`` cuts them) cover each record
+                to its end; the inputs then carry ``"record"`` (the cache row of each window) for
+                ``aggregate_windows``.
         """
         indices = self._check_indices(indices)
         if crop == "sliding":
-            stride = int(round((stride_seconds or self.window / self.cache.fs) * self.cache.fs))
+            stride = stride_samples(self.window, self.cache.fs, stride_seconds)
             pairs = [
                 (row, start)
                 for row in indices
-                for start in window_starts(int(self.cache.lengths[row]), self.window, max(stride, 1))
+                for start in window_starts(int(self.cache.lengths[row]), self.window, stride)
             ]
             rows, starts = (np.asarray(column, dtype=np.int64) for column in zip(*pairs))
         elif crop in ("start", "center"):

@@ -109,6 +109,12 @@ def window_starts(n_samples, length, stride):
     return starts
 
 
+def stride_samples(window, fs, stride_seconds=None):
+    """The sliding-window stride in samples: ``stride_seconds``, by default half of a ``window``-sample
+    window (what ``predict`` deploys and what training evaluates on, so reports match deployment)."""
+    return max(1, int(round((stride_seconds or window / fs / 2) * fs)))
+
+
 def sliding_windows(signal, length, stride=None, pad=True, record="<signal>"):
     """Cut (T, L) into windows (N, length, L) with ``stride`` (default ``length``) covering the record."""
     if signal.shape[0] < length:

@@ -22,7 +22,7 @@ import numpy as np
 
 from data_utils.errors import as_record_error
 from data_utils.files import atomic_write, is_inside
-from data_utils.preprocess import Preprocessing, sliding_windows
+from data_utils.preprocess import Preprocessing, sliding_windows, stride_samples
 from data_utils.quiet import import_tensorflow, native_stderr_filtered
 from data_utils.readers import read_record
 from data_utils.readers.challenge import find_headers
@@ -60,9 +60,7 @@ class Predictor:
         check_model_matches_sidecar(model_path, shape, self.sidecar)
         self.preprocessing = Preprocessing.from_dict(self.sidecar["preprocessing"])
         self.window = int(self.sidecar["window"])
-        self.stride = max(
-            1, int(round((stride_seconds or self.window / self.preprocessing.fs / 2) * self.preprocessing.fs))
-        )
+        self.stride = stride_samples(self.window, self.preprocessing.fs, stride_seconds)
 
     @property
     def classes(self):

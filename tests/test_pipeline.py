@@ -7,7 +7,7 @@ from data_utils import STANDARD_LEADS, open_dataset
 from data_utils.augment import Augmentation
 from data_utils.cache import build_cache
 from data_utils.pipeline import ECGPipeline, aggregate_windows
-from data_utils.preprocess import Preprocessing
+from data_utils.preprocess import Preprocessing, sliding_windows, stride_samples
 
 
 @pytest.fixture
@@ -125,6 +125,16 @@ def test_evaluation_windows_and_aggregation(challenge_cache):
     np.testing.assert_array_equal(first[0, :, 0], cache.signal(0)[:400, 0].astype(np.float32))
     rows, means = aggregate_windows(np.arange(12.0).reshape(6, 2), records)
     assert rows.tolist() == [2, 0] and means.tolist() == [[2, 3], [8, 9]]
+
+
+def test_default_evaluation_windows_are_the_ones_predict_cuts(challenge_cache):
+    _, cache = challenge_cache
+    pipeline = ECGPipeline(cache, 12, 1, window_seconds=4)
+    windows = np.concatenate([x.numpy() for x, _ in pipeline.evaluate([0], crop="sliding", view="student")])
+    assert stride_samples(400, 100) == 200 and stride_samples(400, 100, 3) == 300
+    expected = sliding_windows(cache.signal(0)[:, :1].astype(np.float32), 400, stride_samples(400, 100))
+    assert len(windows) == 4  # a 10 s record, 4 s windows every 2 s: starts 0, 2, 4, 6 s
+    np.testing.assert_array_equal(windows, expected)
 
 
 def test_unlabeled_batches_carry_nan_labels(challenge_cache):
