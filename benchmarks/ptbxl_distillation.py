@@ -167,6 +167,8 @@ def train_command(args, cell):
     data = args.data if is_synthetic(args.data) else "ptbxl:" + os.path.relpath(os.path.abspath(args.data), REPOSITORY)
     command = [sys.executable, "train.py", "--data", data, "--seed", str(cell.seed)]
     command += ["--epochs", str(args.epochs), "--teacher-width", str(args.teacher_width), *cell.flags]
+    if args.precision != "float32":
+        command += ["--precision", args.precision]
     if cell.teacher_runs:
         command += ["--teacher-from", *(teacher_file(runs, name) for name in cell.teacher_runs)]
     return command + ["--out", os.path.join(runs, cell.name), "--resume"]
@@ -613,6 +615,12 @@ def main():
         help="check the script: 1 epoch, seed 0, the first 3 cells, runs in RUNS_quick (give --out a scratch path)",
     )
     parser.add_argument("--resume", action="store_true", help="keep the runs recorded in --out and skip them")
+    parser.add_argument(
+        "--precision",
+        choices=("float32", "mixed_bfloat16"),
+        default="float32",
+        help="train.py --precision of every training; one results file holds one precision (default: float32)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.epochs, args.seeds, args.cells, args.runs = 1, [0], 3, args.runs + "_quick"
@@ -638,11 +646,18 @@ def main():
         parser.error(f"--out {args.out} exists: a part of the plan (--only, --cells) keeps its rows only with --resume")
     if os.path.exists(args.out) and args.resume:
         with open(args.out) as handle:
-            earlier = json.load(handle).get("setting", setting)
+            recorded = json.load(handle)
+        earlier = recorded.get("setting", setting)
         if earlier != setting:
             parser.error(f"--out {args.out} holds {earlier} results; --data is {setting}: choose another --out")
+        if recorded.get("precision", "float32") != args.precision:
+            parser.error(
+                f"--out {args.out} holds {recorded.get('precision', 'float32')} results; --precision is "
+                f"{args.precision}: choose another --out"
+            )
     args.runs = os.path.abspath(args.runs)
     header = {"setting": setting, **provenance(), "seeds": args.seeds, "epochs": args.epochs}
+    header["precision"] = args.precision
     header.update(fractions=args.fractions, lead_sets=args.lead_sets, ensembles=ensembles)
     results = PTBXLResults(args.out, {**header, "teacher_width": args.teacher_width}, resume=args.resume)
     by_name = {cell.name: cell for cell in everything}

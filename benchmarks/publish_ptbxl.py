@@ -123,7 +123,11 @@ def stage(args, results, name, choice):
     from lrhnet.saving import load_network
 
     bench = argparse.Namespace(
-        data=args.data, runs=args.runs, epochs=results["epochs"], teacher_width=results["teacher_width"]
+        data=args.data,
+        runs=args.runs,
+        epochs=results["epochs"],
+        teacher_width=results["teacher_width"],
+        precision=results.get("precision", "float32"),
     )
     cell = benchmark_cells(results)[os.path.basename(choice["run"]["run"])]
     context = train_context(bench, cell)  # raises ValueError when --data holds other records than the run's

@@ -123,6 +123,14 @@ def build_parser():
     )
     model.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     model.add_argument(
+        "--precision",
+        choices=("float32", "mixed_bfloat16"),
+        default="float32",
+        help="compute of the training stages (teacher, student, distill, mlkd); mixed_bfloat16 keeps weights and "
+        "logits in float32 and is faster on CPUs with bfloat16 units; pruning, quantization, export and every "
+        "reported score use float32 (default: float32)",
+    )
+    model.add_argument(
         "--seed", type=int, default=0, help="seed of the split, crops, initialisation and shuffling (default: 0)"
     )
     model.add_argument(

@@ -19,6 +19,7 @@ from kdpipeline.options import STAGES
 from kdpipeline.report import print_summary, source_commit, write_report
 from kdpipeline.rundir import RunDir, RunFolderError
 from kdpipeline.stages import TRAINING_STAGES, Context
+from lrhnet.training import precision_policy
 
 STAGE_FUNCTIONS = {
     **TRAINING_STAGES,
@@ -187,6 +188,7 @@ FLAGS_BEFORE_THEY_EXISTED = {
     "teacher_labels": "same",
     "beat_weight": 0.0,
     "kd_class_weights": "uniform",
+    "precision": "float32",
 }
 
 
@@ -317,7 +319,7 @@ def run_stages(args, context, data, run_dir, config, started, strategy):
             print(f"\n== stage {stage} ==", flush=True)
             context.stage = stage
             try:
-                with strategy.scope():
+                with strategy.scope(), precision_policy(args.precision if stage in TRAINING_STAGES else "float32"):
                     output = STAGE_FUNCTIONS[stage](context)
                 run_dir.state["seconds"] = round(earlier + time.time() - started, 1)
                 run_dir.complete(stage, output)

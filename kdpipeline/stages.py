@@ -12,6 +12,7 @@ from kdpipeline.divergence import StopOnNaN
 from kdpipeline.report import source_commit
 from lrhnet.efficiency import trainable_parameters
 from lrhnet.recipes import fit_network, score_on_test
+from lrhnet.training import precision_policy
 
 
 @dataclasses.dataclass
@@ -135,6 +136,9 @@ def train_and_record(ctx, network, name, view="student", rows="labeled", **fit):
         **{"schedule": args.lr_schedule, "patience": args.patience or None, **fit},
     )
     ctx.run.save_model(network, name)
+    if network.compute_dtype != "float32":  # scored as it is saved and deployed: in float32
+        with precision_policy("float32"):
+            network = ctx.run.load_model(name)
     test = score_on_test(
         network, ctx.pipeline, ctx.split, ctx.classes, view=view, multilabel=ctx.multilabel, batch_size=args.batch_size
     )

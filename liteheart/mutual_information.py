@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from lrhnet.terms import DistillationTerm
+from lrhnet.terms import TERM_DTYPE, DistillationTerm
 
 LOGITS = "logits"
 
@@ -90,10 +90,12 @@ class CrossLayerMutualInformation(DistillationTerm):
             if layer != LOGITS and not -len(stages) <= int(layer) < len(stages):
                 raise ValueError(f"{self.name}: the teacher has no stage {layer}")
         self.student_heads = [
-            keras.layers.Dense(self.projection_dim, name=f"mi_student_head{i}") for i in range(len(self.student_stages))
+            keras.layers.Dense(self.projection_dim, name=f"mi_student_head{i}", dtype=TERM_DTYPE)
+            for i in range(len(self.student_stages))
         ]
         self.teacher_heads = [
-            keras.layers.Dense(self.projection_dim, name=f"mi_teacher_head{j}") for j in range(len(self.teacher_layers))
+            keras.layers.Dense(self.projection_dim, name=f"mi_teacher_head{j}", dtype=TERM_DTYPE)
+            for j in range(len(self.teacher_layers))
         ]
         if self.learn_weights:
             self.attention = self.add_weight(

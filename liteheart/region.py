@@ -14,7 +14,7 @@ student's map resampled to the teacher's length.
 import tensorflow as tf
 import tf_keras as keras
 
-from lrhnet.terms import DistillationTerm, align_length
+from lrhnet.terms import TERM_DTYPE, DistillationTerm, align_length
 
 
 def normalise_weights(weights):
@@ -107,7 +107,7 @@ class RegionAwareDistillation(DistillationTerm):
                 f"{self.name}: stages ({self.student_stage}, {self.teacher_stage}) cannot be aligned: "
                 f"{len(student_channels)} student and {len(stages)} teacher stages"
             )
-        self.adapter = keras.layers.Conv1D(stages[self.teacher_stage], 1, name="region_adapter")
+        self.adapter = keras.layers.Conv1D(stages[self.teacher_stage], 1, name="region_adapter", dtype=TERM_DTYPE)
         self.adapter.build((None, None, student_channels[self.student_stage]))
 
     def per_example(self, outputs):

@@ -12,7 +12,7 @@ demographics: under the 100 k a wearable budget allows, and about 45 % of LRH-Ne
 import tf_keras as keras
 
 from data_utils.leads import canonical_lead
-from lrhnet.layers import LRHBlock, serializable
+from lrhnet.layers import LRHBlock, logits_layer, serializable
 from lrhnet.networks import ECGNetwork, blocks_and_head, scaled
 
 STAGE_WIDTHS = (16, 24, 32, 48)
@@ -37,7 +37,7 @@ class LiteHeartStudent(ECGNetwork):
         self.stem_bn = keras.layers.BatchNormalization()
         self.blocks = [LRHBlock(scaled(filters, width)) for filters in STAGE_WIDTHS]
         self.hidden = keras.layers.Dense(64, activation="relu")
-        self.classifier = keras.layers.Dense(num_classes)
+        self.classifier = logits_layer(num_classes)
 
     def forward(self, inputs, training=None):
         signal, demo = self.split_inputs(inputs)

@@ -30,6 +30,11 @@ def single_label_loss(labels, logits):
     return tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
+def as_float32(tensor):
+    """``tensor`` in float32: feature maps come out in bfloat16 under a ``mixed_bfloat16`` policy."""
+    return tf.cast(tensor, tf.float32)
+
+
 def labelled_share(mask):
     """The labelled share of the global batch from this replica's (B,) mask (1 labelled, 0 not).
 
@@ -152,7 +157,7 @@ class Distiller(keras.Model):
             for teacher, view in zip(self.teachers, self.teacher_views)
         ]
         return [tf.stop_gradient(logits) for logits, _ in outputs], [
-            [tf.stop_gradient(f) for f in features] for _, features in outputs
+            [tf.stop_gradient(as_float32(f)) for f in features] for _, features in outputs
         ]
 
     def compute_losses(self, inputs, labels, training):
@@ -163,6 +168,7 @@ class Distiller(keras.Model):
         teacher_logits, teacher_features = self.run_teachers(inputs)
         student_inputs = self.student_inputs(self.network_inputs(self.student, inputs, self.student_view), training)
         logits, features = self.student.forward(student_inputs, training=training)
+        features = [as_float32(f) for f in features]  # the terms compute in float32 under mixed precision
         labels = tf.cast(labels, logits.dtype)
         labeled = tf.reduce_all(tf.math.is_finite(labels), axis=-1)
         clean = tf.where(tf.math.is_finite(labels), labels, tf.zeros_like(labels))

@@ -1,11 +1,17 @@
-"""Building blocks of the LRH-Net networks: squeeze-excitation and the two residual blocks.
+"""Building blocks of the LRH-Net networks: squeeze-excitation, the two residual blocks and the classifier.
 
-All layers take and return (B, T, C) feature maps.
+The blocks take and return (B, T, C) feature maps.
 """
 
 import tf_keras as keras
 
 serializable = keras.saving.register_keras_serializable(package="lrhnet")
+
+
+def logits_layer(num_classes):
+    """The classifier: a dense layer that computes its (B, K) logits in float32 even under a
+    ``mixed_bfloat16`` policy, so losses, probabilities and their ranks keep float32 precision."""
+    return keras.layers.Dense(num_classes, dtype="float32")
 
 
 @serializable

@@ -8,7 +8,7 @@ demographics (B, 5) when built with ``demographics=True``, and returns logits (B
 import tensorflow as tf
 import tf_keras as keras
 
-from lrhnet.layers import LRHBlock, SEBasicBlock, serializable
+from lrhnet.layers import LRHBlock, SEBasicBlock, logits_layer, serializable
 
 
 def scaled(channels, width):
@@ -120,7 +120,7 @@ class SEResNet1D(ECGNetwork):
             ]
             for filters, stride in ((64, 1), (128, 2), (256, 2), (512, 2))
         ]
-        self.classifier = keras.layers.Dense(num_classes)
+        self.classifier = logits_layer(num_classes)
 
     def forward(self, inputs, training=None):
         signal, demo = self.split_inputs(inputs)
@@ -167,7 +167,7 @@ class LRHNet(ECGNetwork):
         self.stem = keras.layers.Conv1D(scaled(16, width), 8, padding="same", activation="relu")
         self.blocks = [LRHBlock(scaled(filters, width)) for filters in (16, 32, 64)]
         self.hidden = keras.layers.Dense(128, activation="relu")
-        self.classifier = keras.layers.Dense(num_classes)
+        self.classifier = logits_layer(num_classes)
 
     def forward(self, inputs, training=None):
         signal, demo = self.split_inputs(inputs)
@@ -192,7 +192,7 @@ class CNN1D(ECGNetwork):
         self.norms = [keras.layers.BatchNormalization() for _ in specs]
         self.pools = [keras.layers.MaxPooling1D(4, padding="same") for _ in specs]
         self.dropout = keras.layers.Dropout(dropout)
-        self.classifier = keras.layers.Dense(num_classes)
+        self.classifier = logits_layer(num_classes)
 
     def forward(self, inputs, training=None):
         signal, demo = self.split_inputs(inputs)

@@ -33,8 +33,12 @@ class StepOutputs:
     extra: dict = dataclasses.field(default_factory=dict)
 
 
+TERM_DTYPE = "float32"  # the terms and their layers compute in float32, under a mixed_bfloat16 policy too
+
+
 class DistillationTerm(keras.layers.Layer):
     """Base class: ``weight`` scales the term; ``teacher_index`` picks the teacher it learns from.
+    Terms compute in float32 (``TERM_DTYPE``): layers a term builds take ``dtype=TERM_DTYPE``.
 
     The term's ``name`` is the metric it is logged under; terms of one Distiller need distinct names.
     A term may log more values: it lists their names in ``log_names`` and sets ``step_logs``
@@ -44,6 +48,7 @@ class DistillationTerm(keras.layers.Layer):
     log_names = ()
 
     def __init__(self, weight=1.0, teacher_index=0, **kwargs):
+        kwargs.setdefault("dtype", TERM_DTYPE)
         super().__init__(**kwargs)
         self.weight, self.teacher_index = float(weight), int(teacher_index)
         self.step_logs = {}
@@ -216,7 +221,7 @@ class FeatureDistillation(DistillationTerm):
                     f"{self.name}: pair ({s_stage}, {t_stage}) cannot be aligned: the student has "
                     f"{len(student_channels)} stages, teacher {self.teacher_index} has {len(stages)}"
                 )
-            adapter = keras.layers.Conv1D(stages[t_stage], 1, name=f"adapter_s{s_stage}_t{t_stage}")
+            adapter = keras.layers.Conv1D(stages[t_stage], 1, name=f"adapter_s{s_stage}_t{t_stage}", dtype=TERM_DTYPE)
             adapter.build((None, None, student_channels[s_stage]))
             self.adapters.append(adapter)
 

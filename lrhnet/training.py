@@ -5,6 +5,7 @@ Note: tf_keras' ``Adam(weight_decay=...)`` decays weights directly (decoupled, a
 authors' PyTorch Adam adds the decay to the gradient (L2). At 1e-5 the two differ very little.
 """
 
+import contextlib
 import io
 import json
 import os
@@ -21,6 +22,24 @@ PAPER_LEARNING_RATE = 3e-3
 PAPER_WEIGHT_DECAY = 1e-5
 PAPER_DECAY_EPOCHS = (20, 40, 70)
 PAPER_BATCH_SIZE = 64
+
+
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+@contextlib.contextmanager
+def precision_policy(name):
+    """Within the block, networks built (or loaded) compute in ``name``: ``"float32"``, or
+    ``"mixed_bfloat16"`` (bfloat16 compute, float32 weights and logits); the earlier policy after it.
+    A network saved under either loads as float32 elsewhere (our configs name no dtype)."""
+    if name not in PRECISIONS:
+        raise ValueError(f"precision {name!r} is not one of {PRECISIONS}")
+    earlier = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(earlier)
 
 
 def paper_optimizer(learning_rate=PAPER_LEARNING_RATE, weight_decay=PAPER_WEIGHT_DECAY):

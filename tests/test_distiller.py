@@ -100,6 +100,30 @@ def test_fit_leaves_the_teacher_untouched_and_predict_returns_the_student():
     assert np.isfinite(distiller.evaluate(dataset, verbose=0, return_dict=True)["loss"])
 
 
+def test_mixed_bfloat16_trains_in_bfloat16_with_float32_logits_and_saves_a_float32_network(tmp_path):
+    from lrhnet.saving import load_network
+    from lrhnet.training import precision_policy
+
+    inputs, labels = batch(size=16)
+    with precision_policy("mixed_bfloat16"):
+        teacher, student = trained(SEResNet1D(4, 3, width=0.25)), LRHNet(1, 3)
+        distiller = Distiller(student, teacher, [LogitDistillation(0.7), FeatureDistillation(0.1)])
+        distiller.compile(optimizer="adam")
+        history = distiller.fit(inputs, labels, epochs=2, batch_size=8, verbose=0).history
+        logits, features = student.forward(inputs["student"])
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after the block
+    assert student.compute_dtype == "bfloat16" and student.weights[0].dtype == tf.float32
+    assert logits.dtype == tf.float32 and features[0].dtype == tf.bfloat16
+    assert all(np.isfinite(history[name]).all() for name in ("loss", "logit_kd", "feature_kd"))
+    student.save(str(tmp_path / "student.keras"))
+    loaded = load_network(str(tmp_path / "student.keras"))
+    assert loaded.compute_dtype == "float32"
+    np.testing.assert_allclose(loaded.predict(inputs["student"], verbose=0), logits.numpy(), atol=0.1)
+    with pytest.raises(ValueError, match="not one of"):
+        with precision_policy("float16"):
+            pass
+
+
 def test_unlabelled_rows_add_no_supervised_loss():
     student = LRHNet(1, 3)
     distiller = Distiller(student, [])

@@ -35,7 +35,9 @@ def test_the_plan_trains_each_teacher_before_its_students_and_the_headline_first
 
 def test_a_student_cell_resumes_and_distils_from_its_teachers_file(monkeypatch):
     cell = plan([0])[1]
-    args = argparse.Namespace(data="../shared/data/ptbxl", runs="runs/x", epochs=40, teacher_width=0.5)
+    args = argparse.Namespace(
+        data="../shared/data/ptbxl", runs="runs/x", epochs=40, teacher_width=0.5, precision="float32"
+    )
     monkeypatch.chdir(REPOSITORY)  # relative paths are the repository's, where train.py runs
     command = train_command(args, cell)
     assert command[command.index("--teacher-from") + 1] == "runs/x/teacher_all_1_s0/models/teacher.keras"
@@ -49,7 +51,9 @@ def test_the_ensemble_cells_distil_from_every_seeds_teacher_at_10_percent_and_fu
         (fraction, leads, seed) for fraction in (0.1, 1.0) for leads in ("I", "I,II", "I,II,V2") for seed in (0, 1, 2)
     }
     assert all(cell.rows == {"student_kd": ("student_kd", "ensemble")} for cell in cells)
-    args = argparse.Namespace(data="../shared/data/ptbxl", runs="runs/x", epochs=40, teacher_width=0.5)
+    args = argparse.Namespace(
+        data="../shared/data/ptbxl", runs="runs/x", epochs=40, teacher_width=0.5, precision="float32"
+    )
     monkeypatch.chdir(REPOSITORY)
     command = train_command(args, cells[0])
     start = command.index("--teacher-from") + 1
@@ -111,9 +115,11 @@ def test_synthetic_data_goes_to_train_py_as_its_spec_with_the_chosen_lead_sets(m
     assert not [cell for cell in cells if len(cell.teacher_runs) > 1]
     assert {cell.leads for cell in cells} <= {"I", "12"} and {cell.fraction for cell in cells} == {0.1, 1.0}
     args = argparse.Namespace(data="synthetic:n=300", runs="runs/x", epochs=40, teacher_width=0.25)
+    args.precision = "mixed_bfloat16"
     monkeypatch.chdir(REPOSITORY)
     command = train_command(args, cells[1])
     assert command[command.index("--data") + 1] == "synthetic:n=300"
+    assert command[command.index("--precision") + 1] == "mixed_bfloat16"
 
 
 def faked_training(runs, trained, score=0.8):
@@ -252,6 +258,7 @@ def test_only_runs_the_matching_cells_after_the_teachers_they_need(tmp_path, mon
         (["--resume", "--data", "synthetic"], "holds ptbxl results; --data is synthetic"),
         (["--resume", "--only", "no_such_cell"], "matches no cell"),
         (["--resume", "--only", "("], "not a regular expression"),
+        (["--resume", "--precision", "mixed_bfloat16"], "holds float32 results; --precision is mixed_bfloat16"),
     ],
 )
 def test_a_call_that_would_lose_or_mix_recorded_rows_is_refused(tmp_path, monkeypatch, flags, message, capsys):

@@ -8,6 +8,7 @@ import sys
 import time
 import zipfile
 
+import numpy as np
 import pytest
 from conftest import TINY_TRAIN_FLAGS as TINY
 
@@ -103,6 +104,7 @@ def test_help_documents_every_flag():
         "--sparsity",
         "--quantize",
         "--strategy",
+        "--precision",
         "--out",
         "--resume",
     ):
@@ -290,6 +292,22 @@ def test_liteheart_semi_supervised_run_with_its_region_plot(tmp_path):
     assert final["models"]["liteheart"]["learned_from"] == {"labelled": labeled, "unlabelled": train_records - labeled}
     assert {"pseudo_label", "consistency", "region_kd", "mi_kd"} <= set(final["models"]["liteheart"]["history"])
     assert os.path.getsize(os.path.join(out, "plots", "region_weights.png")) > 1000
+
+
+def test_mixed_bfloat16_trains_liteheart_and_exports_a_float32_trained_file_to_int8(tmp_path):
+    out = str(tmp_path / "run")
+    flags = ["--method", "liteheart", "--precision", "mixed_bfloat16", "--quantize", "ptq"]
+    result = train(*TINY, *flags, "--stages", "teacher,distill,export", "--out", out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    final = report(out)
+    assert final["config"]["precision"] == "mixed_bfloat16"
+    history = final["models"]["liteheart"]["history"]
+    assert all(np.isfinite(history[name]).all() for name in ("loss", "mi_kd", "region_kd"))
+    assert 0 <= final["models"]["liteheart"]["test"]["macro_auroc"] <= 1
+    assert sorted(export["kind"] for export in final["exports"]) == ["float32", "int8"]
+    from lrhnet.saving import load_network
+
+    assert load_network(os.path.join(out, "models", "liteheart.keras")).compute_dtype == "float32"
 
 
 def test_lrhnet_distils_on_the_records_whose_labels_the_students_lack(tmp_path):
