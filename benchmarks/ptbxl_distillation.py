@@ -388,8 +388,8 @@ class PTBXLResults(Results):
 
     @staticmethod
     def grouped(runs):
-        """``{GROUP values: runs}`` in recording order, except that within a label fraction the
-        teacher comes first (a teacher recorded again after its students stays at the top)."""
+        """``{GROUP values: runs}`` by label fraction, in recording order within a fraction except that
+        its teachers come first (a teacher recorded again after its students stays at the top)."""
         groups = {}
         for run in runs:
             groups.setdefault(tuple(run[name] for name in GROUP), []).append(run)
@@ -594,7 +594,12 @@ def main():
         "--data", required=True, help="a PTB-XL folder (its native layout), or synthetic[:SPEC] (train.py's generator)"
     )
     parser.add_argument("--out", required=True, help="results JSON path")
-    parser.add_argument("--runs", default=os.path.join("runs", "ptbxl_benchmark"), help="folder of the train.py runs")
+    parser.add_argument(
+        "--runs",
+        default=None,
+        help="folder of the train.py runs (default: runs/ptbxl_benchmark, or runs/ptbxl_benchmark_mixed_bfloat16 with "
+        "--precision mixed_bfloat16, so runs of two precisions never share a folder)",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
         "--fractions", type=float, nargs="+", default=list(SCARCE_FRACTIONS), help="scarce labelled fractions"
@@ -622,6 +627,10 @@ def main():
         help="train.py --precision of every training; one results file holds one precision (default: float32)",
     )
     args = parser.parse_args()
+    if args.runs is None:
+        args.runs = os.path.join(
+            "runs", "ptbxl_benchmark" + ("" if args.precision == "float32" else f"_{args.precision}")
+        )
     if args.quick:
         args.epochs, args.seeds, args.cells, args.runs = 1, [0], 3, args.runs + "_quick"
     ensembles = not is_synthetic(args.data)

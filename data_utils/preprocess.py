@@ -111,7 +111,13 @@ def window_starts(n_samples, length, stride):
 
 def stride_samples(window, fs, stride_seconds=None):
     """The sliding-window stride in samples: ``stride_seconds``, by default half of a ``window``-sample
-    window (what ``predict`` deploys and what training evaluates on, so reports match deployment)."""
+    window (what ``predict`` deploys and what training evaluates on, so reports match deployment).
+
+    Raises:
+        ValueError: ``stride_seconds`` given but not a finite positive number.
+    """
+    if stride_seconds is not None and not (np.isfinite(stride_seconds) and stride_seconds > 0):
+        raise ValueError(f"the stride must be a positive number of seconds, not {stride_seconds}")
     return max(1, int(round((stride_seconds or window / fs / 2) * fs)))
 
 

@@ -126,9 +126,9 @@ def build_parser():
         "--precision",
         choices=("float32", "mixed_bfloat16"),
         default="float32",
-        help="compute of the training stages (teacher, student, distill, mlkd); mixed_bfloat16 keeps weights and "
-        "logits in float32 and is faster on CPUs with bfloat16 units; pruning, quantization, export and every "
-        "reported score use float32 (default: float32)",
+        help="compute of the training stages (teacher, student, distill, mlkd), their validation choices "
+        "included; mixed_bfloat16 keeps weights, logits and loss terms in float32 and is faster on CPUs with "
+        "bfloat16 units; test scores, pruning, quantization and export use float32 (default: float32)",
     )
     model.add_argument(
         "--seed", type=int, default=0, help="seed of the split, crops, initialisation and shuffling (default: 0)"

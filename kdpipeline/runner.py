@@ -152,16 +152,20 @@ RUN_FLAGS_IGNORED = ("stages", "resume", "out", "strategy", "cache_dir", "band",
 # How labelled and unlabelled rows share a batch and an epoch (kdpipeline.stages.training_batches);
 # runs with unlabelled rows made under another rule cannot be resumed.
 SCARCE_BATCHES = "proportional rows per batch, an epoch one pass of the training split; supervised mean over labelled"
+# Where evaluation windows start (data_utils.preprocess.stride_samples); runs scored otherwise cannot be resumed.
+EVALUATION_STRIDE = "half a window"
 
 
 def run_config(args):
     """The flags that decide what the stages compute (``--stages``, ``--out`` and the like excluded).
 
     With every training label seen, ``teacher_labels`` makes no difference and is left out; with
-    fewer, ``scarce_batches`` records the batching rule."""
+    fewer, ``scarce_batches`` records the batching rule; ``evaluation_stride`` where evaluation
+    windows start."""
     config = {key: value for key, value in sorted(vars(args).items()) if key not in RUN_FLAGS_IGNORED}
     if config["teacher_from"] and len(config["teacher_from"]) == 1:
         config["teacher_from"] = config["teacher_from"][0]  # one file is recorded as before several were allowed
+    config["evaluation_stride"] = EVALUATION_STRIDE
     if args.labeled_fraction == 1:
         config.pop("teacher_labels", None)
     else:
@@ -189,6 +193,7 @@ FLAGS_BEFORE_THEY_EXISTED = {
     "beat_weight": 0.0,
     "kd_class_weights": "uniform",
     "precision": "float32",
+    "evaluation_stride": "one window",
 }
 
 

@@ -136,7 +136,8 @@ def train_and_record(ctx, network, name, view="student", rows="labeled", **fit):
         **{"schedule": args.lr_schedule, "patience": args.patience or None, **fit},
     )
     ctx.run.save_model(network, name)
-    if network.compute_dtype != "float32":  # scored as it is saved and deployed: in float32
+    precision = network.dtype_policy.name  # what it trained and was selected on validation in
+    if network.compute_dtype != "float32":  # scored on test as it is saved and deployed: in float32
         with precision_policy("float32"):
             network = ctx.run.load_model(name)
     test = score_on_test(
@@ -146,6 +147,7 @@ def train_and_record(ctx, network, name, view="student", rows="labeled", **fit):
         "params": trainable_parameters(network),
         "leads": list(args.teacher_leads if view == "teacher" else args.student_leads),
         "learned_from": learned_from(ctx, rows),
+        "precision": precision,
         "commit": source_commit(),  # the code that trained it (stages of a resumed run may differ)
         "test": test,
         "best_epoch": fitted["best_epoch"],

@@ -114,6 +114,7 @@ def test_mixed_bfloat16_trains_in_bfloat16_with_float32_logits_and_saves_a_float
     assert keras.mixed_precision.global_policy().name == "float32"  # restored after the block
     assert student.compute_dtype == "bfloat16" and student.weights[0].dtype == tf.float32
     assert logits.dtype == tf.float32 and features[0].dtype == tf.bfloat16
+    assert distiller.terms[1].adapters[0].compute_dtype == "float32"  # the terms compute in float32
     assert all(np.isfinite(history[name]).all() for name in ("loss", "logit_kd", "feature_kd"))
     student.save(str(tmp_path / "student.keras"))
     loaded = load_network(str(tmp_path / "student.keras"))

@@ -132,6 +132,9 @@ def test_default_evaluation_windows_are_the_ones_predict_cuts(challenge_cache):
     pipeline = ECGPipeline(cache, 12, 1, window_seconds=4)
     windows = np.concatenate([x.numpy() for x, _ in pipeline.evaluate([0], crop="sliding", view="student")])
     assert stride_samples(400, 100) == 200 and stride_samples(400, 100, 3) == 300
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(ValueError, match="positive number of seconds"):
+            stride_samples(400, 100, bad)
     expected = sliding_windows(cache.signal(0)[:, :1].astype(np.float32), 400, stride_samples(400, 100))
     assert len(windows) == 4  # a 10 s record, 4 s windows every 2 s: starts 0, 2, 4, 6 s
     np.testing.assert_array_equal(windows, expected)

@@ -294,13 +294,17 @@ def test_liteheart_semi_supervised_run_with_its_region_plot(tmp_path):
     assert os.path.getsize(os.path.join(out, "plots", "region_weights.png")) > 1000
 
 
-def test_mixed_bfloat16_trains_liteheart_and_exports_a_float32_trained_file_to_int8(tmp_path):
+def test_mixed_bfloat16_trains_liteheart_in_bfloat16_and_exports_it_to_int8_in_float32(tmp_path):
     out = str(tmp_path / "run")
     flags = ["--method", "liteheart", "--precision", "mixed_bfloat16", "--quantize", "ptq"]
     result = train(*TINY, *flags, "--stages", "teacher,distill,export", "--out", out)
     assert result.returncode == 0, result.stderr[-3000:]
     final = report(out)
     assert final["config"]["precision"] == "mixed_bfloat16"
+    assert {name: entry["precision"] for name, entry in final["models"].items() if "precision" in entry} == {
+        "teacher": "mixed_bfloat16",
+        "liteheart": "mixed_bfloat16",
+    }
     history = final["models"]["liteheart"]["history"]
     assert all(np.isfinite(history[name]).all() for name in ("loss", "mi_kd", "region_kd"))
     assert 0 <= final["models"]["liteheart"]["test"]["macro_auroc"] <= 1
@@ -402,3 +406,19 @@ def test_one_teacher_file_is_recorded_as_a_string_so_runs_made_before_ensembles_
         archive.writestr("config.json", "{}")
     args = parse_args(["--teacher-from", str(teacher), "--stages", "student", "--out", str(tmp_path / "run")])
     assert run_config(args)["teacher_from"] == str(teacher)
+
+
+def test_a_run_scored_on_other_evaluation_windows_is_not_resumed(tmp_path):
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import check_resume, run_config
+
+    out = tmp_path / "run"
+    out.mkdir()
+    args = parse_args(["--stages", "student", "--out", str(out), "--resume"])
+    config = run_config(args)
+    (out / "state.json").write_text(json.dumps({"stages": {}, "config": config}))
+    check_resume(args, config)  # the same flags and windows: resumed
+    made_before = {key: value for key, value in config.items() if key != "evaluation_stride"}
+    (out / "state.json").write_text(json.dumps({"stages": {}, "config": made_before}))
+    with pytest.raises(SystemExit, match="other values of evaluation_stride"):
+        check_resume(args, config)
