@@ -51,6 +51,7 @@ import numpy as np
 from benchmarks.provenance import REPOSITORY, provenance
 from benchmarks.run_log import Results
 from data_utils.files import atomic_write
+from kdpipeline.options import PRECISIONS
 
 LEAD_SETS = ("I", "I,II", "I,II,V2")
 SCARCE_FRACTIONS = (0.1, 0.05, 0.25)
@@ -622,7 +623,7 @@ def main():
     parser.add_argument("--resume", action="store_true", help="keep the runs recorded in --out and skip them")
     parser.add_argument(
         "--precision",
-        choices=("float32", "mixed_bfloat16"),
+        choices=PRECISIONS,
         default="float32",
         help="train.py --precision of every training; one results file holds one precision (default: float32)",
     )
@@ -659,10 +660,10 @@ def main():
         earlier = recorded.get("setting", setting)
         if earlier != setting:
             parser.error(f"--out {args.out} holds {earlier} results; --data is {setting}: choose another --out")
-        if recorded.get("precision", "float32") != args.precision:
+        precision = recorded.get("precision", "float32")  # files made before the flag hold float32 rows
+        if precision != args.precision:
             parser.error(
-                f"--out {args.out} holds {recorded.get('precision', 'float32')} results; --precision is "
-                f"{args.precision}: choose another --out"
+                f"--out {args.out} holds {precision} results; --precision is {args.precision}: choose another --out"
             )
     args.runs = os.path.abspath(args.runs)
     header = {"setting": setting, **provenance(), "seeds": args.seeds, "epochs": args.epochs}

@@ -5,6 +5,8 @@ import math
 import os
 import zipfile
 
+PRECISIONS = ("float32", "mixed_bfloat16")  # --precision of train.py and the benchmarks that call it
+
 STAGES = ("teacher", "student", "distill", "mlkd", "prune", "quantize", "export", "evaluate")
 DEFAULT_DATA = "synthetic:n=2000,fs=100,seconds=10,seed=0"
 # Without --data, the demonstration run: students see labels on a tenth of the training records, the
@@ -124,7 +126,7 @@ def build_parser():
     model.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     model.add_argument(
         "--precision",
-        choices=("float32", "mixed_bfloat16"),
+        choices=PRECISIONS,
         default="float32",
         help="compute of the training stages (teacher, student, distill, mlkd), their validation choices "
         "included; mixed_bfloat16 keeps weights, logits and loss terms in float32 and is faster on CPUs with "

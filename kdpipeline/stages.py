@@ -137,7 +137,7 @@ def train_and_record(ctx, network, name, view="student", rows="labeled", **fit):
     )
     ctx.run.save_model(network, name)
     precision = network.dtype_policy.name  # what it trained and was selected on validation in
-    if network.compute_dtype != "float32":  # scored on test as it is saved and deployed: in float32
+    if precision != "float32":  # scored on test as it is saved and deployed: in float32
         with precision_policy("float32"):
             network = ctx.run.load_model(name)
     test = score_on_test(
