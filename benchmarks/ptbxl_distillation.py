@@ -17,7 +17,8 @@ synthetic data, where each seed draws its own split).
 Cells, in the order they run (each for every seed before the next):
   * scarce labels: students see labels on a fraction (10 %, then 5 % and 25 %) of the training
     records; rows: the plain student on its labelled records, LRH-Net + KD on every training record
-    from the ``all`` teacher, from the ensemble (first fraction only), then from the ``same``
+    from the ``all`` teacher, from the ensemble (first fraction only), with the KD term scaled by T²
+    (``--kd-t2``: with few labels the teacher's pull may need to outweigh theirs), then from the ``same``
     teacher, for lead sets I; I, II; I, II, V2 (``--lead-sets``); and LiteHeart (the student alone
     and with its terms) on lead I;
   * full labels: the plain student, + KD, + MLKD, + KD from the ensemble, + KD weighted per class by what the student's
@@ -108,6 +109,16 @@ def ensemble_cell(seed, fraction, leads, teachers):
     return Cell(f"lrhnet_ensemble_{tag(fraction, leads, seed)}", flags, rows, leads, seed, fraction, names)
 
 
+def t2_cell(seed, fraction, leads, teacher):
+    """LRH-Net + KD from the ``all`` teacher with the KD term multiplied by T² (``--kd-t2``, Hinton et
+    al.'s scale, about 49 times the default's pull towards the teacher at T = 7); its plain student
+    and its default-KD twin are the ``all`` cell's (the same seed, so the same labelled records)."""
+    flags = ("--student-leads", leads, "--labeled-fraction", str(fraction), "--teacher-labels", "all")
+    flags += ("--kd-t2", "--stages", "distill")
+    rows = {"student_kd": ("student_kd_t2", "all")}
+    return Cell(f"t2_{tag(fraction, leads, seed)}", flags, rows, leads, seed, fraction, (teacher.name,))
+
+
 def carry_cell(seed, leads, teacher):
     """KD weighted per class by what the student's leads carry (``--kd-class-weights carry``), full
     labels; it trains its own plain student for the weights, recorded only in its run folder."""
@@ -150,6 +161,7 @@ def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS, ensembles=True)
     for fraction in fractions:
         cells += [lrhnet_cell(seed, fraction, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
         cells += from_ensemble(fraction) if fraction == fractions[0] and ensembles else []
+        cells += [t2_cell(seed, fraction, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
         same = {seed: teacher_cell(seed, fraction) for seed in seeds}
         cells += same.values()
         cells += [lrhnet_cell(seed, fraction, leads, same[seed]) for leads in lead_sets for seed in seeds]
@@ -287,6 +299,7 @@ REFERENCES = {
     "student_kd": {"paired_difference": ("student", "none")},
     "student_mlkd": {"paired_difference": ("student", "none")},
     "student_kd_carry": {"paired_difference": ("student", "none"), "paired_vs_kd": ("student_kd", "all")},
+    "student_kd_t2": {"paired_difference": ("student", "none"), "paired_vs_kd": ("student_kd", "all")},
     "liteheart": {"paired_difference": ("liteheart_alone", "none")},
 }
 

@@ -63,6 +63,25 @@ def test_the_ensemble_cells_distil_from_every_seeds_teacher_at_10_percent_and_fu
     assert not [cell for cell in plan([0]) if cell.name.startswith("lrhnet_ensemble")], "one seed makes no ensemble"
 
 
+def test_the_t2_cells_scale_kd_by_t_squared_from_their_seeds_teacher_beside_their_plain_and_kd_twins():
+    cells = plan([0, 1])
+    t2 = [cell for cell in cells if cell.name.startswith("t2_")]
+    assert {(cell.fraction, cell.leads, cell.seed) for cell in t2} == {
+        (fraction, leads, seed)
+        for fraction in (0.1, 0.05, 0.25)
+        for leads in ("I", "I,II", "I,II,V2")
+        for seed in (0, 1)
+    }
+    twins = {(c.fraction, c.leads, c.seed): c for c in cells if c.name.startswith("lrhnet_all_")}
+    for cell in t2:
+        assert "--kd-t2" in cell.flags and cell.rows == {"student_kd": ("student_kd_t2", "all")}
+        assert cell.teacher_runs == (f"teacher_all_1_s{cell.seed}",)
+        twin = twins[(cell.fraction, cell.leads, cell.seed)]  # its plain and default-KD rows
+        assert twin.rows == {"student": ("student", "none"), "student_kd": ("student_kd", "all")}
+        assert "--kd-t2" not in twin.flags
+        assert [flag for flag in cell.flags if flag != "--kd-t2"][:-2] == list(twin.flags[:-2])
+
+
 def test_paired_difference_by_hand():
     rng = np.random.default_rng(0)
     labels = (rng.random((200, 3)) < 0.4).astype(float)
