@@ -289,18 +289,26 @@ def ptbxl(results):
 
 
 def ptbxl_scarce(results, fraction=0.1):
-    """The headline: students with labels on ``fraction`` of PTB-XL's training records, plain and distilled."""
+    """The headline: students with labels on ``fraction`` of PTB-XL's training records, plain and distilled
+    (columns without any row are left out)."""
     from benchmarks.ptbxl_distillation import LEAD_SETS, PTBXLResults, auroc_cell, delta_cell
 
     result = load(results, "ptbxl_distillation.json")
+    found = {
+        leads: {
+            key: summary_row(result, fraction=fraction, leads=leads, model=key[0], teacher=key[1])
+            for key in SCARCE_ROWS
+        }
+        for leads in result.get("lead_sets", LEAD_SETS)
+    }
+    columns = [key for key in SCARCE_ROWS if any(distilled[key] for distilled in found.values())]
     rows = []
-    for leads in result.get("lead_sets", LEAD_SETS):
+    for leads, distilled in found.items():
         plain = summary_row(result, fraction=fraction, leads=leads, model="student")
         if plain is None:
             continue
         row = [leads, f"{plain['runs']}", auroc_cell(plain)]
-        for teacher in SCARCE_TEACHERS:
-            kd = summary_row(result, fraction=fraction, leads=leads, model="student_kd", teacher=teacher)
+        for kd in (distilled[key] for key in columns):
             partial = f" ({kd['runs']} of {plain['runs']} seeds so far)" if kd and kd["runs"] < plain["runs"] else ""
             row += [auroc_cell(kd) + partial, delta_cell(kd)] if kd else ["", ""]
         rows.append(row)
@@ -318,8 +326,8 @@ def ptbxl_scarce(results, fraction=0.1):
         ]
     lines += [""] if teachers or replaced else []
     header = ["student leads", "seeds", f"plain student, {fraction:.0%} labels"]
-    for teacher in SCARCE_TEACHERS.values():
-        header += [f"+ KD, {teacher.format(fraction=fraction)}", "Δ [95 % CI]"]
+    for key in columns:
+        header += [SCARCE_ROWS[key].format(fraction=fraction), "Δ [95 % CI]"]
     return lines + rows_table(header, rows)
 
 
@@ -385,11 +393,12 @@ def ptbxl_full(results):
     return lines + (rows_table(header, table) if table else ["No student with every training label is recorded yet."])
 
 
-# The teachers of the scarce-label table: row ``teacher`` kind -> column title.
-SCARCE_TEACHERS = {
-    "all": "teacher on all labels",
-    "ensemble": "ensemble of the seeds' teachers on all labels",
-    "same": "teacher on the same {fraction:.0%} labels",
+# The distilled rows of the scarce-label table, in its column order: (model, teacher kind) -> column title.
+SCARCE_ROWS = {
+    ("student_kd", "all"): "+ KD, teacher on all labels",
+    ("student_kd_t2", "all"): "+ KD × T², teacher on all labels",
+    ("student_kd", "ensemble"): "+ KD, ensemble of the seeds' teachers on all labels",
+    ("student_kd", "same"): "+ KD, teacher on the same {fraction:.0%} labels",
 }
 
 

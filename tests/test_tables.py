@@ -61,13 +61,20 @@ def test_the_scarce_label_table_says_when_a_column_has_fewer_seeds_than_its_plai
         return {**group, "macro_auroc": [0.8, 0.01 if runs > 1 else None], "validation_macro_auroc": 0.85}
 
     summary = [row("student", "none", 3), row("student_kd", "all", 3), row("student_kd", "ensemble", 1)]
+    summary += [row("student", "none", 3, leads="I,II"), row("student_kd_t2", "all", 2, leads="I,II")]
     summary.append(row("teacher", "all", 3, fraction=1.0, leads="12"))
     result = {"command": "x", "commit": "c", "date": "2026-12-02", "seeds": [0, 1, 2], "summary": summary}
     (tmp_path / "ptbxl_distillation.json").write_text(json.dumps(result))
     lines = tables.ptbxl_scarce(str(tmp_path))
+    (header,) = [line for line in lines if line.startswith("| student leads |")]
+    assert "× T²" in header and "same 10% labels" not in header  # a column without any row is left out
     (line,) = [line for line in lines if line.startswith("| I |")]
     cells = [cell.strip() for cell in line.strip("|").split("|")]
-    assert cells[3] == "0.800 ± 0.010" and cells[5] == "0.800 (1 of 3 seeds so far)" and cells[7] == ""
+    assert cells[3] == "0.800 ± 0.010" and cells[5] == "" and cells[7] == "0.800 (1 of 3 seeds so far)"
+    assert len(cells) == 9
+    (line,) = [line for line in lines if line.startswith("| I,II |")]
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    assert cells[3] == "" and cells[5] == "0.800 ± 0.010 (2 of 3 seeds so far)" and cells[7] == ""
     assert any("one teacher per seed: 0.800 ± 0.010 (validation 0.850)" in line for line in lines)
 
 
