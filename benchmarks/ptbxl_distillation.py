@@ -21,9 +21,10 @@ Cells, in the order they run (each for every seed before the next):
     (``--kd-t2``: with few labels the teacher's pull may need to outweigh theirs), then from the ``same``
     teacher, for lead sets I; I, II; I, II, V2 (``--lead-sets``); and LiteHeart (the student alone
     and with its terms) on lead I;
-  * full labels: the plain student, + KD, + MLKD, + KD from the ensemble, + KD weighted per class by what the student's
-    leads carry (``--kd-class-weights carry``), the same-lead ceiling (an SE-ResNet of the
-    teacher's width on the student's leads), and LiteHeart alone and with its terms.
+  * full labels: the plain student, + KD, + MLKD, + KD from the ensemble, + KD × T², + KD weighted
+    per class by what the student's leads carry (``--kd-class-weights carry``), the same-lead
+    ceiling (an SE-ResNet of the teacher's width on the student's leads), and LiteHeart alone and
+    with its terms.
 Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
 ``paired_difference`` can give each distilled row's gain over its plain student (the same seed,
 fraction and labelled records) with a 95 % bootstrap interval over test records.
@@ -168,6 +169,7 @@ def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS, ensembles=True)
         cells += [liteheart_cell(seed, fraction, teachers[seed]) for seed in seeds]
     cells += [lrhnet_cell(seed, 1.0, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
     cells += from_ensemble(1.0) if ensembles else []
+    cells += [t2_cell(seed, 1.0, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
     cells += [carry_cell(seed, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
     cells += [ceiling_cell(seed, leads) for leads in lead_sets for seed in seeds]
     return cells + [liteheart_cell(seed, 1.0, teachers[seed]) for seed in seeds]

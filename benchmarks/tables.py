@@ -352,6 +352,7 @@ FULL_LABEL_ROWS = {
     ("student_kd", "all"): "+ KD",
     ("student_mlkd", "all"): "+ MLKD",
     ("student_kd", "ensemble"): "+ KD from the ensemble",
+    ("student_kd_t2", "all"): "+ KD × T²",
     ("student_kd_carry", "all"): "+ KD weighted by what the leads carry",
     ("liteheart_alone", "none"): "LiteHeart student alone",
     ("liteheart", "all"): "+ LiteHeart terms",
