@@ -82,6 +82,14 @@ def test_the_t2_cells_scale_kd_by_t_squared_from_their_seeds_teacher_beside_thei
         assert [flag for flag in cell.flags if flag != "--kd-t2"][:-2] == list(twin.flags[:-2])
 
 
+def test_the_teachers_without_early_stopping_come_last_and_train_every_epoch():
+    cells = plan([0, 1])
+    assert [cell.name for cell in cells[-2:]] == ["teacher_all_1_no_early_stop_s0", "teacher_all_1_no_early_stop_s1"]
+    for seed, cell in enumerate(cells[-2:]):
+        assert cell.flags == cells[seed].flags + ("--patience", "0") and cells[seed].name == f"teacher_all_1_s{seed}"
+        assert cell.rows == {"teacher": ("teacher_no_early_stop", "all")} and not cell.teacher_runs
+
+
 def test_paired_difference_by_hand():
     rng = np.random.default_rng(0)
     labels = (rng.random((200, 3)) < 0.4).astype(float)
