@@ -94,6 +94,12 @@ def teacher_no_early_stop_cell(seed):
     return Cell(f"teacher_all_1_no_early_stop_s{seed}", flags, rows, "12", seed, 1.0)
 
 
+def student_flags(leads, fraction, teacher_labels):
+    """The ``train.py`` flags of students on ``leads`` with labels on ``fraction`` of the training records,
+    taught by a teacher on ``teacher_labels`` (``all`` or ``same``)."""
+    return ("--student-leads", leads, "--labeled-fraction", str(fraction), "--teacher-labels", teacher_labels)
+
+
 def lrhnet_cell(seed, fraction, leads, teacher):
     """LRH-Net students of one seed, fraction and lead set distilling from ``teacher`` (a ``teacher_cell``):
     with the ``all`` teacher the plain student and KD (and MLKD with full labels); with ``same``, KD only
@@ -104,7 +110,7 @@ def lrhnet_cell(seed, fraction, leads, teacher):
         rows, stages = {"student": ("student", "none"), **rows}, "student,distill"
     if fraction == 1:
         rows, stages = {**rows, "student_mlkd": ("student_mlkd", kind)}, stages + ",mlkd"
-    flags = ("--student-leads", leads, "--labeled-fraction", str(fraction), "--teacher-labels", kind)
+    flags = student_flags(leads, fraction, kind)
     flags += ("--stages", stages)
     return Cell(f"lrhnet_{kind}_{tag(fraction, leads, seed)}", flags, rows, leads, seed, fraction, (teacher.name,))
 
@@ -112,7 +118,7 @@ def lrhnet_cell(seed, fraction, leads, teacher):
 def ensemble_cell(seed, fraction, leads, teachers):
     """LRH-Net + KD from the ensemble of the ``all`` teachers of every seed (the mean of their
     probabilities; ``--teacher-from`` with several files); its plain student is the ``all`` cell's."""
-    flags = ("--student-leads", leads, "--labeled-fraction", str(fraction), "--teacher-labels", "all")
+    flags = student_flags(leads, fraction, "all")
     flags += ("--stages", "distill")
     rows = {"student_kd": ("student_kd", "ensemble")}
     names = tuple(teacher.name for teacher in teachers)
@@ -123,7 +129,7 @@ def t2_cell(seed, fraction, leads, teacher):
     """LRH-Net + KD from the ``all`` teacher with the KD term multiplied by T² (``--kd-t2``, Hinton et
     al.'s scale, about 49 times the default's pull towards the teacher at T = 7); its plain student
     and its default-KD twin are the ``all`` cell's (the same seed, so the same labelled records)."""
-    flags = ("--student-leads", leads, "--labeled-fraction", str(fraction), "--teacher-labels", "all")
+    flags = student_flags(leads, fraction, "all")
     flags += ("--kd-t2", "--stages", "distill")
     rows = {"student_kd": ("student_kd_t2", "all")}
     return Cell(f"t2_{tag(fraction, leads, seed)}", flags, rows, leads, seed, fraction, (teacher.name,))

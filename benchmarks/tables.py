@@ -288,20 +288,25 @@ def ptbxl(results):
     return distillation_rows(results, "ptbxl_distillation.json")
 
 
+def rows_by_lead_set(result, fraction, keys):
+    """``({leads: {key: summary row or None}}, the keys recorded at some lead set)`` of the PTB-XL
+    ``result`` at ``fraction``, for the (model, teacher kind) ``keys`` in their order."""
+    from benchmarks.ptbxl_distillation import LEAD_SETS
+
+    found = {
+        leads: {key: summary_row(result, fraction=fraction, leads=leads, model=key[0], teacher=key[1]) for key in keys}
+        for leads in result.get("lead_sets", LEAD_SETS)
+    }
+    return found, [key for key in keys if any(rows[key] for rows in found.values())]
+
+
 def ptbxl_scarce(results, fraction=0.1):
     """The headline: students with labels on ``fraction`` of PTB-XL's training records, plain and distilled
     (columns without any row are left out)."""
-    from benchmarks.ptbxl_distillation import LEAD_SETS, PTBXLResults, auroc_cell, delta_cell
+    from benchmarks.ptbxl_distillation import PTBXLResults, auroc_cell, delta_cell
 
     result = load(results, "ptbxl_distillation.json")
-    found = {
-        leads: {
-            key: summary_row(result, fraction=fraction, leads=leads, model=key[0], teacher=key[1])
-            for key in SCARCE_ROWS
-        }
-        for leads in result.get("lead_sets", LEAD_SETS)
-    }
-    columns = [key for key in SCARCE_ROWS if any(distilled[key] for distilled in found.values())]
+    found, columns = rows_by_lead_set(result, fraction, SCARCE_ROWS)
     rows = []
     for leads, distilled in found.items():
         plain = summary_row(result, fraction=fraction, leads=leads, model="student")
@@ -363,16 +368,10 @@ FULL_LABEL_ROWS = {
 def ptbxl_full(results):
     """Students with every training label: per lead set, each row recorded so far with its paired
     difference from the plain student (columns without any row are left out)."""
-    from benchmarks.ptbxl_distillation import LEAD_SETS, auroc_cell, delta_cell
+    from benchmarks.ptbxl_distillation import auroc_cell, delta_cell
 
     result = load(results, "ptbxl_distillation.json")
-    found = {
-        leads: {
-            key: summary_row(result, fraction=1.0, leads=leads, model=key[0], teacher=key[1]) for key in FULL_LABEL_ROWS
-        }
-        for leads in result.get("lead_sets", LEAD_SETS)
-    }
-    columns = [key for key in FULL_LABEL_ROWS if any(rows[key] for rows in found.values())]
+    found, columns = rows_by_lead_set(result, 1.0, FULL_LABEL_ROWS)
     header = ["student leads", "seeds"]
     for key in columns:
         header += [FULL_LABEL_ROWS[key]] + (["Δ [95 % CI]"] if key[1] != "none" else [])  # distilled: paired Δ
