@@ -33,7 +33,9 @@ fraction and labelled records) with a 95 % bootstrap interval over test records.
 cells; without it they are recorded anew, and a part of the plan (``--only``, ``--cells``) is
 refused on an existing ``--out``. Either way each ``train.py`` call resumes its run folder: a
 finished run is read, not trained again (a new ``--runs`` trains afresh), and a killed one
-continues from its last epoch.
+continues from its last epoch. ``--rerun REGEX`` (with ``--resume``) trains the matching recorded
+cells again when their run folder is gone, say after their teacher was trained again; the rows they
+replace are kept under ``replaced``.
 ``--only REGEX`` keeps the cells whose name matches (a teacher they need that is not trained yet
 is trained first) and ``--cells`` a prefix of those (``--list`` prints them); ``--quick`` checks the
 script in a few minutes (1 epoch, seed 0, the first 3 cells).
@@ -522,12 +524,15 @@ def auroc_cell(row):
 
 
 def delta_cell(row):
-    """The paired difference from the plain student (and, for carry weights, from plain KD)."""
-    cells = [
-        prefix + f"{row[field][0]:+.3f} [{row[field][1]:+.3f}, {row[field][2]:+.3f}]"
-        for field, prefix in (("paired_difference", ""), ("paired_vs_kd", "vs KD "))
-        if row.get(field)
-    ]
+    """The paired difference from the plain student (and, for carry weights and T², from default KD),
+    saying so when it rests on fewer seeds than the row (the reference lacks some)."""
+    cells = []
+    for field, prefix in (("paired_difference", ""), ("paired_vs_kd", "vs KD ")):
+        if row.get(field):
+            difference, low, high = row[field]
+            seeds = row.get(f"{field}_seeds", row["runs"])
+            partial = f" ({seeds} of {row['runs']} seeds)" if seeds < row["runs"] else ""
+            cells.append(f"{prefix}{difference:+.3f} [{low:+.3f}, {high:+.3f}]{partial}")
     return "; ".join(cells)
 
 
@@ -655,6 +660,13 @@ def main():
     )
     parser.add_argument("--resume", action="store_true", help="keep the runs recorded in --out and skip them")
     parser.add_argument(
+        "--rerun",
+        default=None,
+        help="with --resume: train the cells whose name matches this regular expression again when their run "
+        "folder is gone, even though their rows are recorded (say, after their teacher was trained again); "
+        "the earlier rows are kept under `replaced`; a cell whose folder is present is read back from it",
+    )
+    parser.add_argument(
         "--precision",
         choices=PRECISIONS,
         default="float32",
@@ -675,6 +687,14 @@ def main():
         parser.error(f"--only {args.only}: not a regular expression ({error})")
     if not cells:
         parser.error(f"--only {args.only} matches no cell of the plan (--list prints it)")
+    try:
+        rerun = [cell.name for cell in cells if args.rerun and re.search(args.rerun, cell.name)]
+    except re.error as error:
+        parser.error(f"--rerun {args.rerun}: not a regular expression ({error})")
+    if args.rerun and not rerun:
+        parser.error(f"--rerun {args.rerun} matches no cell that runs (--list prints them)")
+    if rerun and not args.resume:
+        parser.error("--rerun trains recorded cells again: it needs --resume (without it every cell runs)")
     if args.list:
         for index, cell in enumerate(cells):
             print(index + 1, cell.name, " ".join(cell.flags))
@@ -711,7 +731,8 @@ def main():
                 results.find(model=row, leads=cell.leads, seed=cell.seed, fraction=cell.fraction, teacher=teacher)
                 for row, teacher in cell.rows.values()
             ]
-            if any(run is None for run in recorded):
+            again = cell.name in rerun and not recorded_from_its_folder(args, results, cell)
+            if again or any(run is None for run in recorded):
                 for name in cell.teacher_runs:
                     if not os.path.exists(teacher_file(args.runs, name)):  # not trained yet, or its folder is gone
                         run_cell(args, results, by_name[name])  # trained (again); its rows are replaced

@@ -288,15 +288,18 @@ def ptbxl(results):
     return distillation_rows(results, "ptbxl_distillation.json")
 
 
-def rows_by_lead_set(result, fraction, keys):
+def rows_by_lead_set(result, fraction, keys, required=None):
     """``({leads: {key: summary row or None}}, the keys recorded at some lead set)`` of the PTB-XL
-    ``result`` at ``fraction``, for the (model, teacher kind) ``keys`` in their order."""
+    ``result`` at ``fraction``, for the (model, teacher kind) ``keys`` in their order; lead sets
+    without a row of the ``required`` key (when given) are left out."""
     from benchmarks.ptbxl_distillation import LEAD_SETS
 
     found = {
         leads: {key: summary_row(result, fraction=fraction, leads=leads, model=key[0], teacher=key[1]) for key in keys}
         for leads in result.get("lead_sets", LEAD_SETS)
     }
+    if required:
+        found = {leads: rows for leads, rows in found.items() if rows[required]}
     return found, [key for key in keys if any(rows[key] for rows in found.values())]
 
 
@@ -306,14 +309,12 @@ def ptbxl_scarce(results, fraction=0.1):
     from benchmarks.ptbxl_distillation import PTBXLResults, auroc_cell, delta_cell
 
     result = load(results, "ptbxl_distillation.json")
-    found, columns = rows_by_lead_set(result, fraction, SCARCE_ROWS)
+    found, columns = rows_by_lead_set(result, fraction, {PLAIN: None, **SCARCE_ROWS}, required=PLAIN)
     rows = []
     for leads, distilled in found.items():
-        plain = summary_row(result, fraction=fraction, leads=leads, model="student")
-        if plain is None:
-            continue
+        plain = distilled[PLAIN]
         row = [leads, f"{plain['runs']}", auroc_cell(plain)]
-        for kd in (distilled[key] for key in columns):
+        for kd in (distilled[key] for key in columns[1:]):
             partial = f" ({kd['runs']} of {plain['runs']} seeds so far)" if kd and kd["runs"] < plain["runs"] else ""
             row += [auroc_cell(kd) + partial, delta_cell(kd)] if kd else ["", ""]
         rows.append(row)
@@ -331,7 +332,7 @@ def ptbxl_scarce(results, fraction=0.1):
         ]
     lines += [""] if teachers or replaced else []
     header = ["student leads", "seeds", f"plain student, {fraction:.0%} labels"]
-    for key in columns:
+    for key in columns[1:]:
         header += [SCARCE_ROWS[key].format(fraction=fraction), "Δ [95 % CI]"]
     return lines + rows_table(header, rows)
 
@@ -393,6 +394,8 @@ def ptbxl_full(results):
     return lines + (rows_table(header, table) if table else ["No student with every training label is recorded yet."])
 
 
+# The plain student that each row of the scarce-label table is paired with.
+PLAIN = ("student", "none")
 # The distilled rows of the scarce-label table, in its column order: (model, teacher kind) -> column title.
 SCARCE_ROWS = {
     ("student_kd", "all"): "+ KD, teacher on all labels",

@@ -286,6 +286,9 @@ def test_only_runs_the_matching_cells_after_the_teachers_they_need(tmp_path, mon
         (["--resume", "--only", "no_such_cell"], "matches no cell"),
         (["--resume", "--only", "("], "not a regular expression"),
         (["--resume", "--precision", "mixed_bfloat16"], "holds float32 results; --precision is mixed_bfloat16"),
+        (["--rerun", "lrhnet"], "it needs --resume"),
+        (["--resume", "--rerun", "("], "not a regular expression"),
+        (["--resume", "--only", "^teacher", "--rerun", "lrhnet"], "matches no cell that runs"),
     ],
 )
 def test_a_call_that_would_lose_or_mix_recorded_rows_is_refused(tmp_path, monkeypatch, flags, message, capsys):
@@ -386,3 +389,54 @@ def test_the_ensemble_row_is_scored_from_one_prediction_per_split_and_counts_its
     assert row["validation"]["macro_auroc"] == 1.0
     assert row["test"]["per_class"]["auroc"] == {"A": 0.0, "B": 1.0}  # A's scores rank its negatives first
     assert row["test"]["macro_auroc"] == 0.5
+
+
+def test_t2_rows_are_paired_with_default_kd_and_say_when_that_rests_on_fewer_seeds(tmp_path):
+    from benchmarks.ptbxl_distillation import PTBXLResults, delta_cell
+
+    rng = np.random.default_rng(1)
+    labels = (rng.random((120, 2)) < 0.5).astype(float)
+    header = {"setting": "ptbxl", "command": "x", "commit": "x", "date": "x"}
+    results = PTBXLResults(str(tmp_path / "r.json"), header)
+    weights = {("student", "none"): 0.2, ("student_kd", "all"): 0.4, ("student_kd_t2", "all"): 0.6}
+    predicted = {}
+    for (model, teacher), weight in weights.items():
+        for seed in (0, 1) if model != "student_kd" else (0,):  # default KD of seed 1 not recorded
+            key = {"model": model, "leads": "I", "seed": seed, "fraction": 0.1, "teacher": teacher}
+            predicted[model, seed] = weight * labels + (1 - weight) * rng.random(labels.shape)
+            results.add_probabilities(key, predicted[model, seed], labels)
+            test = {"macro_auroc": macro_auroc(labels, predicted[model, seed]), "per_class": {"auroc": {"NORM": 0.5}}}
+            results.add(**key, params=1, test=test, best_epoch=0, validation={"macro_auroc": 0.5})
+    (t2,) = [row for row in results.summary() if row["model"] == "student_kd_t2"]
+    gain = macro_auroc(labels, predicted["student_kd_t2", 0]) - macro_auroc(labels, predicted["student_kd", 0])
+    assert t2["paired_vs_kd"][0] == pytest.approx(gain) and t2["paired_vs_kd_seeds"] == 1
+    assert t2["paired_difference_seeds"] == 2
+    plain, vs_kd = delta_cell(t2).split("; ")
+    assert "seeds" not in plain and vs_kd.startswith("vs KD ") and vs_kd.endswith(" (1 of 2 seeds)")
+
+
+def test_rerun_trains_a_recorded_cell_again_only_when_its_run_folder_is_gone(tmp_path, monkeypatch):
+    import shutil
+    import sys
+
+    from benchmarks import ptbxl_distillation
+
+    trained, runs, out = [], tmp_path / "runs", tmp_path / "r.json"
+    monkeypatch.setattr(ptbxl_distillation, "run_cell", faked_training(runs, trained))
+    argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), "--runs", str(runs), "--seeds", "0"]
+    argv += ["--lead-sets", "I", "--only", "^lrhnet_all_0.1_I_s0$"]
+    monkeypatch.setattr(sys, "argv", argv)
+    ptbxl_distillation.main()
+    assert trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0"]
+    shutil.rmtree(runs / "lrhnet_all_0.1_I_s0")  # say, moved away after its teacher was trained again
+    trained.clear()
+    monkeypatch.setattr(sys, "argv", [*argv, "--resume"])
+    ptbxl_distillation.main()
+    assert trained == [], "without --rerun a recorded cell is kept"
+    monkeypatch.setattr(sys, "argv", [*argv, "--resume", "--rerun", "lrhnet"])
+    ptbxl_distillation.main()
+    assert trained == ["lrhnet_all_0.1_I_s0"]
+    ptbxl_distillation.main()  # recorded from its folder now: read, not trained again
+    assert trained == ["lrhnet_all_0.1_I_s0"]
+    written = json.loads(out.read_text())
+    assert {run["model"] for run in written["replaced"]} == {"student", "student_kd"}  # the earlier rows are kept

@@ -63,11 +63,13 @@ def test_the_scarce_label_table_says_when_a_column_has_fewer_seeds_than_its_plai
     summary = [row("student", "none", 3), row("student_kd", "all", 3), row("student_kd", "ensemble", 1)]
     summary += [row("student", "none", 3, leads="I,II"), row("student_kd_t2", "all", 2, leads="I,II")]
     summary.append(row("teacher", "all", 3, fraction=1.0, leads="12"))
+    summary.append(row("student_kd", "same", 1, leads="I,II,V2"))  # no plain student at its lead set: not shown
     result = {"command": "x", "commit": "c", "date": "2026-12-02", "seeds": [0, 1, 2], "summary": summary}
     (tmp_path / "ptbxl_distillation.json").write_text(json.dumps(result))
     lines = tables.ptbxl_scarce(str(tmp_path))
     (header,) = [line for line in lines if line.startswith("| student leads |")]
-    assert "× T²" in header and "same 10% labels" not in header  # a column without any row is left out
+    assert "× T²" in header and "same 10% labels" not in header  # a column without any row shown is left out
+    assert not [line for line in lines if line.startswith("| I,II,V2 |")]
     (line,) = [line for line in lines if line.startswith("| I |")]
     cells = [cell.strip() for cell in line.strip("|").split("|")]
     assert cells[3] == "0.800 ± 0.010" and cells[5] == "" and cells[7] == "0.800 (1 of 3 seeds so far)"
