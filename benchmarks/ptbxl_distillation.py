@@ -34,8 +34,10 @@ cells; without it they are recorded anew, and a part of the plan (``--only``, ``
 refused on an existing ``--out``. Either way each ``train.py`` call resumes its run folder: a
 finished run is read, not trained again (a new ``--runs`` trains afresh), and a killed one
 continues from its last epoch. ``--rerun REGEX`` (with ``--resume``) trains the matching recorded
-cells again when their run folder is gone, say after their teacher was trained again; the rows they
-replace are kept under ``replaced``.
+cells again when their rows did not come from their present run folder (moved away, say after their
+teacher was trained again; a folder stopped mid-training is continued); a row replaced by another
+network is kept under ``replaced``. It refuses a ``--runs`` that is not the folder the rows came from
+and a teacher that would be trained again without matching it.
 ``--only REGEX`` keeps the cells whose name matches (a teacher they need that is not trained yet
 is trained first) and ``--cells`` a prefix of those (``--list`` prints them); ``--quick`` checks the
 script in a few minutes (1 epoch, seed 0, the first 3 cells).
@@ -487,7 +489,8 @@ def summary_table(summary):
         "on the test split (PTB-XL: fold 10; synthetic data: each seed's own split), mean ± std "
         "(ddof = 1) over seeds; Δ: mean paired difference from the plain "
         "student of the same seed and labelled records (for a teacher variant: from the teacher of the same seed), "
-        "with a 95 % bootstrap interval over test records; "
+        "with a 95 % bootstrap interval over test records; vs KD: the same from default KD (for KD × T² and KD "
+        "weighted per class), over the seeds both have ((k of n seeds) when fewer than the row's); "
         "then the mean AUROC of each class.",
         "",
         "| labels | teacher | leads | model | runs | best epochs | validation macro AUROC | macro AUROC | "
@@ -546,7 +549,7 @@ def run_cell(args, results, cell):
 
 def record_cell(args, results, cell):
     """Record the rows of ``cell`` from its run folder's report and saved networks."""
-    run = os.path.join(args.runs, cell.name)
+    run = folder(args, cell)
     with open(os.path.join(run, "report.json")) as handle:
         report = json.load(handle)
     probabilities, labels = split_probabilities(train_context(args, cell), run, list(cell.rows))
@@ -575,20 +578,59 @@ def record_cell(args, results, cell):
         )
 
 
+def folder(args, cell):
+    """The run folder of ``cell`` under ``--runs``."""
+    return os.path.join(args.runs, cell.name)
+
+
+def recorded_rows(results, cell):
+    """The recorded rows of ``cell``, in the order of ``cell.rows`` (None for one not recorded)."""
+    return [
+        results.find(model=row, leads=cell.leads, seed=cell.seed, fraction=cell.fraction, teacher=teacher)
+        for row, teacher in cell.rows.values()
+    ]
+
+
 def recorded_from_its_folder(args, results, cell):
     """Whether every row of ``cell`` is recorded from its run folder's report (the same test scores):
     False when the call was stopped between training and recording, or its rows came from an
     earlier folder of the same name."""
-    path = os.path.join(args.runs, cell.name, "report.json")
+    path = os.path.join(folder(args, cell), "report.json")
     if not os.path.exists(path):
         return False
     with open(path) as handle:
         report = json.load(handle)["models"]
-    for name, (row, teacher) in cell.rows.items():
-        run = results.find(model=row, leads=cell.leads, seed=cell.seed, fraction=cell.fraction, teacher=teacher)
+    for name, run in zip(cell.rows, recorded_rows(results, cell)):
         if run is None or name not in report or run["test"] != report[name]["test"]:
             return False
     return True
+
+
+def rerun_problem(args, results, cells, by_name):
+    """Why ``--rerun`` of ``cells`` would retrain what it should not, or None: a recorded row that names
+    another run folder than ``--runs`` gives (every folder would look gone), or a recorded teacher
+    whose file is gone and that does not match ``--rerun`` itself (it would be trained again, and the
+    rows of its other students would then name a teacher that is no longer the recorded one)."""
+    for cell in cells:
+        expected = os.path.relpath(folder(args, cell), REPOSITORY)
+        for run in recorded_rows(results, cell):
+            if run is not None and run.get("run") not in (None, expected):
+                return f"{cell.name} was recorded from {run['run']}, not {expected}: pass the --runs it was trained in"
+        for name in cell.teacher_runs:
+            teacher = by_name[name]
+            gone = not os.path.exists(teacher_file(args.runs, name)) and any(recorded_rows(results, teacher))
+            if gone and not re.search(args.rerun, name):
+                return f"{cell.name} needs the teacher {name}, recorded but its file is gone: add it to --rerun"
+    return None
+
+
+def matching(parser, flag, pattern, cells):
+    """The ``cells`` whose name matches the regular expression ``pattern`` (all for None); an argparse
+    error names ``flag`` when ``pattern`` is not one."""
+    try:
+        return [cell for cell in cells if pattern is None or re.search(pattern, cell.name)]
+    except re.error as error:
+        parser.error(f"{flag} {pattern}: not a regular expression ({error})")
 
 
 # The ensemble of the ``all`` teachers: one row (it learned from every training label).
@@ -603,7 +645,7 @@ def record_ensemble(args, results, cell):
     from lrhnet.saving import load_network
     from lrhnet.training import scores_on_splits
 
-    run = os.path.join(args.runs, cell.name)
+    run = folder(args, cell)
     context = train_context(args, cell)
     validation, validation_labels = split_probabilities(context, run, ["teacher"], "validation")
     probabilities, labels = split_probabilities(context, run, ["teacher"])
@@ -662,9 +704,10 @@ def main():
     parser.add_argument(
         "--rerun",
         default=None,
-        help="with --resume: train the cells whose name matches this regular expression again when their run "
-        "folder is gone, even though their rows are recorded (say, after their teacher was trained again); "
-        "the earlier rows are kept under `replaced`; a cell whose folder is present is read back from it",
+        help="with --resume: train the cells whose name matches this regular expression again, though their rows "
+        "are recorded, when their run folder is gone (say, moved away after their teacher was trained again); a "
+        "folder that is present is read back (or continued, if stopped mid-training); a row replaced by another "
+        "network is kept under `replaced`",
     )
     parser.add_argument(
         "--precision",
@@ -681,24 +724,18 @@ def main():
         args.epochs, args.seeds, args.cells, args.runs = 1, [0], 3, args.runs + "_quick"
     ensembles = not is_synthetic(args.data)
     everything = plan(args.seeds, args.fractions, args.lead_sets, ensembles)
-    try:
-        cells = [cell for cell in everything if not args.only or re.search(args.only, cell.name)][: args.cells]
-    except re.error as error:
-        parser.error(f"--only {args.only}: not a regular expression ({error})")
+    cells = matching(parser, "--only", args.only, everything)[: args.cells]
     if not cells:
         parser.error(f"--only {args.only} matches no cell of the plan (--list prints it)")
-    try:
-        rerun = [cell.name for cell in cells if args.rerun and re.search(args.rerun, cell.name)]
-    except re.error as error:
-        parser.error(f"--rerun {args.rerun}: not a regular expression ({error})")
-    if args.rerun and not rerun:
+    rerun = {cell.name for cell in matching(parser, "--rerun", args.rerun, cells)} if args.rerun is not None else set()
+    if args.rerun is not None and not rerun:
         parser.error(f"--rerun {args.rerun} matches no cell that runs (--list prints them)")
-    if rerun and not args.resume:
-        parser.error("--rerun trains recorded cells again: it needs --resume (without it every cell runs)")
     if args.list:
         for index, cell in enumerate(cells):
-            print(index + 1, cell.name, " ".join(cell.flags))
+            print(index + 1, cell.name, " ".join(cell.flags), "(rerun)" if cell.name in rerun else "")
         return
+    if rerun and not args.resume:
+        parser.error("--rerun trains recorded cells again: it needs --resume (without it every cell runs)")
     args.data = checked_data(parser, args.data)
     if not args.out.endswith(".json"):
         parser.error(f"--out {args.out} must name a .json file (the table and predictions go beside it)")
@@ -724,15 +761,17 @@ def main():
     header.update(fractions=args.fractions, lead_sets=args.lead_sets, ensembles=ensembles)
     results = PTBXLResults(args.out, {**header, "teacher_width": args.teacher_width}, resume=args.resume)
     by_name = {cell.name: cell for cell in everything}
+    problem = rerun_problem(args, results, [by_name[name] for name in rerun], by_name)
+    if problem:
+        parser.error(f"--rerun {args.rerun}: {problem}")
 
     def run_all(args, results):
         for cell in cells:
-            recorded = [
-                results.find(model=row, leads=cell.leads, seed=cell.seed, fraction=cell.fraction, teacher=teacher)
-                for row, teacher in cell.rows.values()
-            ]
-            again = cell.name in rerun and not recorded_from_its_folder(args, results, cell)
-            if again or any(run is None for run in recorded):
+            recorded = recorded_rows(results, cell)
+            from_folder = recorded_from_its_folder(args, results, cell)
+            if all(recorded) and not from_folder and cell.name not in rerun and os.path.exists(folder(args, cell)):
+                print(f"{cell.name}: its run folder holds another run than its recorded rows (--rerun records it)")
+            if (cell.name in rerun and not from_folder) or not all(recorded):
                 for name in cell.teacher_runs:
                     if not os.path.exists(teacher_file(args.runs, name)):  # not trained yet, or its folder is gone
                         run_cell(args, results, by_name[name])  # trained (again); its rows are replaced

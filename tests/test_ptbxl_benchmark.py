@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 
 import numpy as np
 import pytest
@@ -162,9 +163,10 @@ def faked_training(runs, trained, score=0.8):
         (runs / cell.name / "report.json").write_text(
             json.dumps({"models": {name: {"test": test} for name in cell.rows}})
         )
+        folder = os.path.relpath(runs / cell.name, REPOSITORY)
         for row, teacher in cell.rows.values():
             key = {"model": row, "leads": cell.leads, "seed": cell.seed, "fraction": cell.fraction, "teacher": teacher}
-            results.add(**key, params=1, test=test, best_epoch=0, validation={"macro_auroc": score})
+            results.add(**key, params=1, test=test, best_epoch=0, validation={"macro_auroc": score}, run=folder)
 
     return train
 
@@ -415,7 +417,9 @@ def test_t2_rows_are_paired_with_default_kd_and_say_when_that_rests_on_fewer_see
     assert "seeds" not in plain and vs_kd.startswith("vs KD ") and vs_kd.endswith(" (1 of 2 seeds)")
 
 
-def test_rerun_trains_a_recorded_cell_again_only_when_its_run_folder_is_gone(tmp_path, monkeypatch):
+def test_rerun_trains_the_matching_recorded_cells_again_when_their_rows_did_not_come_from_their_folder(
+    tmp_path, monkeypatch, capsys
+):
     import shutil
     import sys
 
@@ -424,19 +428,61 @@ def test_rerun_trains_a_recorded_cell_again_only_when_its_run_folder_is_gone(tmp
     trained, runs, out = [], tmp_path / "runs", tmp_path / "r.json"
     monkeypatch.setattr(ptbxl_distillation, "run_cell", faked_training(runs, trained))
     argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), "--runs", str(runs), "--seeds", "0"]
-    argv += ["--lead-sets", "I", "--only", "^lrhnet_all_0.1_I_s0$"]
+    argv += ["--lead-sets", "I", "I,II", "--only", "^lrhnet_all_0.1_"]
     monkeypatch.setattr(sys, "argv", argv)
     ptbxl_distillation.main()
-    assert trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0"]
-    shutil.rmtree(runs / "lrhnet_all_0.1_I_s0")  # say, moved away after its teacher was trained again
+    assert trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0", "lrhnet_all_0.1_I+II_s0"]
+    for name in ("lrhnet_all_0.1_I_s0", "lrhnet_all_0.1_I+II_s0"):
+        shutil.rmtree(runs / name)  # say, moved away after their teacher was trained again
     trained.clear()
     monkeypatch.setattr(sys, "argv", [*argv, "--resume"])
     ptbxl_distillation.main()
     assert trained == [], "without --rerun a recorded cell is kept"
-    monkeypatch.setattr(sys, "argv", [*argv, "--resume", "--rerun", "lrhnet"])
+    monkeypatch.setattr(ptbxl_distillation, "run_cell", faked_training(runs, trained, score=0.9))
+    monkeypatch.setattr(sys, "argv", [*argv, "--resume", "--rerun", "_I_s0$"])
     ptbxl_distillation.main()
-    assert trained == ["lrhnet_all_0.1_I_s0"]
-    ptbxl_distillation.main()  # recorded from its folder now: read, not trained again
-    assert trained == ["lrhnet_all_0.1_I_s0"]
+    assert trained == ["lrhnet_all_0.1_I_s0"], "only the matching cell"
     written = json.loads(out.read_text())
-    assert {run["model"] for run in written["replaced"]} == {"student", "student_kd"}  # the earlier rows are kept
+    assert {(run["model"], run["test"]["macro_auroc"]) for run in written["replaced"]} == {
+        ("student", 0.8),
+        ("student_kd", 0.8),
+    }
+    ptbxl_distillation.main()  # recorded from its folder now: nothing runs
+    assert trained == ["lrhnet_all_0.1_I_s0"]
+    report = runs / "lrhnet_all_0.1_I_s0" / "report.json"
+    report.write_text(report.read_text().replace("0.9", "0.7"))  # its folder now holds another run
+    monkeypatch.setattr(sys, "argv", [*argv, "--resume"])
+    ptbxl_distillation.main()
+    assert trained == ["lrhnet_all_0.1_I_s0"] and "holds another run" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", [*argv, "--resume", "--rerun", "_I_s0$"])
+    ptbxl_distillation.main()  # train.py --resume would read the finished run back
+    assert trained == ["lrhnet_all_0.1_I_s0"] * 2
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [("runs", "pass the --runs it was trained in"), ("teacher", "add it to --rerun")],
+)
+def test_rerun_refuses_to_retrain_what_it_was_not_asked_to(tmp_path, monkeypatch, capsys, where, message):
+    import shutil
+    import sys
+
+    from benchmarks import ptbxl_distillation
+
+    trained, runs, out = [], tmp_path / "runs", tmp_path / "r.json"
+    monkeypatch.setattr(ptbxl_distillation, "run_cell", faked_training(runs, trained))
+    argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), "--seeds", "0", "--lead-sets", "I"]
+    argv += ["--only", "^lrhnet_all_0.1_I_s0$"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--runs", str(runs)])
+    ptbxl_distillation.main()
+    if where == "runs":  # a --runs that holds none of the recorded folders: every folder would look gone
+        argv += ["--runs", str(tmp_path / "elsewhere")]
+    else:  # the teacher's folder is gone too: it would be trained again though the pattern misses it
+        shutil.rmtree(runs / "teacher_all_1_s0")
+        argv += ["--runs", str(runs)]
+    before = out.read_text()
+    monkeypatch.setattr(sys, "argv", [*argv, "--resume", "--rerun", "lrhnet"])
+    with pytest.raises(SystemExit):
+        ptbxl_distillation.main()
+    assert message in capsys.readouterr().err
+    assert trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0"] and out.read_text() == before
