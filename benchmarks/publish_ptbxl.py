@@ -6,7 +6,7 @@ Reads the PTB-XL benchmark (``--results``, ``benchmarks/results/ptbxl_distillati
 run folders ``--runs``); trains nothing. Every choice is made on validation (fold 9) only, among
 rows with every seed of the benchmark:
 - per lead set (``--lead-sets``, default: the benchmark's), among the student rows of ``--fraction``
-  labels (default 1: every training label; plain, KD, MLKD, KD from the ensemble, carry weights,
+  labels (default 1: every training label; plain, KD, MLKD, KD from the ensemble, KD × T², carry weights,
   LiteHeart), the row with the best mean validation macro AUROC over seeds, then that row's seed
   with the best validation score;
 - the teacher: the 12-lead teacher (every training label) of the seed with the best validation score.
