@@ -397,12 +397,15 @@ def ptbxl_full(results):
 
 # The plain student that each row of the scarce-label table is paired with.
 PLAIN = ("student", "none")
-# The distilled rows of the scarce-label table, in its column order: (model, teacher kind) -> column title.
+# The other rows of the scarce-label table, each paired with the plain student, in its column order:
+# (model, teacher kind) -> column title.
 SCARCE_ROWS = {
     ("student_kd", "all"): "+ KD, teacher on all labels",
     ("student_kd_t2", "all"): "+ KD × T², teacher on all labels",
     ("student_kd", "ensemble"): "+ KD, ensemble of the seeds' teachers on all labels",
     ("student_kd", "same"): "+ KD, teacher on the same {fraction:.0%} labels",
+    ("liteheart_alone", "none"): "LiteHeart student alone, {fraction:.0%} labels",
+    ("liteheart", "all"): "+ LiteHeart terms, teacher on all labels",
 }
 
 

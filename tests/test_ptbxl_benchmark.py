@@ -417,6 +417,30 @@ def test_t2_rows_are_paired_with_default_kd_and_say_when_that_rests_on_fewer_see
     assert "seeds" not in plain and vs_kd.startswith("vs KD ") and vs_kd.endswith(" (1 of 2 seeds)")
 
 
+def test_liteheart_rows_are_paired_with_the_plain_lrhnet_student_and_its_terms_with_liteheart_alone(tmp_path):
+    from benchmarks.ptbxl_distillation import PTBXLResults, delta_cell
+
+    rng = np.random.default_rng(2)
+    labels = (rng.random((120, 2)) < 0.5).astype(float)
+    header = {"setting": "ptbxl", "command": "x", "commit": "x", "date": "x"}
+    results = PTBXLResults(str(tmp_path / "r.json"), header)
+    weights = {("student", "none"): 0.2, ("liteheart_alone", "none"): 0.4, ("liteheart", "all"): 0.6}
+    auroc = {}
+    for (model, teacher), weight in weights.items():
+        key = {"model": model, "leads": "I", "seed": 0, "fraction": 1.0, "teacher": teacher}
+        predicted = weight * labels + (1 - weight) * rng.random(labels.shape)
+        auroc[model] = macro_auroc(labels, predicted)
+        results.add_probabilities(key, predicted, labels)
+        test = {"macro_auroc": auroc[model], "per_class": {"auroc": {"NORM": 0.5}}}
+        results.add(**key, params=1, test=test, best_epoch=0, validation={"macro_auroc": 0.5})
+    rows = {row["model"]: row for row in results.summary()}
+    assert rows["liteheart_alone"]["paired_difference"][0] == pytest.approx(auroc["liteheart_alone"] - auroc["student"])
+    assert rows["liteheart"]["paired_difference"][0] == pytest.approx(auroc["liteheart"] - auroc["student"])
+    assert rows["liteheart"]["paired_vs_alone"][0] == pytest.approx(auroc["liteheart"] - auroc["liteheart_alone"])
+    plain, alone = delta_cell(rows["liteheart"]).split("; ")
+    assert alone.startswith("vs alone ") and "vs" not in plain
+
+
 def test_rerun_trains_the_matching_recorded_cells_again_when_their_rows_did_not_come_from_their_folder(
     tmp_path, monkeypatch, capsys
 ):
