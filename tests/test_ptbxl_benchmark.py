@@ -393,24 +393,33 @@ def test_the_ensemble_row_is_scored_from_one_prediction_per_split_and_counts_its
     assert row["test"]["macro_auroc"] == 0.5
 
 
-def test_t2_rows_are_paired_with_default_kd_and_say_when_that_rests_on_fewer_seeds(tmp_path):
-    from benchmarks.ptbxl_distillation import PTBXLResults, delta_cell
+def recorded_rows(tmp_path, seeds, fraction, rng):
+    """Results holding, for each ``{(model, teacher): recorded seeds}``, predictions that lean more on the
+    labels the later the row comes; returns ``(results, {(model, seed): test macro AUROC})``."""
+    from benchmarks.ptbxl_distillation import PTBXLResults
 
-    rng = np.random.default_rng(1)
     labels = (rng.random((120, 2)) < 0.5).astype(float)
     header = {"setting": "ptbxl", "command": "x", "commit": "x", "date": "x"}
     results = PTBXLResults(str(tmp_path / "r.json"), header)
-    weights = {("student", "none"): 0.2, ("student_kd", "all"): 0.4, ("student_kd_t2", "all"): 0.6}
-    predicted = {}
-    for (model, teacher), weight in weights.items():
-        for seed in (0, 1) if model != "student_kd" else (0,):  # default KD of seed 1 not recorded
-            key = {"model": model, "leads": "I", "seed": seed, "fraction": 0.1, "teacher": teacher}
-            predicted[model, seed] = weight * labels + (1 - weight) * rng.random(labels.shape)
-            results.add_probabilities(key, predicted[model, seed], labels)
-            test = {"macro_auroc": macro_auroc(labels, predicted[model, seed]), "per_class": {"auroc": {"NORM": 0.5}}}
+    auroc = {}
+    for weight, ((model, teacher), row_seeds) in zip((0.2, 0.4, 0.6), seeds.items()):
+        for seed in row_seeds:
+            key = {"model": model, "leads": "I", "seed": seed, "fraction": fraction, "teacher": teacher}
+            predicted = weight * labels + (1 - weight) * rng.random(labels.shape)
+            auroc[model, seed] = macro_auroc(labels, predicted)
+            results.add_probabilities(key, predicted, labels)
+            test = {"macro_auroc": auroc[model, seed], "per_class": {"auroc": {"NORM": 0.5}}}
             results.add(**key, params=1, test=test, best_epoch=0, validation={"macro_auroc": 0.5})
+    return results, auroc
+
+
+def test_t2_rows_are_paired_with_default_kd_and_say_when_that_rests_on_fewer_seeds(tmp_path):
+    from benchmarks.ptbxl_distillation import delta_cell
+
+    seeds = {("student", "none"): (0, 1), ("student_kd", "all"): (0,), ("student_kd_t2", "all"): (0, 1)}
+    results, auroc = recorded_rows(tmp_path, seeds, 0.1, np.random.default_rng(1))  # no default KD of seed 1
     (t2,) = [row for row in results.summary() if row["model"] == "student_kd_t2"]
-    gain = macro_auroc(labels, predicted["student_kd_t2", 0]) - macro_auroc(labels, predicted["student_kd", 0])
+    gain = auroc["student_kd_t2", 0] - auroc["student_kd", 0]
     assert t2["paired_vs_kd"][0] == pytest.approx(gain) and t2["paired_vs_kd_seeds"] == 1
     assert t2["paired_difference_seeds"] == 2
     plain, vs_kd = delta_cell(t2).split("; ")
@@ -418,27 +427,17 @@ def test_t2_rows_are_paired_with_default_kd_and_say_when_that_rests_on_fewer_see
 
 
 def test_liteheart_rows_are_paired_with_the_plain_lrhnet_student_and_its_terms_with_liteheart_alone(tmp_path):
-    from benchmarks.ptbxl_distillation import PTBXLResults, delta_cell
+    from benchmarks.ptbxl_distillation import delta_cell
 
-    rng = np.random.default_rng(2)
-    labels = (rng.random((120, 2)) < 0.5).astype(float)
-    header = {"setting": "ptbxl", "command": "x", "commit": "x", "date": "x"}
-    results = PTBXLResults(str(tmp_path / "r.json"), header)
-    weights = {("student", "none"): 0.2, ("liteheart_alone", "none"): 0.4, ("liteheart", "all"): 0.6}
-    auroc = {}
-    for (model, teacher), weight in weights.items():
-        key = {"model": model, "leads": "I", "seed": 0, "fraction": 1.0, "teacher": teacher}
-        predicted = weight * labels + (1 - weight) * rng.random(labels.shape)
-        auroc[model] = macro_auroc(labels, predicted)
-        results.add_probabilities(key, predicted, labels)
-        test = {"macro_auroc": auroc[model], "per_class": {"auroc": {"NORM": 0.5}}}
-        results.add(**key, params=1, test=test, best_epoch=0, validation={"macro_auroc": 0.5})
+    seeds = {("student", "none"): (0,), ("liteheart_alone", "none"): (0,), ("liteheart", "all"): (0,)}
+    results, auroc = recorded_rows(tmp_path, seeds, 1.0, np.random.default_rng(2))
     rows = {row["model"]: row for row in results.summary()}
-    assert rows["liteheart_alone"]["paired_difference"][0] == pytest.approx(auroc["liteheart_alone"] - auroc["student"])
-    assert rows["liteheart"]["paired_difference"][0] == pytest.approx(auroc["liteheart"] - auroc["student"])
-    assert rows["liteheart"]["paired_vs_alone"][0] == pytest.approx(auroc["liteheart"] - auroc["liteheart_alone"])
-    plain, alone = delta_cell(rows["liteheart"]).split("; ")
-    assert alone.startswith("vs alone ") and "vs" not in plain
+    alone, terms, plain = auroc["liteheart_alone", 0], auroc["liteheart", 0], auroc["student", 0]
+    assert rows["liteheart_alone"]["paired_difference"][0] == pytest.approx(alone - plain)
+    assert rows["liteheart"]["paired_difference"][0] == pytest.approx(terms - plain)
+    assert rows["liteheart"]["paired_vs_alone"][0] == pytest.approx(terms - alone)
+    from_plain, from_alone = delta_cell(rows["liteheart"]).split("; ")
+    assert from_alone.startswith("vs alone ") and "vs" not in from_plain
 
 
 def test_rerun_trains_the_matching_recorded_cells_again_when_their_rows_did_not_come_from_their_folder(
