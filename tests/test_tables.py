@@ -80,6 +80,22 @@ def test_the_scarce_label_table_says_when_a_column_has_fewer_seeds_than_its_plai
     assert any("one teacher per seed: 0.800 ± 0.010 (validation 0.850)" in line for line in lines)
 
 
+def test_the_scarce_label_table_shows_liteheart_with_its_differences_from_the_plain_student_and_from_alone(tmp_path):
+    import json
+
+    group = {"leads": "I", "fraction": 0.1, "runs": 3, "macro_auroc": [0.8, 0.01]}
+    plain = {**group, "model": "student", "teacher": "none"}
+    liteheart = {**group, "model": "liteheart", "teacher": "all", "paired_difference": [0.05, 0.03, 0.07]}
+    liteheart["paired_vs_alone"] = [0.02, 0.01, 0.03]
+    result = {"command": "x", "commit": "c", "date": "2026-12-02", "summary": [plain, liteheart]}
+    (tmp_path / "ptbxl_distillation.json").write_text(json.dumps(result))
+    lines = tables.ptbxl_scarce(str(tmp_path))
+    (header,) = [line for line in lines if line.startswith("| student leads |")]
+    assert "+ LiteHeart terms, teacher on all labels" in header and "LiteHeart student alone" not in header
+    differences = "+0.050 [+0.030, +0.070]; vs alone +0.020 [+0.010, +0.030]"
+    assert f"| I | 3 | 0.800 ± 0.010 | 0.800 ± 0.010 | {differences} |" in lines
+
+
 def test_the_full_label_table_shows_the_rows_recorded_with_their_paired_differences(tmp_path):
     import json
 
