@@ -370,13 +370,14 @@ FULL_LABEL_ROWS = {
 def ptbxl_full(results):
     """Students with every training label: per lead set, each row recorded so far with its paired
     difference from the plain student (columns without any row are left out)."""
-    from benchmarks.ptbxl_distillation import auroc_cell, delta_cell
+    from benchmarks.ptbxl_distillation import REFERENCES, auroc_cell, delta_cell
 
     result = load(results, "ptbxl_distillation.json")
     found, columns = rows_by_lead_set(result, 1.0, FULL_LABEL_ROWS)
+    paired = {key: key[0] in REFERENCES for key in columns}  # rows with a paired Δ get its column
     header = ["student leads", "seeds"]
     for key in columns:
-        header += [FULL_LABEL_ROWS[key]] + (["Δ [95 % CI]"] if key[1] != "none" else [])  # distilled: paired Δ
+        header += [FULL_LABEL_ROWS[key]] + (["Δ [95 % CI]"] if paired[key] else [])
     table = []
     for leads, rows in found.items():
         if not any(rows.values()):
@@ -387,7 +388,7 @@ def ptbxl_full(results):
             row = rows[key]
             partial = f" ({row['runs']} of {seeds} seeds so far)" if row and row["runs"] < seeds else ""
             line += [auroc_cell(row) + partial if row else ""]
-            line += [delta_cell(row) if row else ""] if key[1] != "none" else []
+            line += [delta_cell(row) if row else ""] if paired[key] else []
         table.append(line)
     teachers = teacher_scores(result["summary"])
     lines = [source_line("ptbxl_distillation.json", result), ""]
