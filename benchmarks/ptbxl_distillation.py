@@ -327,6 +327,8 @@ REFERENCES = {
     "liteheart_alone": {"paired_difference": ("student", "none")},
     "liteheart": {"paired_difference": ("student", "none"), "paired_vs_alone": ("liteheart_alone", "none")},
     "teacher_no_early_stop": {"paired_difference": ("teacher", "all")},
+    # the same leads read by a 2.2 M-weight network: what the student's size costs
+    "same_lead_ceiling": {"paired_difference": ("student", "none")},
 }
 
 

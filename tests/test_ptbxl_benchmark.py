@@ -440,6 +440,14 @@ def test_liteheart_rows_are_paired_with_the_plain_lrhnet_student_and_its_terms_w
     assert from_alone.startswith("vs alone ") and "vs" not in from_plain
 
 
+def test_the_same_lead_ceiling_is_paired_with_the_plain_student_of_its_seed(tmp_path):
+    seeds = {("student", "none"): (0, 1), ("same_lead_ceiling", "none"): (0, 1)}
+    results, auroc = recorded_rows(tmp_path, seeds, 1.0, np.random.default_rng(3))
+    (ceiling,) = [row for row in results.summary() if row["model"] == "same_lead_ceiling"]
+    gains = [auroc["same_lead_ceiling", seed] - auroc["student", seed] for seed in (0, 1)]
+    assert ceiling["paired_difference"][0] == pytest.approx(np.mean(gains))
+    assert ceiling["paired_difference"][1] <= ceiling["paired_difference"][0] <= ceiling["paired_difference"][2]
+
 def test_rerun_trains_the_matching_recorded_cells_again_when_their_rows_did_not_come_from_their_folder(
     tmp_path, monkeypatch, capsys
 ):

@@ -141,10 +141,11 @@ def test_the_full_label_table_gives_a_delta_column_to_every_row_with_a_paired_re
     group = {"leads": "I", "fraction": 1.0, "runs": 3, "macro_auroc": [0.8, 0.01]}
     summary = [{**group, "model": "student", "teacher": "none"}]
     summary.append({**group, "model": "liteheart_alone", "teacher": "none", "paired_difference": [-0.01, -0.02, 0.0]})
-    summary.append({**group, "model": "same_lead_ceiling", "teacher": "none"})
+    summary.append({**group, "model": "same_lead_ceiling", "teacher": "none", "paired_difference": [0.0, -0.01, 0.01]})
     result = {"command": "x", "commit": "c", "date": "2026-12-02", "summary": summary}
     (tmp_path / "ptbxl_distillation.json").write_text(json.dumps(result))
     lines = tables.ptbxl_full(str(tmp_path))
-    columns = "plain student | LiteHeart student alone | Δ [95 % CI] | same-lead SE-ResNet"
+    columns = "plain student | LiteHeart student alone | Δ [95 % CI] | same-lead SE-ResNet | Δ [95 % CI]"
     assert f"| student leads | seeds | {columns} |" in lines
-    assert "| I | 3 | 0.800 ± 0.010 | 0.800 ± 0.010 | -0.010 [-0.020, +0.000] | 0.800 ± 0.010 |" in lines
+    cells = "0.800 ± 0.010 | 0.800 ± 0.010 | -0.010 [-0.020, +0.000] | 0.800 ± 0.010 | +0.000 [-0.010, +0.010]"
+    assert f"| I | 3 | {cells} |" in lines
