@@ -448,6 +448,7 @@ def test_the_same_lead_ceiling_is_paired_with_the_plain_student_of_its_seed(tmp_
     assert ceiling["paired_difference"][0] == pytest.approx(np.mean(gains))
     assert ceiling["paired_difference"][1] <= ceiling["paired_difference"][0] <= ceiling["paired_difference"][2]
 
+
 def test_rerun_trains_the_matching_recorded_cells_again_when_their_rows_did_not_come_from_their_folder(
     tmp_path, monkeypatch, capsys
 ):
