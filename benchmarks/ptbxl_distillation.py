@@ -47,6 +47,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -356,7 +357,7 @@ class PTBXLResults(Results):
         super().__init__(path, header, resume, key=KEY, group=GROUP)
         self.predictions_path = os.path.splitext(path)[0] + "_predictions.json"
         self.predictions = {"labels": None, "runs": {}}
-        self.intervals = {}  # run ids of a group -> its paired difference (the bootstrap is slow)
+        self.intervals = {}  # the probabilities of a group's pairs -> its paired difference (the bootstrap is slow)
         self.replaced = []  # rows that newer runs of the same key replaced, kept with the date they were
         if resume and os.path.exists(self.predictions_path):
             with open(self.predictions_path) as handle:
@@ -467,9 +468,10 @@ class PTBXLResults(Results):
         kept = [(run, ours, theirs) for run, ours, theirs in kept if ours is not None and theirs is not None]
         if not kept:
             return None
-        key = (model, teacher, *sorted(self.run_id(run) for run, _, _ in kept))
+        pairs = [(self.labels(run), ours, theirs) for run, ours, theirs in kept]
+        # keyed by the pairs' values, so that a run recorded again (--rerun) is paired anew
+        key = hashlib.sha256(b"".join(np.asarray(part).tobytes() for pair in pairs for part in pair)).hexdigest()
         if key not in self.intervals:
-            pairs = [(self.labels(run), ours, theirs) for run, ours, theirs in kept]
             self.intervals[key] = paired_difference(pairs)
         return self.intervals[key], len(kept)
 

@@ -449,6 +449,20 @@ def test_the_same_lead_ceiling_is_paired_with_the_plain_student_of_its_seed(tmp_
     assert ceiling["paired_difference"][1] <= ceiling["paired_difference"][0] <= ceiling["paired_difference"][2]
 
 
+def test_a_row_recorded_again_is_paired_anew_in_the_same_results(tmp_path):
+    seeds = {("student", "none"): (0,), ("student_kd", "all"): (0,)}
+    rng = np.random.default_rng(4)
+    results, auroc = recorded_rows(tmp_path, seeds, 0.1, rng)
+    (before,) = [row for row in results.summary() if row["model"] == "student_kd"]
+    labels = np.asarray(results.predictions["labels"], float)
+    again = labels + rng.random(labels.shape)  # the KD student trained again: it ranks every label first
+    key = {"model": "student_kd", "leads": "I", "seed": 0, "fraction": 0.1, "teacher": "all"}
+    results.add_probabilities(key, again, labels)
+    (after,) = [row for row in results.summary() if row["model"] == "student_kd"]
+    assert before["paired_difference"][0] == pytest.approx(auroc["student_kd", 0] - auroc["student", 0])
+    assert after["paired_difference"][0] == pytest.approx(1.0 - auroc["student", 0])
+
+
 def test_rerun_trains_the_matching_recorded_cells_again_when_their_rows_did_not_come_from_their_folder(
     tmp_path, monkeypatch, capsys
 ):
