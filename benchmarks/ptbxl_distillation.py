@@ -470,7 +470,9 @@ class PTBXLResults(Results):
             return None
         pairs = [(self.labels(run), ours, theirs) for run, ours, theirs in kept]
         # keyed by the pairs' values, so that a run recorded again (--rerun) is paired anew
-        key = hashlib.sha256(b"".join(np.asarray(part).tobytes() for pair in pairs for part in pair)).hexdigest()
+        key = hashlib.sha256(
+            b"".join(repr(np.shape(part)).encode() + np.asarray(part).tobytes() for pair in pairs for part in pair)
+        ).hexdigest()
         if key not in self.intervals:
             self.intervals[key] = paired_difference(pairs)
         return self.intervals[key], len(kept)
