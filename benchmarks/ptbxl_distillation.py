@@ -357,7 +357,7 @@ class PTBXLResults(Results):
         super().__init__(path, header, resume, key=KEY, group=GROUP)
         self.predictions_path = os.path.splitext(path)[0] + "_predictions.json"
         self.predictions = {"labels": None, "runs": {}}
-        self.intervals = {}  # the probabilities of a group's pairs -> its paired difference (the bootstrap is slow)
+        self.intervals = {}  # a digest of a group's pairs (labels, both probabilities) -> its paired difference
         self.replaced = []  # rows that newer runs of the same key replaced, kept with the date they were
         if resume and os.path.exists(self.predictions_path):
             with open(self.predictions_path) as handle:
