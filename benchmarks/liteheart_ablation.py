@@ -9,7 +9,8 @@
 The student is always ``LiteHeartStudent`` on lead I. Variants (``--variants``):
   student       supervised on the labelled rows only (repeated so that an epoch has as many steps
                 as one pass over the unlabelled rows);
-  kd            softmax/Bernoulli logit KD (T = 7, T^2, weight 0.7) on labelled and unlabelled rows;
+  kd            softmax/Bernoulli logit KD (T = 7, weight 0.7; cinc2017 with T^2) on labelled and
+                unlabelled rows;
   liteheart     ``liteheart_terms``: KD + region-aware (1.0) + cross-layer MI (0.1) + pseudo-labels
                 (1.0, teacher, threshold 0.9) + weak/strong consistency (1.0), weak augmentation;
   no_kd, no_region, no_mi, no_pseudo, no_consistency: LiteHeart with that term's weight set to 0.
@@ -19,7 +20,9 @@ cinc2017: the stratified 80/10/10 split (seed 0) of the LRH-Net benchmark, 15 s 
     a width-0.25 SE-ResNet teacher on lead I; labelled fractions ``--fractions`` (default 0.1 and
     1) of the training split, drawn stratified per seed (``data_utils.splits.labeled_split``).
 ludb: classes with at least 20 records, 5-fold cross-validation as in the LRH-Net benchmark, 8 s
-    windows; per fold and seed a 12-lead width-0.25 SE-ResNet teacher; fraction 1.
+    windows; per fold and seed a 12-lead width-0.25 SE-ResNet teacher; fraction 1; at most 40 epochs
+    with ``train.py``'s defaults (cosine schedule, early stopping, no T^2, an online augmentation
+    that teacher and student share in place of LiteHeart's weak augmentation).
 Results are written after every run; ``--resume`` skips runs already in ``--out``; ``--models``
 keeps the cinc2017 teacher. ``--quick`` checks the script on a small subset with 1 epoch.
 """
@@ -31,7 +34,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from benchmarks.provenance import provenance  # noqa: E402
 from benchmarks.run_log import Results, saved_or_trained, train_and_score  # noqa: E402
-from benchmarks.settings import cinc2017_split, ludb_folds  # noqa: E402
+from benchmarks.settings import LUDB_EPOCHS, TRAIN_DEFAULTS, cinc2017_split, ludb_folds  # noqa: E402
+from data_utils.augment import Augmentation  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
 from data_utils.splits import labeled_split  # noqa: E402
 from liteheart import LiteHeartStudent  # noqa: E402
@@ -41,22 +45,27 @@ from lrhnet import LogitDistillation, SEResNet1D  # noqa: E402
 VARIANTS = ("student", "kd", "liteheart", *(f"no_{name}" for name in TERM_WEIGHTS))
 
 
-def variant_fit(variant, teacher, multilabel, pipeline, labeled, unlabeled, seed):
-    """``fit_network`` arguments for one variant (without the shared ones)."""
+def variant_fit(variant, teacher, multilabel, pipeline, labeled, unlabeled, seed, scale_t2=True):
+    """``fit_network`` arguments for one variant (without the shared ones). ``scale_t2`` multiplies
+    logit KD by T^2 (as the committed CinC 2017 results were made); when the pipeline augments, the
+    LiteHeart student reads the window the teacher reads, with no weak augmentation of its own."""
     if variant == "student":  # as many steps per epoch as the variants that also pass over the unlabelled rows
         return {"train_data": pipeline.train(labeled, 64, seed).repeat(max(1, round(len(unlabeled) / len(labeled))))}
     mixed = pipeline.semi_supervised(labeled, unlabeled, 64, seed=seed)
     if variant == "kd":
-        kd = LogitDistillation(0.7, mode="bernoulli" if multilabel else "softmax", scale_t2=True)
+        kd = LogitDistillation(0.7, mode="bernoulli" if multilabel else "softmax", scale_t2=scale_t2)
         return {"train_data": mixed, "teachers": [teacher], "terms": [kd], "supervised_weight": 0.3}
     switched_off = {variant[3:]: 0.0} if variant.startswith("no_") else {}
-    return {
+    fit = {
         "train_data": mixed,
         "teachers": [teacher],
-        "terms": liteheart_terms(multilabel=multilabel, scale_t2=True, **switched_off),  # as the committed results
+        "terms": liteheart_terms(multilabel=multilabel, scale_t2=scale_t2, **switched_off),
         "supervised_weight": 0.3,
         "distiller_class": SemiSupervisedDistiller,
     }
+    if pipeline.augmentation is not None:
+        fit["distiller_options"] = {"fs": pipeline.cache.fs, "weak_augmentation": False}
+    return fit
 
 
 def setting_name(fraction):
@@ -74,12 +83,15 @@ def pending(args, results, seed, fold=None):
     ]
 
 
-def run_variants(args, results, pipeline, split, classes, multilabel, teacher, seed, epochs, extra):
-    """Train and record the pending variants of one seed (and fold)."""
+def run_variants(
+    args, results, pipeline, split, classes, multilabel, teacher, seed, epochs, extra, scale_t2=True, **training
+):
+    """Train and record the pending variants of one seed (and fold); ``scale_t2`` as for
+    ``variant_fit``, ``training``: more ``fit_network`` arguments (LUDB: ``TRAIN_DEFAULTS``)."""
     for variant, fraction in pending(args, results, seed, extra.get("fold")):
         labeled, unlabeled = labeled_split(split["train"], pipeline.cache.labels, fraction, seed=seed)
         setting = setting_name(fraction)
-        fit = variant_fit(variant, teacher, multilabel, pipeline, labeled, unlabeled, seed)
+        fit = variant_fit(variant, teacher, multilabel, pipeline, labeled, unlabeled, seed, scale_t2)
         train_and_score(
             results,
             LiteHeartStudent(len(classes)),
@@ -94,6 +106,7 @@ def run_variants(args, results, pipeline, split, classes, multilabel, teacher, s
             "I",
             extra={**extra, "setting": setting, "labeled": len(labeled), "unlabeled": len(unlabeled)},
             **fit,
+            **training,
         )
 
 
@@ -124,10 +137,13 @@ def run_cinc2017(args, results):
 
 
 def run_ludb(args, results):
+    """Per fold and seed a 12-lead teacher, then the pending variants, with ``train.py``'s defaults
+    (``benchmarks.settings.TRAIN_DEFAULTS``, KD without T^2, one online augmentation of the window
+    teacher and student read)."""
     cache, splits = ludb_folds(args.data, quick=args.quick)
     classes, epochs = cache.classes, 1 if args.quick else args.epochs
+    pipeline = ECGPipeline(cache, 12, "I", window_seconds=8, augmentation=Augmentation())
     for fold, split in enumerate(splits):
-        pipeline = ECGPipeline(cache, 12, "I", window_seconds=8)
         for seed in args.seeds[: 1 if args.quick else None]:
             if not pending(args, results, seed, fold):
                 continue
@@ -144,8 +160,12 @@ def run_ludb(args, results):
                 "teacher",
                 "12",
                 extra={"fold": fold, "setting": "teacher"},
+                **TRAIN_DEFAULTS,
             )
-            run_variants(args, results, pipeline, split, classes, True, teacher, seed, epochs, {"fold": fold})
+            extra = {"fold": fold}
+            run_variants(
+                args, results, pipeline, split, classes, True, teacher, seed, epochs, extra, False, **TRAIN_DEFAULTS
+            )
 
 
 def main():
@@ -158,14 +178,16 @@ def main():
     parser.add_argument(
         "--fractions", type=float, nargs="+", default=None, help="labelled fractions (default: cinc2017 0.1 1, ludb 1)"
     )
-    parser.add_argument("--epochs", type=int, default=None, help="student epochs (default: cinc2017 10, ludb 20)")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help=f"student epochs (default: cinc2017 10, ludb {LUDB_EPOCHS} at most)"
+    )
     parser.add_argument("--teacher-epochs", type=int, default=12, help="cinc2017 teacher epochs")
     parser.add_argument("--models", help="cinc2017: folder to keep the teacher in")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     args.fractions = args.fractions or ([0.1, 1.0] if args.setting == "cinc2017" else [1.0])
-    args.epochs = args.epochs or (10 if args.setting == "cinc2017" else 20)
+    args.epochs = args.epochs or (10 if args.setting == "cinc2017" else LUDB_EPOCHS)
     header = {"setting": f"LiteHeart ablation, {args.setting}", **provenance(), "seeds": args.seeds}
     results = Results(
         args.out, header, resume=args.resume, key=("model", "setting", "seed", "fold"), group=("setting", "model")

@@ -9,7 +9,8 @@ cinc2017: one stratified 80/10/10 split (seed 0); a wide 1-lead SE-ResNet teache
     the same lead, distilled from the teacher first. Softmax KD with T^2 (single-label classes).
 ludb: classes with at least 20 records; 5-fold stratified cross-validation, 15 % of each training
     part for validation; per fold and seed a 12-lead teacher (width 0.25) and, for lead sets 1, 2
-    and 3, students, KD and MLKD (assistant: width-0.25 SE-ResNet on the student's leads).
+    and 3, students, KD and MLKD (assistant: width-0.25 SE-ResNet on the student's leads), trained
+    with ``train.py``'s defaults (``run_ludb``).
 synthetic: ``--records`` generated 10 s records (``benchmarks.settings.synthetic_split``), a
     12-lead width-0.25 teacher and a lead-I assistant trained once, then per seed the lead-I
     students as for cinc2017 (Bernoulli KD with T^2, multi-label) and the LiteHeart student with
@@ -29,10 +30,12 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 from benchmarks.liteheart_ablation import variant_fit  # noqa: E402
 from benchmarks.provenance import provenance  # noqa: E402
 from benchmarks.run_log import Results, saved_or_trained, train_and_score  # noqa: E402
-from benchmarks.settings import cinc2017_split, ludb_folds, synthetic_split  # noqa: E402
+from benchmarks.settings import LUDB_EPOCHS, TRAIN_DEFAULTS, cinc2017_split, ludb_folds, synthetic_split  # noqa: E402
+from data_utils.augment import Augmentation  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
 from liteheart import LiteHeartStudent  # noqa: E402
 from lrhnet import LogitDistillation, LRHNet, SEResNet1D, multilevel_terms  # noqa: E402
+from lrhnet.mlkd import PAPER_ALPHA  # noqa: E402
 
 LUDB_LEAD_SETS = {"1": ("I",), "2": ("I", "II"), "3": ("I", "II", "V2")}
 
@@ -132,99 +135,74 @@ def run_one_split(args, results, pipeline, split, classes, multilabel, teacher, 
                 )
 
 
-LUDB_KD = {"mode": "bernoulli", "scale_t2": True, "temperature": 7.0}  # as the committed lrhnet_ludb.json was made
+def ludb_rows():
+    """``(model, leads)`` of every row one fold and seed records."""
+    students = ("student", "student_kd", "assistant (KD from teacher)", "student_mlkd")
+    return [("teacher", "12")] + [(model, leads) for leads in LUDB_LEAD_SETS for model in students]
 
 
 def run_ludb(args, results):
+    """Per fold and seed, a 12-lead teacher (width 0.25), then per lead set the student, + KD, the
+    assistant and + MLKD, with ``train.py``'s defaults: at most ``--epochs``, the cosine schedule,
+    early stopping, KD without T^2 (alpha 0.3, T 7) and one online augmentation of the window both
+    networks read. A fold and seed whose rows are all in ``--out`` is skipped (``--resume``); one
+    recorded in part is trained again whole, as its rows need the same teacher."""
     cache, splits = ludb_folds(args.data, args.folds, args.quick)
-    kept = cache.classes
+    kept, k = cache.classes, len(cache.classes)
     results.header["classes"] = list(kept)
     epochs = 1 if args.quick else args.epochs
+    augmentation = Augmentation()
     for fold, split in enumerate(splits):
         for seed in args.seeds[: 1 if args.quick else None]:
-            teacher_pipeline = ECGPipeline(cache, 12, 12, window_seconds=8)
-            teacher = train_and_score(
-                results,
-                SEResNet1D(12, len(kept), width=0.25),
-                teacher_pipeline,
-                split,
-                kept,
-                True,
-                epochs,
-                seed,
-                "teacher",
-                "teacher",
-                "12",
-                extra={"fold": fold},
-            )
-            for name, leads in LUDB_LEAD_SETS.items():
-                pipeline = ECGPipeline(cache, 12, leads, window_seconds=8)
+            if all(results.has(model=model, leads=leads, seed=seed, fold=fold) for model, leads in ludb_rows()):
+                continue
+
+            def record(network, pipeline, view, name, leads, **fit):
                 extra = {"fold": fold}
-                train_and_score(
+                return train_and_score(
                     results,
-                    LRHNet(len(leads), len(kept)),
+                    network,
                     pipeline,
                     split,
                     kept,
                     True,
                     epochs,
                     seed,
-                    "student",
-                    "student",
+                    view,
                     name,
+                    leads,
                     extra,
+                    **TRAIN_DEFAULTS,
+                    **fit,
                 )
-                train_and_score(
-                    results,
-                    LRHNet(len(leads), len(kept)),
+
+            teacher_pipeline = ECGPipeline(cache, 12, 12, window_seconds=8, augmentation=augmentation)
+            teacher = record(SEResNet1D(12, k, width=0.25), teacher_pipeline, "teacher", "teacher", "12")
+            for name, leads in LUDB_LEAD_SETS.items():
+                pipeline = ECGPipeline(cache, 12, leads, window_seconds=8, augmentation=augmentation)
+                record(LRHNet(len(leads), k), pipeline, "student", "student", name)
+                distilled = {"teachers": [teacher], "supervised_weight": PAPER_ALPHA}
+                kd = LogitDistillation(1 - PAPER_ALPHA, mode="bernoulli")
+                record(LRHNet(len(leads), k), pipeline, "student", "student_kd", name, terms=[kd], **distilled)
+                assistant = record(
+                    SEResNet1D(len(leads), k, width=0.25, name="assistant"),
                     pipeline,
-                    split,
-                    kept,
-                    True,
-                    epochs,
-                    seed,
-                    "student",
-                    "student_kd",
-                    name,
-                    extra,
-                    teachers=[teacher],
-                    terms=[LogitDistillation(0.7, **LUDB_KD)],
-                    supervised_weight=0.3,
-                )
-                assistant = train_and_score(
-                    results,
-                    SEResNet1D(len(leads), len(kept), width=0.25, name="assistant"),
-                    pipeline,
-                    split,
-                    kept,
-                    True,
-                    epochs,
-                    seed,
                     "student",
                     "assistant (KD from teacher)",
                     name,
-                    extra,
-                    teachers=[teacher],
-                    terms=[LogitDistillation(0.7, name="kd_teacher1", **LUDB_KD)],
-                    supervised_weight=0.3,
+                    terms=[LogitDistillation(1 - PAPER_ALPHA, mode="bernoulli", name="kd_teacher1")],
+                    **distilled,
                 )
-                train_and_score(
-                    results,
-                    LRHNet(len(leads), len(kept)),
+                record(
+                    LRHNet(len(leads), k),
                     pipeline,
-                    split,
-                    kept,
-                    True,
-                    epochs,
-                    seed,
                     "student",
                     "student_mlkd",
                     name,
-                    extra,
                     teachers=[teacher, assistant],
-                    terms=multilevel_terms(**LUDB_KD),
+                    terms=multilevel_terms(mode="bernoulli"),
                     teacher_views=["teacher", "student"],
-                    supervised_weight=0.3,
+                    supervised_weight=PAPER_ALPHA,
                 )
 
 
@@ -238,7 +216,7 @@ def main():
     parser.add_argument("--records", type=int, default=3000, help="synthetic: records to generate (default: 3000)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
-        "--epochs", type=int, default=None, help="student epochs (default: cinc2017 15, ludb 20, synthetic 10)"
+        "--epochs", type=int, default=None, help="student epochs (default: cinc2017 15, ludb 40 at most, synthetic 10)"
     )
     parser.add_argument(
         "--teacher-epochs", type=int, default=12, help="cinc2017 and synthetic teacher and assistant epochs"
@@ -253,7 +231,7 @@ def main():
     args = parser.parse_args()
     if args.setting != "synthetic" and not args.data:
         parser.error(f"{args.setting} needs --data")
-    args.epochs = args.epochs or {"cinc2017": 15, "ludb": 20, "synthetic": 10}[args.setting]
+    args.epochs = args.epochs or {"cinc2017": 15, "ludb": LUDB_EPOCHS, "synthetic": 10}[args.setting]
     header = {"setting": args.setting, **provenance(), "seeds": args.seeds}
     results = Results(args.out, header, resume=args.resume)
     results.complete(SETTINGS[args.setting], args)

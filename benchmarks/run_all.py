@@ -52,8 +52,6 @@ BENCHMARKS = {
         "0",
         "1",
         "2",
-        "--epochs",
-        "15",
     ],
     "lrhnet_synthetic.json": ["-m", "benchmarks.lrhnet_distillation", "synthetic", "--seeds", "0", "1", "2"],
     "liteheart_cinc2017.json": [

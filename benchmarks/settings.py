@@ -22,6 +22,10 @@ def cinc2017_split(folder, quick=False):
     return dataset, cache, split
 
 
+LUDB_EPOCHS = 40  # at most: early stopping ends most runs sooner
+TRAIN_DEFAULTS = {"schedule": "cosine", "patience": 10}  # train.py's: cosine with warm-up, early stopping
+
+
 def ludb_folds(folder, folds=5, quick=False):
     """LUDB on 12 leads, classes with at least 20 records: ``(cache, splits)``.
 
