@@ -21,6 +21,9 @@ class Augmentation:
         wander: the wander's largest amplitude per lead.
         noise: the largest standard deviation of added Gaussian noise.
         shift_seconds: the window is rotated in time by up to this much either way.
+        invert: the chance that a window's sign is flipped, every lead at once (a handheld
+            recorder held the other way round); 0, the default, draws nothing for it, so runs
+            without it repeat exactly.
     """
 
     gain: float = 1.25
@@ -28,6 +31,11 @@ class Augmentation:
     wander: float = 0.3
     noise: float = 0.05
     shift_seconds: float = 0.5
+    invert: float = 0.0
+
+    def __post_init__(self):
+        if not 0 <= self.invert <= 1:
+            raise ValueError(f"invert is a probability in [0, 1], not {self.invert}")
 
     def apply(self, signals, fs, rng):
         """(B, W, L) float32 windows at ``fs`` Hz -> augmented copies of the same shape.
@@ -42,6 +50,8 @@ class Augmentation:
         wander = rng.uniform(0, self.wander, (batch, 1, leads)) * np.sin(2 * np.pi * frequency * t + phase)
         noise = rng.normal(size=signals.shape) * rng.uniform(0, self.noise, (batch, 1, 1))
         out = (signals * gain + wander + noise).astype(np.float32)
+        if self.invert > 0:
+            out *= np.where(rng.random((batch, 1, 1)) < self.invert, -1, 1).astype(np.float32)
         limit = int(round(self.shift_seconds * fs))
         for row, shift in enumerate(rng.integers(-limit, limit + 1, batch)):
             out[row] = np.roll(out[row], shift, axis=0)

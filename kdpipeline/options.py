@@ -14,6 +14,11 @@ DEFAULT_DATA = "synthetic:n=2000,fs=100,seconds=10,seed=0"
 DEFAULT_DATA_LABELED_FRACTION = 0.1
 MIN_FS = 25.0  # below this an ECG loses its QRS complexes
 MIN_WINDOW_SAMPLES = 64  # the teacher halves the time axis five times
+CLASS_BALANCE_POWERS = {
+    "none": None,
+    "sqrt": 0.5,
+    "full": 1.0,
+}  # --class-balance: data_utils.splits.class_balanced_draw
 TERM_FLAGS = {
     "kd": ("logit distillation", 0.7),
     "feature": ("LRH-Net feature (hint) distillation between the last stages", 0.0),
@@ -122,6 +127,21 @@ def build_parser():
         default=True,
         help="randomly scale, shift and add baseline wander and noise to training windows; teacher and student read "
         "the same augmented window (default: on)",
+    )
+    model.add_argument(
+        "--augment-invert",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="with --augment, flip the sign of a training window (every lead) with probability P, as a handheld "
+        "recorder held the other way round records (default: 0)",
+    )
+    model.add_argument(
+        "--class-balance",
+        choices=tuple(CLASS_BALANCE_POWERS),
+        default="none",
+        help="draw labelled training rows by class: full draws every class about equally often, sqrt in "
+        "proportion to the square root of its count, none cycles the rows as they are (default: none)",
     )
     model.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     model.add_argument(
@@ -253,6 +273,7 @@ def parse_args(argv=None):
         "teacher_width",
         "supervised_weight",
         "beat_weight",
+        "augment_invert",
         *(f"{name}_weight" for name in TERM_FLAGS),
         *(("int8_tolerance",) if args.int8_tolerance is not None else ()),
     )
@@ -297,6 +318,11 @@ def parse_args(argv=None):
             "term weights must be non-negative",
         ),
         (lambda: args.teacher_width > 0, "--teacher-width must be positive"),
+        (lambda: 0 <= args.augment_invert <= 1, f"--augment-invert must lie in [0, 1], not {args.augment_invert}"),
+        (
+            lambda: args.augment or args.augment_invert == 0,
+            "--augment-invert flips augmented windows: drop --no-augment",
+        ),
         (
             lambda: args.kd_class_weights == "uniform" or (args.method == "lrhnet" and "student" in args.stages),
             "--kd-class-weights carry weighs LRH-Net's KD by the plain student's validation AUROC: it needs --method "

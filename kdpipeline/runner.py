@@ -115,7 +115,7 @@ def build_context(args):
         args.student_leads,
         args.window_seconds,
         demographics=args.demographics,
-        augmentation=Augmentation() if args.augment else None,
+        augmentation=Augmentation(invert=args.augment_invert) if args.augment else None,
         beats=args.method == "liteheart" and args.region_weight > 0 and args.beat_weight > 0,
     )
     summary = dataset.summary()
@@ -191,6 +191,8 @@ FLAGS_BEFORE_THEY_EXISTED = {
     "augment": False,
     "teacher_labels": "same",
     "beat_weight": 0.0,
+    "augment_invert": 0.0,
+    "class_balance": "none",
     "kd_class_weights": "uniform",
     "precision": "float32",
     "evaluation_stride": "one window",

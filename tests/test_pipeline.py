@@ -74,6 +74,23 @@ def test_augmentation_by_hand():
     np.testing.assert_array_equal(changed, Augmentation().apply(signals, 100.0, np.random.default_rng(1)))
 
 
+def test_inversion_flips_whole_windows():
+    """``invert=1``: every window negated, every lead at once; ``invert=0.5``: some windows, each
+    either kept or negated whole; a probability outside [0, 1] is refused."""
+    signals = np.random.default_rng(0).normal(size=(64, 200, 2)).astype(np.float32)
+    still = dict(gain=1.0, wander=0.0, noise=0.0, shift_seconds=0.0)
+    np.testing.assert_array_equal(
+        Augmentation(**still, invert=1.0).apply(signals, 100.0, np.random.default_rng(1)), -signals
+    )
+    half = Augmentation(**still, invert=0.5).apply(signals, 100.0, np.random.default_rng(1))
+    flipped = [np.array_equal(row, -plain) for row, plain in zip(half, signals)]
+    assert all(f or np.array_equal(row, plain) for f, row, plain in zip(flipped, half, signals))
+    assert 10 < sum(flipped) < 54
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="invert is a probability"):
+            Augmentation(invert=bad)
+
+
 def test_augmented_training_windows_are_shared_by_both_views_and_seeded(challenge_cache):
     """Teacher and student read the same augmented window; evaluation and ``augment=False`` are not augmented."""
     _, cache = challenge_cache

@@ -54,6 +54,9 @@ def report(out):
         (["--method", "liteheart", "--demographics"], "--demographics is for --method lrhnet"),
         (["--patience", "-1"], "--patience must be 0 (off)"),
         (["--lr-schedule", "linear"], "invalid choice"),
+        (["--augment-invert", "1.5"], "--augment-invert must lie in [0, 1]"),
+        (["--no-augment", "--augment-invert", "0.5"], "drop --no-augment"),
+        (["--class-balance", "half"], "invalid choice"),
     ],
 )
 def test_bad_flags_give_an_argparse_error(flags, message):
