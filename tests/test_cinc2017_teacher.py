@@ -5,8 +5,9 @@ import os
 import subprocess
 import sys
 
-from benchmarks import cinc2017_teacher
 from conftest import ROOT
+
+from benchmarks import cinc2017_teacher
 
 
 def args(**changes):
