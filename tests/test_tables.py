@@ -149,3 +149,26 @@ def test_the_full_label_table_gives_a_delta_column_to_every_row_with_a_paired_re
     assert f"| student leads | seeds | {columns} |" in lines
     cells = "0.800 ± 0.010 | 0.800 ± 0.010 | -0.010 [-0.020, +0.000] | 0.800 ± 0.010 | +0.000 [-0.010, +0.010]"
     assert f"| I | 3 | {cells} |" in lines
+
+
+def test_paired_over_runs_pairs_by_seed_and_fold_as_computed_by_hand():
+    """Differences 0.1, 0.2 and 0.3 on the three shared (seed, fold) pairs: mean +0.200, an interval
+    inside [+0.100, +0.300]; a run without a partner is left out; no pairs at all: an empty cell."""
+    from benchmarks.tables import paired_over_runs
+
+    def run(model, seed, fold, auroc):
+        return {"model": model, "seed": seed, "fold": fold, "test": {"macro_auroc": auroc}}
+
+    result = {
+        "runs": [
+            *(run("student", seed, fold, 0.5) for seed, fold in ((0, 0), (0, 1), (1, 0))),
+            run("student_kd", 0, 0, 0.6),
+            run("student_kd", 0, 1, 0.7),
+            run("student_kd", 1, 0, 0.8),
+            run("student_kd", 2, 0, 0.99),  # no plain student of seed 2
+        ]
+    }
+    cell = paired_over_runs(result, {"model": "student_kd"}, {"model": "student"})
+    mean, low, high = (float(x) for x in cell.replace("[", "").replace("]", "").replace(",", "").split())
+    assert mean == pytest.approx(0.2) and 0.1 <= low < mean < high <= 0.3
+    assert paired_over_runs(result, {"model": "student_mlkd"}, {"model": "student"}) == ""
