@@ -4,12 +4,14 @@
         --out benchmarks/results/cinc2017_teacher.json
 
 Each variant is one ``train.py --stages teacher`` run per seed on lead I of CinC 2017, on the
-stratified 80/10/10 split of seed 0 that the published students use: a width-0.5 SE-ResNet with
+stratified 80/10/10 split of that seed (seed 0: the split of the published students): a width-0.5 SE-ResNet with
 ``train.py``'s defaults (at most 40 epochs, cosine schedule with warm-up, early stopping after 10
 epochs without a better validation CinC 2017 F1, the best epoch restored, online augmentation),
 100 Hz and 15 s windows, plus the variant's flags (``VARIANTS``). Records longer than a window are
 scored by averaging windows every half window. A recipe is chosen on the validation F1 alone; the
-test F1 is recorded beside it and never used to choose.
+test F1 is recorded beside it and never used to choose. A teacher of another rate or window
+(``fs300``, ``window30``) can only teach students that read the same: choosing one changes the
+students' recipe too.
 
 Runs go to ``--runs/<variant>_s<seed>`` and resume (a finished run is read, a killed one continues);
 rows already in ``--out`` are kept with ``--resume``. ``--only REGEX`` keeps the variants whose name
@@ -31,8 +33,6 @@ RECIPE = {"--fs": "100", "--window-seconds": "15", "--teacher-width": "0.5", "--
 QUICK = {"--window-seconds": "5", "--teacher-width": "0.125", "--epochs": "1"}
 VARIANTS = {  # name -> train.py flags added to (or replacing those of) RECIPE
     "defaults": {},
-    "balance_sqrt": {"--class-balance": "sqrt"},
-    "balance_full": {"--class-balance": "full"},
     "invert": {"--augment-invert": "0.5"},
     "fs300": {"--fs": "300"},
     "window30": {"--window-seconds": "30"},

@@ -164,7 +164,18 @@ def run_ludb(args, results):
             )
             extra = {"fold": fold}
             run_variants(
-                args, results, pipeline, split, classes, True, teacher, seed, epochs, extra, False, **TRAIN_DEFAULTS
+                args,
+                results,
+                pipeline,
+                split,
+                classes,
+                True,
+                teacher,
+                seed,
+                epochs,
+                extra,
+                scale_t2=False,
+                **TRAIN_DEFAULTS,
             )
 
 

@@ -216,7 +216,10 @@ def main():
     parser.add_argument("--records", type=int, default=3000, help="synthetic: records to generate (default: 3000)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
-        "--epochs", type=int, default=None, help="student epochs (default: cinc2017 15, ludb 40 at most, synthetic 10)"
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"student epochs (default: cinc2017 15, ludb {LUDB_EPOCHS} at most, synthetic 10)",
     )
     parser.add_argument(
         "--teacher-epochs", type=int, default=12, help="cinc2017 and synthetic teacher and assistant epochs"

@@ -99,28 +99,3 @@ def labeled_split(indices, y, fraction, seed=0):
         return indices, indices[:0]
     part = iterative_stratification(np.asarray(y)[indices], (fraction, 1 - fraction), seed)
     return indices[part == 0], indices[part == 1]
-
-
-def class_balanced_draw(indices, y, size, power, seed=0):
-    """``size`` rows of ``indices`` drawn with replacement, rare classes more often than their share.
-
-    A row's chance is proportional to ``count ** -power`` of its rarest positive class among
-    ``indices`` (rows with no positive class count as one more class): ``power`` 1 draws every class
-    about equally often, 0.5 in proportion to the square root of its count, 0 uniformly.
-
-    Args:
-        indices: int array of record positions.
-        y: the full (N, K) label matrix (one-hot for single-label data).
-        size: how many rows to draw.
-        power: in [0, 1].
-    Returns:
-        (size,) int array of rows of ``indices``.
-    """
-    if not 0 <= power <= 1:
-        raise ValueError(f"power must lie in [0, 1], not {power}")
-    indices = np.asarray(indices)
-    positive = np.asarray(y)[indices] > 0.5
-    groups = np.concatenate([positive, ~positive.any(axis=1, keepdims=True)], axis=1)  # (n, K + 1)
-    counts = groups.sum(axis=0).astype(float)
-    chance = np.where(groups, np.maximum(counts, 1.0) ** -power, 0.0).max(axis=1)
-    return np.random.default_rng(seed).choice(indices, size=size, p=chance / chance.sum())

@@ -14,11 +14,6 @@ DEFAULT_DATA = "synthetic:n=2000,fs=100,seconds=10,seed=0"
 DEFAULT_DATA_LABELED_FRACTION = 0.1
 MIN_FS = 25.0  # below this an ECG loses its QRS complexes
 MIN_WINDOW_SAMPLES = 64  # the teacher halves the time axis five times
-CLASS_BALANCE_POWERS = {
-    "none": None,
-    "sqrt": 0.5,
-    "full": 1.0,
-}  # --class-balance: data_utils.splits.class_balanced_draw
 TERM_FLAGS = {
     "kd": ("logit distillation", 0.7),
     "feature": ("LRH-Net feature (hint) distillation between the last stages", 0.0),
@@ -135,13 +130,6 @@ def build_parser():
         metavar="P",
         help="with --augment, flip the sign of a training window (every lead) with probability P, as a handheld "
         "recorder held the other way round records (default: 0)",
-    )
-    model.add_argument(
-        "--class-balance",
-        choices=tuple(CLASS_BALANCE_POWERS),
-        default="none",
-        help="draw labelled training rows by class: full draws every class about equally often, sqrt in "
-        "proportion to the square root of its count, none cycles the rows as they are (default: none)",
     )
     model.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     model.add_argument(

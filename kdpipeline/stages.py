@@ -8,9 +8,7 @@ import dataclasses
 
 import numpy as np
 
-from data_utils.splits import class_balanced_draw
 from kdpipeline.divergence import StopOnNaN
-from kdpipeline.options import CLASS_BALANCE_POWERS
 from kdpipeline.report import source_commit
 from lrhnet.efficiency import trainable_parameters
 from lrhnet.recipes import fit_network, score_on_test
@@ -63,18 +61,13 @@ def training_batches(ctx, kind):
     training split (``batches_per_epoch``), whatever share of it is labelled.
 
     Labelled rows alone are cycled to as many rows as the training split holds, then shuffled, so a
-    plain student with 10 % of the labels takes as many steps as a distilled one; with
-    ``--class-balance`` they are drawn by class instead (``data_utils.splits.class_balanced_draw``). With unlabelled
+    plain student with 10 % of the labels takes as many steps as a distilled one. With unlabelled
     rows (labels NaN), each batch of ``--batch-size`` holds labelled rows in their training-split
     proportion (at least one) and unlabelled rows for the rest; an epoch is one pass over the
     unlabelled rows.
     """
     args = ctx.args
     labeled, unlabeled = training_rows(ctx, kind)
-    power = CLASS_BALANCE_POWERS[args.class_balance]
-    if power is not None:  # labelled rows drawn by class, as many as cycled or mixed below
-        size = len(labeled) if len(unlabeled) else len(ctx.split["train"])
-        labeled = class_balanced_draw(labeled, ctx.cache.labels, size, power, seed=args.seed)
     if len(unlabeled) == 0:
         return ctx.pipeline.train(np.resize(labeled, len(ctx.split["train"])), args.batch_size, args.seed)
     share = labeled_per_batch(args.batch_size, len(labeled), len(unlabeled))

@@ -23,8 +23,8 @@ def test_a_variant_adds_to_or_replaces_the_recipe_flags_and_quick_shrinks_the_ru
     assert command.count("--fs") == 1 and flag(command, "--fs") == "300" and flag(command, "--epochs") == "40"
     assert flag(command, "--stages") == "teacher" and flag(command, "--out") == os.path.join("runs/t", "fs300_s2")
     assert flag(command, "--data") == "cinc2017:data/cinc" and flag(command, "--seed") == "2"
-    balanced = cinc2017_teacher.train_command(args(), "balance_sqrt", 0)
-    assert flag(balanced, "--class-balance") == "sqrt" and flag(balanced, "--fs") == "100"
+    inverted = cinc2017_teacher.train_command(args(), "invert", 0)
+    assert flag(inverted, "--augment-invert") == "0.5" and flag(inverted, "--fs") == "100"
     quick = cinc2017_teacher.train_command(args(quick=True), "window30", 0)
     assert flag(quick, "--epochs") == "1" and flag(quick, "--window-seconds") == "30"
 

@@ -218,32 +218,6 @@ def test_every_network_takes_about_one_pass_of_the_training_split_per_epoch(cont
             assert sum(len(labels) - count for labels, count in zip(batches, labelled)) == len(context.unlabeled)
 
 
-@pytest.mark.parametrize("fraction", [1.0, 0.5])
-def test_class_balance_draws_rare_classes_more_often_in_as_many_batches(context, fraction):
-    """``--class-balance full``: the labelled rows of an epoch are drawn by class, so the rarest
-    class of the labelled rows is seen more often than when they are cycled; the batches stay as
-    many (one pass's worth) and unlabelled rows are untouched."""
-    from data_utils.splits import labeled_split
-    from kdpipeline.stages import batches_per_epoch, training_batches
-
-    context.args.batch_size = 16
-    context.labeled, context.unlabeled = labeled_split(context.split["train"], context.cache.labels, fraction, seed=0)
-    counts = context.cache.labels[context.labeled].sum(axis=0)
-    rare = int(np.argmin(np.where(counts > 0, counts, np.inf)))
-
-    def epoch():
-        batches = [labels.numpy() for _, labels in training_batches(context, "distilled")]
-        assert len(batches) == batches_per_epoch(context, "distilled")
-        labels = np.concatenate(batches)
-        return labels[np.isfinite(labels).all(axis=1)], int((~np.isfinite(labels).all(axis=1)).sum())
-
-    cycled, unlabelled = epoch()
-    context.args.class_balance = "full"
-    balanced, unlabelled_balanced = epoch()
-    assert len(balanced) == len(cycled) and unlabelled_balanced == unlabelled == len(context.unlabeled)
-    assert balanced[:, rare].mean() > 1.5 * cycled[:, rare].mean()
-
-
 def test_resuming_a_run_made_before_the_scarce_label_rule_is_refused_and_one_with_all_labels_is_not(tmp_path):
     """A fraction-1 run made before --teacher-labels and --augment resumes with --no-augment (the
     teacher's labels cannot differ); a fraction-0.5 run made before the batching rule does not."""

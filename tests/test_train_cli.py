@@ -56,7 +56,6 @@ def report(out):
         (["--lr-schedule", "linear"], "invalid choice"),
         (["--augment-invert", "1.5"], "--augment-invert must lie in [0, 1]"),
         (["--no-augment", "--augment-invert", "0.5"], "drop --no-augment"),
-        (["--class-balance", "half"], "invalid choice"),
     ],
 )
 def test_bad_flags_give_an_argparse_error(flags, message):
