@@ -221,24 +221,36 @@ def check_resume(args, config):
         )
 
 
-def teacher_source(path):
-    """``data.teacher_from`` of the report: the ``--teacher-from`` file (relative path) and, when the
-    run that trained it reported beside it (``<run>/models/teacher.keras``), what it learned from."""
-    source = {"file": os.path.relpath(path)}
+def teacher_run_report(path):
+    """The report of the run that trained ``path`` when it sits in that run (``<run>/models/teacher.keras``
+    beside ``<run>/report.json``), else None: a teacher from elsewhere is known by its file alone."""
     report = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), "report.json")
     try:
         with open(report) as handle:
             earlier = json.load(handle)
-        source["learned_from"] = earlier["models"]["teacher"]["learned_from"]
-        source["teacher_labels"] = earlier["data"].get("teacher_labels")
+        return earlier if "learned_from" in earlier["models"]["teacher"] else None
     except (OSError, ValueError, KeyError, TypeError):
-        pass  # a teacher from elsewhere: its file is all we know
+        return None
+
+
+def teacher_source(path):
+    """``data.teacher_from`` of the report: the ``--teacher-from`` file (relative path) and, from the report of
+    the run that trained it (``teacher_run_report``), what it learned from and its validation score."""
+    source = {"file": os.path.relpath(path)}
+    earlier = teacher_run_report(path)
+    if earlier is not None:
+        teacher = earlier["models"]["teacher"]
+        source["learned_from"] = teacher["learned_from"]
+        source["teacher_labels"] = earlier.get("data", {}).get("teacher_labels")
+        if "selection" in teacher:
+            source["validation"] = teacher["selection"]
     return source
 
 
-def check_teacher(path, num_leads, num_classes, demographics):
+def check_teacher(path, num_leads, num_classes, demographics, fs, window_seconds):
     """Refuse a ``--teacher-from`` network that does not read ``num_leads`` leads (with age and sex when
-    ``demographics``) and give ``num_classes`` classes."""
+    ``demographics``) and give ``num_classes`` classes, or, when the report of the run that trained it is
+    beside it, that was trained at another sampling rate or window length than ``fs`` and ``window_seconds``."""
     from lrhnet.saving import load_network
 
     try:
@@ -258,6 +270,14 @@ def check_teacher(path, num_leads, num_classes, demographics):
             f"train.py: error: --teacher-from {path} was built {'with' if not demographics else 'without'} age and "
             f"sex inputs; this run has {'--demographics' if demographics else 'no --demographics'}"
         )
+    earlier = teacher_run_report(path)
+    config = earlier.get("config", {}) if earlier else {}
+    for flag, key, wanted in (("--fs", "fs", fs), ("--window-seconds", "window_seconds", window_seconds)):
+        if key in config and float(config[key]) != float(wanted):
+            raise SystemExit(
+                f"train.py: error: --teacher-from {path} was trained with {flag} {config[key]:g} (its run's "
+                f"report.json); this run has {flag} {wanted:g}: pass the same value, or a teacher trained with it"
+            )
 
 
 def save_teacher(paths, destination, multilabel):
@@ -285,7 +305,14 @@ def run(args):
     context, data = build_context(args)  # every input is checked before the run folder is touched
     if args.teacher_from:
         for path in args.teacher_from:
-            check_teacher(path, len(args.teacher_leads), len(context.classes), args.demographics)
+            check_teacher(
+                path,
+                len(args.teacher_leads),
+                len(context.classes),
+                args.demographics,
+                args.fs,
+                args.window_seconds,
+            )
         sources = [teacher_source(path) for path in args.teacher_from]
         data["teacher_from"] = sources[0] if len(sources) == 1 else sources
     try:

@@ -348,6 +348,7 @@ def test_lrhnet_distils_on_the_records_whose_labels_the_students_lack(tmp_path):
     assert reused.returncode == 0, reused.stderr[-3000:]
     source = report(out + "2")["data"]["teacher_from"]
     assert source["learned_from"] == {"labelled": train_records, "unlabelled": 0} and source["teacher_labels"] == "all"
+    assert source["validation"] == final["models"]["teacher"]["selection"]  # how well it did, as its run chose it
     copy = os.path.join(out + "2", "models", "teacher.keras")  # the second run's copy of the same teacher
     ensemble = train(*TINY, "--stages", "distill", "--teacher-from", teacher, copy, "--out", out + "3")
     assert ensemble.returncode == 0, ensemble.stderr[-3000:]
@@ -386,17 +387,28 @@ def test_the_runner_turns_a_nan_loss_into_an_error_naming_the_stage(tmp_path, mo
         runner.run(parse_args([*TINY, "--stages", "teacher", "--out", str(tmp_path / "run")]))
 
 
-def test_a_teacher_built_without_age_and_sex_is_refused_for_a_run_with_demographics(tmp_path):
+def test_a_teacher_is_refused_when_it_reads_other_inputs_than_the_run(tmp_path):
     from kdpipeline.runner import check_teacher
     from lrhnet import SEResNet1D
 
-    path = str(tmp_path / "teacher.keras")
+    path = str(tmp_path / "models" / "teacher.keras")
+    os.makedirs(os.path.dirname(path))
     teacher = SEResNet1D(12, 5, width=0.125)
     teacher(teacher.example_inputs())
     teacher.save(path)
-    check_teacher(path, 12, 5, demographics=False)
+    check_teacher(path, 12, 5, False, 100.0, 10.0)  # a loose file: its rate and window are unknown
     with pytest.raises(SystemExit, match="built without age and sex inputs; this run has --demographics"):
-        check_teacher(path, 12, 5, demographics=True)
+        check_teacher(path, 12, 5, True, 100.0, 10.0)
+    with pytest.raises(SystemExit, match="reads 12 leads and gives 5 classes; this run needs 1 leads"):
+        check_teacher(path, 1, 5, False, 100.0, 10.0)
+    report = {"models": {"teacher": {"learned_from": {}}}, "config": {"fs": 100.0, "window_seconds": 10.0}}
+    with open(tmp_path / "report.json", "w") as handle:  # the report of the run that trained it
+        json.dump(report, handle)
+    check_teacher(path, 12, 5, False, 100, 10)
+    with pytest.raises(SystemExit, match="trained with --fs 100 .*this run has --fs 300"):
+        check_teacher(path, 12, 5, False, 300.0, 10.0)
+    with pytest.raises(SystemExit, match="trained with --window-seconds 10 .*this run has --window-seconds 15"):
+        check_teacher(path, 12, 5, False, 100.0, 15.0)
 
 
 def test_one_teacher_file_is_recorded_as_a_string_so_runs_made_before_ensembles_still_resume(tmp_path):
