@@ -39,7 +39,12 @@ from data_utils.augment import Augmentation  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
 from data_utils.splits import labeled_split  # noqa: E402
 from liteheart import LiteHeartStudent  # noqa: E402
-from liteheart.semi_supervised import TERM_WEIGHTS, SemiSupervisedDistiller, liteheart_terms  # noqa: E402
+from liteheart.semi_supervised import (  # noqa: E402
+    TERM_WEIGHTS,
+    SemiSupervisedDistiller,
+    distiller_options,
+    liteheart_terms,
+)
 from lrhnet import LogitDistillation, SEResNet1D  # noqa: E402
 
 VARIANTS = ("student", "kd", "liteheart", *(f"no_{name}" for name in TERM_WEIGHTS))
@@ -56,16 +61,14 @@ def variant_fit(variant, teacher, multilabel, pipeline, labeled, unlabeled, seed
         kd = LogitDistillation(0.7, mode="bernoulli" if multilabel else "softmax", scale_t2=scale_t2)
         return {"train_data": mixed, "teachers": [teacher], "terms": [kd], "supervised_weight": 0.3}
     switched_off = {variant[3:]: 0.0} if variant.startswith("no_") else {}
-    fit = {
+    return {
         "train_data": mixed,
         "teachers": [teacher],
         "terms": liteheart_terms(multilabel=multilabel, scale_t2=scale_t2, **switched_off),
         "supervised_weight": 0.3,
         "distiller_class": SemiSupervisedDistiller,
+        "distiller_options": distiller_options(pipeline),
     }
-    if pipeline.augmentation is not None:
-        fit["distiller_options"] = {"fs": pipeline.cache.fs, "weak_augmentation": False}
-    return fit
 
 
 def setting_name(fraction):

@@ -23,7 +23,18 @@ def cinc2017_split(folder, quick=False):
 
 
 LUDB_EPOCHS = 40  # at most: early stopping ends most runs sooner
-TRAIN_DEFAULTS = {"schedule": "cosine", "patience": 10}  # train.py's: cosine with warm-up, early stopping
+
+
+def train_defaults():
+    """``fit_network``'s ``schedule`` and ``patience`` as ``train.py`` sets them without flags (read from its
+    parser, so the benchmarks follow when its defaults change)."""
+    from kdpipeline.options import build_parser
+
+    parser = build_parser()
+    return {"schedule": parser.get_default("lr_schedule"), "patience": parser.get_default("patience") or None}
+
+
+TRAIN_DEFAULTS = train_defaults()
 
 
 def ludb_folds(folder, folds=5, quick=False):

@@ -232,11 +232,10 @@ def distill_stage(ctx):
         "rows": "distilled",
     }
     if args.method == "liteheart":
-        from liteheart.semi_supervised import SemiSupervisedDistiller
+        from liteheart.semi_supervised import SemiSupervisedDistiller, distiller_options
 
         fit["distiller_class"] = SemiSupervisedDistiller
-        # with --augment the pipeline augments the window both networks read; no student-only weak augmentation
-        fit["distiller_options"] = {"fs": ctx.cache.fs, "weak_augmentation": not args.augment}
+        fit["distiller_options"] = distiller_options(ctx.pipeline)
         return {"liteheart": train_and_record(ctx, build_student(ctx, "liteheart"), "liteheart", **fit)}
     entry = train_and_record(ctx, build_student(ctx, "student_kd"), "student_kd", **fit)
     if ctx.kd_class_weights is not None:

@@ -122,6 +122,13 @@ class SemiSupervisedDistiller(Distiller):
         return logs
 
 
+def distiller_options(pipeline):
+    """``SemiSupervisedDistiller`` options for batches of ``pipeline`` (a ``data_utils.ECGPipeline``): its
+    sampling rate, and no weak augmentation of the student's own when the pipeline augments the window
+    that teacher and student both read."""
+    return {"fs": pipeline.cache.fs, "weak_augmentation": pipeline.augmentation is None}
+
+
 class PseudoLabels(DistillationTerm):
     """Confident predictions on unlabelled rows as hard targets for the strongly augmented student.
 

@@ -7,6 +7,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from data_utils import STANDARD_LEADS, Preprocessing, open_dataset
+from data_utils.augment import Augmentation
 from data_utils.cache import build_cache
 from data_utils.pipeline import ECGPipeline
 from data_utils.splits import labeled_split
@@ -15,6 +16,7 @@ from liteheart.semi_supervised import (
     AugmentationConsistency,
     PseudoLabels,
     SemiSupervisedDistiller,
+    distiller_options,
     liteheart_terms,
     strong_augment,
     weak_augment,
@@ -158,6 +160,14 @@ def test_semi_supervised_batches_put_labelled_rows_first(tmp_path):
     )  # fully labelled: plain batches
     with pytest.raises(ValueError, match="at least one labelled row"):
         pipeline.semi_supervised(np.arange(0), np.arange(40))
+
+
+def test_the_student_augments_on_its_own_only_when_the_pipeline_does_not(tmp_path):
+    cache = cached(open_dataset("synthetic:n=8,fs=100,seconds=6,seed=1"), tmp_path)
+    plain = ECGPipeline(cache, 12, "I", window_seconds=4)
+    shared = ECGPipeline(cache, 12, "I", window_seconds=4, augmentation=Augmentation())
+    assert distiller_options(plain) == {"fs": cache.fs, "weak_augmentation": True}
+    assert distiller_options(shared) == {"fs": cache.fs, "weak_augmentation": False}
 
 
 @pytest.mark.slow  # the default run stays under 15 minutes on a slower CPU; `python -m pytest -m slow`
