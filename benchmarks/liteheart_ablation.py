@@ -23,7 +23,8 @@ ludb: classes with at least 20 records, 5-fold cross-validation as in the LRH-Ne
     windows; per fold and seed a 12-lead width-0.25 SE-ResNet teacher; fraction 1; at most 40 epochs
     with ``train.py``'s defaults (cosine schedule, early stopping, no T^2, an online augmentation
     that teacher and student share in place of LiteHeart's weak augmentation).
-Results are written after every run; ``--resume`` skips runs already in ``--out``; ``--models``
+Results are written after every run; ``--resume`` skips runs already in ``--out`` (an existing ``--out`` is
+refused without it, and with it when recorded with another recipe); ``--models``
 keeps the cinc2017 teacher. ``--quick`` checks the script on a small subset with 1 epoch.
 """
 
@@ -33,7 +34,7 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from benchmarks.provenance import provenance  # noqa: E402
-from benchmarks.run_log import Results, saved_or_trained, train_and_score  # noqa: E402
+from benchmarks.run_log import Results, check_out, saved_or_trained, train_and_score  # noqa: E402
 from benchmarks.settings import LUDB_EPOCHS, TRAIN_DEFAULTS, cinc2017_split, ludb_folds  # noqa: E402
 from data_utils.augment import Augmentation  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
@@ -182,6 +183,16 @@ def run_ludb(args, results):
             )
 
 
+def recipe(args):
+    """What decides a setting's numbers besides the seeds and variants, stored in ``--out`` so that
+    ``--resume`` adds to rows of the same recipe only."""
+    if args.setting == "ludb":
+        training = {**TRAIN_DEFAULTS, "augmentation": Augmentation().as_dict(), "t2": False}
+    else:
+        training = {"teacher_epochs": args.teacher_epochs, "t2": True}
+    return {"epochs": args.epochs, **training, "terms": TERM_WEIGHTS}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("setting", choices=("cinc2017", "ludb"))
@@ -202,7 +213,9 @@ def main():
     args = parser.parse_args()
     args.fractions = args.fractions or ([0.1, 1.0] if args.setting == "cinc2017" else [1.0])
     args.epochs = args.epochs or (10 if args.setting == "cinc2017" else LUDB_EPOCHS)
+    check_out(parser, args, recipe(args))
     header = {"setting": f"LiteHeart ablation, {args.setting}", **provenance(), "seeds": args.seeds}
+    header["recipe"] = recipe(args)
     results = Results(
         args.out, header, resume=args.resume, key=("model", "setting", "seed", "fold"), group=("setting", "model")
     )

@@ -16,7 +16,8 @@ synthetic: ``--records`` generated 10 s records (``benchmarks.settings.synthetic
     students as for cinc2017 (Bernoulli KD with T^2, multi-label) and the LiteHeart student with
     every LiteHeart term (``liteheart_terms``, as in the LiteHeart ablation).
 Results are written after every run to ``--out`` (JSON) and a Markdown table beside it.
-``--resume`` keeps the runs already in ``--out`` and skips them; ``--models DIR`` saves the
+``--resume`` keeps the runs already in ``--out`` and skips them (an existing ``--out`` is refused without it, and
+with it when the file was recorded with another recipe: epochs, schedule, KD, augmentation); ``--models DIR`` saves the
 teacher and assistant of cinc2017 or synthetic there and reloads them on a later call, so seeds
 can be added run by run. ``--quick`` trains 1 epoch on a small subset to check the script.
 """
@@ -29,7 +30,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from benchmarks.liteheart_ablation import variant_fit  # noqa: E402
 from benchmarks.provenance import provenance  # noqa: E402
-from benchmarks.run_log import Results, saved_or_trained, train_and_score  # noqa: E402
+from benchmarks.run_log import Results, check_out, saved_or_trained, train_and_score  # noqa: E402
 from benchmarks.settings import LUDB_EPOCHS, TRAIN_DEFAULTS, cinc2017_split, ludb_folds, synthetic_split  # noqa: E402
 from data_utils.augment import Augmentation  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
@@ -206,6 +207,18 @@ def run_ludb(args, results):
                 )
 
 
+def recipe(args):
+    """What decides a setting's numbers besides the seeds, stored in ``--out`` so that ``--resume`` adds to
+    rows of the same recipe only."""
+    if args.setting == "ludb":
+        kd = {"alpha": PAPER_ALPHA, "temperature": 7.0, "t2": False}
+        shared = {**TRAIN_DEFAULTS, "augmentation": Augmentation().as_dict(), "folds": args.folds}
+        return {"epochs": args.epochs, "kd": kd, **shared}
+    kd = {"alpha": 0.3, "temperature": 7.0, "t2": True}
+    sizes = {"records": args.records} if args.setting == "synthetic" else {}
+    return {"epochs": args.epochs, "teacher_epochs": args.teacher_epochs, "kd": kd, **sizes}
+
+
 SETTINGS = {"cinc2017": run_cinc2017, "ludb": run_ludb, "synthetic": run_synthetic}
 
 
@@ -235,7 +248,8 @@ def main():
     if args.setting != "synthetic" and not args.data:
         parser.error(f"{args.setting} needs --data")
     args.epochs = args.epochs or {"cinc2017": 15, "ludb": LUDB_EPOCHS, "synthetic": 10}[args.setting]
-    header = {"setting": args.setting, **provenance(), "seeds": args.seeds}
+    check_out(parser, args, recipe(args))
+    header = {"setting": args.setting, **provenance(), "seeds": args.seeds, "recipe": recipe(args)}
     results = Results(args.out, header, resume=args.resume)
     results.complete(SETTINGS[args.setting], args)
 

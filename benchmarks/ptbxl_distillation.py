@@ -30,14 +30,14 @@ Each run's test probabilities are kept beside the results (``*_predictions.json`
 ``paired_difference`` can give each distilled row's gain over its plain student (the same seed,
 fraction and labelled records) with a 95 % bootstrap interval over test records.
 ``--resume`` keeps the rows recorded in ``--out`` (of the same ``--data`` kind) and skips their
-cells; without it they are recorded anew, and a part of the plan (``--only``, ``--cells``) is
-refused on an existing ``--out``. Either way each ``train.py`` call resumes its run folder: a
-finished run is read, not trained again (a new ``--runs`` trains afresh), and a killed one
-continues from its last epoch. ``--rerun REGEX`` (with ``--resume``) trains the matching recorded
-cells again when their rows did not come from their present run folder (moved away, say after their
-teacher was trained again; a folder stopped mid-training is continued); a row replaced by another
-network is kept under ``replaced``. It refuses a ``--runs`` that is not the folder the rows came from
-and a teacher that would be trained again without matching it.
+cells; without it an existing ``--out`` is refused (its rows would be lost). Either way each
+``train.py`` call resumes its run folder: a finished run is read, not trained again (a new
+``--runs`` trains afresh), and a killed one continues from its last epoch. ``--rerun REGEX`` (with
+``--resume``) trains the matching recorded cells again when their rows did not come from their
+present run folder (moved away, say after their teacher was trained again; a folder stopped
+mid-training is continued); a row replaced by another network is kept under ``replaced``. It refuses
+a ``--runs`` that is not the folder the rows came from and a teacher that would be trained again
+without matching it.
 ``--only REGEX`` keeps the cells whose name matches (a teacher they need that is not trained yet
 is trained first) and ``--cells`` a prefix of those (``--list`` prints them); ``--quick`` checks the
 script in a few minutes (1 epoch, seed 0, the first 3 cells).
@@ -755,8 +755,8 @@ def main():
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         parser.error(f"--out {args.out}: its folder does not exist")
     setting = "synthetic" if is_synthetic(args.data) else "ptbxl"
-    if os.path.exists(args.out) and not args.resume and (args.only or args.cells):
-        parser.error(f"--out {args.out} exists: a part of the plan (--only, --cells) keeps its rows only with --resume")
+    if os.path.exists(args.out) and not args.resume:
+        parser.error(f"--out {args.out} exists: pass --resume to add to its rows, or choose another --out")
     if os.path.exists(args.out) and args.resume:
         with open(args.out) as handle:
             recorded = json.load(handle)

@@ -8,6 +8,7 @@ from benchmarks import liteheart_ablation, lrhnet_distillation
 from benchmarks.run_log import Results
 from benchmarks.settings import TRAIN_DEFAULTS
 from data_utils import STANDARD_LEADS, Preprocessing, open_dataset
+from data_utils.augment import Augmentation
 from data_utils.cache import build_cache
 from liteheart.semi_supervised import SemiSupervisedDistiller
 from lrhnet.terms import LogitDistillation
@@ -88,3 +89,32 @@ def test_ludb_liteheart_variants_drop_t2_and_weak_augmentation(ludb_setting, tmp
     assert not any(getattr(term, "scale_t2", False) for term in calls["liteheart"]["terms"])
     assert calls["liteheart"]["distiller_class"] is SemiSupervisedDistiller
     assert calls["liteheart"]["distiller_options"] == {"fs": 100.0, "weak_augmentation": False}
+
+
+@pytest.mark.parametrize("module", [lrhnet_distillation, liteheart_ablation])
+def test_an_existing_out_is_kept_unless_resumed_with_the_same_recipe(module, tmp_path, monkeypatch, capsys):
+    import json
+    import sys
+
+    out = tmp_path / "ludb.json"
+    ran = []
+    monkeypatch.setattr(Results, "complete", lambda self, run, args: ran.append(args.epochs) or self.write())
+    call = ["benchmark", "ludb", "--data", "ludb", "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", call)
+    module.main()  # a new file, its recipe in the header
+    written = out.read_text()
+    recipe = json.loads(written)["recipe"]
+    assert recipe["epochs"] == module.LUDB_EPOCHS and recipe["augmentation"] == json.loads(
+        json.dumps(Augmentation().as_dict())
+    )
+    for flags, message in (
+        ([], "exists: pass --resume to add to its rows"),
+        (["--resume", "--epochs", "7"], "was recorded with recipe"),
+    ):
+        monkeypatch.setattr(sys, "argv", call + flags)
+        with pytest.raises(SystemExit):
+            module.main()
+        assert message in capsys.readouterr().err and out.read_text() == written
+    monkeypatch.setattr(sys, "argv", call + ["--resume"])
+    module.main()  # the same recipe: resumed
+    assert ran == [module.LUDB_EPOCHS] * 2

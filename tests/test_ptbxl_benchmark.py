@@ -283,7 +283,8 @@ def test_only_runs_the_matching_cells_after_the_teachers_they_need(tmp_path, mon
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--only", "^teacher_all_1_s0$"], "keeps its rows only with --resume"),
+        (["--only", "^teacher_all_1_s0$"], "exists: pass --resume to add to its rows"),
+        ([], "exists: pass --resume to add to its rows"),
         (["--resume", "--data", "synthetic"], "holds ptbxl results; --data is synthetic"),
         (["--resume", "--only", "no_such_cell"], "matches no cell"),
         (["--resume", "--only", "("], "not a regular expression"),
