@@ -152,23 +152,23 @@ def test_the_full_label_table_gives_a_delta_column_to_every_row_with_a_paired_re
 
 
 def test_paired_over_runs_pairs_by_seed_and_fold_as_computed_by_hand():
-    """Differences 0.1, 0.2 and 0.3 on the three shared (seed, fold) pairs: mean +0.200, an interval
-    inside [+0.100, +0.300]; a run without a partner is left out; no pairs at all: an empty cell."""
+    """Pairs (seed, fold) with differences +0.1, +0.3 (fold 0), +0.2, +0.4 (fold 1), +0.6 (fold 2);
+    a run without a partner is left out. The fold means +0.2, +0.3, +0.6 have mean 0.3667 and
+    standard error sqrt(0.04333 / 3) = 0.1202; t(0.975, 2) = 4.3027: 0.3667 -/+ 0.5171. One fold
+    alone: its mean without an interval; no pairs: an empty cell."""
     from benchmarks.tables import paired_over_runs
 
     def run(model, seed, fold, auroc):
         return {"model": model, "seed": seed, "fold": fold, "test": {"macro_auroc": auroc}}
 
-    result = {
-        "runs": [
-            *(run("student", seed, fold, 0.5) for seed, fold in ((0, 0), (0, 1), (1, 0))),
-            run("student_kd", 0, 0, 0.6),
-            run("student_kd", 0, 1, 0.7),
-            run("student_kd", 1, 0, 0.8),
-            run("student_kd", 2, 0, 0.99),  # no plain student of seed 2
-        ]
-    }
-    cell = paired_over_runs(result, {"model": "student_kd"}, {"model": "student"})
-    mean, low, high = (float(x) for x in cell.replace("[", "").replace("]", "").replace(",", "").split())
-    assert mean == pytest.approx(0.2) and 0.1 <= low < mean < high <= 0.3
+    differences = {(0, 0): 0.1, (1, 0): 0.3, (0, 1): 0.2, (1, 1): 0.4, (0, 2): 0.6}
+    plain = [run("student", seed, fold, 0.3) for seed, fold in differences]
+    kd = [run("student_kd", seed, fold, 0.3 + d) for (seed, fold), d in differences.items()]
+    result = {"runs": plain + kd + [run("student_kd", 2, 0, 0.99)]}  # no plain student of seed 2
+    assert paired_over_runs(result, {"model": "student_kd"}, {"model": "student"}) == "+0.367 [-0.150, +0.884]"
+    one_fold = {"runs": [r for r in result["runs"] if r["fold"] == 0]}
+    assert paired_over_runs(one_fold, {"model": "student_kd"}, {"model": "student"}) == "+0.200"
     assert paired_over_runs(result, {"model": "student_mlkd"}, {"model": "student"}) == ""
+    unfolded = {"runs": [{**r, "seed": (r["seed"], r["fold"]), "fold": None} for r in plain + kd]}
+    # five pairs counted one by one: mean 0.32, sd 0.1924, standard error 0.0860, t(0.975, 4) = 2.7764
+    assert paired_over_runs(unfolded, {"model": "student_kd"}, {"model": "student"}) == "+0.320 [+0.081, +0.559]"
