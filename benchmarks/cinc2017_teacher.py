@@ -34,6 +34,7 @@ QUICK = {"--window-seconds": "5", "--teacher-width": "0.125", "--epochs": "1"}
 VARIANTS = {  # name -> train.py flags added to (or replacing those of) RECIPE
     "defaults": {},
     "invert": {"--augment-invert": "0.5"},
+    "balance_sqrt": {"--class-balance": "sqrt"},
     "fs300": {"--fs": "300"},
     "window30": {"--window-seconds": "30"},
 }

@@ -67,7 +67,18 @@ class ECGPipeline:
     def num_classes(self):
         return len(self.cache.classes)
 
-    def train(self, indices, batch_size=64, seed=0, view=None, unlabeled=False, drop_remainder=False, augment=True):
+    def train(
+        self,
+        indices,
+        batch_size=64,
+        seed=0,
+        view=None,
+        unlabeled=False,
+        drop_remainder=False,
+        augment=True,
+        weights=None,
+        rows_per_epoch=None,
+    ):
         """Shuffled batches with one random crop per record per epoch (reproducible for a seed).
 
         Args:
@@ -75,32 +86,53 @@ class ECGPipeline:
             view: None (both views in a dict), ``"teacher"`` or ``"student"``.
             unlabeled: replace labels by NaN.
             augment: apply the pipeline's ``augmentation`` (if it has one).
+            weights: None (every row once per epoch), or one non-negative chance per row of
+                ``indices`` (``data_utils.splits.class_balance_weights``): each epoch then draws
+                ``rows_per_epoch`` rows (default ``len(indices)``) with replacement in proportion to
+                them, a new draw every epoch.
         """
         indices = self._check_indices(indices)
-        rows = tf.data.Dataset.from_tensor_slices(indices)
-        rows = rows.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
+        if weights is None:
+            rows = tf.data.Dataset.from_tensor_slices(indices)
+            rows = rows.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
+        else:
+            rows = weighted_rows(indices, weights, rows_per_epoch or len(indices), seed)
         draws = tf.data.Dataset.random(seed=seed)
         batches = tf.data.Dataset.zip((rows, draws)).batch(batch_size, drop_remainder=drop_remainder)
         load = self._loader(random_crop=True, unlabeled=unlabeled, augment=augment)
         return self._finish(batches.map(load, num_parallel_calls=tf.data.AUTOTUNE), view)
 
     def semi_supervised(
-        self, labeled, unlabeled, batch_size=64, unlabeled_batch_size=None, seed=0, view=None, labeled_batch_size=None
+        self,
+        labeled,
+        unlabeled,
+        batch_size=64,
+        unlabeled_batch_size=None,
+        seed=0,
+        view=None,
+        labeled_batch_size=None,
+        labeled_weights=None,
     ):
         """Batches of labelled rows followed by unlabelled rows (labels NaN), for semi-supervised training.
 
         One epoch is one pass over ``unlabeled`` (``unlabeled_batch_size`` rows per batch, default
         ``batch_size``), the labelled rows cycling alongside (``labeled_batch_size`` per batch,
-        default ``batch_size``; never more than there are); with no unlabelled rows it is
-        ``train(labeled)``. ``data_utils.splits.labeled_split`` makes the two index sets from a
-        labelled fraction. Returns a ``tf.data.Dataset`` like ``train``.
+        default ``batch_size``; never more than there are; drawn by ``labeled_weights`` as ``train``
+        draws by ``weights``, when given); with no unlabelled rows it is ``train(labeled)``.
+        ``data_utils.splits.labeled_split`` makes the two index sets from a labelled fraction.
+        Returns a ``tf.data.Dataset`` like ``train``.
         """
         if len(unlabeled) == 0:
-            return self.train(labeled, batch_size, seed, view)
+            return self.train(labeled, batch_size, seed, view, weights=labeled_weights)
         if len(labeled) == 0:
             raise ValueError("semi-supervised batches need at least one labelled row")
         labeled_batches = self.train(
-            labeled, min(labeled_batch_size or batch_size, len(labeled)), seed, view=None, drop_remainder=True
+            labeled,
+            min(labeled_batch_size or batch_size, len(labeled)),
+            seed,
+            view=None,
+            drop_remainder=True,
+            weights=labeled_weights,
         ).repeat()
         unlabeled_batches = self.train(
             unlabeled, unlabeled_batch_size or batch_size, seed + 1, view=None, unlabeled=True
@@ -222,6 +254,29 @@ class ECGPipeline:
             return inputs[view], labels
 
         return dataset.map(select).prefetch(tf.data.AUTOTUNE)
+
+
+ROW_SEED_OFFSET = 1_000_003  # weighted row draws and crop draws of one seed come from different streams
+
+
+def weighted_rows(indices, weights, count, seed):
+    """A dataset of ``count`` rows of ``indices`` drawn with replacement in proportion to ``weights``,
+    a new draw each time it is iterated (each epoch), the same sequence of draws for a seed."""
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != indices.shape or not np.all(np.isfinite(weights)) or weights.min() < 0 or weights.sum() <= 0:
+        raise ValueError(f"weights must be {len(indices)} finite non-negative chances, one per row, not all 0")
+    if int(count) < 1:
+        raise ValueError(f"rows_per_epoch must be a positive count, not {count}")
+    cdf = tf.constant(np.cumsum(weights) / weights.sum())
+    table = tf.constant(indices)
+
+    def pick(value):
+        uniform = tf.cast(value % 2**32, tf.float64) / 2**32
+        position = tf.searchsorted(cdf, tf.reshape(uniform, [1]), side="right")[0]
+        return tf.gather(table, tf.minimum(position, len(indices) - 1))
+
+    draws = tf.data.Dataset.random(seed=seed + ROW_SEED_OFFSET, rerandomize_each_iteration=True)
+    return draws.take(int(count)).map(pick)
 
 
 def aggregate_windows(probabilities, records):

@@ -99,3 +99,24 @@ def labeled_split(indices, y, fraction, seed=0):
         return indices, indices[:0]
     part = iterative_stratification(np.asarray(y)[indices], (fraction, 1 - fraction), seed)
     return indices[part == 0], indices[part == 1]
+
+
+def class_balance_weights(y, power):
+    """Per-row chances that draw rare classes more often than their share of ``y``.
+
+    A row's chance is ``count ** -power`` of its rarest positive class among the rows of ``y`` (rows
+    with no positive class count as one more class): ``power`` 1 draws every class about equally
+    often, 0.5 each class in proportion to the square root of its count, 0 every row alike.
+
+    Args:
+        y: (n, K) labels of the rows to draw from (one-hot for single-label data).
+        power: in [0, 1].
+    Returns:
+        (n,) float array of positive chances (not normalised).
+    """
+    if not 0 <= power <= 1:
+        raise ValueError(f"power must lie in [0, 1], not {power}")
+    positive = np.asarray(y) > 0.5
+    groups = np.concatenate([positive, ~positive.any(axis=1, keepdims=True)], axis=1)  # (n, K + 1)
+    counts = groups.sum(axis=0).astype(float)
+    return np.where(groups, np.maximum(counts, 1.0) ** -power, 0.0).max(axis=1)

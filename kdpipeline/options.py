@@ -12,6 +12,8 @@ DEFAULT_DATA = "synthetic:n=2000,fs=100,seconds=10,seed=0"
 # Without --data, the demonstration run: students see labels on a tenth of the training records, the
 # teacher on all of them, the setting where distillation pays.
 DEFAULT_DATA_LABELED_FRACTION = 0.1
+# --class-balance: the power of data_utils.splits.class_balance_weights (a row's chance ~ count ** -power)
+CLASS_BALANCE_POWERS = {"none": None, "sqrt": 0.5, "full": 1.0}
 MIN_FS = 25.0  # below this an ECG loses its QRS complexes
 MIN_WINDOW_SAMPLES = 64  # the teacher halves the time axis five times
 TERM_FLAGS = {
@@ -130,6 +132,14 @@ def build_parser():
         metavar="P",
         help="with --augment, flip the sign of a training window (every lead) with probability P, as a handheld "
         "recorder held the other way round records (default: 0)",
+    )
+    model.add_argument(
+        "--class-balance",
+        choices=tuple(CLASS_BALANCE_POWERS),
+        default="none",
+        help="draw the labelled training rows of each epoch anew, with replacement, rare classes more often: sqrt "
+        "in proportion to the square root of each class's count, full every class about equally often; none "
+        "passes over them as they are (default: none)",
     )
     model.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     model.add_argument(

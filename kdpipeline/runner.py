@@ -192,6 +192,7 @@ FLAGS_BEFORE_THEY_EXISTED = {
     "teacher_labels": "same",
     "beat_weight": 0.0,
     "augment_invert": 0.0,
+    "class_balance": "none",
     "kd_class_weights": "uniform",
     "precision": "float32",
     "evaluation_stride": "one window",

@@ -8,7 +8,9 @@ import dataclasses
 
 import numpy as np
 
+from data_utils.splits import class_balance_weights
 from kdpipeline.divergence import StopOnNaN
+from kdpipeline.options import CLASS_BALANCE_POWERS
 from kdpipeline.report import source_commit
 from lrhnet.efficiency import trainable_parameters
 from lrhnet.recipes import fit_network, score_on_test
@@ -61,14 +63,20 @@ def training_batches(ctx, kind):
     training split (``batches_per_epoch``), whatever share of it is labelled.
 
     Labelled rows alone are cycled to as many rows as the training split holds, then shuffled, so a
-    plain student with 10 % of the labels takes as many steps as a distilled one. With unlabelled
+    plain student with 10 % of the labels takes as many steps as a distilled one (with
+    ``--class-balance``, as many rows are drawn anew each epoch, rare classes more often). With unlabelled
     rows (labels NaN), each batch of ``--batch-size`` holds labelled rows in their training-split
     proportion (at least one) and unlabelled rows for the rest; an epoch is one pass over the
     unlabelled rows.
     """
     args = ctx.args
     labeled, unlabeled = training_rows(ctx, kind)
+    power = CLASS_BALANCE_POWERS[args.class_balance]
+    weights = None if power is None else class_balance_weights(ctx.cache.labels[labeled], power)
     if len(unlabeled) == 0:
+        if weights is not None:
+            size = len(ctx.split["train"])
+            return ctx.pipeline.train(labeled, args.batch_size, args.seed, weights=weights, rows_per_epoch=size)
         return ctx.pipeline.train(np.resize(labeled, len(ctx.split["train"])), args.batch_size, args.seed)
     share = labeled_per_batch(args.batch_size, len(labeled), len(unlabeled))
     return ctx.pipeline.semi_supervised(
@@ -78,6 +86,7 @@ def training_batches(ctx, kind):
         unlabeled_batch_size=args.batch_size - share,
         seed=args.seed,
         labeled_batch_size=share,
+        labeled_weights=weights,
     )
 
 

@@ -68,3 +68,14 @@ def test_an_existing_results_file_is_never_overwritten_without_resume(tmp_path):
     )
     assert result.returncode == 2 and "pass --resume" in result.stderr
     assert json.loads(out.read_text()) == {"calls": [], "rows": []}
+
+
+def test_every_variant_is_a_train_py_command_that_parses(tmp_path):
+    from kdpipeline.options import parse_args
+
+    (tmp_path / "cinc").mkdir()
+    folder = args(data=str(tmp_path / "cinc"), runs=str(tmp_path / "runs"))
+    for variant in cinc2017_teacher.VARIANTS:
+        parsed = parse_args(cinc2017_teacher.train_command(folder, variant, 0)[1:])
+        assert parsed.stages == ["teacher"] and parsed.teacher_width == 0.5
+    assert parse_args(cinc2017_teacher.train_command(folder, "balance_sqrt", 0)[1:]).class_balance == "sqrt"

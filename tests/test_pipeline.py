@@ -84,6 +84,19 @@ def test_the_default_augmentation_draws_are_pinned():
     assert out.astype(np.float64).sum() == pytest.approx(-94.2422, abs=1e-3)
 
 
+def test_weighted_rows_follow_their_chances_and_are_drawn_anew_each_epoch():
+    from data_utils.pipeline import weighted_rows
+
+    rows = weighted_rows(np.array([5, 7, 9]), [1.0, 0.0, 3.0], 4000, seed=0)
+    first, second = (np.array([int(row) for row in rows]) for _ in range(2))
+    assert len(first) == 4000 and set(first) == {5, 9}  # a row of chance 0 is never drawn
+    assert np.mean(first == 9) == pytest.approx(0.75, abs=0.03) and not np.array_equal(first, second)
+    np.testing.assert_array_equal(first, [int(row) for row in weighted_rows(np.array([5, 7, 9]), [1, 0, 3], 4000, 0)])
+    for bad in ([1.0, 2.0], [1.0, -1.0, 1.0], [0.0, 0.0, 0.0], [1.0, np.nan, 1.0]):
+        with pytest.raises(ValueError, match="finite non-negative chances"):
+            weighted_rows(np.array([5, 7, 9]), bad, 10, seed=0)
+
+
 def test_inversion_flips_whole_windows():
     """``invert=1``: every window negated, every lead at once; ``invert=0.5``: some windows, each
     either kept or negated whole; a probability outside [0, 1] is refused."""

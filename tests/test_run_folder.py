@@ -218,6 +218,32 @@ def test_every_network_takes_about_one_pass_of_the_training_split_per_epoch(cont
             assert sum(len(labels) - count for labels, count in zip(batches, labelled)) == len(context.unlabeled)
 
 
+def test_class_balance_draws_the_labelled_rows_anew_each_epoch_rare_classes_more_often(context):
+    """``--class-balance``: an epoch still holds as many rows as the training split, drawn anew each
+    epoch (two epochs differ; the batches of a seed repeat), and the rarest class fills more of them
+    than with ``none`` (its share of the split), more so with ``full`` than with ``sqrt``."""
+    from kdpipeline.stages import batches_per_epoch, training_batches
+
+    context.args.batch_size = 16
+    train = context.split["train"]
+    context.labeled, context.unlabeled = train, train[:0]
+    labels = context.cache.labels[train]
+    rarest = int(np.argmin(np.where(labels.sum(axis=0) > 0, labels.sum(axis=0), len(train))))
+    shares = []
+    for balance in ("none", "sqrt", "full"):
+        context.args.class_balance = balance
+        data = training_batches(context, "labeled")
+        epochs = [np.concatenate([batch.numpy() for _, batch in data]) for _ in range(8)]
+        assert all(len(epoch) == len(train) for epoch in epochs)
+        assert len(list(data)) == batches_per_epoch(context, "labeled")
+        again = np.concatenate([batch.numpy() for _, batch in training_batches(context, "labeled")])
+        np.testing.assert_array_equal(again, epochs[0])
+        if balance != "none":
+            assert not np.array_equal(epochs[0], epochs[1])
+        shares.append(np.mean([epoch[:, rarest].mean() for epoch in epochs]))
+    assert shares[0] == pytest.approx(labels[:, rarest].mean()) and shares[0] < shares[1] < shares[2]
+
+
 def test_resuming_a_run_made_before_the_scarce_label_rule_is_refused_and_one_with_all_labels_is_not(tmp_path):
     """A fraction-1 run made before --teacher-labels and --augment resumes with --no-augment (the
     teacher's labels cannot differ); a fraction-0.5 run made before the batching rule does not."""

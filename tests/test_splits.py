@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from data_utils import open_dataset
-from data_utils.splits import iterative_stratification, kfold_indices, labeled_split, split_indices
+from data_utils.splits import (
+    class_balance_weights,
+    iterative_stratification,
+    kfold_indices,
+    labeled_split,
+    split_indices,
+)
 
 
 @pytest.fixture
@@ -61,3 +67,14 @@ def test_parts_keep_their_sizes_when_every_label_is_rare():
     singletons = np.eye(4, dtype=bool)  # each record alone in its class
     part = iterative_stratification(singletons, (0.5, 0.25, 0.25), seed=0)
     assert np.bincount(part, minlength=3).tolist() == [2, 1, 1]
+
+
+def test_class_balance_weights_by_hand():
+    """Classes A (3 rows), B (1 row), a row with none: chances count ** -power of the rarest positive
+    class; the none-row is a class of 1. A row in A and B takes B's (rarer) chance."""
+    y = np.array([[1, 0], [1, 0], [1, 1], [0, 0]])  # A: rows 0-2 (3), B: row 2 (1), none: row 3 (1)
+    np.testing.assert_allclose(class_balance_weights(y, 1.0), [1 / 3, 1 / 3, 1.0, 1.0])
+    np.testing.assert_allclose(class_balance_weights(y, 0.5), [3**-0.5, 3**-0.5, 1.0, 1.0])
+    np.testing.assert_allclose(class_balance_weights(y, 0.0), [1.0, 1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="power must lie in"):
+        class_balance_weights(y, 2.0)

@@ -54,6 +54,7 @@ def report(out):
         (["--method", "liteheart", "--demographics"], "--demographics is for --method lrhnet"),
         (["--patience", "-1"], "--patience must be 0 (off)"),
         (["--lr-schedule", "linear"], "invalid choice"),
+        (["--class-balance", "half"], "invalid choice"),
         (["--augment-invert", "1.5"], "--augment-invert must lie in [0, 1]"),
         (["--no-augment", "--augment-invert", "0.5"], "drop --no-augment"),
     ],
