@@ -154,6 +154,13 @@ def build_parser():
         "--seed", type=int, default=0, help="seed of the split, crops, initialisation and shuffling (default: 0)"
     )
     model.add_argument(
+        "--split-seed",
+        type=int,
+        default=None,
+        help="seed of the train/validation/test split and of the labelled share alone, so that runs of several "
+        "--seed values share their records (default: --seed; PTB-XL's folds need none)",
+    )
+    model.add_argument(
         "--supervised-weight",
         type=float,
         default=0.3,

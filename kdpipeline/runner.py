@@ -96,14 +96,15 @@ def build_context(args):
             f"train.py: error: only {len(cache)} usable records in {args.data} ({len(dataset.skipped)} skipped); "
             "at least 3 are needed to split"
         )
-    split = split_indices(dataset, seed=args.seed)
+    split_seed = args.seed if args.split_seed is None else args.split_seed
+    split = split_indices(dataset, seed=split_seed)
     empty = [name for name, rows in split.items() if len(rows) == 0]
     if empty:
         raise SystemExit(
             f"train.py: error: the {' and '.join(empty)} split of {args.data} is empty ({len(cache)} usable "
             "records); bring more records"
         )
-    labeled, unlabeled = labeled_split(split["train"], cache.labels, args.labeled_fraction, seed=args.seed)
+    labeled, unlabeled = labeled_split(split["train"], cache.labels, args.labeled_fraction, seed=split_seed)
     if len(labeled) == 0:
         raise SystemExit(
             f"train.py: error: --labeled-fraction {args.labeled_fraction} leaves no labelled training record of "
@@ -193,6 +194,7 @@ FLAGS_BEFORE_THEY_EXISTED = {
     "beat_weight": 0.0,
     "augment_invert": 0.0,
     "class_balance": "none",
+    "split_seed": None,
     "kd_class_weights": "uniform",
     "precision": "float32",
     "evaluation_stride": "one window",

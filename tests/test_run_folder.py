@@ -296,3 +296,20 @@ def test_the_commit_is_dirty_when_code_changes_but_not_when_results_do(tmp_path,
     (checkout / "kdpipeline" / "report.py").write_text("# changed\n")
     assert commit() == clean + "-dirty"
     report._COMMIT.clear()
+
+
+def test_split_seed_keeps_the_records_of_each_split_across_seeds(tmp_path):
+    """``--split-seed 0`` with ``--seed 1``: the split and labelled share of seed 0; without it, seed 1's own."""
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import build_context, run_config
+
+    def split(*flags):
+        args = parse_args([*TINY, "--labeled-fraction", "0.5", *flags, "--out", str(tmp_path / "run")])
+        ctx, _ = build_context(args)
+        return {**{name: list(rows) for name, rows in ctx.split.items()}, "labeled": list(ctx.labeled)}, args
+
+    base, _ = split()
+    shared, args = split("--seed", "1", "--split-seed", "0")
+    own, _ = split("--seed", "1")
+    assert shared == base and own != base
+    assert run_config(args)["split_seed"] == 0 and run_config(parse_args([*TINY]))["split_seed"] is None
