@@ -158,7 +158,7 @@ def build_parser():
         type=int,
         default=None,
         help="seed of the train/validation/test split and of the labelled share alone, so that runs of several "
-        "--seed values share their records (default: --seed; PTB-XL's folds need none)",
+        "--seed values share their records (default: --seed)",
     )
     model.add_argument(
         "--supervised-weight",
