@@ -17,8 +17,13 @@ CLASS_NAMES = {
     "O": "other rhythm",
     "~": "too noisy to classify",
 }
-FLOAT_MODEL = {"lrhnet": "student_mlkd", "liteheart": "liteheart"}
-TITLES = {"lrhnet": "LRH-Net student, multi-level KD", "liteheart": "LiteHeart student"}
+PUBLISHED = ("lrhnet", "liteheart")  # the published methods, in the card's order
+TITLES = {  # by the float student an int8 file came from
+    "student": "LRH-Net student, no distillation",
+    "student_kd": "LRH-Net student, logit KD",
+    "student_mlkd": "LRH-Net student, multi-level KD",
+    "liteheart": "LiteHeart student",
+}
 EXTERNAL_RESULTS = "cinc2017_af_ptbxl.json"
 EXTERNAL_COMMAND = (
     "python -m benchmarks.af_external --data ../shared/data/ptbxl --out benchmarks/results/" + EXTERNAL_RESULTS
@@ -29,6 +34,12 @@ SETTINGS_OF_THE_TIME = ("--kd-t2", "--lr-schedule", "paper", "--patience", "0", 
 
 def int8_export(report):
     return next(export for export in report["exports"] if export["kind"] == "int8")
+
+
+def deployed_model(report):
+    """The float student of a report's int8 file (``student_kd``, ``student_mlkd`` or ``liteheart``: the
+    run chose it on validation)."""
+    return report["models"]["student_int8"]["from"]
 
 
 def metrics_table(reports):
@@ -42,7 +53,7 @@ def metrics_table(reports):
     teacher = next(iter(reports.values()))["models"]["teacher"]
     row("teacher (SE-ResNet, float32)", teacher["params"], teacher["test"])
     for method, report in reports.items():
-        student = report["models"][FLOAT_MODEL[method]]
+        student = report["models"][deployed_model(report)]
         row(f"`{method}.keras` (float32)", student["params"], student["test"])
         row(f"`{method}_int8.tflite`", student["params"], int8_export(report)["test"])
     return lines
@@ -60,7 +71,7 @@ def efficiency_table(reports):
     for method, report in reports.items():
         export = int8_export(report)
         lines.append(
-            f"| `{method}_int8.tflite` | {report['models'][FLOAT_MODEL[method]]['params']:,} | "
+            f"| `{method}_int8.tflite` | {report['models'][deployed_model(report)]['params']:,} | "
             f"{export['bytes'] / 1024:.0f} KB | "
             f"{export['gzip_bytes'] / 1024:.0f} KB | {export['tflite_latency_ms']:.2f} ms |"
         )
@@ -150,6 +161,59 @@ def external_section(external):
     ]
 
 
+def seed_words(report):
+    """``"one seed"`` or ``"3 seeds (0, 1, 2)"``, as the published report was chosen among."""
+    rows = report.get("published_seeds", {}).get("rows", [])
+    if len(rows) < 2:
+        return "one seed"
+    return f"{len(rows)} seeds ({', '.join(str(row['seed']) for row in rows)})"
+
+
+def reproduce_command(report):
+    """The publishing command of a report: as recorded, or for files published before several seeds and
+    ``--settings`` (no ``published_seeds``), the call that repeats their runs today."""
+    if "published_seeds" in report:
+        return report["published"]["command"].replace("python benchmarks/", "python -m benchmarks.", 1)
+    return (
+        "python -m benchmarks.publish_cinc2017 --data ../shared/data/cinc2017/training2017 --settings 2026-11 --seeds 0"
+    )
+
+
+def seeds_section(reports):
+    """Per method, every seed's validation and test CinC 2017 F1 (``published_seeds``), their mean ± std
+    and the seed published: the one best on validation."""
+    import numpy as np
+
+    lines = []
+    for method, report in reports.items():
+        seeds = report.get("published_seeds")
+        if not seeds or len(seeds["rows"]) < 2:
+            continue
+        rows = seeds["rows"]
+        columns = ("validation", "test_float", "test_int8")
+        lines += [
+            f"`{method}` over {seed_words(report)}, one split; the published file is seed {seeds['chosen']}'s, "
+            "the best validation F1 (the test split chose nothing):",
+            "",
+            "| seed | deployed student | validation F1 | test F1, float | test F1, int8 |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {row['seed']} | `{row['deployed']}` | "
+                + " | ".join(f"{row[column]:.3f}" for column in columns)
+                + " |"
+                for row in rows
+            ),
+            "| mean ± std | | "
+            + " | ".join(
+                f"{np.mean([row[c] for row in rows]):.3f} ± {np.std([row[c] for row in rows], ddof=1):.3f}"
+                for c in columns
+            )
+            + " |",
+            "",
+        ]
+    return lines
+
+
 def model_card(reports, external=None):
     """The card's Markdown from ``{method: train.py report}`` and the AF figures on PTB-XL (``read_external``)."""
     from lrhnet.recipes import scaled_decay_epochs  # imports TensorFlow: only when a card is written
@@ -174,9 +238,10 @@ def model_card(reports, external=None):
         "| file | what |",
         "|---|---|",
     ]
-    for method in reports:
+    for method, report in reports.items():
         lines += [
-            f"| `{method}_int8.tflite` (+ `.json` sidecar) | {TITLES[method]}, quantization-aware int8 (int8 "
+            f"| `{method}_int8.tflite` (+ `.json` sidecar) | {TITLES[deployed_model(report)]}, quantization-aware "
+            "int8 (int8 "
             "weights and activations, float input and output) |",
             f"| `{method}.keras` (+ `.json` sidecar) | the same student in float32 before quantization |",
         ]
@@ -221,8 +286,8 @@ def model_card(reports, external=None):
     ]
     for method, report in reports.items():
         lines += [
-            f"{TITLES[method]} (`{method}`), {report.get('seconds', 0) / 60:.0f} min on a 2-core CPU shared with "
-            "other trainings:",
+            f"{TITLES[deployed_model(report)]} (`{method}`), {report.get('seconds', 0) / 60:.0f} min on a 2-core "
+            "CPU shared with other trainings:",
             "",
             "```bash",
             report["command"] + ("" if "kd_t2" in report["config"] else " " + " ".join(SETTINGS_OF_THE_TIME)),
@@ -275,6 +340,7 @@ def model_card(reports, external=None):
         "",
         *metrics_table(reports),
         "",
+        *seeds_section(reports),
     ]
     for method, report in reports.items():
         lines += [
@@ -303,13 +369,14 @@ def model_card(reports, external=None):
         '- Four rhythm classes only; "other rhythm" mixes many conditions and is the hardest class.',
         f"- The teacher bounds them: it reaches {teacher_f1:.3f} on this split (SE-ResNet width "
         f"{config['teacher_width']:g}, {config['epochs']} epochs at",
-        f"  {preprocessing['fs']:g} Hz). Trained on a 2-core CPU with one seed; longer training, a wider teacher "
-        "and the full 300 Hz are untried.",
+        f"  {preprocessing['fs']:g} Hz). Trained on a 2-core CPU with {seed_words(first)}; "
+        + ("" if "published_seeds" in first else "longer training, ")
+        + "a wider teacher and the full 300 Hz are untried.",
         "",
         "## Reproduce",
         "",
         "```bash",
-        "TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.publish_cinc2017 --data ../shared/data/cinc2017/training2017",
+        "TF_NUM_INTRAOP_THREADS=1 " + reproduce_command(first),
         "```",
         "",
         "writes these files and this card; the reports it copies are "
@@ -338,7 +405,7 @@ def write_model_card(reports, folder, results):
 def read_reports(results):
     """``{method: report}`` of the ``cinc2017_published_<method>.json`` files in ``results``, in a fixed order."""
     reports = {}
-    for method in FLOAT_MODEL:
+    for method in PUBLISHED:
         for path in glob.glob(os.path.join(results, f"cinc2017_published_{method}.json")):
             with open(path) as handle:
                 reports[method] = json.load(handle)

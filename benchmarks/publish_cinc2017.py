@@ -1,46 +1,62 @@
-"""Train the two published CinC 2017 students with ``train.py`` and publish them under ``models/cinc2017``.
+"""Train the two published CinC 2017 students with ``train.py`` over several seeds and publish, per
+method, the seed best on validation under ``models/cinc2017``.
 
     TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.publish_cinc2017 --data ../shared/data/cinc2017/training2017
 
-For each method (``lrhnet``, ``liteheart``) one ``train.py`` run on lead I at 100 Hz with 15 s
-windows, seed 0, into ``--runs/<method>`` (resumable: a killed call continues where it stopped):
-- lrhnet: teacher, student, KD, MLKD, then quantization-aware int8 of the MLKD student;
-- liteheart: semi-supervised LiteHeart (every record labelled) from the lrhnet run's teacher
-  (``--teacher-from``, so both students learn from one teacher), then QAT int8.
-Then it copies into ``--models``: ``<method>_int8.tflite`` and ``<method>.keras`` with their sidecars,
-``labels.txt`` and ``split.json``; the run reports into ``--results`` as
-``cinc2017_published_<method>.json``; and writes ``MODEL_CARD.md`` from every report there
-(``benchmarks.model_card``). ``--quick`` (1 epoch, narrow teacher) checks the script.
+For each seed of ``--seeds`` and each method (``lrhnet``, ``liteheart``) one ``train.py`` run on lead I
+at 100 Hz with 15 s windows into ``--runs/<method>_s<seed>`` (resumable: a killed call continues where
+it stopped), every seed on the split of ``--split-seed`` (the published ``split.json``):
+- lrhnet: teacher, student, KD, MLKD, then quantization-aware int8 of the distilled student best on
+  validation (KD or MLKD), with its decision rule tuned on validation;
+- liteheart: semi-supervised LiteHeart (every record labelled) from the same seed's lrhnet teacher
+  (``--teacher-from``, so both students of a seed learn from one teacher), then QAT int8.
+``--settings current`` (the default) trains with ``train.py``'s defaults (at most ``--epochs`` 40,
+cosine schedule, early stopping, online augmentation, KD without T²); ``--settings 2026-11`` with the
+settings the first published students were made with (``SETTINGS_OF_THE_TIME``: T², the paper's step
+decay, every one of 12 epochs, no augmentation). ``--train-flags`` adds ``train.py`` flags (a teacher
+recipe chosen on validation, say ``"--augment-invert 0.5"``).
+Per method the seed whose deployed float student scores the best validation CinC 2017 F1 is
+published (the test split never chooses): ``<method>_int8.tflite`` and ``<method>.keras`` with their
+sidecars, ``labels.txt`` and ``split.json`` into ``--models``; its run report, with every seed's
+validation and test F1 (``published_seeds``), into ``--results`` as ``cinc2017_published_<method>.json``;
+then ``MODEL_CARD.md`` from every report there (``benchmarks.model_card``). ``--quick`` (1 epoch,
+narrow teacher) checks the script.
 """
 
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 
 from benchmarks.model_card import (  # noqa: E402
-    FLOAT_MODEL,
     SETTINGS_OF_THE_TIME,
+    deployed_model,
     int8_export,
     read_reports,
     write_model_card,
 )
 from benchmarks.provenance import provenance  # noqa: E402
-from benchmarks.published_files import install  # noqa: E402
+from benchmarks.published_files import install, shown  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 METHODS = {
     "lrhnet": "teacher,student,distill,mlkd,quantize,export,evaluate",
     "liteheart": "distill,quantize,export,evaluate",
 }
-SHARED_TEACHER = os.path.join("lrhnet", "models", "teacher.keras")
+# --settings: train.py flags added to every run, and the default --epochs
+SETTINGS = {"current": ((), 40), "2026-11": (SETTINGS_OF_THE_TIME, 12)}
 
 
-def train_command(args, method):
-    """The ``train.py`` argument list of one published student."""
-    teacher = [] if "teacher" in METHODS[method] else ["--teacher-from", os.path.join(args.runs, SHARED_TEACHER)]
+def run_folder(args, method, seed):
+    return os.path.join(args.runs, f"{method}_s{seed}")
+
+
+def train_command(args, method, seed):
+    """The ``train.py`` argument list of one published student and seed."""
+    teacher = os.path.join(run_folder(args, "lrhnet", seed), "models", "teacher.keras")
     return [
         os.path.relpath(os.path.join(ROOT, "train.py")),
         "--data",
@@ -58,7 +74,9 @@ def train_command(args, method):
         "--teacher-width",
         str(args.teacher_width),
         "--seed",
-        "0",
+        str(seed),
+        "--split-seed",
+        str(args.split_seed),
         "--method",
         method,
         "--quantize",
@@ -66,22 +84,50 @@ def train_command(args, method):
         "--stages",
         METHODS[method],
         "--out",
-        os.path.join(args.runs, method),
+        run_folder(args, method, seed),
         "--resume",
-        *SETTINGS_OF_THE_TIME,  # as the committed students were trained: T², step decay, every epoch, no augmentation
-        *teacher,
+        *SETTINGS[args.settings][0],
+        *shlex.split(args.train_flags),
+        *([] if "teacher" in METHODS[method] else ["--teacher-from", teacher]),
     ]
 
 
-def publish(args, method, made_by):
-    """Copy one run's int8 file, float student, sidecars, split and report (with ``made_by``, this
-    script's provenance, as ``"published"``) into place; returns the report."""
-    run = os.path.join(args.runs, method)
+def seed_row(report, seed, run):
+    """One seed's figures: validation and test CinC 2017 F1 of its deployed float student, and the test
+    F1 of its int8 file."""
+    name = deployed_model(report)
+    student = report["models"][name]
+    return {
+        "seed": seed,
+        "deployed": name,
+        "validation": student["selection"]["cinc2017_f1"],
+        "test_float": student["test"]["cinc2017_f1"],
+        "test_int8": int8_export(report)["test"]["cinc2017_f1"],
+        "run": shown(run),
+    }
+
+
+def chosen_seed(rows):
+    """The seed of the row with the best validation F1 (the first of equals); test figures play no part."""
+    return max(rows, key=lambda row: row["validation"])["seed"]
+
+
+def publish(args, method, seeds, made_by):
+    """Copy the chosen seed's int8 file, float student, sidecars, split and report (with ``made_by``,
+    this script's provenance, as ``"published"``, and every seed's figures as ``"published_seeds"``) into
+    place; returns the report."""
+    rows = []
+    for seed in seeds:
+        with open(os.path.join(run_folder(args, method, seed), "report.json")) as handle:
+            rows.append(seed_row(json.load(handle), seed, run_folder(args, method, seed)))
+    seed = chosen_seed(rows)
+    run = run_folder(args, method, seed)
     with open(os.path.join(run, "report.json")) as handle:
-        report = {**json.load(handle), "published": made_by}
+        report = json.load(handle)
+    report.update(published=made_by, published_seeds={"chosen": seed, "rows": rows})
     install(
         os.path.join(run, "exports", "student_int8.tflite"),
-        os.path.join(run, "models", f"{FLOAT_MODEL[method]}.keras"),
+        os.path.join(run, "models", f"{deployed_model(report)}.keras"),
         args.models,
         f"{method}_int8.tflite",
         f"{method}.keras",
@@ -97,7 +143,17 @@ def publish(args, method, made_by):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="the CinC 2017 folder (REFERENCE.csv and the .mat/.hea records)")
-    parser.add_argument("--epochs", type=int, default=12, help="epochs per training stage (default: 12)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default: 0 1 2)")
+    parser.add_argument(
+        "--split-seed", type=int, default=0, help="seed of the split every run shares (default: 0, as published)"
+    )
+    parser.add_argument("--settings", choices=sorted(SETTINGS), default="current", help="(default: current)")
+    parser.add_argument(
+        "--train-flags", default="", help='more train.py flags, one string (say "--augment-invert 0.5")'
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="epochs per training stage, at most (default: current 40, 2026-11 12)"
+    )
     parser.add_argument("--teacher-width", type=float, default=0.5, help="teacher width multiplier (default: 0.5)")
     parser.add_argument(
         "--runs",
@@ -117,19 +173,33 @@ def main():
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=list(METHODS))
     parser.add_argument("--quick", action="store_true", help="1 epoch and a width-0.125 teacher: checks the script")
     args = parser.parse_args()
+    args.epochs = args.epochs or SETTINGS[args.settings][1]
     if args.quick:
         args.epochs, args.teacher_width = 1, 0.125
-    if "lrhnet" not in args.methods and not os.path.isfile(os.path.join(args.runs, SHARED_TEACHER)):
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error(f"--seeds {' '.join(map(str, args.seeds))} names a seed twice")
+    try:
+        shlex.split(args.train_flags)
+    except ValueError as error:
+        parser.error(f"--train-flags: {error}")
+    missing = [
+        path
+        for path in (os.path.join(run_folder(args, "lrhnet", seed), "models", "teacher.keras") for seed in args.seeds)
+        if not os.path.isfile(path)
+    ]
+    if "lrhnet" not in args.methods and missing:
         parser.error(
-            f"liteheart distils from the lrhnet run's teacher, {os.path.join(args.runs, SHARED_TEACHER)}: publish "
-            "lrhnet first"
+            f"liteheart distils from each seed's lrhnet teacher, and {missing[0]} is missing: publish lrhnet first"
         )
     made_by, reports = provenance(), {}
-    for method in (method for method in METHODS if method in args.methods):  # lrhnet first: it trains the teacher
-        command = [sys.executable, *train_command(args, method)]
-        print(" ".join(command), flush=True)
-        subprocess.run(command, check=True)
-        reports[method] = publish(args, method, made_by)
+    for method in (method for method in METHODS if method in args.methods):  # lrhnet first: it trains the teachers
+        for seed in args.seeds:
+            command = [sys.executable, *train_command(args, method, seed)]
+            print(" ".join(command), flush=True)
+            subprocess.run(command, check=True)
+        reports[method] = publish(args, method, args.seeds, made_by)
+        chosen = reports[method]["published_seeds"]["chosen"]
+        print(f"{method}: seed {chosen} published (best validation F1 of seeds {args.seeds})", flush=True)
     # the card also describes students published by earlier calls
     path = write_model_card(read_reports(args.results), args.models, args.results)
     print(f"published {', '.join(reports)} in {args.models}; model card {path}")
