@@ -3,7 +3,7 @@ method, the seed best on validation under ``models/cinc2017``.
 
     TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.publish_cinc2017 --data ../shared/data/cinc2017/training2017
 
-For each seed of ``--seeds`` and each method (``lrhnet``, ``liteheart``) one ``train.py`` run on lead I
+For each seed of ``--seeds`` in turn and each method (``lrhnet``, ``liteheart``) one ``train.py`` run on lead I
 at 100 Hz with 15 s windows into ``--runs/<method>_s<seed>`` (resumable: a killed call continues where
 it stopped), every seed on the split of ``--split-seed`` (the published ``split.json``):
 - lrhnet: teacher, student, KD, MLKD, then quantization-aware int8 of the distilled student best on
@@ -192,11 +192,13 @@ def main():
             f"liteheart distils from each seed's lrhnet teacher, and {missing[0]} is missing: publish lrhnet first"
         )
     made_by, reports = provenance(), {}
-    for method in (method for method in METHODS if method in args.methods):  # lrhnet first: it trains the teachers
-        for seed in args.seeds:
+    methods = [method for method in METHODS if method in args.methods]  # lrhnet first: it trains the teacher
+    for seed in args.seeds:  # seed by seed, so that a stopped call leaves whole seeds behind
+        for method in methods:
             command = [sys.executable, *train_command(args, method, seed)]
             print(" ".join(command), flush=True)
             subprocess.run(command, check=True)
+    for method in methods:
         reports[method] = publish(args, method, args.seeds, made_by)
         chosen = reports[method]["published_seeds"]["chosen"]
         print(f"{method}: seed {chosen} published (best validation F1 of seeds {args.seeds})", flush=True)
