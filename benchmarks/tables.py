@@ -137,7 +137,11 @@ def paired_over_runs(result, group, base, metric="macro_auroc", pair=("seed", "f
     means = np.array([np.mean(differences) for differences in clusters.values()])
     if len(means) == 1:
         return f"{means[0]:+.3f}"
-    low, high = stats.t.interval(0.95, len(means) - 1, loc=means.mean(), scale=stats.sem(means))
+    spread = stats.sem(means)
+    if spread == 0:  # every fold agrees: the interval is the point
+        low = high = means.mean()
+    else:
+        low, high = stats.t.interval(0.95, len(means) - 1, loc=means.mean(), scale=spread)
     return f"{means.mean():+.3f} [{low:+.3f}, {high:+.3f}]"
 
 

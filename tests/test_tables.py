@@ -172,3 +172,16 @@ def test_paired_over_runs_pairs_by_seed_and_fold_as_computed_by_hand():
     unfolded = {"runs": [{**r, "seed": (r["seed"], r["fold"]), "fold": None} for r in plain + kd]}
     # five pairs counted one by one: mean 0.32, sd 0.1924, standard error 0.0860, t(0.975, 4) = 2.7764
     assert paired_over_runs(unfolded, {"model": "student_kd"}, {"model": "student"}) == "+0.320 [+0.081, +0.559]"
+
+
+def test_paired_over_runs_folds_that_agree_give_a_point_interval():
+    """Every fold mean +0.1: no spread, so the interval is [+0.1, +0.1], not NaN."""
+    from benchmarks.tables import paired_over_runs
+
+    runs = [
+        {"model": model, "seed": 0, "fold": fold, "test": {"macro_auroc": 0.5 + (0.1 if model == "kd" else 0)}}
+        for model in ("plain", "kd")
+        for fold in range(3)
+    ]
+    cell = paired_over_runs({"runs": runs}, {"model": "kd"}, {"model": "plain"})
+    assert cell == "+0.100 [+0.100, +0.100]"
