@@ -265,6 +265,9 @@ def parse_args(argv=None):
         parser.error(
             f"--method liteheart trains a 1-lead student; --student-leads names {len(args.student_leads)} leads"
         )
+    negative = [flag for flag in ("seed", "split_seed") if (getattr(args, flag) or 0) < 0]
+    if negative:
+        parser.error(f"--{negative[0].replace('_', '-')} must be 0 or more, not {getattr(args, negative[0])}")
     args.stages = [stage.strip() for stage in args.stages.split(",") if stage.strip()]
     unknown = [stage for stage in args.stages if stage not in STAGES]
     if unknown or not args.stages:

@@ -55,6 +55,7 @@ def report(out):
         (["--patience", "-1"], "--patience must be 0 (off)"),
         (["--lr-schedule", "linear"], "invalid choice"),
         (["--class-balance", "half"], "invalid choice"),
+        (["--split-seed", "-1"], "--split-seed must be 0 or more"),
         (["--augment-invert", "1.5"], "--augment-invert must lie in [0, 1]"),
         (["--no-augment", "--augment-invert", "0.5"], "drop --no-augment"),
     ],
