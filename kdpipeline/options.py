@@ -265,9 +265,6 @@ def parse_args(argv=None):
         parser.error(
             f"--method liteheart trains a 1-lead student; --student-leads names {len(args.student_leads)} leads"
         )
-    negative = [flag for flag in ("seed", "split_seed") if (getattr(args, flag) or 0) < 0]
-    if negative:
-        parser.error(f"--{negative[0].replace('_', '-')} must be 0 or more, not {getattr(args, negative[0])}")
     args.stages = [stage.strip() for stage in args.stages.split(",") if stage.strip()]
     unknown = [stage for stage in args.stages if stage not in STAGES]
     if unknown or not args.stages:
@@ -305,6 +302,11 @@ def parse_args(argv=None):
         ),
         (lambda: args.int8_tolerance is None or args.int8_tolerance >= 0, "--int8-tolerance must be non-negative"),
         (lambda: args.patience >= 0, "--patience must be 0 (off) or a positive number of epochs"),
+        (lambda: args.seed >= 0, f"--seed must be 0 or more, not {args.seed}"),
+        (
+            lambda: args.split_seed is None or args.split_seed >= 0,
+            f"--split-seed must be 0 or more, not {args.split_seed}",
+        ),
         (
             lambda: args.int8_tolerance is None or args.quantize != "none",
             "--int8-tolerance checks an int8 export; --quantize none makes none",

@@ -56,6 +56,7 @@ def report(out):
         (["--lr-schedule", "linear"], "invalid choice"),
         (["--class-balance", "half"], "invalid choice"),
         (["--split-seed", "-1"], "--split-seed must be 0 or more"),
+        (["--seed", "-2"], "--seed must be 0 or more"),
         (["--augment-invert", "1.5"], "--augment-invert must lie in [0, 1]"),
         (["--no-augment", "--augment-invert", "0.5"], "drop --no-augment"),
     ],
