@@ -26,6 +26,7 @@ import subprocess
 import sys
 
 from benchmarks.provenance import REPOSITORY, provenance
+from benchmarks.resume import earlier_results
 from data_utils.files import atomic_write
 
 BASE_FLAGS = ("--teacher-leads", "I", "--student-leads", "I", "--stages", "teacher", "--resume")
@@ -131,13 +132,9 @@ def main():
         parser.error(f"--only: {error}")
     if not variants:
         parser.error(f"--only {args.only!r} matches none of {', '.join(VARIANTS)}")
-    if os.path.exists(args.out) and not args.resume:
-        parser.error(f"{args.out} exists: pass --resume to add to it, or choose another --out")
+    earlier = earlier_results(parser, args.out, args.resume)
     args.data, args.runs = (os.path.relpath(os.path.abspath(path), REPOSITORY) for path in (args.data, args.runs))
-    results = {"calls": [], "rows": []}
-    if args.resume and os.path.exists(args.out):
-        with open(args.out) as handle:
-            results = json.load(handle)
+    results = earlier or {"calls": [], "rows": []}
     results["calls"].append(provenance())
     for variant in variants:
         for seed in args.seeds:

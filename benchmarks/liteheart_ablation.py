@@ -34,7 +34,8 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from benchmarks.provenance import provenance  # noqa: E402
-from benchmarks.run_log import Results, check_out, saved_or_trained, train_and_score  # noqa: E402
+from benchmarks.resume import earlier_results  # noqa: E402
+from benchmarks.run_log import Results, saved_or_trained, train_and_score  # noqa: E402
 from benchmarks.settings import LUDB_EPOCHS, TRAIN_DEFAULTS, cinc2017_split, ludb_folds  # noqa: E402
 from data_utils.augment import Augmentation  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
@@ -190,7 +191,7 @@ def recipe(args):
         training = {**TRAIN_DEFAULTS, "augmentation": Augmentation().as_dict(), "t2": False}
     else:
         training = {"teacher_epochs": args.teacher_epochs, "t2": True}
-    return {"epochs": args.epochs, **training, "terms": TERM_WEIGHTS}
+    return {"epochs": args.epochs, **training, "terms": TERM_WEIGHTS, "quick": args.quick}
 
 
 def main():
@@ -213,7 +214,7 @@ def main():
     args = parser.parse_args()
     args.fractions = args.fractions or ([0.1, 1.0] if args.setting == "cinc2017" else [1.0])
     args.epochs = args.epochs or (10 if args.setting == "cinc2017" else LUDB_EPOCHS)
-    check_out(parser, args, recipe(args))
+    earlier_results(parser, args.out, args.resume, recipe(args))
     header = {"setting": f"LiteHeart ablation, {args.setting}", **provenance(), "seeds": args.seeds}
     header["recipe"] = recipe(args)
     results = Results(

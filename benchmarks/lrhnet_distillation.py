@@ -30,7 +30,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from benchmarks.liteheart_ablation import variant_fit  # noqa: E402
 from benchmarks.provenance import provenance  # noqa: E402
-from benchmarks.run_log import Results, check_out, saved_or_trained, train_and_score  # noqa: E402
+from benchmarks.resume import earlier_results  # noqa: E402
+from benchmarks.run_log import Results, saved_or_trained, train_and_score  # noqa: E402
 from benchmarks.settings import LUDB_EPOCHS, TRAIN_DEFAULTS, cinc2017_split, ludb_folds, synthetic_split  # noqa: E402
 from data_utils.augment import Augmentation  # noqa: E402
 from data_utils.pipeline import ECGPipeline  # noqa: E402
@@ -213,10 +214,10 @@ def recipe(args):
     if args.setting == "ludb":
         kd = {"alpha": PAPER_ALPHA, "temperature": 7.0, "t2": False}
         shared = {**TRAIN_DEFAULTS, "augmentation": Augmentation().as_dict(), "folds": args.folds}
-        return {"epochs": args.epochs, "kd": kd, **shared}
+        return {"epochs": args.epochs, "kd": kd, **shared, "quick": args.quick}
     kd = {"alpha": 0.3, "temperature": 7.0, "t2": True}
     sizes = {"records": args.records} if args.setting == "synthetic" else {}
-    return {"epochs": args.epochs, "teacher_epochs": args.teacher_epochs, "kd": kd, **sizes}
+    return {"epochs": args.epochs, "teacher_epochs": args.teacher_epochs, "kd": kd, **sizes, "quick": args.quick}
 
 
 SETTINGS = {"cinc2017": run_cinc2017, "ludb": run_ludb, "synthetic": run_synthetic}
@@ -248,7 +249,7 @@ def main():
     if args.setting != "synthetic" and not args.data:
         parser.error(f"{args.setting} needs --data")
     args.epochs = args.epochs or {"cinc2017": 15, "ludb": LUDB_EPOCHS, "synthetic": 10}[args.setting]
-    check_out(parser, args, recipe(args))
+    earlier_results(parser, args.out, args.resume, recipe(args))
     header = {"setting": args.setting, **provenance(), "seeds": args.seeds, "recipe": recipe(args)}
     results = Results(args.out, header, resume=args.resume)
     results.complete(SETTINGS[args.setting], args)

@@ -10,6 +10,7 @@ import argparse
 import glob
 import json
 import os
+import re
 
 CLASS_NAMES = {
     "N": "normal sinus rhythm",
@@ -42,6 +43,17 @@ def deployed_model(report):
     return report["models"]["student_int8"]["from"]
 
 
+def teachers(reports):
+    """``[(name, teacher entry)]``: one teacher when every published student is of one seed (a seed's
+    students learn from its lrhnet run's teacher), else each method's own."""
+    if len({report["seed"] for report in reports.values()}) == 1:
+        return [("teacher", next(iter(reports.values()))["models"]["teacher"])]
+    return [
+        (f"teacher of `{method}` (seed {report['seed']})", report["models"]["teacher"])
+        for method, report in reports.items()
+    ]
+
+
 def metrics_table(reports):
     """Test-split metrics of the teacher, each float student and its int8 file."""
     columns = ("cinc2017_f1", "f1_N", "f1_A", "f1_O", "f1_~", "macro_auroc")
@@ -50,8 +62,8 @@ def metrics_table(reports):
     def row(name, params, test):
         lines.append(f"| {name} | {params:,} | " + " | ".join(f"{test[c]:.3f}" for c in columns) + " |")
 
-    teacher = next(iter(reports.values()))["models"]["teacher"]
-    row("teacher (SE-ResNet, float32)", teacher["params"], teacher["test"])
+    for name, teacher in teachers(reports):
+        row(f"{name} (SE-ResNet, float32)", teacher["params"], teacher["test"])
     for method, report in reports.items():
         student = report["models"][deployed_model(report)]
         row(f"`{method}.keras` (float32)", student["params"], student["test"])
@@ -173,7 +185,7 @@ def reproduce_command(report):
     """The publishing command of a report: as recorded, or for files published before several seeds and
     ``--settings`` (no ``published_seeds``), the call that repeats their runs today."""
     if "published_seeds" in report:
-        return report["published"]["command"].replace("python benchmarks/", "python -m benchmarks.", 1)
+        return re.sub(r"^python benchmarks/(\w+)\.py", r"python -m benchmarks.\1", report["published"]["command"])
     return (
         "python -m benchmarks.publish_cinc2017 --data ../shared/data/cinc2017/training2017 --settings 2026-11 --seeds 0"
     )
@@ -222,13 +234,16 @@ def model_card(reports, external=None):
     data, preprocessing = first["data"], first["data"]["preprocessing"]
     split = data["split"]
     best_f1 = max(int8_export(report)["test"]["cinc2017_f1"] for report in reports.values())
-    teacher_f1 = first["models"]["teacher"]["test"]["cinc2017_f1"]
+    shared = len(teachers(reports)) == 1
+    teacher_f1 = " and ".join(f"{teacher['test']['cinc2017_f1']:.3f}" for _, teacher in teachers(reports))
     lines = [
         "# CinC 2017 rhythm screen from one lead: two int8 students",
         "",
         "Two small networks that read one ECG lead (a handheld single-lead recording, lead I-like) and",
         "say whether it shows " + ", ".join(f"**{k}** {v}" for k, v in CLASS_NAMES.items()) + ".",
-        "Each is distilled from the same larger SE-ResNet teacher and exported as a fully int8 TFLite file.",
+        "Each is distilled from "
+        + ("the same larger SE-ResNet teacher" if shared else "a larger SE-ResNet teacher, each its own seed's")
+        + " and exported as a fully int8 TFLite file.",
         "",
         "**This is not a medical device.** It is a research artefact: it has not been validated",
         "clinically and must not be used to diagnose, treat or rule out any condition.",
@@ -367,7 +382,8 @@ def model_card(reports, external=None):
         f"  these int8 students reach {best_f1:.3f} at best on our split, and the two figures are not on the same "
         "records.",
         '- Four rhythm classes only; "other rhythm" mixes many conditions and is the hardest class.',
-        f"- The teacher bounds them: it reaches {teacher_f1:.3f} on this split (SE-ResNet width "
+        f"- {'The teacher bounds them: it reaches' if shared else 'Their teachers bound them: they reach'} "
+        f"{teacher_f1} on this split (SE-ResNet width "
         f"{config['teacher_width']:g}, {config['epochs']} epochs at",
         f"  {preprocessing['fs']:g} Hz). Trained on a 2-core CPU with {seed_words(first)}; "
         + ("" if "published_seeds" in first else "longer training, ")

@@ -3,6 +3,7 @@
 import datetime
 import os
 import platform
+import shlex
 import subprocess
 import sys
 
@@ -17,7 +18,7 @@ def command_line():
     arguments = [
         os.path.relpath(argument, REPOSITORY) if os.path.isabs(argument) else argument for argument in sys.argv[1:]
     ]
-    return " ".join(program + arguments)
+    return " ".join(program + [shlex.quote(argument) for argument in arguments])
 
 
 def cpu():

@@ -57,6 +57,7 @@ import sys
 import numpy as np
 
 from benchmarks.provenance import REPOSITORY, provenance
+from benchmarks.resume import earlier_results
 from benchmarks.run_log import Results
 from data_utils.files import atomic_write
 from kdpipeline.options import PRECISIONS
@@ -755,11 +756,8 @@ def main():
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         parser.error(f"--out {args.out}: its folder does not exist")
     setting = "synthetic" if is_synthetic(args.data) else "ptbxl"
-    if os.path.exists(args.out) and not args.resume:
-        parser.error(f"--out {args.out} exists: pass --resume to add to its rows, or choose another --out")
-    if os.path.exists(args.out) and args.resume:
-        with open(args.out) as handle:
-            recorded = json.load(handle)
+    recorded = earlier_results(parser, args.out, args.resume)
+    if recorded is not None:
         earlier = recorded.get("setting", setting)
         if earlier != setting:
             parser.error(f"--out {args.out} holds {earlier} results; --data is {setting}: choose another --out")

@@ -1,7 +1,8 @@
 """Train the two published CinC 2017 students with ``train.py`` over several seeds and publish, per
 method, the seed best on validation under ``models/cinc2017``.
 
-    TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.publish_cinc2017 --data ../shared/data/cinc2017/training2017
+    python -m benchmarks.publish_cinc2017 --data ../shared/data/cinc2017/training2017 \\
+        --train-flags "--augment-invert 0.5"
 
 For each seed of ``--seeds`` in turn and each method (``lrhnet``, ``liteheart``) one ``train.py`` run on lead I
 at 100 Hz with 15 s windows into ``--runs/<method>_s<seed>`` (resumable: a killed call continues where
@@ -10,20 +11,27 @@ it stopped), every seed on the split of ``--split-seed`` (the published ``split.
   validation (KD or MLKD), with its decision rule tuned on validation;
 - liteheart: semi-supervised LiteHeart (every record labelled) from the same seed's lrhnet teacher
   (``--teacher-from``, so both students of a seed learn from one teacher), then QAT int8.
-``--settings current`` (the default) trains with ``train.py``'s defaults (at most ``--epochs`` 40,
-cosine schedule, early stopping, online augmentation, KD without T²); ``--settings 2026-11`` with the
+A finished run is kept in ``--kept/<method>_s<seed>``: its report, split, deployed float student and int8
+file (lrhnet: also the teacher). Kept runs are small enough to commit, and a later call, even on a fresh
+clone, trains only the seeds not kept yet: a recipe of several hours can be trained a seed at a time
+(``--train-only``: train and keep, publish nothing).
+``--settings current`` (the default) trains with ``train.py``'s current defaults (cosine schedule, early
+stopping, online augmentation, KD without T²) for at most ``--epochs`` 40; ``--settings 2026-11`` with the
 settings the first published students were made with (``SETTINGS_OF_THE_TIME``: T², the paper's step
 decay, every one of 12 epochs, no augmentation). ``--train-flags`` adds ``train.py`` flags (a teacher
-recipe chosen on validation, say ``"--augment-invert 0.5"``).
+recipe chosen on validation, say ``"--augment-invert 0.5"``); flags this script sets itself are refused
+there, and every run's command is checked by ``train.py``'s parser before the first one trains.
 Per method the seed whose deployed float student scores the best validation CinC 2017 F1 is
 published (the test split never chooses): ``<method>_int8.tflite`` and ``<method>.keras`` with their
 sidecars, ``labels.txt`` and ``split.json`` into ``--models``; its run report, with every seed's
 validation and test F1 (``published_seeds``), into ``--results`` as ``cinc2017_published_<method>.json``;
-then ``MODEL_CARD.md`` from every report there (``benchmarks.model_card``). ``--quick`` (1 epoch,
-narrow teacher) checks the script.
+then ``MODEL_CARD.md`` from every report there (``benchmarks.model_card``). Nothing is published until
+every run has finished. ``--quick`` (1 epoch, narrow teacher) checks the script.
 """
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import shlex
@@ -54,9 +62,39 @@ def run_folder(args, method, seed):
     return os.path.join(args.runs, f"{method}_s{seed}")
 
 
+def kept_folder(args, method, seed):
+    return os.path.join(args.kept, f"{method}_s{seed}")
+
+
+def is_kept(args, method, seed):
+    return os.path.isfile(os.path.join(kept_folder(args, method, seed), "report.json"))
+
+
+def kept_teacher(args, seed):
+    """The teacher a seed's liteheart run distils from: the one its lrhnet run trained and kept."""
+    return os.path.join(kept_folder(args, "lrhnet", seed), "models", "teacher.keras")
+
+
+def kept_files(report, method):
+    """What a finished run keeps, as paths inside its run folder; ``report.json`` last, so that a kept
+    folder holding a report is whole."""
+    files = ["split.json", os.path.join("models", f"{deployed_model(report)}.keras")]
+    exports = ("student_int8.tflite", "student_int8.tflite.json", "labels.txt")
+    files += [os.path.join("exports", name) for name in exports]
+    return files + ([os.path.join("models", "teacher.keras")] if method == "lrhnet" else []) + ["report.json"]
+
+
+def keep(run, kept, method):
+    """Copy the files of ``kept_files`` from the finished run folder ``run`` into the new folder ``kept``."""
+    with open(os.path.join(run, "report.json")) as handle:
+        report = json.load(handle)
+    for name in kept_files(report, method):
+        os.makedirs(os.path.dirname(os.path.join(kept, name)), exist_ok=True)
+        shutil.copyfile(os.path.join(run, name), os.path.join(kept, name))
+
+
 def train_command(args, method, seed):
     """The ``train.py`` argument list of one published student and seed."""
-    teacher = os.path.join(run_folder(args, "lrhnet", seed), "models", "teacher.keras")
     return [
         os.path.relpath(os.path.join(ROOT, "train.py")),
         "--data",
@@ -88,8 +126,28 @@ def train_command(args, method, seed):
         "--resume",
         *SETTINGS[args.settings][0],
         *shlex.split(args.train_flags),
-        *([] if "teacher" in METHODS[method] else ["--teacher-from", teacher]),
+        *([] if "teacher" in METHODS[method] else ["--teacher-from", kept_teacher(args, seed)]),
     ]
+
+
+def script_flags(args):
+    """The ``train.py`` flags this script sets itself, which ``--train-flags`` may not name."""
+    no_extra = argparse.Namespace(**{**vars(args), "train_flags": ""})
+    commands = [train_command(no_extra, method, 0) for method in METHODS]
+    return sorted({part for command in commands for part in command if part.startswith("--")})
+
+
+def command_problem(args, command):
+    """What ``train.py``'s parser refuses in ``command`` (None when nothing): checked before any run
+    trains, with the teacher a liteheart run will distil from not there yet."""
+    from kdpipeline.options import parse_args
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()) as refusal:
+            parse_args(command[1:], teacher_files_exist=False)
+    except SystemExit:
+        return refusal.getvalue().strip().splitlines()[-1]
+    return None
 
 
 def seed_row(report, seed, run):
@@ -118,10 +176,10 @@ def publish(args, method, seeds, made_by):
     place; returns the report."""
     rows = []
     for seed in seeds:
-        with open(os.path.join(run_folder(args, method, seed), "report.json")) as handle:
-            rows.append(seed_row(json.load(handle), seed, run_folder(args, method, seed)))
+        with open(os.path.join(kept_folder(args, method, seed), "report.json")) as handle:
+            rows.append(seed_row(json.load(handle), seed, kept_folder(args, method, seed)))
     seed = chosen_seed(rows)
-    run = run_folder(args, method, seed)
+    run = kept_folder(args, method, seed)
     with open(os.path.join(run, "report.json")) as handle:
         report = json.load(handle)
     report.update(published=made_by, published_seeds={"chosen": seed, "rows": rows})
@@ -149,7 +207,9 @@ def main():
     )
     parser.add_argument("--settings", choices=sorted(SETTINGS), default="current", help="(default: current)")
     parser.add_argument(
-        "--train-flags", default="", help='more train.py flags, one string (say "--augment-invert 0.5")'
+        "--train-flags",
+        default="",
+        help='more train.py flags, one string: "--augment-invert 0.5"; one flag alone: --train-flags=--no-augment',
     )
     parser.add_argument(
         "--epochs", type=int, default=None, help="epochs per training stage, at most (default: current 40, 2026-11 12)"
@@ -159,6 +219,11 @@ def main():
         "--runs",
         default=os.path.join("runs", "cinc2017_published"),
         help="train.py run folders (default: runs/cinc2017_published)",
+    )
+    parser.add_argument(
+        "--kept",
+        default=os.path.join("benchmarks", "results", "cinc2017_seeds"),
+        help="what each finished run keeps, to commit (default: benchmarks/results/cinc2017_seeds)",
     )
     parser.add_argument(
         "--models",
@@ -171,33 +236,48 @@ def main():
         help="where the run reports go (default: benchmarks/results)",
     )
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=list(METHODS))
+    parser.add_argument("--train-only", action="store_true", help="train and keep the runs of --seeds, publish nothing")
     parser.add_argument("--quick", action="store_true", help="1 epoch and a width-0.125 teacher: checks the script")
     args = parser.parse_args()
-    args.epochs = args.epochs or SETTINGS[args.settings][1]
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be at least 1, not {args.epochs}")
+    args.epochs = SETTINGS[args.settings][1] if args.epochs is None else args.epochs
     if args.quick:
         args.epochs, args.teacher_width = 1, 0.125
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds {' '.join(map(str, args.seeds))} names a seed twice")
     try:
-        shlex.split(args.train_flags)
+        extra = shlex.split(args.train_flags)
     except ValueError as error:
         parser.error(f"--train-flags: {error}")
-    missing = [
-        path
-        for path in (os.path.join(run_folder(args, "lrhnet", seed), "models", "teacher.keras") for seed in args.seeds)
-        if not os.path.isfile(path)
-    ]
-    if "lrhnet" not in args.methods and missing:
-        parser.error(
-            f"liteheart distils from each seed's lrhnet teacher, and {missing[0]} is missing: publish lrhnet first"
-        )
-    made_by, reports = provenance(), {}
+    named = sorted({part.split("=")[0] for part in extra if part.startswith("--")} & set(script_flags(args)))
+    if named:
+        parser.error(f"--train-flags: {', '.join(named)} is set by this script; use its own flags")
     methods = [method for method in METHODS if method in args.methods]  # lrhnet first: it trains the teacher
-    for seed in args.seeds:  # seed by seed, so that a stopped call leaves whole seeds behind
-        for method in methods:
-            command = [sys.executable, *train_command(args, method, seed)]
-            print(" ".join(command), flush=True)
-            subprocess.run(command, check=True)
+    runs = [(seed, method) for seed in args.seeds for method in methods]
+    todo = [(seed, method) for seed, method in runs if not is_kept(args, method, seed)]
+    teachers = [kept_teacher(args, seed) for seed, method in todo if method == "liteheart"]
+    missing = [path for path in teachers if "lrhnet" not in methods and not os.path.isfile(path)]
+    if missing:
+        parser.error(
+            f"liteheart distils from each seed's lrhnet teacher, and {missing[0]} is missing: train lrhnet first"
+        )
+    for seed, method in todo:
+        problem = command_problem(args, train_command(args, method, seed))
+        if problem:
+            parser.error(f"train.py refuses the {method} run of seed {seed}: {problem}")
+    made_by, reports = provenance(), {}
+    for seed, method in runs:  # seed by seed, so that a stopped call leaves whole seeds behind
+        if (seed, method) not in todo:
+            print(f"{method} seed {seed}: kept in {kept_folder(args, method, seed)} by an earlier call", flush=True)
+            continue
+        command = [sys.executable, *train_command(args, method, seed)]
+        print(" ".join(command), flush=True)
+        subprocess.run(command, check=True)
+        keep(run_folder(args, method, seed), kept_folder(args, method, seed), method)
+    if args.train_only:
+        print(f"seeds {args.seeds} kept in {args.kept}; nothing published (--train-only)", flush=True)
+        return
     for method in methods:
         reports[method] = publish(args, method, args.seeds, made_by)
         chosen = reports[method]["published_seeds"]["chosen"]

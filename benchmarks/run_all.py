@@ -2,7 +2,7 @@
 
     python -m benchmarks.run_all --tables-only  # re-render the tables in README.md, docs/results.md, model card
     python -m benchmarks.run_all --quick        # each benchmark on a subset, 1 epoch: 25 min; runs/benchmarks_quick
-    python -m benchmarks.run_all                # each benchmark in full into benchmarks/results: days
+    python -m benchmarks.run_all                # each benchmark in full into runs/benchmarks_full: days
 
 Times on this project's 2-core CPU: ``--quick`` took 24.6 min (``benchmarks/results/run_all_quick.txt``);
 the committed results before the PTB-XL benchmark took 9.0 h to make, with several runs sharing the
@@ -12,13 +12,17 @@ cores; the PTB-XL benchmark adds about 100 trainings of up to 40 epochs.
 ``../shared/data``). The PTB-XL benchmark alone trains about 100 networks of up to 40 epochs (it
 resumes; see ``benchmarks/ptbxl_distillation.py``).
 Each benchmark's command, commit, seeds and date are written into its results file, and each table
-names them. The full mode runs the commands exactly as the committed results record them, one
-after another, on one thread each (``TF_NUM_INTRAOP_THREADS=1``); a failure stops it.
+names them. The full mode runs the commands exactly as the committed results record them (the
+published students with the flags of their committed publishing call), one after another, on one
+thread each (``TF_NUM_INTRAOP_THREADS=1``); a failure stops it. Training modes write their results,
+tables, published files and kept seeds into their own folder, never over the committed ones: compare,
+then copy what you keep.
 """
 
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -79,7 +83,8 @@ BENCHMARKS = {
         "runs/synthetic_benchmark",
     ],
 }
-# the published students: two train.py runs, their reports into the results folder and their files into {models}
+# the published students: train.py runs, their reports into the results folder and their files into {models};
+# with the other flags of the committed publishing call (publish_flags)
 PUBLISH = [
     "-m",
     "benchmarks.publish_cinc2017",
@@ -89,7 +94,10 @@ PUBLISH = [
     "{models}",
     "--runs",
     "{runs}",
+    "--kept",
+    "{kept}",
 ]
+PUBLISH_FOLDERS = ("--data", "--models", "--runs", "--kept", "--results")
 # then the published students' AF figures on PTB-XL's lead I, another device
 EXTERNAL = ["-m", "benchmarks.af_external", "--data", "{data}/ptbxl", "--models", "{models}"]
 
@@ -107,21 +115,44 @@ def recorded_minutes(results):
     return total / 60
 
 
+def publish_flags(results):
+    """The flags of the committed publishing call whose reports are in ``results`` (none when there are no
+    reports), without the folders, which ``run_all`` chooses."""
+    reports = model_card.read_reports(results)
+    if not reports:
+        return []
+    words = shlex.split(model_card.reproduce_command(next(iter(reports.values()))))
+    words, flags = words[words.index("benchmarks.publish_cinc2017") + 1 :], []
+    while words:
+        word = words.pop(0)
+        if word.split("=")[0] not in PUBLISH_FOLDERS:
+            flags.append(word)
+        elif "=" not in word:
+            words.pop(0)
+    return flags
+
+
 def run_benchmarks(args):
     env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     os.makedirs(args.results, exist_ok=True)
-    models = os.path.join(args.results, "models") if args.quick else os.path.join(ROOT, "models", "cinc2017")
+    models = os.path.join(args.results, "models")
     os.makedirs(os.path.join(ROOT, "runs"), exist_ok=True)
     runs = tempfile.mkdtemp(
         prefix="cinc2017_published_", dir=os.path.join(ROOT, "runs")
     )  # a fresh folder: publishing resumes what it finds
     # paths relative to the repository, where the commands run, so that the results record no machine's folders
     places = {
-        name: os.path.relpath(path, ROOT) for name, path in {"data": args.data, "models": models, "runs": runs}.items()
+        name: os.path.relpath(path, ROOT)
+        for name, path in {
+            "data": args.data,
+            "models": models,
+            "runs": runs,
+            "kept": os.path.join(args.results, "cinc2017_seeds"),
+        }.items()
     }
     results = os.path.relpath(args.results, ROOT)
     commands = {name: [*command, "--out", os.path.join(results, name)] for name, command in BENCHMARKS.items()}
-    commands["published students"] = [*PUBLISH, "--results", results]
+    commands["published students"] = [*PUBLISH, *publish_flags(os.path.join(ROOT, RESULTS)), "--results", results]
     commands["AF on PTB-XL"] = [*EXTERNAL, "--out", os.path.join(results, model_card.EXTERNAL_RESULTS)]
     for name, command in commands.items():
         if any("{data}" in part for part in command) and not os.path.isdir(args.data):
@@ -165,22 +196,25 @@ def main():
         default=os.path.join(ROOT, "..", "shared", "data"),
         help="folder with cinc2017/training2017, ludb and ptbxl (default: ../shared/data)",
     )
-    parser.add_argument(
-        "--quick", action="store_true", help="small subsets and 1 epoch; results and tables go to runs/benchmarks_quick"
-    )
+    parser.add_argument("--quick", action="store_true", help="small subsets and 1 epoch, into runs/benchmarks_quick")
     parser.add_argument(
         "--tables-only", action="store_true", help="no training: render the tables from the results files"
     )
     parser.add_argument(
         "--results",
         default=None,
-        help="results folder (default: benchmarks/results, or runs/benchmarks_quick with --quick)",
+        help="results folder (default: benchmarks/results with --tables-only, else runs/benchmarks_full or, "
+        "with --quick, runs/benchmarks_quick); tables go into the documents only from benchmarks/results",
     )
     args = parser.parse_args()
+    training = "benchmarks_quick" if args.quick else "benchmarks_full"
     args.results = os.path.abspath(
-        args.results or (os.path.join(ROOT, "runs", "benchmarks_quick") if args.quick else os.path.join(ROOT, RESULTS))
+        args.results or (os.path.join(ROOT, RESULTS) if args.tables_only else os.path.join(ROOT, "runs", training))
     )
-    documents_root = None if args.quick else ROOT
+    committed = args.results == os.path.abspath(os.path.join(ROOT, RESULTS))
+    if committed and not args.tables_only:
+        parser.error(f"--results {RESULTS} holds the committed results, which a training run never overwrites")
+    documents_root = ROOT if committed else None
     if not args.tables_only:
         if not args.quick:
             print(

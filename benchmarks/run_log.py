@@ -14,22 +14,6 @@ from lrhnet.saving import load_network
 SUMMARY_METRICS = ("cinc2017_f1", "macro_f1", "macro_auroc", "macro_ap", "f1_N", "f1_A", "f1_O", "f1_~")
 
 
-def check_out(parser, args, recipe):
-    """Refuse, before any work, an existing ``args.out`` without ``args.resume`` (its rows would be lost) and
-    a ``--resume`` of a file recorded with another ``recipe`` (a JSON-able dict of the settings that decide
-    the numbers: the rows of two recipes would mix); ``Results`` stores ``recipe`` in the file's header."""
-    if not os.path.exists(args.out):
-        return
-    if not args.resume:
-        parser.error(f"--out {args.out} exists: pass --resume to add to its rows, or choose another --out")
-    with open(args.out) as handle:
-        earlier = json.load(handle).get("recipe")
-    if earlier != json.loads(json.dumps(recipe)):
-        parser.error(
-            f"--resume: {args.out} was recorded with recipe {earlier}; this call's is {recipe}: choose another --out"
-        )
-
-
 class Results:
     """Run records, rewritten atomically as JSON and as a Markdown summary after each addition.
 

@@ -234,8 +234,10 @@ def build_parser():
     return parser
 
 
-def parse_args(argv=None):
-    """Parse and check ``argv``; a bad flag or combination exits with an argparse error (status 2)."""
+def parse_args(argv=None, teacher_files_exist=True):
+    """Parse and check ``argv``; a bad flag or combination exits with an argparse error (status 2).
+    ``teacher_files_exist=False`` skips the check that ``--teacher-from`` names saved networks, for a
+    caller that checks a command before the run that writes them."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.labeled_fraction is None:  # the demonstration run's share only when --data is not given
@@ -348,7 +350,7 @@ def parse_args(argv=None):
             "--demographics is for --method lrhnet (the LiteHeart student reads one lead only)",
         ),
         (
-            lambda: all(os.path.isfile(path) for path in args.teacher_from or ()),
+            lambda: not teacher_files_exist or all(os.path.isfile(path) for path in args.teacher_from or ()),
             f"--teacher-from: {', '.join(p for p in args.teacher_from or () if not os.path.isfile(p))} is not a file",
         ),
         (
@@ -368,7 +370,7 @@ def parse_args(argv=None):
     for ok, message in checks:
         if not ok():
             parser.error(message)
-    problem = folder_problem(args)
+    problem = folder_problem(args, teacher_files_exist)
     if problem:
         parser.error(problem)
     return args
@@ -379,7 +381,7 @@ def preprocessing_band(fs):
     return (0.5, min(40.0, 0.45 * fs))
 
 
-def folder_problem(args):
+def folder_problem(args, teacher_files_exist=True):
     """What is wrong with ``--out``, ``--cache-dir`` and ``--teacher-from`` (None when nothing is);
     checked before anything is written."""
     from data_utils.cache import default_cache_dir
@@ -402,7 +404,7 @@ def folder_problem(args):
     for path in args.teacher_from or ():
         if is_inside(path, args.out) and not args.resume:
             return f"--teacher-from {path} lies inside --out {args.out}, which a fresh run clears; copy it elsewhere"
-        if not is_keras_file(path):
+        if teacher_files_exist and not is_keras_file(path):
             return f"--teacher-from {path} is not a saved Keras network (.keras); pass a run's models/teacher.keras"
     return None
 

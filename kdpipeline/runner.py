@@ -226,12 +226,13 @@ def check_resume(args, config):
 
 def teacher_run_report(path):
     """The report of the run that trained ``path`` when it sits in that run (``<run>/models/teacher.keras``
-    beside ``<run>/report.json``), else None: a teacher from elsewhere is known by its file alone."""
+    beside ``<run>/report.json`` with a teacher entry), else None: a teacher from elsewhere is known by its
+    file alone."""
     report = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), "report.json")
     try:
         with open(report) as handle:
             earlier = json.load(handle)
-        return earlier if "learned_from" in earlier["models"]["teacher"] else None
+        return earlier if isinstance(earlier["models"]["teacher"], dict) else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -241,7 +242,7 @@ def teacher_source(path):
     the run that trained it (``teacher_run_report``), what it learned from and its validation score."""
     source = {"file": os.path.relpath(path)}
     earlier = teacher_run_report(path)
-    if earlier is not None:
+    if earlier is not None and "learned_from" in earlier["models"]["teacher"]:  # reports since 2026-12
         teacher = earlier["models"]["teacher"]
         source["learned_from"] = teacher["learned_from"]
         source["teacher_labels"] = earlier.get("data", {}).get("teacher_labels")
@@ -250,10 +251,11 @@ def teacher_source(path):
     return source
 
 
-def check_teacher(path, num_leads, num_classes, demographics, fs, window_seconds):
-    """Refuse a ``--teacher-from`` network that does not read ``num_leads`` leads (with age and sex when
-    ``demographics``) and give ``num_classes`` classes, or, when the report of the run that trained it is
-    beside it, that was trained at another sampling rate or window length than ``fs`` and ``window_seconds``."""
+def check_teacher(path, leads, classes, demographics, fs, window_seconds):
+    """Refuse a ``--teacher-from`` network that does not read ``len(leads)`` leads (with age and sex when
+    ``demographics``) and give ``len(classes)`` classes, or, when the report of the run that trained it is
+    beside it, that read other leads or gave other classes (names, in order) or was trained at another
+    sampling rate or window length than ``fs`` and ``window_seconds``."""
     from lrhnet.saving import load_network
 
     try:
@@ -263,18 +265,28 @@ def check_teacher(path, num_leads, num_classes, demographics, fs, window_seconds
             f"train.py: error: --teacher-from {path} cannot be loaded ({type(error).__name__}: {error})"
         ) from None
     found = (getattr(teacher, "num_leads", None), getattr(teacher, "num_classes", None))
-    if found != (num_leads, num_classes):
+    if found != (len(leads), len(classes)):
         raise SystemExit(
             f"train.py: error: --teacher-from {path} reads {found[0]} leads and gives {found[1]} classes; "
-            f"this run needs {num_leads} leads (--teacher-leads) and {num_classes} classes"
+            f"this run needs {len(leads)} leads (--teacher-leads) and {len(classes)} classes"
         )
     if bool(getattr(teacher, "demographics", False)) != demographics:
         raise SystemExit(
             f"train.py: error: --teacher-from {path} was built {'with' if not demographics else 'without'} age and "
             f"sex inputs; this run has {'--demographics' if demographics else 'no --demographics'}"
         )
-    earlier = teacher_run_report(path)
-    config = earlier.get("config", {}) if earlier else {}
+    earlier = teacher_run_report(path) or {}
+    named = (
+        ("leads", "--teacher-leads", earlier.get("teacher_leads"), list(leads)),
+        ("classes", "the data's classes", list(earlier.get("data", {}).get("classes", {})) or None, list(classes)),
+    )
+    for what, source, trained, wanted in named:
+        if trained is not None and trained != wanted:
+            raise SystemExit(
+                f"train.py: error: --teacher-from {path} was trained on {what} {','.join(trained)} (its run's "
+                f"report.json); this run has {','.join(wanted)} ({source}), in this order"
+            )
+    config = earlier.get("config", {})
     for flag, key, wanted in (("--fs", "fs", fs), ("--window-seconds", "window_seconds", window_seconds)):
         if key in config and float(config[key]) != float(wanted):
             raise SystemExit(
@@ -310,8 +322,8 @@ def run(args):
         for path in args.teacher_from:
             check_teacher(
                 path,
-                len(args.teacher_leads),
-                len(context.classes),
+                args.teacher_leads,
+                context.classes,
                 args.demographics,
                 args.fs,
                 args.window_seconds,

@@ -110,6 +110,7 @@ def test_an_existing_out_is_kept_unless_resumed_with_the_same_recipe(module, tmp
     for flags, message in (
         ([], "exists: pass --resume to add to its rows"),
         (["--resume", "--epochs", "7"], "was recorded with recipe"),
+        (["--resume", "--quick"], "was recorded with recipe"),  # quick rows never join full ones
     ):
         monkeypatch.setattr(sys, "argv", call + flags)
         with pytest.raises(SystemExit):
@@ -118,3 +119,10 @@ def test_an_existing_out_is_kept_unless_resumed_with_the_same_recipe(module, tmp
     monkeypatch.setattr(sys, "argv", call + ["--resume"])
     module.main()  # the same recipe: resumed
     assert ran == [module.LUDB_EPOCHS] * 2
+    for text, message in (('{"runs": []}', "made before results files recorded their recipe"), ("{", "not a readable")):
+        legacy = tmp_path / "legacy.json"
+        legacy.write_text(text)
+        monkeypatch.setattr(sys, "argv", [*call[:-1], str(legacy), "--resume"])
+        with pytest.raises(SystemExit):
+            module.main()
+        assert message in capsys.readouterr().err and legacy.read_text() == text

@@ -1,6 +1,7 @@
 """``python -m benchmarks.publish_cinc2017`` end to end on a small CinC 2017 subset, then ``predict`` on what it
 published."""
 
+import argparse
 import csv
 import json
 import os
@@ -49,6 +50,8 @@ def test_publish_writes_int8_students_a_card_from_the_reports_and_predict_runs_o
         "1",
         "--runs",
         str(tmp_path / "runs"),
+        "--kept",
+        str(tmp_path / "kept"),
         "--models",
         models,
         "--results",
@@ -69,7 +72,8 @@ def test_publish_writes_int8_students_a_card_from_the_reports_and_predict_runs_o
     assert f"{int8['test']['cinc2017_f1']:.3f}" in card and "not a medical device" in card and report["command"] in card
     seeds = report["published_seeds"]
     assert [row["seed"] for row in seeds["rows"]] == [0, 1] and report["seed"] == seeds["chosen"]
-    assert max(row["validation"] for row in seeds["rows"]) == seeds["rows"][seeds["chosen"]]["validation"]
+    chosen = next(row for row in seeds["rows"] if row["seed"] == seeds["chosen"])
+    assert max(row["validation"] for row in seeds["rows"]) == chosen["validation"]
     assert "`lrhnet` over 2 seeds (0, 1), one split" in card and "--seeds 0 1" in card
     regenerated = subprocess.run(
         [sys.executable, "-m", "benchmarks.model_card", "--results", results, "--models", str(tmp_path)],
@@ -80,6 +84,12 @@ def test_publish_writes_int8_students_a_card_from_the_reports_and_predict_runs_o
         cwd=ROOT,
     )
     assert regenerated.returncode == 0 and open(os.path.join(tmp_path, "MODEL_CARD.md")).read() == card
+    # a fresh clone with the kept runs committed: nothing trains again, the same files are published
+    fresh = [*command[: command.index("--runs") + 1], str(tmp_path / "fresh_runs"), *command[command.index("--kept") :]]
+    again = subprocess.run(fresh, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("by an earlier call") == 4 and not os.path.exists(tmp_path / "fresh_runs")
+    assert open(os.path.join(models, "MODEL_CARD.md")).read() == card.replace("/runs --kept", "/fresh_runs --kept")
     for model in ("lrhnet_int8.tflite", "liteheart.keras"):
         rows = predict_csv(os.path.join(models, model), bundled("cinc2017"), str(tmp_path / f"{model}.csv"))
         assert sorted(row["record"] for row in rows) == ["A00592", "A05056", "A05493", "A08050"]
@@ -89,9 +99,10 @@ def test_publish_writes_int8_students_a_card_from_the_reports_and_predict_runs_o
 def publish_args(tmp_path, **changes):
     from benchmarks import publish_cinc2017
 
-    fields = dict(data="data/cinc", runs=str(tmp_path / "runs"), epochs=40, teacher_width=0.5, split_seed=0)
+    fields = dict(data="data/cinc", runs=str(tmp_path / "runs"), kept=str(tmp_path / "kept"), epochs=40)
+    fields.update(teacher_width=0.5, split_seed=0)
     fields.update({"settings": "current", "train_flags": "", **changes})
-    return publish_cinc2017, type("Args", (), fields)
+    return publish_cinc2017, argparse.Namespace(**fields)
 
 
 def test_every_seed_trains_on_one_split_with_the_chosen_settings_and_its_own_teacher(tmp_path):
@@ -103,7 +114,7 @@ def test_every_seed_trains_on_one_split_with_the_chosen_settings_and_its_own_tea
     lrhnet, liteheart = module.train_command(args, "lrhnet", 2), module.train_command(args, "liteheart", 2)
     assert flag(lrhnet, "--seed") == "2" and flag(lrhnet, "--split-seed") == "0" and "--kd-t2" not in lrhnet
     assert flag(lrhnet, "--augment-invert") == "0.5" and "--teacher-from" not in lrhnet
-    assert flag(liteheart, "--teacher-from") == os.path.join(args.runs, "lrhnet_s2", "models", "teacher.keras")
+    assert flag(liteheart, "--teacher-from") == os.path.join(args.kept, "lrhnet_s2", "models", "teacher.keras")
     assert flag(liteheart, "--out") == os.path.join(args.runs, "liteheart_s2")
     _, old = publish_args(tmp_path, settings="2026-11", epochs=12)
     then = module.train_command(old, "lrhnet", 0)
@@ -127,17 +138,79 @@ def test_the_published_seed_is_the_best_on_validation_whatever_the_test_says():
     assert "| mean ± std | | 0.820 ± 0.017 | 0.797 ± 0.100 | 0.797 ± 0.096 |" in lines
 
 
-def test_publishing_refuses_a_seed_named_twice_and_liteheart_without_its_teachers(tmp_path, monkeypatch, capsys):
+def test_publishing_refuses_bad_flags_before_anything_trains(tmp_path, monkeypatch, capsys):
     from benchmarks import publish_cinc2017
 
-    call = ["publish", "--data", str(tmp_path), "--runs", str(tmp_path / "runs")]
+    (tmp_path / "data").mkdir()
+    call = [
+        "publish",
+        "--data",
+        str(tmp_path / "data"),
+        "--runs",
+        str(tmp_path / "runs"),
+        "--kept",
+        str(tmp_path / "kept"),
+    ]
     for flags, message in (
         (["--seeds", "0", "0"], "names a seed twice"),
-        (["--methods", "liteheart"], "publish lrhnet first"),
+        (["--methods", "liteheart"], "train lrhnet first"),
         (["--train-flags", '"unclosed'], "--train-flags"),
+        (["--train-flags=--seed=3"], "--seed is set by this script"),
+        (["--train-flags", "--augment-invert 0.5 --student-leads II"], "--student-leads is set by this script"),
+        (["--train-flags", "--batch-size 0"], "train.py refuses the lrhnet run of seed 0: train.py: error: --fs,"),
+        (["--train-flags", "--beat-weight 0.5", "--methods", "lrhnet"], "train.py refuses the lrhnet run"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
     ):
         monkeypatch.setattr(sys, "argv", call + flags)
         monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("nothing trains after a refusal"))
         with pytest.raises(SystemExit):
             publish_cinc2017.main()
         assert message in capsys.readouterr().err
+
+
+def test_a_liteheart_run_is_checked_by_train_py_before_its_teacher_is_trained(tmp_path):
+    (tmp_path / "data").mkdir()
+    module, args = publish_args(tmp_path, data=str(tmp_path / "data"))
+    assert module.command_problem(args, module.train_command(args, "liteheart", 0)) is None
+    args.train_flags = "--batch-size 0"
+    assert "must be positive" in module.command_problem(args, module.train_command(args, "liteheart", 0))
+
+
+def test_train_only_keeps_each_finished_run_and_publishes_nothing(tmp_path, monkeypatch):
+    from benchmarks import publish_cinc2017
+
+    real_run = subprocess.run
+
+    def fake_train(command, **options):  # a finished train.py run: the files a run folder holds
+        if command[0] == "git":  # provenance
+            return real_run(command, **options)
+        out, method = command[command.index("--out") + 1], command[command.index("--method") + 1]
+        deployed = "student_kd" if method == "lrhnet" else "liteheart"
+        report = {"models": {"student_int8": {"from": deployed}}}
+        names = ["split.json", f"models/{deployed}.keras", "models/teacher.keras", "models/student.keras"]
+        names += ["exports/student_int8.tflite", "exports/student_int8.tflite.json", "exports/labels.txt"]
+        for name in names:
+            os.makedirs(os.path.dirname(os.path.join(out, name)), exist_ok=True)
+            with open(os.path.join(out, name), "w") as handle:
+                handle.write(name)
+        with open(os.path.join(out, "report.json"), "w") as handle:
+            json.dump(report, handle)
+
+    (tmp_path / "data").mkdir()
+    kept, models = tmp_path / "kept", tmp_path / "models"
+    call = ["publish", "--data", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"), "--kept", str(kept)]
+    call += ["--models", str(models), "--results", str(tmp_path / "results"), "--seeds", "3", "--train-only"]
+    monkeypatch.setattr(sys, "argv", call)
+    monkeypatch.setattr(subprocess, "run", fake_train)
+    publish_cinc2017.main()
+    assert sorted(os.listdir(kept)) == ["liteheart_s3", "lrhnet_s3"]
+    assert (kept / "lrhnet_s3" / "models" / "teacher.keras").read_text() == "models/teacher.keras"
+    assert (kept / "lrhnet_s3" / "models" / "student_kd.keras").exists()
+    assert not (kept / "lrhnet_s3" / "models" / "student.keras").exists()  # only the deployed student is kept
+    assert not (kept / "liteheart_s3" / "models" / "teacher.keras").exists()
+    assert (kept / "liteheart_s3" / "exports" / "student_int8.tflite").exists()
+    assert not models.exists() and not (tmp_path / "results").exists()
+    monkeypatch.setattr(
+        subprocess, "run", lambda command, **k: real_run(command, **k) if command[0] == "git" else pytest.fail("again")
+    )
+    publish_cinc2017.main()

@@ -244,6 +244,31 @@ def test_class_balance_draws_the_labelled_rows_anew_each_epoch_rare_classes_more
     assert shares[0] == pytest.approx(labels[:, rarest].mean()) and shares[0] < shares[1] < shares[2]
 
 
+def test_class_balance_also_draws_the_labelled_rows_of_batches_that_mix_in_unlabelled_ones(context):
+    """With unlabelled rows (the distilled students at scarce labels) ``--class-balance`` changes which
+    labelled rows fill each batch's labelled share, rare classes more often, and nothing else: as many
+    labelled rows per epoch, every unlabelled row once."""
+    from data_utils.splits import labeled_split
+    from kdpipeline.stages import training_batches
+
+    context.args.batch_size = 16
+    train = context.split["train"]
+    context.labeled, context.unlabeled = labeled_split(train, context.cache.labels, 0.5, seed=0)
+    labels = context.cache.labels[context.labeled]
+    rarest = int(np.argmin(np.where(labels.sum(axis=0) > 0, labels.sum(axis=0), len(train))))
+    shares, counts = [], []
+    for balance in ("none", "full"):
+        context.args.class_balance = balance
+        data = training_batches(context, "distilled")
+        epochs = [np.concatenate([batch.numpy() for _, batch in data]) for _ in range(6)]
+        finite = [epoch[np.isfinite(epoch).all(axis=1)] for epoch in epochs]
+        assert all(len(epoch) - len(rows) == len(context.unlabeled) for epoch, rows in zip(epochs, finite))
+        counts.append({len(rows) for rows in finite})
+        shares.append(np.mean([rows[:, rarest].mean() for rows in finite]))
+    assert counts[0] == counts[1] and len(counts[0]) == 1
+    assert shares[0] < labels[:, rarest].mean() * 1.5 < shares[1]
+
+
 def test_resuming_a_run_made_before_the_scarce_label_rule_is_refused_and_one_with_all_labels_is_not(tmp_path):
     """A fraction-1 run made before --teacher-labels and --augment resumes with --no-augment (the
     teacher's labels cannot differ); a fraction-0.5 run made before the batching rule does not."""

@@ -185,3 +185,42 @@ def test_paired_over_runs_folds_that_agree_give_a_point_interval():
     ]
     cell = paired_over_runs({"runs": runs}, {"model": "kd"}, {"model": "plain"})
     assert cell == "+0.100 [+0.100, +0.100]"
+
+
+def test_run_all_repeats_the_committed_publishing_call_with_folders_of_its_own(tmp_path):
+    import json
+
+    from benchmarks import run_all
+
+    assert run_all.publish_flags(RESULTS) == ["--settings", "2026-11", "--seeds", "0"]  # published before --seeds
+    command = (
+        "python benchmarks/publish_cinc2017.py --data ../d --runs=runs/x --seeds 0 1 2 "
+        "--train-flags '--augment-invert 0.5' --kept k --models m"
+    )
+    report = {"published": {"command": command}, "published_seeds": {"chosen": 0, "rows": []}}
+    (tmp_path / "cinc2017_published_lrhnet.json").write_text(json.dumps(report))
+    assert run_all.publish_flags(str(tmp_path)) == ["--seeds", "0", "1", "2", "--train-flags", "--augment-invert 0.5"]
+    assert run_all.publish_flags(str(tmp_path / "empty")) == []
+
+
+def test_run_all_never_trains_into_the_committed_results(monkeypatch, capsys):
+    import sys
+
+    from benchmarks import run_all
+
+    monkeypatch.setattr(sys, "argv", ["run_all", "--results", RESULTS])
+    monkeypatch.setattr(run_all, "run_benchmarks", lambda args: pytest.fail("nothing runs after a refusal"))
+    with pytest.raises(SystemExit):
+        run_all.main()
+    assert "never overwrites" in capsys.readouterr().err
+
+
+def test_a_recorded_command_can_be_typed_again_with_its_quoted_flags(monkeypatch):
+    import shlex
+    import sys
+
+    from benchmarks.provenance import REPOSITORY, command_line
+
+    arguments = ["--train-flags", "--augment-invert 0.5", "--data", os.path.join(REPOSITORY, "runs", "d")]
+    monkeypatch.setattr(sys, "argv", ["program", *arguments])
+    assert shlex.split(command_line())[-4:] == [*arguments[:3], os.path.join("runs", "d")]

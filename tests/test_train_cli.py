@@ -399,19 +399,26 @@ def test_a_teacher_is_refused_when_it_reads_other_inputs_than_the_run(tmp_path):
     teacher = SEResNet1D(12, 5, width=0.125)
     teacher(teacher.example_inputs())
     teacher.save(path)
-    check_teacher(path, 12, 5, False, 100.0, 10.0)  # a loose file: its rate and window are unknown
+    leads, classes = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"], list("ABCDE")
+    check_teacher(path, leads, classes, False, 100.0, 10.0)  # a loose file: its rate, window and names are unknown
     with pytest.raises(SystemExit, match="built without age and sex inputs; this run has --demographics"):
-        check_teacher(path, 12, 5, True, 100.0, 10.0)
+        check_teacher(path, leads, classes, True, 100.0, 10.0)
     with pytest.raises(SystemExit, match="reads 12 leads and gives 5 classes; this run needs 1 leads"):
-        check_teacher(path, 1, 5, False, 100.0, 10.0)
-    report = {"models": {"teacher": {"learned_from": {}}}, "config": {"fs": 100.0, "window_seconds": 10.0}}
-    with open(tmp_path / "report.json", "w") as handle:  # the report of the run that trained it
+        check_teacher(path, ["I"], classes, False, 100.0, 10.0)
+    # the report of the run that trained it, before reports said what a teacher learned from
+    report = {"models": {"teacher": {}}, "config": {"fs": 100.0, "window_seconds": 10.0}, "teacher_leads": leads}
+    report["data"] = {"classes": dict.fromkeys(classes, 3)}
+    with open(tmp_path / "report.json", "w") as handle:
         json.dump(report, handle)
-    check_teacher(path, 12, 5, False, 100, 10)
+    check_teacher(path, leads, classes, False, 100, 10)
     with pytest.raises(SystemExit, match="trained with --fs 100 .*this run has --fs 300"):
-        check_teacher(path, 12, 5, False, 300.0, 10.0)
+        check_teacher(path, leads, classes, False, 300.0, 10.0)
     with pytest.raises(SystemExit, match="trained with --window-seconds 10 .*this run has --window-seconds 15"):
-        check_teacher(path, 12, 5, False, 100.0, 15.0)
+        check_teacher(path, leads, classes, False, 100.0, 15.0)
+    with pytest.raises(SystemExit, match="trained on leads I,II,III.*this run has II,I,III"):
+        check_teacher(path, ["II", "I", *leads[2:]], classes, False, 100.0, 10.0)
+    with pytest.raises(SystemExit, match="trained on classes A,B,C,D,E .*this run has A,B,C,D,X"):
+        check_teacher(path, leads, [*classes[:4], "X"], False, 100.0, 10.0)
 
 
 def test_one_teacher_file_is_recorded_as_a_string_so_runs_made_before_ensembles_still_resume(tmp_path):
