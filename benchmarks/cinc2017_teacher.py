@@ -132,7 +132,7 @@ def main():
         parser.error(f"--only: {error}")
     if not variants:
         parser.error(f"--only {args.only!r} matches none of {', '.join(VARIANTS)}")
-    earlier = earlier_results(parser, args.out, args.resume)
+    earlier = earlier_results(parser, args.out, args.resume, keys=("calls", "rows"))
     args.data, args.runs = (os.path.relpath(os.path.abspath(path), REPOSITORY) for path in (args.data, args.runs))
     results = earlier or {"calls": [], "rows": []}
     results["calls"].append(provenance())

@@ -44,10 +44,12 @@ def deployed_model(report):
 
 
 def teachers(reports):
-    """``[(name, teacher entry)]``: one teacher when every published student is of one seed (a seed's
-    students learn from its lrhnet run's teacher), else each method's own."""
-    if len({report["seed"] for report in reports.values()}) == 1:
-        return [("teacher", next(iter(reports.values()))["models"]["teacher"])]
+    """``[(name, teacher entry)]``: one teacher when every published student learnt from one (a seed's
+    liteheart run distils from its lrhnet run's teacher: the reports score it alike), else each
+    method's own, named with its seed."""
+    entries = [report["models"]["teacher"] for report in reports.values()]
+    if all(entry["test"] == entries[0]["test"] for entry in entries):
+        return [("teacher", entries[0])]
     return [
         (f"teacher of `{method}` (seed {report['seed']})", report["models"]["teacher"])
         for method, report in reports.items()
@@ -185,7 +187,7 @@ def reproduce_command(report):
     """The publishing command of a report: as recorded, or for files published before several seeds and
     ``--settings`` (no ``published_seeds``), the call that repeats their runs today."""
     if "published_seeds" in report:
-        return re.sub(r"^python benchmarks/(\w+)\.py", r"python -m benchmarks.\1", report["published"]["command"])
+        return re.sub(r"^python (?:\./)?benchmarks/(\w+)\.py", r"python -m benchmarks.\1", report["published"]["command"])
     return (
         "python -m benchmarks.publish_cinc2017 --data ../shared/data/cinc2017/training2017 --settings 2026-11 --seeds 0"
     )

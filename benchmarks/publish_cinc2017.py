@@ -12,9 +12,10 @@ it stopped), every seed on the split of ``--split-seed`` (the published ``split.
 - liteheart: semi-supervised LiteHeart (every record labelled) from the same seed's lrhnet teacher
   (``--teacher-from``, so both students of a seed learn from one teacher), then QAT int8.
 A finished run is kept in ``--kept/<method>_s<seed>``: its report, split, deployed float student and int8
-file (lrhnet: also the teacher). Kept runs are small enough to commit, and a later call, even on a fresh
-clone, trains only the seeds not kept yet: a recipe of several hours can be trained a seed at a time
-(``--train-only``: train and keep, publish nothing).
+file (lrhnet: also the teacher, until the seed's liteheart run is kept). Kept runs are small enough to
+commit, and a later call, even on a fresh clone, trains only the seeds not kept yet (refusing kept runs
+of other flags, and publishing only kept runs of one split): a recipe of several hours can be trained a
+seed at a time (``--train-only``: train and keep, publish nothing).
 ``--settings current`` (the default) trains with ``train.py``'s current defaults (cosine schedule, early
 stopping, online augmentation, KD without T²) for at most ``--epochs`` 40; ``--settings 2026-11`` with the
 settings the first published students were made with (``SETTINGS_OF_THE_TIME``: T², the paper's step
@@ -85,12 +86,22 @@ def kept_files(report, method):
 
 
 def keep(run, kept, method):
-    """Copy the files of ``kept_files`` from the finished run folder ``run`` into the new folder ``kept``."""
+    """Copy the files of ``kept_files`` from the finished run folder ``run`` into the folder ``kept``
+    (files an earlier, stopped copy left there are replaced)."""
     with open(os.path.join(run, "report.json")) as handle:
         report = json.load(handle)
     for name in kept_files(report, method):
         os.makedirs(os.path.dirname(os.path.join(kept, name)), exist_ok=True)
         shutil.copyfile(os.path.join(run, name), os.path.join(kept, name))
+
+
+def drop_kept_teacher(args, seed):
+    """Once a seed's liteheart run is kept, no later call needs the copy of its teacher that ``keep`` made
+    (~9 MB; the run folder keeps its own): remove that copy."""
+    path = kept_teacher(args, seed)
+    if os.path.isfile(path):
+        os.remove(path)
+        print(f"{path}: removed, liteheart seed {seed} is kept (the teacher stays in its run folder)", flush=True)
 
 
 def train_command(args, method, seed):
@@ -137,16 +148,40 @@ def script_flags(args):
     return sorted({part for command in commands for part in command if part.startswith("--")})
 
 
-def command_problem(args, command):
-    """What ``train.py``'s parser refuses in ``command`` (None when nothing): checked before any run
-    trains, with the teacher a liteheart run will distil from not there yet."""
+def command_problem(command):
+    """What ``train.py``'s parser refuses in the ``train.py`` argument list ``command`` (None when
+    nothing): checked before any run trains, with the teacher a liteheart run will distil from not there
+    yet."""
     from kdpipeline.options import parse_args
 
     try:
-        with contextlib.redirect_stderr(io.StringIO()) as refusal:
+        with contextlib.redirect_stderr(io.StringIO()) as refusal, contextlib.redirect_stdout(io.StringIO()):
             parse_args(command[1:], teacher_files_exist=False)
-    except SystemExit:
-        return refusal.getvalue().strip().splitlines()[-1]
+    except SystemExit as stop:
+        lines = refusal.getvalue().strip().splitlines() or [f"it stops (exit {stop.code}) without training"]
+        return lines[-1].removeprefix("train.py: error: ")
+    return None
+
+
+def config_of(command):
+    """The run configuration ``train.py`` records for ``command`` (its ``report.json`` ``"config"``)."""
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import run_config
+
+    return run_config(parse_args(command[1:], teacher_files_exist=False, folders=False))
+
+
+def kept_problem(args, method, seed):
+    """Why the kept run of ``method`` and ``seed`` is not what this call would train (None when it is):
+    flags that changed the numbers, other than where the data and the teacher lie."""
+    from kdpipeline.runner import FLAGS_BEFORE_THEY_EXISTED
+
+    with open(os.path.join(kept_folder(args, method, seed), "report.json")) as handle:
+        earlier = {**FLAGS_BEFORE_THEY_EXISTED, **json.load(handle).get("config", {})}
+    wanted = config_of(train_command(args, method, seed))
+    changed = sorted(key for key in wanted if key not in ("data", "teacher_from") and earlier.get(key) != wanted[key])
+    if changed:
+        return f"it was trained with other values of {', '.join(changed)}"
     return None
 
 
@@ -170,19 +205,24 @@ def chosen_seed(rows):
     return max(rows, key=lambda row: row["validation"])["seed"]
 
 
-def publish(args, method, seeds, made_by):
-    """Copy the chosen seed's int8 file, float student, sidecars, split and report (with ``made_by``,
-    this script's provenance, as ``"published"``, and every seed's figures as ``"published_seeds"``) into
-    place; returns the report."""
+def chosen_report(args, method, seeds, made_by):
+    """The report of the seed of ``method`` to publish, with ``made_by`` (this script's provenance) as
+    ``"published"`` and every seed's figures as ``"published_seeds"``."""
     rows = []
     for seed in seeds:
         with open(os.path.join(kept_folder(args, method, seed), "report.json")) as handle:
             rows.append(seed_row(json.load(handle), seed, kept_folder(args, method, seed)))
     seed = chosen_seed(rows)
-    run = kept_folder(args, method, seed)
-    with open(os.path.join(run, "report.json")) as handle:
+    with open(os.path.join(kept_folder(args, method, seed), "report.json")) as handle:
         report = json.load(handle)
     report.update(published=made_by, published_seeds={"chosen": seed, "rows": rows})
+    return report
+
+
+def publish(args, method, report):
+    """Copy the int8 file, float student, sidecars and split of ``report``'s chosen seed into ``--models``
+    and ``report`` into ``--results``."""
+    run = kept_folder(args, method, report["published_seeds"]["chosen"])
     install(
         os.path.join(run, "exports", "student_int8.tflite"),
         os.path.join(run, "models", f"{deployed_model(report)}.keras"),
@@ -195,11 +235,31 @@ def publish(args, method, seeds, made_by):
     os.makedirs(args.results, exist_ok=True)
     with open(os.path.join(args.results, f"cinc2017_published_{method}.json"), "w") as handle:
         json.dump(report, handle, indent=1)
-    return report
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def split_problem(args, runs):
+    """Why the kept runs ``[(seed, method), ...]`` cannot be published together (None when they can):
+    every one must have been trained and scored on one split."""
+    splits = {}
+    for seed, method in runs:
+        with open(os.path.join(kept_folder(args, method, seed), "split.json")) as handle:
+            splits.setdefault(handle.read(), []).append(f"{method} seed {seed}")
+    if len(splits) > 1:
+        return "the kept runs were split differently: " + "; ".join(", ".join(names) for names in splits.values())
+    return None
+
+
+# where each kind of file goes when not given; --quick: all under runs/cinc2017_quick, never over the committed ones
+FOLDERS = {
+    "runs": (os.path.join("runs", "cinc2017_published"), "train.py run folders"),
+    "kept": (os.path.join("benchmarks", "results", "cinc2017_seeds"), "what each finished run keeps, to commit"),
+    "models": (os.path.join("models", "cinc2017"), "where the published files go"),
+    "results": (os.path.join("benchmarks", "results"), "where the run reports go"),
+}
+
+
+def parse_publish_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--data", required=True, help="the CinC 2017 folder (REFERENCE.csv and the .mat/.hea records)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default: 0 1 2)")
     parser.add_argument(
@@ -215,30 +275,15 @@ def main():
         "--epochs", type=int, default=None, help="epochs per training stage, at most (default: current 40, 2026-11 12)"
     )
     parser.add_argument("--teacher-width", type=float, default=0.5, help="teacher width multiplier (default: 0.5)")
-    parser.add_argument(
-        "--runs",
-        default=os.path.join("runs", "cinc2017_published"),
-        help="train.py run folders (default: runs/cinc2017_published)",
-    )
-    parser.add_argument(
-        "--kept",
-        default=os.path.join("benchmarks", "results", "cinc2017_seeds"),
-        help="what each finished run keeps, to commit (default: benchmarks/results/cinc2017_seeds)",
-    )
-    parser.add_argument(
-        "--models",
-        default=os.path.join("models", "cinc2017"),
-        help="where the published files go (default: models/cinc2017)",
-    )
-    parser.add_argument(
-        "--results",
-        default=os.path.join("benchmarks", "results"),
-        help="where the run reports go (default: benchmarks/results)",
-    )
+    for name, (default, purpose) in FOLDERS.items():
+        parser.add_argument(f"--{name}", help=f"{purpose} (default: {default}; with --quick under runs/cinc2017_quick)")
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=list(METHODS))
     parser.add_argument("--train-only", action="store_true", help="train and keep the runs of --seeds, publish nothing")
     parser.add_argument("--quick", action="store_true", help="1 epoch and a width-0.125 teacher: checks the script")
     args = parser.parse_args()
+    for name, (default, _) in FOLDERS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, os.path.join("runs", "cinc2017_quick", name) if args.quick else default)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be at least 1, not {args.epochs}")
     args.epochs = SETTINGS[args.settings][1] if args.epochs is None else args.epochs
@@ -246,27 +291,49 @@ def main():
         args.epochs, args.teacher_width = 1, 0.125
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds {' '.join(map(str, args.seeds))} names a seed twice")
+    if os.path.realpath(args.kept) == os.path.realpath(args.runs):
+        parser.error(f"--kept and --runs are one folder ({args.kept}): kept runs need a folder of their own")
     try:
-        extra = shlex.split(args.train_flags)
+        extra = [part.split("=")[0] for part in shlex.split(args.train_flags) if part.startswith("--")]
     except ValueError as error:
         parser.error(f"--train-flags: {error}")
-    named = sorted({part.split("=")[0] for part in extra if part.startswith("--")} & set(script_flags(args)))
+    named = sorted({flag for flag in script_flags(args) for part in extra if flag.startswith(part)})  # or abbreviates
     if named:
         parser.error(f"--train-flags: {', '.join(named)} is set by this script; use its own flags")
+    return parser, args
+
+
+def refusal(args, methods, runs, todo):
+    """Why this call cannot train ``todo`` and publish ``runs`` (``[(seed, method), ...]``; None when it
+    can), found before anything trains."""
+    for seed, method in runs:
+        if (seed, method) not in todo:
+            problem = kept_problem(args, method, seed)
+            if problem:
+                return f"{method} seed {seed} kept in {kept_folder(args, method, seed)}: {problem}; use another --kept"
+            if method == "liteheart" and (seed, "lrhnet") in todo:
+                return (
+                    f"liteheart seed {seed} is kept but not the lrhnet run that trained its teacher: use another --kept"
+                )
+    for seed, method in todo:
+        teacher = kept_teacher(args, seed)
+        if method == "liteheart" and (seed, "lrhnet") not in todo and not os.path.isfile(teacher):
+            return f"liteheart distils from its seed's lrhnet teacher, and {teacher} is missing: train lrhnet first"
+        problem = command_problem(train_command(args, method, seed))
+        if problem:
+            return f"train.py refuses the {method} run of seed {seed}: {problem}"
+    return None
+
+
+def main():
+    parser, args = parse_publish_args()
     methods = [method for method in METHODS if method in args.methods]  # lrhnet first: it trains the teacher
     runs = [(seed, method) for seed in args.seeds for method in methods]
     todo = [(seed, method) for seed, method in runs if not is_kept(args, method, seed)]
-    teachers = [kept_teacher(args, seed) for seed, method in todo if method == "liteheart"]
-    missing = [path for path in teachers if "lrhnet" not in methods and not os.path.isfile(path)]
-    if missing:
-        parser.error(
-            f"liteheart distils from each seed's lrhnet teacher, and {missing[0]} is missing: train lrhnet first"
-        )
-    for seed, method in todo:
-        problem = command_problem(args, train_command(args, method, seed))
-        if problem:
-            parser.error(f"train.py refuses the {method} run of seed {seed}: {problem}")
-    made_by, reports = provenance(), {}
+    problem = refusal(args, methods, runs, todo)
+    if problem:
+        parser.error(problem)
+    made_by = provenance()
     for seed, method in runs:  # seed by seed, so that a stopped call leaves whole seeds behind
         if (seed, method) not in todo:
             print(f"{method} seed {seed}: kept in {kept_folder(args, method, seed)} by an earlier call", flush=True)
@@ -275,12 +342,20 @@ def main():
         print(" ".join(command), flush=True)
         subprocess.run(command, check=True)
         keep(run_folder(args, method, seed), kept_folder(args, method, seed), method)
+        if method == "liteheart":
+            drop_kept_teacher(args, seed)
     if args.train_only:
-        print(f"seeds {args.seeds} kept in {args.kept}; nothing published (--train-only)", flush=True)
+        print(
+            f"seeds {' '.join(map(str, args.seeds))} kept in {args.kept}; nothing published (--train-only)", flush=True
+        )
         return
-    for method in methods:
-        reports[method] = publish(args, method, args.seeds, made_by)
-        chosen = reports[method]["published_seeds"]["chosen"]
+    problem = split_problem(args, runs)
+    if problem:
+        parser.error(f"nothing published: {problem}")
+    reports = {method: chosen_report(args, method, args.seeds, made_by) for method in methods}
+    for method, report in reports.items():  # every report is read before the first file is installed
+        publish(args, method, report)
+        chosen = report["published_seeds"]["chosen"]
         print(f"{method}: seed {chosen} published (best validation F1 of seeds {args.seeds})", flush=True)
     # the card also describes students published by earlier calls
     path = write_model_card(read_reports(args.results), args.models, args.results)

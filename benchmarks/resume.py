@@ -4,10 +4,11 @@ import json
 import os
 
 
-def earlier_results(parser, out, resume, recipe=None):
+def earlier_results(parser, out, resume, recipe=None, keys=()):
     """The results already in ``out`` (None when it does not exist), checked before any work.
 
-    Refuses an existing ``out`` without ``resume`` (its rows would be lost), one that is not JSON, and,
+    Refuses an existing ``out`` without ``resume`` (its rows would be lost), one that is not JSON or
+    lacks one of ``keys`` (the results file of another benchmark), and,
     when ``recipe`` (a JSON-able dict of the settings that decide the numbers) is given, one recorded
     with another recipe or with none (files made before recipes were recorded): the rows of two
     recipes would mix.
@@ -23,6 +24,11 @@ def earlier_results(parser, out, resume, recipe=None):
         parser.error(f"--resume: {out} is not a readable results file ({error}): choose another --out")
     if not isinstance(earlier, dict):
         parser.error(f"--resume: {out} is not a results file (no JSON object at its top): choose another --out")
+    missing = [key for key in keys if key not in earlier]
+    if missing:
+        parser.error(
+            f"--resume: {out} has no {', '.join(missing)}: it is another benchmark's file; choose another --out"
+        )
     if recipe is not None and earlier.get("recipe") != json.loads(json.dumps(recipe)):
         if "recipe" not in earlier:
             parser.error(

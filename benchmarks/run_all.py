@@ -15,8 +15,8 @@ Each benchmark's command, commit, seeds and date are written into its results fi
 names them. The full mode runs the commands exactly as the committed results record them (the
 published students with the flags of their committed publishing call), one after another, on one
 thread each (``TF_NUM_INTRAOP_THREADS=1``); a failure stops it. Training modes write their results,
-tables, published files and kept seeds into their own folder, never over the committed ones: compare,
-then copy what you keep.
+tables and published files into their own folder, and runs and kept seeds into a new folder under
+``runs/`` (every seed trains again), never over the committed ones: compare, then copy what you keep.
 """
 
 import argparse
@@ -84,10 +84,9 @@ BENCHMARKS = {
     ],
 }
 # the published students: train.py runs, their reports into the results folder and their files into {models};
-# with the other flags of the committed publishing call (publish_flags)
-PUBLISH = [
-    "-m",
-    "benchmarks.publish_cinc2017",
+# with the other flags of the committed publishing call (publish_flags) before these folders
+PUBLISH = ["-m", "benchmarks.publish_cinc2017"]
+PUBLISH_INTO = [
     "--data",
     "{data}/cinc2017/training2017",
     "--models",
@@ -147,12 +146,13 @@ def run_benchmarks(args):
             "data": args.data,
             "models": models,
             "runs": runs,
-            "kept": os.path.join(args.results, "cinc2017_seeds"),
+            "kept": os.path.join(runs, "kept"),  # kept seeds of this call only: it trains every seed
         }.items()
     }
     results = os.path.relpath(args.results, ROOT)
     commands = {name: [*command, "--out", os.path.join(results, name)] for name, command in BENCHMARKS.items()}
-    commands["published students"] = [*PUBLISH, *publish_flags(os.path.join(ROOT, RESULTS)), "--results", results]
+    publishing = [*PUBLISH, *publish_flags(os.path.join(ROOT, RESULTS)), *PUBLISH_INTO, "--results", results]
+    commands["published students"] = publishing
     commands["AF on PTB-XL"] = [*EXTERNAL, "--out", os.path.join(results, model_card.EXTERNAL_RESULTS)]
     for name, command in commands.items():
         if any("{data}" in part for part in command) and not os.path.isdir(args.data):

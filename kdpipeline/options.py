@@ -234,10 +234,11 @@ def build_parser():
     return parser
 
 
-def parse_args(argv=None, teacher_files_exist=True):
+def parse_args(argv=None, teacher_files_exist=True, folders=True):
     """Parse and check ``argv``; a bad flag or combination exits with an argparse error (status 2).
     ``teacher_files_exist=False`` skips the check that ``--teacher-from`` names saved networks, for a
-    caller that checks a command before the run that writes them."""
+    caller that checks a command before the run that writes them; ``folders=False`` every check of
+    ``--out``, ``--cache-dir`` and ``--teacher-from``, for a caller that only reads the configuration."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.labeled_fraction is None:  # the demonstration run's share only when --data is not given
@@ -370,7 +371,7 @@ def parse_args(argv=None, teacher_files_exist=True):
     for ok, message in checks:
         if not ok():
             parser.error(message)
-    problem = folder_problem(args, teacher_files_exist)
+    problem = folders and folder_problem(args, teacher_files_exist)
     if problem:
         parser.error(problem)
     return args

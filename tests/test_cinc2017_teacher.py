@@ -79,3 +79,21 @@ def test_every_variant_is_a_train_py_command_that_parses(tmp_path):
         parsed = parse_args(cinc2017_teacher.train_command(folder, variant, 0)[1:])
         assert parsed.stages == ["teacher"] and parsed.teacher_width == 0.5
     assert parse_args(cinc2017_teacher.train_command(folder, "balance_sqrt", 0)[1:]).class_balance == "sqrt"
+
+
+def test_resuming_refuses_a_file_that_is_not_this_benchmarks_results(tmp_path, capsys):
+    import argparse
+
+    import pytest
+
+    from benchmarks.resume import earlier_results
+
+    parser = argparse.ArgumentParser(prog="bench")
+    out = tmp_path / "results.json"
+    for text, message in (("[1, 2]", "no JSON object at its top"), ('{"runs": []}', "has no calls, rows")):
+        out.write_text(text)
+        with pytest.raises(SystemExit):
+            earlier_results(parser, str(out), True, keys=("calls", "rows"))
+        assert message in capsys.readouterr().err and out.read_text() == text
+    out.write_text('{"calls": [], "rows": [], "more": 1}')
+    assert earlier_results(parser, str(out), True, keys=("calls", "rows"))["more"] == 1

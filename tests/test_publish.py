@@ -157,7 +157,11 @@ def test_publishing_refuses_bad_flags_before_anything_trains(tmp_path, monkeypat
         (["--train-flags", '"unclosed'], "--train-flags"),
         (["--train-flags=--seed=3"], "--seed is set by this script"),
         (["--train-flags", "--augment-invert 0.5 --student-leads II"], "--student-leads is set by this script"),
-        (["--train-flags", "--batch-size 0"], "train.py refuses the lrhnet run of seed 0: train.py: error: --fs,"),
+        (["--train-flags", "--see 3"], "--seed is set by this script"),  # argparse would read --see as --seed
+        (["--train-flags", "--batch-size 0"], "train.py refuses the lrhnet run of seed 0: --fs,"),
+        (["--train-flags=--help"], "train.py refuses the lrhnet run of seed 0: it stops (exit 0) without training"),
+        (["--kept", str(tmp_path / "runs")], "--kept and --runs are one folder"),
+        (["--see", "3"], "unrecognized arguments: --see"),
         (["--train-flags", "--beat-weight 0.5", "--methods", "lrhnet"], "train.py refuses the lrhnet run"),
         (["--epochs", "0"], "--epochs must be at least 1"),
     ):
@@ -171,22 +175,26 @@ def test_publishing_refuses_bad_flags_before_anything_trains(tmp_path, monkeypat
 def test_a_liteheart_run_is_checked_by_train_py_before_its_teacher_is_trained(tmp_path):
     (tmp_path / "data").mkdir()
     module, args = publish_args(tmp_path, data=str(tmp_path / "data"))
-    assert module.command_problem(args, module.train_command(args, "liteheart", 0)) is None
+    assert module.command_problem(module.train_command(args, "liteheart", 0)) is None
     args.train_flags = "--batch-size 0"
-    assert "must be positive" in module.command_problem(args, module.train_command(args, "liteheart", 0))
+    assert "must be positive" in module.command_problem(module.train_command(args, "liteheart", 0))
+    args.train_flags = "--help"  # train.py prints its help and stops: no run would train
+    assert module.command_problem(module.train_command(args, "liteheart", 0)) == "it stops (exit 0) without training"
 
 
-def test_train_only_keeps_each_finished_run_and_publishes_nothing(tmp_path, monkeypatch):
+def test_train_only_keeps_each_finished_run_and_publishes_nothing(tmp_path, monkeypatch, capsys):
     from benchmarks import publish_cinc2017
 
     real_run = subprocess.run
 
     def fake_train(command, **options):  # a finished train.py run: the files a run folder holds
-        if command[0] == "git":  # provenance
+        if "--out" not in command:  # provenance's git, the platform's uname
             return real_run(command, **options)
         out, method = command[command.index("--out") + 1], command[command.index("--method") + 1]
+        if method == "liteheart":  # its seed's lrhnet teacher, kept
+            assert open(command[command.index("--teacher-from") + 1]).read() == "models/teacher.keras"
         deployed = "student_kd" if method == "lrhnet" else "liteheart"
-        report = {"models": {"student_int8": {"from": deployed}}}
+        report = {"models": {"student_int8": {"from": deployed}}, "config": publish_cinc2017.config_of(command[1:])}
         names = ["split.json", f"models/{deployed}.keras", "models/teacher.keras", "models/student.keras"]
         names += ["exports/student_int8.tflite", "exports/student_int8.tflite.json", "exports/labels.txt"]
         for name in names:
@@ -204,13 +212,51 @@ def test_train_only_keeps_each_finished_run_and_publishes_nothing(tmp_path, monk
     monkeypatch.setattr(subprocess, "run", fake_train)
     publish_cinc2017.main()
     assert sorted(os.listdir(kept)) == ["liteheart_s3", "lrhnet_s3"]
-    assert (kept / "lrhnet_s3" / "models" / "teacher.keras").read_text() == "models/teacher.keras"
+    assert not (kept / "lrhnet_s3" / "models" / "teacher.keras").exists()  # its liteheart run is kept: not needed
+    assert (tmp_path / "runs" / "lrhnet_s3" / "models" / "teacher.keras").exists()
     assert (kept / "lrhnet_s3" / "models" / "student_kd.keras").exists()
     assert not (kept / "lrhnet_s3" / "models" / "student.keras").exists()  # only the deployed student is kept
     assert not (kept / "liteheart_s3" / "models" / "teacher.keras").exists()
     assert (kept / "liteheart_s3" / "exports" / "student_int8.tflite").exists()
     assert not models.exists() and not (tmp_path / "results").exists()
     monkeypatch.setattr(
-        subprocess, "run", lambda command, **k: real_run(command, **k) if command[0] == "git" else pytest.fail("again")
+        subprocess,
+        "run",
+        lambda command, **k: real_run(command, **k) if "--out" not in command else pytest.fail("again"),
     )
     publish_cinc2017.main()
+    monkeypatch.setattr(sys, "argv", [*call, "--train-flags", "--augment-invert 0.5"])
+    with pytest.raises(SystemExit):  # kept runs of other flags are not mixed with this call's
+        publish_cinc2017.main()
+    refused = capsys.readouterr().err
+    assert "lrhnet seed 3 kept in" in refused and "trained with other values of augment_invert" in refused
+    os.remove(kept / "lrhnet_s3" / "report.json")
+    monkeypatch.setattr(sys, "argv", call)
+    with pytest.raises(SystemExit):  # a new lrhnet run would train another teacher than the kept liteheart's
+        publish_cinc2017.main()
+    assert "liteheart seed 3 is kept but not the lrhnet run that trained its teacher" in capsys.readouterr().err
+
+
+def test_seeds_split_differently_are_not_published_together(tmp_path):
+    module, args = publish_args(tmp_path)
+    for seed, records in ((0, ["A1", "A2"]), (1, ["A1", "A3"])):
+        os.makedirs(module.kept_folder(args, "lrhnet", seed))
+        with open(os.path.join(module.kept_folder(args, "lrhnet", seed), "split.json"), "w") as handle:
+            json.dump({"test": records}, handle)
+    assert module.split_problem(args, [(0, "lrhnet")]) is None
+    assert module.split_problem(args, [(0, "lrhnet"), (1, "lrhnet")]) == (
+        "the kept runs were split differently: lrhnet seed 0; lrhnet seed 1"
+    )
+
+
+def test_the_card_names_one_teacher_only_when_both_students_learnt_from_it():
+    from benchmarks.model_card import teachers
+
+    def report(seed, f1):
+        return {"seed": seed, "models": {"teacher": {"params": 9, "test": {"cinc2017_f1": f1}}}}
+
+    same = {"lrhnet": report(1, 0.83), "liteheart": report(1, 0.83)}
+    assert [name for name, _ in teachers(same)] == ["teacher"]
+    apart = {"lrhnet": report(1, 0.83), "liteheart": report(0, 0.84)}
+    names = [(name, entry["test"]["cinc2017_f1"]) for name, entry in teachers(apart)]
+    assert names == [("teacher of `lrhnet` (seed 1)", 0.83), ("teacher of `liteheart` (seed 0)", 0.84)]

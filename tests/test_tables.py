@@ -1,6 +1,7 @@
 """The results tables of the README and docs/results.md: rendered from the committed results files, and kept in sync
 with them."""
 
+import argparse
 import os
 
 import pytest
@@ -213,6 +214,36 @@ def test_run_all_never_trains_into_the_committed_results(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         run_all.main()
     assert "never overwrites" in capsys.readouterr().err
+
+
+def test_run_all_trains_into_folders_of_its_own_by_default(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import tempfile
+
+    from benchmarks import run_all
+
+    chosen, run_benchmarks = [], run_all.run_benchmarks
+    monkeypatch.setattr(sys, "argv", ["run_all", "--data", str(tmp_path / "data")])
+    monkeypatch.setattr(run_all, "run_benchmarks", lambda args: chosen.append(args.results))
+    monkeypatch.setattr(run_all, "write_tables", lambda results, root: chosen.append(root))
+    run_all.main()
+    full = os.path.abspath(os.path.join(run_all.ROOT, "runs", "benchmarks_full"))
+    assert chosen == [full, None]  # no document is rewritten
+    commands = []
+    (tmp_path / "data").mkdir()
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda **options: str(tmp_path / "fresh"))
+    monkeypatch.setattr(subprocess, "run", lambda argv, **options: commands.append(argv))
+    folders = {"results": str(tmp_path / "results"), "data": str(tmp_path / "data")}
+    run_benchmarks(argparse.Namespace(**folders, quick=False))
+    publishing = next(command for command in commands if "benchmarks.publish_cinc2017" in command)
+
+    def flag(name):
+        return publishing[len(publishing) - 1 - publishing[::-1].index(name) + 1]  # the last one counts
+
+    runs = os.path.relpath(tmp_path / "fresh", run_all.ROOT)
+    assert flag("--runs") == runs and flag("--kept") == os.path.join(runs, "kept")  # no seed of an earlier call
+    assert flag("--results") == os.path.relpath(tmp_path / "results", run_all.ROOT)
 
 
 def test_a_recorded_command_can_be_typed_again_with_its_quoted_flags(monkeypatch):
