@@ -187,7 +187,9 @@ def reproduce_command(report):
     """The publishing command of a report: as recorded, or for files published before several seeds and
     ``--settings`` (no ``published_seeds``), the call that repeats their runs today."""
     if "published_seeds" in report:
-        return re.sub(r"^python (?:\./)?benchmarks/(\w+)\.py", r"python -m benchmarks.\1", report["published"]["command"])
+        return re.sub(
+            r"^python (?:\./)?benchmarks/(\w+)\.py", r"python -m benchmarks.\1", report["published"]["command"]
+        )
     return (
         "python -m benchmarks.publish_cinc2017 --data ../shared/data/cinc2017/training2017 --settings 2026-11 --seeds 0"
     )
@@ -244,7 +246,7 @@ def model_card(reports, external=None):
         "Two small networks that read one ECG lead (a handheld single-lead recording, lead I-like) and",
         "say whether it shows " + ", ".join(f"**{k}** {v}" for k, v in CLASS_NAMES.items()) + ".",
         "Each is distilled from "
-        + ("the same larger SE-ResNet teacher" if shared else "a larger SE-ResNet teacher, each its own seed's")
+        + ("the same larger SE-ResNet teacher" if shared else "a larger SE-ResNet teacher of its own (both below)")
         + " and exported as a fully int8 TFLite file.",
         "",
         "**This is not a medical device.** It is a research artefact: it has not been validated",

@@ -97,9 +97,11 @@ def keep(run, kept, method):
 
 def drop_kept_teacher(args, seed):
     """Once a seed's liteheart run is kept, no later call needs the copy of its teacher that ``keep`` made
-    (~9 MB; the run folder keeps its own): remove that copy."""
+    (~9 MB): remove that copy when this call's lrhnet run folder holds the teacher too."""
     path = kept_teacher(args, seed)
-    if os.path.isfile(path):
+    if os.path.isfile(path) and os.path.isfile(
+        os.path.join(run_folder(args, "lrhnet", seed), "models", "teacher.keras")
+    ):
         os.remove(path)
         print(f"{path}: removed, liteheart seed {seed} is kept (the teacher stays in its run folder)", flush=True)
 
@@ -171,15 +173,22 @@ def config_of(command):
     return run_config(parse_args(command[1:], teacher_files_exist=False, folders=False))
 
 
+def kept_report(args, method, seed):
+    with open(os.path.join(kept_folder(args, method, seed), "report.json")) as handle:
+        return json.load(handle)
+
+
 def kept_problem(args, method, seed):
     """Why the kept run of ``method`` and ``seed`` is not what this call would train (None when it is):
-    flags that changed the numbers, other than where the data and the teacher lie."""
-    from kdpipeline.runner import FLAGS_BEFORE_THEY_EXISTED
+    no recorded configuration, or flags that changed the numbers (where the data and the teacher lie
+    aside)."""
+    from kdpipeline.runner import changed_flags
 
-    with open(os.path.join(kept_folder(args, method, seed), "report.json")) as handle:
-        earlier = {**FLAGS_BEFORE_THEY_EXISTED, **json.load(handle).get("config", {})}
+    report = kept_report(args, method, seed)
+    if not isinstance(report.get("config"), dict):
+        return "its report records no train.py configuration"
     wanted = config_of(train_command(args, method, seed))
-    changed = sorted(key for key in wanted if key not in ("data", "teacher_from") and earlier.get(key) != wanted[key])
+    changed = changed_flags(report["config"], wanted, ignored=("data", "path", "teacher_from"))
     if changed:
         return f"it was trained with other values of {', '.join(changed)}"
     return None
@@ -249,6 +258,17 @@ def split_problem(args, runs):
     return None
 
 
+def missing_files(args, reports):
+    """The first file a method's chosen kept run lacks for publishing (None when none is missing)."""
+    for method, report in reports.items():
+        folder = kept_folder(args, method, report["published_seeds"]["chosen"])
+        names = [name for name in kept_files(report, method) if not name.endswith("teacher.keras")]
+        missing = [name for name in names if not os.path.isfile(os.path.join(folder, name))]
+        if missing:
+            return f"{os.path.join(folder, missing[0])} is missing"
+    return None
+
+
 # where each kind of file goes when not given; --quick: all under runs/cinc2017_quick, never over the committed ones
 FOLDERS = {
     "runs": (os.path.join("runs", "cinc2017_published"), "train.py run folders"),
@@ -303,25 +323,42 @@ def parse_publish_args():
     return parser, args
 
 
-def refusal(args, methods, runs, todo):
+def refusal(args, runs, todo):
     """Why this call cannot train ``todo`` and publish ``runs`` (``[(seed, method), ...]``; None when it
     can), found before anything trains."""
+    from kdpipeline.rundir import STATE
+
     for seed, method in runs:
-        if (seed, method) not in todo:
-            problem = kept_problem(args, method, seed)
-            if problem:
-                return f"{method} seed {seed} kept in {kept_folder(args, method, seed)}: {problem}; use another --kept"
-            if method == "liteheart" and (seed, "lrhnet") in todo:
-                return (
-                    f"liteheart seed {seed} is kept but not the lrhnet run that trained its teacher: use another --kept"
-                )
-    for seed, method in todo:
-        teacher = kept_teacher(args, seed)
-        if method == "liteheart" and (seed, "lrhnet") not in todo and not os.path.isfile(teacher):
-            return f"liteheart distils from its seed's lrhnet teacher, and {teacher} is missing: train lrhnet first"
         problem = command_problem(train_command(args, method, seed))
         if problem:
             return f"train.py refuses the {method} run of seed {seed}: {problem}"
+        if os.path.exists(os.path.join(kept_folder(args, method, seed), STATE)):
+            return f"{kept_folder(args, method, seed)} is a train.py run folder, not a kept run: use another --kept"
+    kept = [(seed, method) for seed, method in runs if (seed, method) not in todo]
+    for seed, method in kept:
+        problem = kept_problem(args, method, seed)
+        if problem:
+            return f"{method} seed {seed} kept in {kept_folder(args, method, seed)}: {problem}; use another --kept"
+    for seed in sorted({seed for seed, _ in runs}):
+        problem = pairing_problem(args, seed, (seed, "lrhnet") in todo, (seed, "liteheart") in todo)
+        if problem:
+            return problem
+    return split_problem(args, kept)
+
+
+def pairing_problem(args, seed, lrhnet_trains, liteheart_trains):
+    """Why a seed's liteheart run would not learn from its lrhnet run's teacher (None when it would)."""
+    liteheart_kept, teacher = is_kept(args, "liteheart", seed), kept_teacher(args, seed)
+    if liteheart_kept and (lrhnet_trains or not is_kept(args, "lrhnet", seed)):
+        return f"liteheart seed {seed} is kept but not the lrhnet run that trained its teacher: use another --kept"
+    if liteheart_trains and not lrhnet_trains and not os.path.isfile(teacher):
+        if is_kept(args, "lrhnet", seed):
+            return f"{teacher} is missing: move the kept lrhnet_s{seed} away to train both runs of seed {seed} again"
+        return f"liteheart distils from its seed's lrhnet teacher, and {teacher} is missing: train lrhnet first"
+    both_kept = liteheart_kept and is_kept(args, "lrhnet", seed)
+    teachers = [kept_report(args, method, seed)["models"]["teacher"]["test"] for method in METHODS] if both_kept else []
+    if teachers and teachers[0] != teachers[1]:
+        return f"the kept liteheart seed {seed} learnt from another teacher than the kept lrhnet seed {seed}'s"
     return None
 
 
@@ -330,7 +367,7 @@ def main():
     methods = [method for method in METHODS if method in args.methods]  # lrhnet first: it trains the teacher
     runs = [(seed, method) for seed in args.seeds for method in methods]
     todo = [(seed, method) for seed, method in runs if not is_kept(args, method, seed)]
-    problem = refusal(args, methods, runs, todo)
+    problem = refusal(args, runs, todo)
     if problem:
         parser.error(problem)
     made_by = provenance()
@@ -344,19 +381,18 @@ def main():
         keep(run_folder(args, method, seed), kept_folder(args, method, seed), method)
         if method == "liteheart":
             drop_kept_teacher(args, seed)
+    seeds = " ".join(map(str, args.seeds))
     if args.train_only:
-        print(
-            f"seeds {' '.join(map(str, args.seeds))} kept in {args.kept}; nothing published (--train-only)", flush=True
-        )
+        print(f"seeds {seeds} kept in {args.kept}; nothing published (--train-only)", flush=True)
         return
-    problem = split_problem(args, runs)
+    reports = {method: chosen_report(args, method, args.seeds, made_by) for method in methods}
+    problem = split_problem(args, runs) or missing_files(args, reports)
     if problem:
         parser.error(f"nothing published: {problem}")
-    reports = {method: chosen_report(args, method, args.seeds, made_by) for method in methods}
-    for method, report in reports.items():  # every report is read before the first file is installed
+    for method, report in reports.items():  # every report and file is checked before the first is installed
         publish(args, method, report)
         chosen = report["published_seeds"]["chosen"]
-        print(f"{method}: seed {chosen} published (best validation F1 of seeds {args.seeds})", flush=True)
+        print(f"{method}: seed {chosen} published (best validation F1 of seeds {seeds})", flush=True)
     # the card also describes students published by earlier calls
     path = write_model_card(read_reports(args.results), args.models, args.results)
     print(f"published {', '.join(reports)} in {args.models}; model card {path}")

@@ -237,8 +237,9 @@ def build_parser():
 def parse_args(argv=None, teacher_files_exist=True, folders=True):
     """Parse and check ``argv``; a bad flag or combination exits with an argparse error (status 2).
     ``teacher_files_exist=False`` skips the check that ``--teacher-from`` names saved networks, for a
-    caller that checks a command before the run that writes them; ``folders=False`` every check of
-    ``--out``, ``--cache-dir`` and ``--teacher-from``, for a caller that only reads the configuration."""
+    caller that checks a command before the run that writes them; ``folders=False`` skips the checks of
+    the ``--out`` and ``--cache-dir`` folders and of ``--teacher-from`` files, for a caller that only
+    reads the configuration."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.labeled_fraction is None:  # the demonstration run's share only when --data is not given

@@ -201,6 +201,13 @@ FLAGS_BEFORE_THEY_EXISTED = {
 }
 
 
+def changed_flags(earlier, config, ignored=()):
+    """The keys of ``config`` (``run_config``) whose value differs in ``earlier``, a run's recorded
+    configuration (flags added since it was made count with the value it had then), ``ignored`` aside."""
+    earlier = {**FLAGS_BEFORE_THEY_EXISTED, **earlier}
+    return sorted(key for key in config if key not in ignored and earlier.get(key) != config[key])
+
+
 def check_resume(args, config):
     """Refuse ``--resume`` of a run made with other flags (reads ``state.json`` only)."""
     from kdpipeline.rundir import STATE, read_state
@@ -208,10 +215,10 @@ def check_resume(args, config):
     if not (args.resume and os.path.exists(os.path.join(args.out, STATE))):
         return
     try:
-        earlier = {**FLAGS_BEFORE_THEY_EXISTED, **read_state(args.out).get("config", config)}
+        earlier = read_state(args.out).get("config", config)
     except RunFolderError as error:
         raise SystemExit(f"train.py: error: --out: {error}") from None
-    changed = sorted(key for key in config if earlier.get(key) != config[key])
+    changed = changed_flags(earlier, config)
     if "scarce_batches" in changed and earlier.get("labeled_fraction", 1) != 1:
         raise SystemExit(
             f"train.py: error: --resume: the run in {args.out} was made before the current rule for batches of "

@@ -182,32 +182,56 @@ def test_a_liteheart_run_is_checked_by_train_py_before_its_teacher_is_trained(tm
     assert module.command_problem(module.train_command(args, "liteheart", 0)) == "it stops (exit 0) without training"
 
 
+REAL_RUN = subprocess.run
+
+
+def fake_train(command, **options):
+    """``subprocess.run`` with train.py runs replaced by the files a finished run folder holds."""
+    from benchmarks import publish_cinc2017
+    from kdpipeline.rundir import TOOL
+
+    if "--out" not in command:  # provenance's git, the platform's uname
+        return REAL_RUN(command, **options)
+    out, method = command[command.index("--out") + 1], command[command.index("--method") + 1]
+    if method == "liteheart":  # its seed's lrhnet teacher, kept
+        assert open(command[command.index("--teacher-from") + 1]).read() == "models/teacher.keras"
+    deployed = "student_kd" if method == "lrhnet" else "liteheart"
+    report = {"models": {"student_int8": {"from": deployed}, "teacher": {"test": {"cinc2017_f1": 0.8}}}}
+    report["config"] = publish_cinc2017.config_of(command[1:])
+    state = {"tool": TOOL, "stages": {}, "config": report["config"]}
+    names = ["split.json", f"models/{deployed}.keras", "models/teacher.keras", "models/student.keras", "state.json"]
+    names += ["exports/student_int8.tflite", "exports/student_int8.tflite.json", "exports/labels.txt"]
+    for name in names:
+        os.makedirs(os.path.dirname(os.path.join(out, name)), exist_ok=True)
+        with open(os.path.join(out, name), "w") as handle:
+            handle.write({"split.json": "{}", "state.json": json.dumps(state)}.get(name, name))
+    with open(os.path.join(out, "report.json"), "w") as handle:
+        json.dump(report, handle)
+
+
+def no_training(command, **options):
+    return REAL_RUN(command, **options) if "--out" not in command else pytest.fail("nothing trains again")
+
+
+def publishing_call(tmp_path, *flags):
+    (tmp_path / "data").mkdir(exist_ok=True)
+    call = ["publish", "--data", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"), "--kept"]
+    call += [str(tmp_path / "kept"), "--models", str(tmp_path / "models"), "--results", str(tmp_path / "results")]
+    return [*call, "--seeds", "3", "--train-only", *flags]
+
+
+def refused(module, monkeypatch, capsys, argv):
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as stop:
+        module.main()
+    assert stop.value.code == 2
+    return capsys.readouterr().err
+
+
 def test_train_only_keeps_each_finished_run_and_publishes_nothing(tmp_path, monkeypatch, capsys):
     from benchmarks import publish_cinc2017
 
-    real_run = subprocess.run
-
-    def fake_train(command, **options):  # a finished train.py run: the files a run folder holds
-        if "--out" not in command:  # provenance's git, the platform's uname
-            return real_run(command, **options)
-        out, method = command[command.index("--out") + 1], command[command.index("--method") + 1]
-        if method == "liteheart":  # its seed's lrhnet teacher, kept
-            assert open(command[command.index("--teacher-from") + 1]).read() == "models/teacher.keras"
-        deployed = "student_kd" if method == "lrhnet" else "liteheart"
-        report = {"models": {"student_int8": {"from": deployed}}, "config": publish_cinc2017.config_of(command[1:])}
-        names = ["split.json", f"models/{deployed}.keras", "models/teacher.keras", "models/student.keras"]
-        names += ["exports/student_int8.tflite", "exports/student_int8.tflite.json", "exports/labels.txt"]
-        for name in names:
-            os.makedirs(os.path.dirname(os.path.join(out, name)), exist_ok=True)
-            with open(os.path.join(out, name), "w") as handle:
-                handle.write(name)
-        with open(os.path.join(out, "report.json"), "w") as handle:
-            json.dump(report, handle)
-
-    (tmp_path / "data").mkdir()
-    kept, models = tmp_path / "kept", tmp_path / "models"
-    call = ["publish", "--data", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"), "--kept", str(kept)]
-    call += ["--models", str(models), "--results", str(tmp_path / "results"), "--seeds", "3", "--train-only"]
+    kept, call = tmp_path / "kept", publishing_call(tmp_path)
     monkeypatch.setattr(sys, "argv", call)
     monkeypatch.setattr(subprocess, "run", fake_train)
     publish_cinc2017.main()
@@ -218,29 +242,60 @@ def test_train_only_keeps_each_finished_run_and_publishes_nothing(tmp_path, monk
     assert not (kept / "lrhnet_s3" / "models" / "student.keras").exists()  # only the deployed student is kept
     assert not (kept / "liteheart_s3" / "models" / "teacher.keras").exists()
     assert (kept / "liteheart_s3" / "exports" / "student_int8.tflite").exists()
-    assert not models.exists() and not (tmp_path / "results").exists()
-    monkeypatch.setattr(
-        subprocess,
-        "run",
-        lambda command, **k: real_run(command, **k) if "--out" not in command else pytest.fail("again"),
-    )
+    assert not (tmp_path / "models").exists() and not (tmp_path / "results").exists()
+    monkeypatch.setattr(subprocess, "run", no_training)
+    monkeypatch.setattr(sys, "argv", [*call[:2], call[2] + os.sep, *call[3:]])  # the data folder spelled otherwise
     publish_cinc2017.main()
-    monkeypatch.setattr(sys, "argv", [*call, "--train-flags", "--augment-invert 0.5"])
-    with pytest.raises(SystemExit):  # kept runs of other flags are not mixed with this call's
-        publish_cinc2017.main()
-    refused = capsys.readouterr().err
-    assert "lrhnet seed 3 kept in" in refused and "trained with other values of augment_invert" in refused
+    message = refused(publish_cinc2017, monkeypatch, capsys, [*call, "--train-flags", "--augment-invert 0.5"])
+    assert "lrhnet seed 3 kept in" in message and "trained with other values of augment_invert" in message
+    message = refused(publish_cinc2017, monkeypatch, capsys, [*call, "--train-flags=--help"])
+    assert "train.py refuses the lrhnet run of seed 3: it stops (exit 0) without training" in message
+    other_kept = [*call, "--kept", str(tmp_path / "runs"), "--runs", str(tmp_path / "other")]  # the last counts
+    message = refused(publish_cinc2017, monkeypatch, capsys, other_kept)
+    assert f"{tmp_path / 'runs' / 'lrhnet_s3'} is a train.py run folder, not a kept run" in message
     os.remove(kept / "lrhnet_s3" / "report.json")
+    message = refused(publish_cinc2017, monkeypatch, capsys, call)  # lrhnet would train another teacher
+    assert "liteheart seed 3 is kept but not the lrhnet run that trained its teacher" in message
+
+
+def test_a_teacher_kept_by_an_earlier_call_stays_whatever_its_liteheart_run(tmp_path, monkeypatch, capsys):
+    from benchmarks import publish_cinc2017
+
+    kept, call = tmp_path / "kept", publishing_call(tmp_path)
+    monkeypatch.setattr(subprocess, "run", fake_train)
+    monkeypatch.setattr(sys, "argv", [*call, "--methods", "lrhnet"])
+    publish_cinc2017.main()
+    assert (kept / "lrhnet_s3" / "models" / "teacher.keras").exists()
+    call[call.index("--runs") + 1] = str(tmp_path / "fresh_runs")  # a fresh clone: no lrhnet run folder
     monkeypatch.setattr(sys, "argv", call)
-    with pytest.raises(SystemExit):  # a new lrhnet run would train another teacher than the kept liteheart's
-        publish_cinc2017.main()
-    assert "liteheart seed 3 is kept but not the lrhnet run that trained its teacher" in capsys.readouterr().err
+    publish_cinc2017.main()
+    assert (kept / "liteheart_s3" / "report.json").exists()
+    assert (kept / "lrhnet_s3" / "models" / "teacher.keras").exists()  # its only copy here
+    with open(kept / "liteheart_s3" / "report.json") as handle:
+        report = json.load(handle)
+    report["models"]["teacher"]["test"]["cinc2017_f1"] = 0.7
+    (kept / "liteheart_s3" / "report.json").write_text(json.dumps(report))
+    monkeypatch.setattr(subprocess, "run", no_training)
+    message = refused(publish_cinc2017, monkeypatch, capsys, call)
+    assert "the kept liteheart seed 3 learnt from another teacher than the kept lrhnet seed 3's" in message
+
+
+def test_quick_checks_the_script_in_folders_of_its_own(monkeypatch):
+    from benchmarks import publish_cinc2017
+
+    monkeypatch.setattr(sys, "argv", ["publish", "--data", "d", "--quick", "--models", "m"])
+    _, args = publish_cinc2017.parse_publish_args()
+    quick = os.path.join("runs", "cinc2017_quick")
+    assert (args.runs, args.kept, args.results) == tuple(
+        os.path.join(quick, name) for name in ("runs", "kept", "results")
+    )
+    assert args.models == "m" and args.epochs == 1
 
 
 def test_seeds_split_differently_are_not_published_together(tmp_path):
     module, args = publish_args(tmp_path)
     for seed, records in ((0, ["A1", "A2"]), (1, ["A1", "A3"])):
-        os.makedirs(module.kept_folder(args, "lrhnet", seed))
+        os.makedirs(module.kept_folder(args, "lrhnet", seed))  # split.json alone: what split_problem reads
         with open(os.path.join(module.kept_folder(args, "lrhnet", seed), "split.json"), "w") as handle:
             json.dump({"test": records}, handle)
     assert module.split_problem(args, [(0, "lrhnet")]) is None
@@ -260,3 +315,15 @@ def test_the_card_names_one_teacher_only_when_both_students_learnt_from_it():
     apart = {"lrhnet": report(1, 0.83), "liteheart": report(0, 0.84)}
     names = [(name, entry["test"]["cinc2017_f1"]) for name, entry in teachers(apart)]
     assert names == [("teacher of `lrhnet` (seed 1)", 0.83), ("teacher of `liteheart` (seed 0)", 0.84)]
+
+
+def test_nothing_is_published_when_a_chosen_run_lacks_a_file(tmp_path):
+    module, args = publish_args(tmp_path)
+    report = {"models": {"student_int8": {"from": "liteheart"}}, "published_seeds": {"chosen": 1}}
+    folder = module.kept_folder(args, "liteheart", 1)
+    for name in module.kept_files(report, "liteheart"):
+        os.makedirs(os.path.dirname(os.path.join(folder, name)), exist_ok=True)
+        open(os.path.join(folder, name), "w").close()
+    assert module.missing_files(args, {"liteheart": report}) is None
+    os.remove(os.path.join(folder, "exports", "labels.txt"))
+    assert module.missing_files(args, {"liteheart": report}) == f"{folder}/exports/labels.txt is missing"

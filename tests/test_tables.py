@@ -234,15 +234,16 @@ def test_run_all_trains_into_folders_of_its_own_by_default(tmp_path, monkeypatch
     (tmp_path / "data").mkdir()
     monkeypatch.setattr(tempfile, "mkdtemp", lambda **options: str(tmp_path / "fresh"))
     monkeypatch.setattr(subprocess, "run", lambda argv, **options: commands.append(argv))
+    monkeypatch.setattr(run_all, "publish_flags", lambda results: ["--seeds", "0", "--kept", "elsewhere"])
     folders = {"results": str(tmp_path / "results"), "data": str(tmp_path / "data")}
     run_benchmarks(argparse.Namespace(**folders, quick=False))
     publishing = next(command for command in commands if "benchmarks.publish_cinc2017" in command)
 
     def flag(name):
-        return publishing[len(publishing) - 1 - publishing[::-1].index(name) + 1]  # the last one counts
+        return publishing[len(publishing) - 1 - publishing[::-1].index(name) + 1]  # argparse keeps the last
 
     runs = os.path.relpath(tmp_path / "fresh", run_all.ROOT)
-    assert flag("--runs") == runs and flag("--kept") == os.path.join(runs, "kept")  # no seed of an earlier call
+    assert flag("--runs") == runs and flag("--kept") == os.path.join(runs, "kept")  # not the recorded one
     assert flag("--results") == os.path.relpath(tmp_path / "results", run_all.ROOT)
 
 
