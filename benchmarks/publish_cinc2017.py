@@ -217,13 +217,10 @@ def chosen_seed(rows):
 def chosen_report(args, method, seeds, made_by):
     """The report of the seed of ``method`` to publish, with ``made_by`` (this script's provenance) as
     ``"published"`` and every seed's figures as ``"published_seeds"``."""
-    rows = []
-    for seed in seeds:
-        with open(os.path.join(kept_folder(args, method, seed), "report.json")) as handle:
-            rows.append(seed_row(json.load(handle), seed, kept_folder(args, method, seed)))
+    kept = {seed: kept_report(args, method, seed) for seed in seeds}
+    rows = [seed_row(report, seed, kept_folder(args, method, seed)) for seed, report in kept.items()]
     seed = chosen_seed(rows)
-    with open(os.path.join(kept_folder(args, method, seed), "report.json")) as handle:
-        report = json.load(handle)
+    report = kept[seed]
     report.update(published=made_by, published_seeds={"chosen": seed, "rows": rows})
     return report
 
