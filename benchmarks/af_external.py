@@ -13,9 +13,10 @@ and no ``AFIB`` are reported apart (atrial flutter is not the students' class A,
 like it). Per file: sensitivity and specificity of its own decision rule (A is what ``predict``
 labels the record: the arg-max, or with thresholds in the sidecar the largest probability divided
 by its threshold) with Wilson 95 % intervals, the AUROC of ``p_A``, and the share of flutter records
-called A. Nothing here is tuned on these records: the decision rule is the one the files ship
-with. The results hold each file's fingerprint (model and sidecar), so a republished file, or a
-new decision rule, needs a new run.
+called A; the same for the AF screen when the sidecar holds one (``p_A`` at or above its threshold,
+``benchmarks.af_screen``). Nothing here is tuned on these records: the decision rule and the
+screen are the ones the files ship with. The results hold each file's fingerprint (model and
+sidecar), so a republished file, or a new decision rule, needs a new run.
 """
 
 import argparse
@@ -99,6 +100,9 @@ def checked_predictors(paths):
     predictors = {}
     for path in paths:
         predictor = Predictor(path)
+        screen = predictor.sidecar.get("screen")
+        if screen is not None and screen["class"] != AF_CLASS:
+            raise ValueError(f"{path}: its sidecar's screen calls {screen['class']!r}, not {AF_CLASS!r}")
         if predictor.sidecar["multilabel"] or AF_CLASS not in predictor.classes:
             raise ValueError(
                 f"{path}: a single-label model with class {AF_CLASS!r} (atrial fibrillation) is needed; this one is "
@@ -109,15 +113,27 @@ def checked_predictors(paths):
 
 
 def evaluate(dataset, predictors, progress=True):
-    """``({file name: af_scores}, groups)`` of every predictor on every readable record of ``dataset``."""
-    groups, p_af, called = [], {name: [] for name in predictors}, {name: [] for name in predictors}
+    """``({file name: af_scores}, groups)`` of every predictor on every readable record of ``dataset``;
+    a file whose sidecar holds an AF screen also gets ``"screen"``: its threshold and the sensitivity,
+    specificity and flutter share of the screen."""
+    groups = []
+    p_af, called, screened = ({name: [] for name in predictors} for _ in range(3))
     for index, record in dataset.iter_records(progress=progress, desc="predicting"):
         groups.append(af_group(dataset.refs[index].labels))
         for name, predictor in predictors.items():
             probabilities = predictor.predict(record)
             p_af[name].append(probabilities[predictor.classes.index(AF_CLASS)])
             called[name].append(predictor.decide(probabilities) == [AF_CLASS])
-    return {name: af_scores(groups, p_af[name], called[name]) for name in predictors}, groups
+            screened[name].append(predictor.screened(probabilities))
+    files = {}
+    for name, predictor in predictors.items():
+        files[name] = af_scores(groups, p_af[name], called[name])
+        screen = predictor.sidecar.get("screen")
+        if screen is not None:
+            scores = af_scores(groups, p_af[name], screened[name])
+            del scores["auroc"]  # the file's own: the screen only moves the threshold on p_A
+            files[name]["screen"] = {"threshold": screen["threshold"], **scores}
+    return files, groups
 
 
 def main(argv=None):
@@ -165,9 +181,17 @@ def main(argv=None):
     }
     atomic_write(args.out, json.dumps(result, indent=1))
     for name, scores in files.items():
+        screen = scores.get("screen")
         print(
             f"{name}: sensitivity {shown_value(scores['sensitivity']['value'])}, specificity "
-            f"{shown_value(scores['specificity']['value'])}, AUROC {shown_value(scores['auroc'])}",
+            f"{shown_value(scores['specificity']['value'])}, AUROC {shown_value(scores['auroc'])}"
+            + (
+                ""
+                if screen is None
+                else f"; screen (p_A >= {screen['threshold']:.3f}): sensitivity "
+                f"{shown_value(screen['sensitivity']['value'])}, "
+                f"specificity {shown_value(screen['specificity']['value'])}"
+            ),
             file=sys.stderr,
         )
     return 0

@@ -116,12 +116,7 @@ def external_table(result):
     from benchmarks.af_external import shown_value
 
     data = result["data"]
-
-    def share(figure):
-        if figure["value"] is None:
-            return "n/a"
-        low, high = figure["ci95"]
-        return f"{figure['value']:.3f} ({figure['count'][0]}/{figure['count'][1]}) [{low:.2f}, {high:.2f}]"
+    screens = any("screen" in scores for scores in result["files"].values())
 
     def rule(thresholds):
         return "arg-max" if thresholds is None else "divisors " + ", ".join(f"{t:.2f}" for t in thresholds)
@@ -131,20 +126,27 @@ def external_table(result):
         "recordings of 10 s read on lead I, each zero-padded into one 15 s window:",
         f"{data['af']} with atrial fibrillation (statement `AFIB`), {data['negative']:,} with neither `AFIB` nor "
         f"`AFLT`, {data['flutter']} with atrial flutter (`AFLT`) alone. Each file keeps its own decision rule (A is "
-        "what `predict` labels the record); nothing is tuned on these records. Wilson 95 % intervals.",
+        "what `predict` labels the record)"
+        + (" and AF screen (chosen on CinC 2017 validation records)" if screens else "")
+        + "; nothing is tuned on these records. Wilson 95 % intervals.",
         "",
         "| file | decision rule | AF sensitivity [95 % CI] | specificity [95 % CI] | AUROC of p_A | flutter "
         "records called A |",
         "|---|---|---|---|---|---|",
     ]
+    rows = []  # (file, rule, figures, AUROC)
     for name, scores in result["files"].items():
+        rows.append((f"`{name}`", rule(scores["thresholds"]), scores, shown_value(scores["auroc"])))
+        if "screen" in scores:
+            rows.append((f"`{name}`", f"AF screen: p_A ≥ {scores['screen']['threshold']:.3f}", scores["screen"], ""))
+    for name, decision, scores, auroc in rows:
         lines.append(
-            f"| `{name}` | {rule(scores['thresholds'])} | {share(scores['sensitivity'])} | "
-            f"{share(scores['specificity'])} | {shown_value(scores['auroc'])} | {share(scores['flutter_called_af'])} |"
+            f"| {name} | {decision} | {share(scores['sensitivity'])} | {share(scores['specificity'])} | {auroc} | "
+            f"{share(scores['flutter_called_af'])} |"
         )
     reached = [
-        f"`{name}`"
-        for name, scores in result["files"].items()
+        name + ((" (its AF screen)" if decision.startswith("AF screen") else " (its decision rule)") if screens else "")
+        for name, decision, scores, _ in rows
         if (scores["sensitivity"]["value"] or 0) >= AF_AIM[0] and (scores["specificity"]["value"] or 0) >= AF_AIM[1]
     ]
     return lines + [
@@ -152,6 +154,45 @@ def external_table(result):
         f"Sensitivity at least {AF_AIM[0]:.2f} at specificity at least {AF_AIM[1]:.2f}, the aim for a screen: "
         + (f"reached by {', '.join(reached)}." if reached else "reached by none of these files yet."),
     ]
+
+
+def share(figure):
+    """A proportion of ``af_external.proportion`` as ``value (successes/trials) [low, high]``."""
+    if figure["value"] is None:
+        return "n/a"
+    low, high = figure["ci95"]
+    return f"{figure['value']:.3f} ({figure['count'][0]}/{figure['count'][1]}) [{low:.2f}, {high:.2f}]"
+
+
+def screen_section(reports):
+    """The card's section on the AF screen: each file's threshold and its figures on validation and test."""
+    screens = {name: figures for report in reports.values() for name, figures in report.get("af_screen", {}).items()}
+    specificity = " or ".join(sorted({f"{figures['min_specificity']:g}" for figures in screens.values()}))
+    unscreened = [f"`{method}`" for method, report in reports.items() if "af_screen" not in report]
+    lines = [
+        "## AF screen",
+        "",
+        "Atrial fibrillation or not: beside its four-class rule (tuned for the F1, which weighs a missed AF record no",
+        "more than a false alarm), each sidecar holds a screen, `p_A` at or above one threshold, set on the validation",
+        f"records for a specificity of at least {specificity} (A against every other class), halfway across the lowest",
+        "gap between their scores that keeps it. Test records play no part in the choice. Wilson 95 % intervals.",
+        *(
+            [f"The files of {', '.join(unscreened)} were published before the screen and have none."]
+            if unscreened
+            else []
+        ),
+        "",
+        "| file | threshold on p_A | validation sensitivity | validation specificity | test sensitivity [95 % CI] "
+        "| test specificity [95 % CI] |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, figures in screens.items():
+        validation, test = figures["validation"], figures["test"]
+        lines.append(
+            f"| `{name}` | {figures['threshold']:.3f} | {validation['sensitivity']['value']:.3f} | "
+            f"{validation['specificity']['value']:.3f} | {share(test['sensitivity'])} | {share(test['specificity'])} |"
+        )
+    return lines + [""]
 
 
 def external_section(external):
@@ -240,6 +281,7 @@ def model_card(reports, external=None):
     best_f1 = max(int8_export(report)["test"]["cinc2017_f1"] for report in reports.values())
     shared = len(teachers(reports)) == 1
     teacher_f1 = " and ".join(f"{teacher['test']['cinc2017_f1']:.3f}" for _, teacher in teachers(reports))
+    screened = any("af_screen" in report for report in reports.values())
     lines = [
         "# CinC 2017 rhythm screen from one lead: two int8 students",
         "",
@@ -276,7 +318,12 @@ def model_card(reports, external=None):
         "reads any CinC 2017-format record or folder (`.mat` + `.hea`, 300 Hz) and, through the",
         "sidecar, any other supported format and rate; it writes `record`, `p_N`, `p_A`, `p_O`, `p_~`",
         "and `labels` (the predicted class: the arg-max, or with thresholds in the sidecar the class with the largest",
-        "probability divided by its threshold) per record.",
+        "probability divided by its threshold) per record"
+        + (
+            ", and `screen_A` where the sidecar holds the AF screen below (1 when `p_A` is at or above its threshold)."
+            if screened
+            else "."
+        ),
         "",
         "## Data",
         "",
@@ -368,6 +415,7 @@ def model_card(reports, external=None):
             *confusion_table(int8_export(report)),
             "",
         ]
+    lines += screen_section(reports) if screened else []
     lines += external_section(external)
     lines += [
         "## Size and speed",

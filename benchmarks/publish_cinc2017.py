@@ -25,8 +25,10 @@ there, and every run's command is checked by ``train.py``'s parser before the fi
 Per method the seed whose deployed float student scores the best validation CinC 2017 F1 is
 published (the test split never chooses): ``<method>_int8.tflite`` and ``<method>.keras`` with their
 sidecars, ``labels.txt`` and ``split.json`` into ``--models``; its run report, with every seed's
-validation and test F1 (``published_seeds``), into ``--results`` as ``cinc2017_published_<method>.json``;
-then ``MODEL_CARD.md`` from every report there (``benchmarks.model_card``). Nothing is published until
+validation and test F1 (``published_seeds``), into ``--results`` as ``cinc2017_published_<method>.json``.
+Each published file's sidecar also gets an AF screen, one threshold on ``p_A`` chosen on the run's
+validation records (``benchmarks.af_screen``; its validation and test figures in the report's ``af_screen``).
+Then ``MODEL_CARD.md`` from every report there (``benchmarks.model_card``). Nothing is published until
 every run has finished. ``--quick`` (1 epoch, narrow teacher) checks the script.
 """
 
@@ -48,7 +50,7 @@ from benchmarks.model_card import (  # noqa: E402
     write_model_card,
 )
 from benchmarks.provenance import provenance  # noqa: E402
-from benchmarks.published_files import install, shown  # noqa: E402
+from benchmarks.published_files import install, keras_sidecar, shown  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 METHODS = {
@@ -225,18 +227,49 @@ def chosen_report(args, method, seeds, made_by):
     return report
 
 
-def publish(args, method, report):
-    """Copy the int8 file, float student, sidecars and split of ``report``'s chosen seed into ``--models``
-    and ``report`` into ``--results``."""
+def published_files(args, method, report):
+    """The published names and kept sources of ``report``'s chosen seed: ``{"int8": (name, path), "float":
+    (name, path)}``, and the float student's thresholds (runs before 2026-12-03: None, the arg-max)."""
     run = kept_folder(args, method, report["published_seeds"]["chosen"])
-    install(
-        os.path.join(run, "exports", "student_int8.tflite"),
-        os.path.join(run, "models", f"{deployed_model(report)}.keras"),
-        args.models,
-        f"{method}_int8.tflite",
-        f"{method}.keras",
-        keras_thresholds=int8_export(report).get("keras_thresholds"),  # runs before 2026-12-03: None (arg-max)
-    )
+    files = {
+        "int8": (f"{method}_int8.tflite", os.path.join(run, "exports", "student_int8.tflite")),
+        "float": (f"{method}.keras", os.path.join(run, "models", f"{deployed_model(report)}.keras")),
+    }
+    return files, int8_export(report).get("keras_thresholds")
+
+
+def af_screens(args, method, report, dataset):
+    """``({published file name: sidecar screen entry}, {published file name: screen figures})``: the AF screen
+    of each file of ``report``'s chosen seed, chosen on that run's validation records
+    (``benchmarks.af_screen``). Raises ``ValueError`` naming the file and run when ``dataset`` lacks a
+    record of the run's split or no screen can be chosen."""
+    from benchmarks.af_screen import choose_screen
+    from benchmarks.decision_rule import read_split, split_predictions
+    from lrhnet.predict import Predictor
+
+    run = kept_folder(args, method, report["published_seeds"]["chosen"])
+    files, keras_thresholds = published_files(args, method, report)
+    with open(files["int8"][1] + ".json") as handle:
+        sidecars = {"int8": json.load(handle)}
+    sidecars["float"] = keras_sidecar(sidecars["int8"], keras_thresholds)
+    entries, figures = {}, {}
+    for kind, (name, path) in files.items():
+        try:
+            predictor = Predictor(path, sidecar=sidecars[kind])
+            predictions = split_predictions(dataset, read_split(os.path.join(run, "split.json")), predictor)
+            entries[name], figures[name] = choose_screen(predictions, predictor.classes)
+        except ValueError as error:
+            raise ValueError(f"the AF screen of {name} ({path}, data {shown(args.data)}): {error}") from None
+    return entries, figures
+
+
+def publish(args, method, report, screens):
+    """Copy the int8 file, float student, sidecars (with ``screens``, their AF screen entries) and split of
+    ``report``'s chosen seed into ``--models`` and ``report`` into ``--results``."""
+    run = kept_folder(args, method, report["published_seeds"]["chosen"])
+    files, keras_thresholds = published_files(args, method, report)
+    (tflite_name, tflite), (keras_name, keras) = files["int8"], files["float"]
+    install(tflite, keras, args.models, tflite_name, keras_name, keras_thresholds, screens)
     shutil.copyfile(os.path.join(run, "split.json"), os.path.join(args.models, "split.json"))
     os.makedirs(args.results, exist_ok=True)
     with open(os.path.join(args.results, f"cinc2017_published_{method}.json"), "w") as handle:
@@ -386,8 +419,17 @@ def main():
     problem = split_problem(args, runs) or missing_files(args, reports)
     if problem:
         parser.error(f"nothing published: {problem}")
+    from data_utils.readers import open_dataset
+
+    screens = {}
+    try:
+        dataset = open_dataset(args.data, progress=True)
+        for method, report in reports.items():
+            screens[method], report["af_screen"] = af_screens(args, method, report, dataset)
+    except (ValueError, OSError) as error:
+        parser.error(f"nothing published: {error}")
     for method, report in reports.items():  # every report and file is checked before the first is installed
-        publish(args, method, report)
+        publish(args, method, report, screens[method])
         chosen = report["published_seeds"]["chosen"]
         print(f"{method}: seed {chosen} published (best validation F1 of seeds {seeds})", flush=True)
     # the card also describes students published by earlier calls

@@ -59,22 +59,43 @@ def check_out(out, benchmark, data=None, quick=False):
     return None
 
 
-def install(tflite, keras, folder, tflite_name, keras_name, keras_thresholds):
-    """Copy ``tflite`` (with its sidecar and the ``labels.txt`` beside it) and ``keras`` into ``folder``.
+def keras_sidecar(sidecar, keras_thresholds):
+    """The sidecar of an int8 file's float ``.keras`` twin: ``sidecar`` with ``keras_thresholds`` (tuned on
+    validation for the float network) and without the int8 calibration."""
+    twin = {key: value for key, value in sidecar.items() if key != "int8_calibration"}
+    twin.update(kind="keras float32", thresholds=keras_thresholds)
+    return twin
 
-    The ``.keras`` gets a sidecar of its own: the int8 file's, with ``keras_thresholds`` (tuned on
-    validation for the float network) and without the int8 calibration.
+
+def install(tflite, keras, folder, tflite_name, keras_name, keras_thresholds, screens=None):
+    """Copy ``tflite`` and ``keras`` into ``folder`` as ``tflite_name`` and ``keras_name``, each followed by
+    its sidecar, and the ``labels.txt`` beside ``tflite``.
+
+    The int8 file keeps its sidecar; the ``.keras`` gets ``keras_sidecar``. ``screens`` (``{file name:
+    sidecar screen entry}``, optional) adds a one-class screen to the sidecars of the files it names.
+    Every sidecar is checked before the first file is copied.
     Returns:
         the int8 file's sidecar.
     """
-    os.makedirs(folder, exist_ok=True)
-    for source, name in ((tflite, tflite_name), (tflite + ".json", tflite_name + ".json")):
-        shutil.copyfile(source, os.path.join(folder, name))
-    shutil.copyfile(os.path.join(os.path.dirname(tflite), "labels.txt"), os.path.join(folder, "labels.txt"))
-    shutil.copyfile(keras, os.path.join(folder, keras_name))
+    from lrhnet.sidecar import check_sidecar
+
     with open(tflite + ".json") as handle:
         sidecar = json.load(handle)
-    keras_sidecar = {key: value for key, value in sidecar.items() if key != "int8_calibration"}
-    keras_sidecar.update(kind="keras float32", thresholds=keras_thresholds)
-    atomic_write(os.path.join(folder, keras_name + ".json"), json.dumps(keras_sidecar, indent=1))
-    return sidecar
+    files = {
+        tflite_name: (tflite, sidecar),
+        keras_name: (keras, keras_sidecar(sidecar, keras_thresholds)),
+    }
+    unknown = sorted(set(screens or {}) - set(files))
+    if unknown:
+        raise ValueError(f"screens for {', '.join(unknown)}: only {tflite_name} and {keras_name} are installed")
+    for name, screen in (screens or {}).items():
+        source, content = files[name]
+        files[name] = (source, {**content, "screen": screen})
+    for name, (_, content) in files.items():
+        check_sidecar(content, f"the sidecar of {name}")
+    os.makedirs(folder, exist_ok=True)
+    shutil.copyfile(os.path.join(os.path.dirname(tflite), "labels.txt"), os.path.join(folder, "labels.txt"))
+    for name, (source, content) in files.items():
+        shutil.copyfile(source, os.path.join(folder, name))
+        atomic_write(os.path.join(folder, name + ".json"), json.dumps(content, indent=1))
+    return files[tflite_name][1]

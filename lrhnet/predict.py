@@ -4,9 +4,10 @@ FILE is a ``.tflite`` or ``.keras`` model with its sidecar ``FILE.json``. PATH i
 ``.hea``, or the path without extension) or a folder searched recursively, in any supported
 format and at any sampling rate. Each record is prepared exactly as in training (the sidecar's
 leads, rate, filter and normalisation), cut into sliding windows whose outputs are averaged, and
-written as one CSV row: ``record``, ``p_<class>`` per class, and ``labels`` (classes at or above
-their thresholds joined by ``;``; for single-label models the class with the largest probability
-divided by its threshold, the arg-max when the sidecar has none). Records that
+written as one CSV row: ``record``, ``p_<class>`` per class, ``labels`` (classes at or above their
+thresholds joined by ``;``; for single-label models the class with the largest probability divided
+by its threshold, the arg-max when the sidecar has none) and, when the sidecar holds a one-class
+screen, ``screen_<class>`` (1 or 0). Records that
 cannot be used are listed on stderr with their reason; the others still get predictions.
 """
 
@@ -16,6 +17,7 @@ import csv
 import io
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -29,7 +31,7 @@ from data_utils.readers.challenge import find_headers
 from data_utils.record import encode_demographics
 from data_utils.scoring import weighted_argmax
 from lrhnet.litert import TFLiteModel, probabilities
-from lrhnet.sidecar import MissingSidecar, read_sidecar
+from lrhnet.sidecar import MissingSidecar, check_sidecar, read_sidecar
 
 
 class ModelFileError(ValueError):
@@ -39,17 +41,20 @@ class ModelFileError(ValueError):
 class Predictor:
     """A model with its sidecar: ``predict(record) -> probabilities (K,)``.
 
+    ``sidecar`` (a dict, checked as a file's would be) stands in for the file beside the model.
     Raises ``MissingSidecar`` when the sidecar is absent, ``SidecarError`` when it is unreadable or
     incomplete, ``ModelFileError`` when the model cannot be loaded or does not match its sidecar,
     and ``ValueError`` for an unknown file type.
     """
 
-    def __init__(self, model_path, stride_seconds=None):
+    def __init__(self, model_path, stride_seconds=None, sidecar=None):
         if not model_path.endswith((".tflite", ".keras")):
             raise ValueError(f"{model_path}: expected a .tflite or .keras model")
         if not os.path.isfile(model_path):
             raise ModelFileError(f"{model_path}: no such file")
-        self.sidecar = read_sidecar(model_path)
+        if sidecar is not None:
+            check_sidecar(sidecar, f"the sidecar given for {model_path}")
+        self.sidecar = read_sidecar(model_path) if sidecar is None else sidecar
         try:
             self.run, shape = load_runner(model_path)
         except Exception as error:  # LiteRT and Keras raise many types for a file that is not a model
@@ -86,6 +91,14 @@ class Predictor:
         if thresholds is None:
             return [self.classes[int(np.argmax(probabilities))]]
         return [name for name, p, t in zip(self.classes, probabilities, thresholds) if p >= t]
+
+    def screened(self, probabilities):
+        """True when the sidecar's one-class screen calls its class (its probability at or above the
+        screen's threshold), False when not, None when the sidecar has no screen."""
+        screen = self.sidecar.get("screen")
+        if screen is None:
+            return None
+        return bool(probabilities[self.classes.index(screen["class"])] >= screen["threshold"])
 
 
 def load_runner(model_path):
@@ -154,7 +167,7 @@ def check_output(out, source):
                 first = handle.readline().strip()
         except (OSError, UnicodeDecodeError):
             first = ""
-        if not (first.startswith("record,p_") and first.endswith(",labels")):
+        if not (first.startswith("record,p_") and re.search(r",labels(,screen_[^,]+)?$", first)):
             return (
                 f"--out {out} exists and is not a predictions file of this command; it is left as it is: choose "
                 "another name"
@@ -199,8 +212,14 @@ def main(argv=None):
         try:
             record = read_record(path)
             probabilities = predictor.predict(record)
+            screened = predictor.screened(probabilities)
             rows.append(
-                [record.record_id, *(f"{p:.6f}" for p in probabilities), ";".join(predictor.decide(probabilities))]
+                [
+                    record.record_id,
+                    *(f"{p:.6f}" for p in probabilities),
+                    ";".join(predictor.decide(probabilities)),
+                    *([] if screened is None else [int(screened)]),
+                ]
             )
         except Exception as error:  # one bad record never stops the others
             error = as_record_error(record_id, error)
@@ -211,7 +230,9 @@ def main(argv=None):
         return 1
     lines = io.StringIO()
     writer = csv.writer(lines)
-    writer.writerow(["record", *(f"p_{name}" for name in predictor.classes), "labels"])
+    screen = predictor.sidecar.get("screen")
+    screen_column = [] if screen is None else [f"screen_{screen['class']}"]
+    writer.writerow(["record", *(f"p_{name}" for name in predictor.classes), "labels", *screen_column])
     writer.writerows(rows)
     atomic_write(args.out, lines.getvalue())
     print(f"{len(rows)} records predicted, {failures} skipped; wrote {args.out}", file=sys.stderr)

@@ -3,7 +3,9 @@
 Every exported ``model.tflite`` (or saved ``model.keras``) gets ``model.tflite.json`` (or
 ``model.keras.json``) beside it, so that two formats of one model never share a sidecar. It holds
 what ``predict`` needs to prepare a record exactly as training did: classes, leads, sampling rate,
-window, preprocessing, thresholds, task type; and a ``labels.txt`` with one class per line.
+window, preprocessing, thresholds, task type; and a ``labels.txt`` with one class per line. It may
+also hold a ``screen``: ``{"class", "threshold", "rule"}``, a one-class alarm (the class is called at
+or above the threshold on its probability) beside the decision rule.
 No TensorFlow here: ``predict`` reads sidecars before it starts TensorFlow.
 """
 
@@ -142,6 +144,20 @@ def check_sidecar(sidecar, path="sidecar"):
         fail("thresholds", f"must be null or one finite number per class ({len(sidecar['classes'])})")
     if thresholds is not None and sidecar.get("multilabel") is False and min(thresholds) <= 0:
         fail("thresholds", "of a single-label model divide its probabilities: each must be above 0")
+    screen = sidecar.get("screen")
+    if screen is not None and not (
+        isinstance(screen, dict)
+        and screen.get("class") in sidecar["classes"]
+        and isinstance(screen.get("threshold"), (int, float))
+        and not isinstance(screen["threshold"], bool)
+        and 0 < screen["threshold"] <= 1
+        and isinstance(screen.get("rule", ""), str)
+    ):
+        fail(
+            "screen",
+            "must be null or name one of the classes, a threshold in (0, 1] on its probability and, optionally, its "
+            f"rule in words, not {screen!r}",
+        )
     for field in ("multilabel", "demographics"):
         if not isinstance(sidecar.get(field, False), bool):
             fail(field, f"must be true or false, not {sidecar[field]!r}")

@@ -5,6 +5,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -72,6 +73,9 @@ def test_publish_writes_int8_students_a_card_from_the_reports_and_predict_runs_o
     assert f"{int8['test']['cinc2017_f1']:.3f}" in card and "not a medical device" in card and report["command"] in card
     seeds = report["published_seeds"]
     assert [row["seed"] for row in seeds["rows"]] == [0, 1] and report["seed"] == seeds["chosen"]
+    for name in ("lrhnet_int8.tflite", "lrhnet.keras"):  # the AF screen of each file, chosen on validation
+        with open(os.path.join(models, name + ".json")) as handle:
+            assert json.load(handle)["screen"]["threshold"] == report["af_screen"][name]["threshold"]
     chosen = next(row for row in seeds["rows"] if row["seed"] == seeds["chosen"])
     assert max(row["validation"] for row in seeds["rows"]) == chosen["validation"]
     assert "`lrhnet` over 2 seeds (0, 1), one split" in card and "--seeds 0 1" in card
@@ -93,7 +97,7 @@ def test_publish_writes_int8_students_a_card_from_the_reports_and_predict_runs_o
     for model in ("lrhnet_int8.tflite", "liteheart.keras"):
         rows = predict_csv(os.path.join(models, model), bundled("cinc2017"), str(tmp_path / f"{model}.csv"))
         assert sorted(row["record"] for row in rows) == ["A00592", "A05056", "A05493", "A08050"]
-        assert all(row["labels"] in ("N", "A", "O", "~") for row in rows)
+        assert all(row["labels"] in ("N", "A", "O", "~") and row["screen_A"] in ("0", "1") for row in rows)
 
 
 def publish_args(tmp_path, **changes):
@@ -327,3 +331,69 @@ def test_nothing_is_published_when_a_chosen_run_lacks_a_file(tmp_path):
     assert module.missing_files(args, {"liteheart": report}) is None
     os.remove(os.path.join(folder, "exports", "labels.txt"))
     assert module.missing_files(args, {"liteheart": report}) == f"{folder}/exports/labels.txt is missing"
+
+
+def test_each_published_file_gets_an_af_screen_chosen_on_its_runs_validation_records(tmp_path, bundled):
+    from benchmarks.af_screen import screen_threshold
+    from data_utils.readers import open_dataset
+    from lrhnet.predict import Predictor
+
+    module, args = publish_args(tmp_path)
+    models = os.path.join(ROOT, "models", "cinc2017")
+    run = module.kept_folder(args, "lrhnet", 0)
+    os.makedirs(os.path.join(run, "exports"))
+    os.makedirs(os.path.join(run, "models"))
+    for source, target in (
+        ("lrhnet_int8.tflite", "exports/student_int8.tflite"),
+        ("lrhnet_int8.tflite.json", "exports/student_int8.tflite.json"),
+        ("lrhnet.keras", "models/student_mlkd.keras"),
+    ):
+        shutil.copyfile(os.path.join(models, source), os.path.join(run, target))
+    validation = ["A00592", "A05493", "A08050"]  # bundled: A00592 A, A05056 ~, A05493 N, A08050 O
+    with open(os.path.join(run, "split.json"), "w") as handle:
+        json.dump({"train": [], "validation": validation, "test": ["A05056", "A00592"]}, handle)
+    report = {
+        "models": {"student_int8": {"from": "student_mlkd"}},
+        "exports": [{"kind": "int8", "keras_thresholds": [1, 0.5, 1, 1]}],
+        "published_seeds": {"chosen": 0},
+    }
+    dataset = open_dataset(bundled("cinc2017"))
+    entries, figures = module.af_screens(args, "lrhnet", report, dataset)
+    assert sorted(entries) == sorted(figures) == ["lrhnet.keras", "lrhnet_int8.tflite"]
+    rows = [dataset.record_ids.index(record) for record in validation]
+    with open(os.path.join(run, "exports", "student_int8.tflite.json")) as handle:
+        sidecar = json.load(handle)
+    for name, path in (
+        ("lrhnet_int8.tflite", "exports/student_int8.tflite"),
+        ("lrhnet.keras", "models/student_mlkd.keras"),
+    ):
+        predictor = Predictor(os.path.join(run, path), sidecar=sidecar)
+        p_af = [predictor.predict(dataset.read(row))[1] for row in rows]
+        assert entries[name]["threshold"] == figures[name]["threshold"]
+        assert entries[name]["threshold"] == pytest.approx(screen_threshold([True, False, False], p_af), abs=1e-6)
+        assert figures[name]["validation"]["sensitivity"]["count"] == [1, 1]
+        assert figures[name]["validation"]["specificity"]["count"] == [2, 2]
+        assert figures[name]["test"]["specificity"]["count"][1] == 1
+    with open(os.path.join(run, "split.json"), "w") as handle:
+        json.dump({"validation": ["A05493", "A08050"], "test": ["A05056"]}, handle)
+    with pytest.raises(ValueError, match=r"the AF screen of lrhnet_int8.tflite .* all other than A"):
+        module.af_screens(args, "lrhnet", report, dataset)
+    with open(os.path.join(run, "split.json"), "w") as handle:
+        json.dump({"validation": ["A99999"], "test": ["A05056"]}, handle)
+    with pytest.raises(ValueError, match="not in the data"):
+        module.af_screens(args, "lrhnet", report, dataset)
+
+
+def test_nothing_is_published_when_an_af_screen_cannot_be_chosen(tmp_path, monkeypatch, capsys, bundled):
+    from benchmarks import publish_cinc2017
+
+    committed = os.path.join(ROOT, "benchmarks", "results", "cinc2017_seeds")
+    for method in ("lrhnet", "liteheart"):
+        shutil.copytree(os.path.join(committed, f"{method}_s1"), tmp_path / "kept" / f"{method}_s1")
+    call = ["publish", "--data", bundled("cinc2017"), "--seeds", "1", "--train-flags", "--augment-invert 0.5"]
+    call += ["--runs", str(tmp_path / "runs"), "--kept", str(tmp_path / "kept")]
+    call += ["--models", str(tmp_path / "models"), "--results", str(tmp_path / "results")]
+    monkeypatch.setattr(subprocess, "run", no_training)
+    message = refused(publish_cinc2017, monkeypatch, capsys, call)  # the bundled folder lacks the split's records
+    assert "nothing published: the AF screen of lrhnet_int8.tflite" in message and "not in the data" in message
+    assert sorted(os.listdir(tmp_path)) == ["kept"]
