@@ -176,11 +176,7 @@ def screen_section(reports):
         "more than a false alarm), each sidecar holds a screen, `p_A` at or above one threshold, set on the validation",
         f"records for a specificity of at least {specificity} (A against every other class), halfway across the lowest",
         "gap between their scores that keeps it. Test records play no part in the choice. Wilson 95 % intervals.",
-        *(
-            [f"The files of {', '.join(unscreened)} were published before the screen and have none."]
-            if unscreened
-            else []
-        ),
+        *([f"The files of {', '.join(unscreened)} have no screen."] if unscreened else []),
         "",
         "| file | threshold on p_A | validation sensitivity | validation specificity | test sensitivity [95 % CI] "
         "| test specificity [95 % CI] |",

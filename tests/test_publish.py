@@ -73,9 +73,13 @@ def test_publish_writes_int8_students_a_card_from_the_reports_and_predict_runs_o
     assert f"{int8['test']['cinc2017_f1']:.3f}" in card and "not a medical device" in card and report["command"] in card
     seeds = report["published_seeds"]
     assert [row["seed"] for row in seeds["rows"]] == [0, 1] and report["seed"] == seeds["chosen"]
-    for name in ("lrhnet_int8.tflite", "lrhnet.keras"):  # the AF screen of each file, chosen on validation
+    for name in ("lrhnet_int8.tflite", "lrhnet.keras"):  # one-epoch networks may rank no A record high: no screen
         with open(os.path.join(models, name + ".json")) as handle:
-            assert json.load(handle)["screen"]["threshold"] == report["af_screen"][name]["threshold"]
+            screen = json.load(handle).get("screen")
+        if "af_screen" in report:
+            assert screen["threshold"] == report["af_screen"][name]["threshold"]
+        else:
+            assert screen is None and "lrhnet: no AF screen (--quick" in result.stdout
     chosen = next(row for row in seeds["rows"] if row["seed"] == seeds["chosen"])
     assert max(row["validation"] for row in seeds["rows"]) == chosen["validation"]
     assert "`lrhnet` over 2 seeds (0, 1), one split" in card and "--seeds 0 1" in card
@@ -97,7 +101,7 @@ def test_publish_writes_int8_students_a_card_from_the_reports_and_predict_runs_o
     for model in ("lrhnet_int8.tflite", "liteheart.keras"):
         rows = predict_csv(os.path.join(models, model), bundled("cinc2017"), str(tmp_path / f"{model}.csv"))
         assert sorted(row["record"] for row in rows) == ["A00592", "A05056", "A05493", "A08050"]
-        assert all(row["labels"] in ("N", "A", "O", "~") and row["screen_A"] in ("0", "1") for row in rows)
+        assert all(row["labels"] in ("N", "A", "O", "~") and row.get("screen_A", "0") in ("0", "1") for row in rows)
 
 
 def publish_args(tmp_path, **changes):
