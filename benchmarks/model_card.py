@@ -165,13 +165,12 @@ def share(figure):
 
 
 def screen_section(reports):
-    """The card's section on the AF screen: each file's threshold and its figures on validation and test."""
+    """The AF screen of the reports that have one (``af_screen``): what it is, and each file's threshold and
+    figures on validation and test."""
     screens = {name: figures for report in reports.values() for name, figures in report.get("af_screen", {}).items()}
     specificity = " or ".join(sorted({f"{figures['min_specificity']:g}" for figures in screens.values()}))
     unscreened = [f"`{method}`" for method, report in reports.items() if "af_screen" not in report]
     lines = [
-        "## AF screen",
-        "",
         "Atrial fibrillation or not: beside its four-class rule (tuned for the F1, which weighs a missed AF record no",
         "more than a false alarm), each sidecar holds a screen, `p_A` at or above one threshold, set on the validation",
         f"records for a specificity of at least {specificity} (A against every other class), halfway across the lowest",
@@ -411,7 +410,7 @@ def model_card(reports, external=None):
             *confusion_table(int8_export(report)),
             "",
         ]
-    lines += screen_section(reports) if screened else []
+    lines += ["## AF screen", "", *screen_section(reports)] if screened else []
     lines += external_section(external)
     lines += [
         "## Size and speed",

@@ -291,7 +291,9 @@ def published(results):
     metrics = model_card.metrics_table(reports) + [
         f"| best CinC 2017 entry, hidden test set ({ANCHOR}) | large | 0.83 | | | | | |"
     ]
-    return lines + ["", *metrics, "", *model_card.efficiency_table(reports)]
+    screens = model_card.screen_section(reports) if any("af_screen" in r for r in reports.values()) else []
+    seeds = model_card.seeds_section(reports)
+    return lines + ["", *metrics, "", *seeds, *screens, *model_card.efficiency_table(reports)]
 
 
 def stale_warning(result, current):
