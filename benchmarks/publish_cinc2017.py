@@ -228,7 +228,7 @@ def chosen_report(args, method, seeds, made_by):
     return report
 
 
-def published_files(args, method, report):
+def chosen_files(args, method, report):
     """The published names and kept sources of ``report``'s chosen seed: ``{"int8": (name, path), "float":
     (name, path)}``, and the float student's thresholds (runs before 2026-12-03: None, the arg-max)."""
     run = kept_folder(args, method, report["published_seeds"]["chosen"])
@@ -249,7 +249,7 @@ def af_screens(args, method, report, dataset):
     from lrhnet.predict import Predictor
 
     run = kept_folder(args, method, report["published_seeds"]["chosen"])
-    files, keras_thresholds = published_files(args, method, report)
+    files, keras_thresholds = chosen_files(args, method, report)
     with open(files["int8"][1] + ".json") as handle:
         sidecars = {"int8": json.load(handle)}
     sidecars["float"] = keras_sidecar(sidecars["int8"], keras_thresholds)
@@ -268,7 +268,7 @@ def publish(args, method, report, screens):
     """Copy the int8 file, float student, sidecars (with ``screens``, their AF screen entries) and split of
     ``report``'s chosen seed into ``--models`` and ``report`` into ``--results``."""
     run = kept_folder(args, method, report["published_seeds"]["chosen"])
-    files, keras_thresholds = published_files(args, method, report)
+    files, keras_thresholds = chosen_files(args, method, report)
     (tflite_name, tflite), (keras_name, keras) = files["int8"], files["float"]
     install(tflite, keras, args.models, tflite_name, keras_name, keras_thresholds, screens)
     shutil.copyfile(os.path.join(run, "split.json"), os.path.join(args.models, "split.json"))
