@@ -285,7 +285,13 @@ def published(results):
     if not reports:
         raise FileNotFoundError(2, "no published students", os.path.join(results, "cinc2017_published_*.json"))
     lines = [
-        source_line(f"cinc2017_published_{method}.json", {**report["published"], "seeds": [report["seed"]]})
+        source_line(
+            f"cinc2017_published_{method}.json",
+            {
+                **report["published"],
+                "seeds": [row["seed"] for row in report.get("published_seeds", {}).get("rows", [])] or [report["seed"]],
+            },
+        )
         for method, report in reports.items()
     ]
     metrics = model_card.metrics_table(reports) + [
