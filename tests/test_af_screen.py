@@ -18,6 +18,18 @@ MODELS = os.path.join(ROOT, "models", "cinc2017")
 CLASSES = ["N", "A", "O", "~"]
 
 
+def copy_unscreened(names, folder):
+    """Copy committed files of ``models/cinc2017`` into ``folder``, their sidecars without a screen."""
+    for name in names:
+        shutil.copyfile(os.path.join(MODELS, name), os.path.join(folder, name))
+        if name.endswith(".json"):
+            with open(os.path.join(MODELS, name)) as handle:
+                sidecar = json.load(handle)
+            sidecar.pop("screen", None)
+            with open(os.path.join(folder, name), "w") as handle:
+                json.dump(sidecar, handle, indent=1)
+
+
 def test_the_threshold_lies_halfway_across_the_lowest_gap_that_keeps_the_specificity():
     positive = [True, True, True, False, False, False, False]
     scores = [0.9, 0.6, 0.3, 0.05, 0.1, 0.2, 0.5]
@@ -101,8 +113,7 @@ def test_the_sidecar_checks_its_screen():
 
 
 def test_predict_writes_the_screen_column_of_a_sidecar_that_has_one(bundled, tmp_path):
-    for name in ("lrhnet_int8.tflite", "lrhnet_int8.tflite.json", "labels.txt"):
-        shutil.copyfile(os.path.join(MODELS, name), tmp_path / name)
+    copy_unscreened(("lrhnet_int8.tflite", "lrhnet_int8.tflite.json", "labels.txt"), tmp_path)
     model = str(tmp_path / "lrhnet_int8.tflite")
     plain = predict_csv(model, bundled("cinc2017"), str(tmp_path / "plain.csv"))
     assert "screen_A" not in plain[0]
@@ -123,8 +134,7 @@ def test_install_adds_the_screens_it_is_given_and_leaves_the_sidecar_as_it_is_ot
 
     source = tmp_path / "run"
     source.mkdir()
-    for name in ("lrhnet_int8.tflite", "lrhnet_int8.tflite.json", "labels.txt", "lrhnet.keras"):
-        shutil.copyfile(os.path.join(MODELS, name), source / name)
+    copy_unscreened(("lrhnet_int8.tflite", "lrhnet_int8.tflite.json", "labels.txt", "lrhnet.keras"), source)
     files = (str(source / "lrhnet_int8.tflite"), str(source / "lrhnet.keras"))
     install(*files, str(tmp_path / "plain"), "a_int8.tflite", "a.keras", [1, 0.5, 1, 1])
     plain = tmp_path / "plain"

@@ -193,7 +193,11 @@ def test_run_all_repeats_the_committed_publishing_call_with_folders_of_its_own(t
 
     from benchmarks import run_all
 
-    assert run_all.publish_flags(RESULTS) == ["--settings", "2026-11", "--seeds", "0"]  # published before --seeds
+    legacy = tmp_path / "legacy"  # published before --seeds and --settings: the call that repeats it today
+    legacy.mkdir()
+    old = {"published": {"command": "python benchmarks/publish_cinc2017.py --data ../d --runs ../runs/x"}}
+    (legacy / "cinc2017_published_lrhnet.json").write_text(json.dumps(old))
+    assert run_all.publish_flags(str(legacy)) == ["--settings", "2026-11", "--seeds", "0"]
     command = (
         "python benchmarks/publish_cinc2017.py --data ../d --runs=runs/x --seeds 0 1 2 "
         "--train-flags '--augment-invert 0.5' --kept k --models m"
