@@ -94,7 +94,8 @@ def af_group(labels):
 
 def checked_predictors(paths):
     """``{file name: Predictor}``; raises ``ValueError`` (or ``OSError``) naming a file that cannot be
-    read, or that is not a single-label model with an A (atrial fibrillation) class."""
+    read, that is not a single-label model with an A (atrial fibrillation) class, or whose sidecar's
+    screen calls another class."""
     from lrhnet.predict import Predictor
 
     predictors = {}

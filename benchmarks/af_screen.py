@@ -23,6 +23,11 @@ from benchmarks.af_external import AF_CLASS, af_scores
 SCREEN_SPECIFICITY = 0.95
 
 
+class ScreenRefused(ValueError):
+    """Validation records from which no screen can be chosen: one kind only, or scored so that the
+    specificity asked for leaves no record called (as a one-epoch network's may be)."""
+
+
 def screen_threshold(positive, scores, min_specificity=SCREEN_SPECIFICITY):
     """The threshold (called positive: ``score >= threshold``) halfway across the lowest gap between
     ``scores`` at which the share of negatives below it is at least ``min_specificity``.
@@ -32,8 +37,8 @@ def screen_threshold(positive, scores, min_specificity=SCREEN_SPECIFICITY):
         scores: (N,) finite scores, higher for positive.
         min_specificity: in (0, 1].
     Raises:
-        ValueError: bad input, or no score lies above the negatives the threshold must clear (the
-        screen would call no record).
+        ValueError: bad input; ScreenRefused: no score lies above the negatives the threshold must
+        clear (the screen would call no record).
     """
     positive, scores = np.asarray(positive, dtype=bool), np.asarray(scores, dtype=float)
     if positive.shape != scores.shape or positive.ndim != 1:
@@ -45,11 +50,11 @@ def screen_threshold(positive, scores, min_specificity=SCREEN_SPECIFICITY):
     if not 0 < min_specificity <= 1:
         raise ValueError(f"min_specificity must be in (0, 1], not {min_specificity}")
     negatives = np.sort(scores[~positive])
-    below = math.ceil(round(min_specificity * len(negatives), 9))  # negatives that must lie below the threshold
+    below = max(1, math.ceil(round(min_specificity * len(negatives), 9)))  # negatives that must lie below it
     cleared = negatives[below - 1]
     above = scores[scores > cleared]
     if not above.size:
-        raise ValueError(
+        raise ScreenRefused(
             f"no score lies above {cleared:g}, the highest of the {below} negatives a specificity of "
             f"{min_specificity:g} must clear: the screen would call no record"
         )
@@ -76,7 +81,8 @@ def choose_screen(predictions, classes, min_specificity=SCREEN_SPECIFICITY):
         ``(sidecar entry, figures)``: the entry ``{"class", "threshold", "rule"}`` for the file's sidecar,
         and ``{"threshold", "min_specificity", "validation", "test"}`` with ``screen_figures`` of both splits.
     Raises:
-        ValueError: no class A, validation records of one kind only, or a screen that calls none of them.
+        ValueError: no class A; ScreenRefused: validation records of one kind only, or a screen that
+        calls none of them.
     """
     if AF_CLASS not in classes:
         raise ValueError(f"an AF screen needs class {AF_CLASS!r}; the classes are {list(classes)}")
@@ -84,7 +90,7 @@ def choose_screen(predictions, classes, min_specificity=SCREEN_SPECIFICITY):
     column = list(classes).index(AF_CLASS)
     positive = labels[:, column] > 0
     if positive.all() or not positive.any():
-        raise ValueError(
+        raise ScreenRefused(
             f"the validation records are all {'A' if positive.all() else 'other than A'}: an AF screen is chosen "
             "on records of both kinds"
         )
@@ -100,5 +106,5 @@ def choose_screen(predictions, classes, min_specificity=SCREEN_SPECIFICITY):
         **{split: screen_figures(*predictions[split], classes, threshold) for split in ("validation", "test")},
     }
     if not figures["validation"]["sensitivity"]["count"][0]:
-        raise ValueError(f"at p_{AF_CLASS} >= {threshold:g} the screen calls none of the validation A records")
+        raise ScreenRefused(f"at p_{AF_CLASS} >= {threshold:g} the screen calls none of the validation A records")
     return entry, figures

@@ -127,7 +127,7 @@ def external_table(result):
         f"{data['af']} with atrial fibrillation (statement `AFIB`), {data['negative']:,} with neither `AFIB` nor "
         f"`AFLT`, {data['flutter']} with atrial flutter (`AFLT`) alone. Each file keeps its own decision rule (A is "
         "what `predict` labels the record)"
-        + (" and AF screen (chosen on CinC 2017 validation records)" if screens else "")
+        + (" and, where it has one, its AF screen (chosen on CinC 2017 validation records)" if screens else "")
         + "; nothing is tuned on these records. Wilson 95 % intervals.",
         "",
         "| file | decision rule | AF sensitivity [95 % CI] | specificity [95 % CI] | AUROC of p_A | flutter "
@@ -166,15 +166,18 @@ def share(figure):
 
 def screen_section(reports):
     """The AF screen of the reports that have one (``af_screen``): what it is, and each file's threshold and
-    figures on validation and test."""
+    figures on validation and test; no lines when no report has one."""
     screens = {name: figures for report in reports.values() for name, figures in report.get("af_screen", {}).items()}
+    if not screens:
+        return []
     specificity = " or ".join(sorted({f"{figures['min_specificity']:g}" for figures in screens.values()}))
     unscreened = [f"`{method}`" for method, report in reports.items() if "af_screen" not in report]
     lines = [
-        "Atrial fibrillation or not: beside its four-class rule (tuned for the F1, which weighs a missed AF record no",
-        "more than a false alarm), each sidecar holds a screen, `p_A` at or above one threshold, set on the validation",
-        f"records for a specificity of at least {specificity} (A against every other class), halfway across the lowest",
-        "gap between their scores that keeps it. Test records play no part in the choice. Wilson 95 % intervals.",
+        "Atrial fibrillation or not: beside the four-class rule (tuned for the F1, which weighs a missed AF record",
+        "no more than a false alarm), a screened file's sidecar holds a screen, `p_A` at or above one threshold, set",
+        f"on the validation records for a specificity of at least {specificity} (A against every other class), halfway",
+        "across the lowest gap between their scores that keeps it. Test records play no part in the choice. Wilson",
+        "95 % intervals.",
         *([f"The files of {', '.join(unscreened)} have no screen."] if unscreened else []),
         "",
         "| file | threshold on p_A | validation sensitivity | validation specificity | test sensitivity [95 % CI] "

@@ -28,7 +28,7 @@ sidecars, ``labels.txt`` and ``split.json`` into ``--models``; its run report, w
 validation and test F1 (``published_seeds``), into ``--results`` as ``cinc2017_published_<method>.json``.
 Each published file's sidecar also gets an AF screen, one threshold on ``p_A`` chosen on the run's
 validation records (``benchmarks.af_screen``; its validation and test figures in the report's ``af_screen``;
-a screen that cannot be chosen stops the call, or with ``--quick`` is left out).
+validation records that give no screen stop the call, or with ``--quick`` leave the screen out).
 Then ``MODEL_CARD.md`` from every report there (``benchmarks.model_card``). Nothing is published until
 every run has finished. ``--quick`` (1 epoch, narrow teacher) checks the script.
 """
@@ -242,26 +242,47 @@ def chosen_files(args, method, report):
 def af_screens(args, method, report, dataset):
     """``({published file name: sidecar screen entry}, {published file name: screen figures})``: the AF screen
     of each file of ``report``'s chosen seed, chosen on that run's validation records
-    (``benchmarks.af_screen``). Raises ``ValueError`` naming the file and run when ``dataset`` lacks a
-    record of the run's split or no screen can be chosen."""
-    from benchmarks.af_screen import choose_screen
+    (``benchmarks.af_screen``), each screened sidecar checked. Raises ``ValueError`` naming the file,
+    ``ScreenRefused`` when the validation records give no screen."""
+    from benchmarks.af_screen import ScreenRefused, choose_screen
     from benchmarks.decision_rule import read_split, split_predictions
     from lrhnet.predict import Predictor
+    from lrhnet.sidecar import check_sidecar
 
     run = kept_folder(args, method, report["published_seeds"]["chosen"])
     files, keras_thresholds = chosen_files(args, method, report)
-    with open(files["int8"][1] + ".json") as handle:
-        sidecars = {"int8": json.load(handle)}
-    sidecars["float"] = keras_sidecar(sidecars["int8"], keras_thresholds)
     entries, figures = {}, {}
     for kind, (name, path) in files.items():
         try:
-            predictor = Predictor(path, sidecar=sidecars[kind])
+            with open(files["int8"][1] + ".json") as handle:
+                sidecar = json.load(handle)
+            sidecar = sidecar if kind == "int8" else keras_sidecar(sidecar, keras_thresholds)
+            predictor = Predictor(path, sidecar=sidecar)
             predictions = split_predictions(dataset, read_split(os.path.join(run, "split.json")), predictor)
             entries[name], figures[name] = choose_screen(predictions, predictor.classes)
-        except ValueError as error:
-            raise ValueError(f"the AF screen of {name} ({path}, data {shown(args.data)}): {error}") from None
+            check_sidecar({**sidecar, "screen": entries[name]}, f"the screened sidecar of {name}")
+        except (ValueError, OSError) as error:
+            refused = ScreenRefused if isinstance(error, ScreenRefused) else ValueError
+            raise refused(f"the AF screen of {name} ({path}, data {shown(args.data)}): {error}") from None
     return entries, figures
+
+
+def chosen_screens(args, reports, dataset):
+    """``{method: {published file name: sidecar screen entry}}`` from ``af_screens``, each report given its
+    ``"af_screen"`` figures. With ``--quick`` a method whose validation records give no screen
+    (``ScreenRefused``) publishes without one; any other error stops the call (``ValueError``)."""
+    from benchmarks.af_screen import ScreenRefused
+
+    screens = {}
+    for method, report in reports.items():
+        try:
+            screens[method], report["af_screen"] = af_screens(args, method, report, dataset)
+        except ScreenRefused as error:
+            if not args.quick:
+                raise
+            print(f"{method}: no AF screen (--quick): {error}", flush=True)
+            screens[method] = {}
+    return screens
 
 
 def publish(args, method, report, screens):
@@ -423,18 +444,9 @@ def main():
     from data_utils.readers import open_dataset
 
     try:
-        dataset = open_dataset(args.data, progress=True)
+        screens = chosen_screens(args, reports, open_dataset(args.data, format="cinc2017", progress=True))
     except (ValueError, OSError) as error:
         parser.error(f"nothing published: {error}")
-    screens = {}
-    for method, report in reports.items():
-        try:
-            screens[method], report["af_screen"] = af_screens(args, method, report, dataset)
-        except (ValueError, OSError) as error:
-            if not args.quick:
-                parser.error(f"nothing published: {error}")
-            print(f"{method}: no AF screen (--quick, whose one-epoch networks may rank no A record high): {error}")
-            screens[method] = {}
     for method, report in reports.items():  # every report and file is checked before the first is installed
         publish(args, method, report, screens[method])
         chosen = report["published_seeds"]["chosen"]

@@ -61,8 +61,8 @@ def check_out(out, benchmark, data=None, quick=False):
 
 def keras_sidecar(sidecar, keras_thresholds):
     """The sidecar of an int8 file's float ``.keras`` twin: ``sidecar`` with ``keras_thresholds`` (tuned on
-    validation for the float network) and without the int8 calibration."""
-    twin = {key: value for key, value in sidecar.items() if key != "int8_calibration"}
+    validation for the float network), without the int8 calibration and without the int8 file's screen."""
+    twin = {key: value for key, value in sidecar.items() if key not in ("int8_calibration", "screen")}
     twin.update(kind="keras float32", thresholds=keras_thresholds)
     return twin
 
@@ -71,16 +71,20 @@ def install(tflite, keras, folder, tflite_name, keras_name, keras_thresholds, sc
     """Copy ``tflite`` and ``keras`` into ``folder`` as ``tflite_name`` and ``keras_name``, each followed by
     its sidecar, and the ``labels.txt`` beside ``tflite``.
 
-    The int8 file keeps its sidecar; the ``.keras`` gets ``keras_sidecar``. ``screens`` (``{file name:
-    sidecar screen entry}``, optional) adds a one-class screen to the sidecars of the files it names.
-    Every sidecar is checked before the first file is copied.
+    The int8 file keeps its sidecar, and the ``.keras`` gets ``keras_sidecar``, both without a screen
+    unless ``screens`` (``{file name: sidecar screen entry}``, optional) gives one. Every source file
+    is found and every sidecar checked before the first file is copied.
     Returns:
         the int8 file's sidecar.
     """
     from lrhnet.sidecar import check_sidecar
 
+    labels = os.path.join(os.path.dirname(tflite), "labels.txt")
+    missing = [path for path in (tflite, keras, labels) if not os.path.isfile(path)]
+    if missing:
+        raise FileNotFoundError(2, "nothing installed: no such file", missing[0])
     with open(tflite + ".json") as handle:
-        sidecar = json.load(handle)
+        sidecar = {key: value for key, value in json.load(handle).items() if key != "screen"}
     files = {
         tflite_name: (tflite, sidecar),
         keras_name: (keras, keras_sidecar(sidecar, keras_thresholds)),
@@ -94,7 +98,7 @@ def install(tflite, keras, folder, tflite_name, keras_name, keras_thresholds, sc
     for name, (_, content) in files.items():
         check_sidecar(content, f"the sidecar of {name}")
     os.makedirs(folder, exist_ok=True)
-    shutil.copyfile(os.path.join(os.path.dirname(tflite), "labels.txt"), os.path.join(folder, "labels.txt"))
+    shutil.copyfile(labels, os.path.join(folder, "labels.txt"))
     for name, (source, content) in files.items():
         shutil.copyfile(source, os.path.join(folder, name))
         atomic_write(os.path.join(folder, name + ".json"), json.dumps(content, indent=1))

@@ -285,20 +285,13 @@ def published(results):
     if not reports:
         raise FileNotFoundError(2, "no published students", os.path.join(results, "cinc2017_published_*.json"))
     lines = [
-        source_line(
-            f"cinc2017_published_{method}.json",
-            {
-                **report["published"],
-                "seeds": [row["seed"] for row in report.get("published_seeds", {}).get("rows", [])] or [report["seed"]],
-            },
-        )
+        source_line(f"cinc2017_published_{method}.json", {**report["published"], "seeds": [report["seed"]]})
         for method, report in reports.items()
     ]
     metrics = model_card.metrics_table(reports) + [
         f"| best CinC 2017 entry, hidden test set ({ANCHOR}) | large | 0.83 | | | | | |"
     ]
-    screens = model_card.screen_section(reports) if any("af_screen" in r for r in reports.values()) else []
-    seeds = model_card.seeds_section(reports)
+    seeds, screens = model_card.seeds_section(reports), model_card.screen_section(reports)
     return lines + ["", *metrics, "", *seeds, *screens, *model_card.efficiency_table(reports)]
 
 

@@ -39,9 +39,10 @@ def test_the_threshold_lies_halfway_across_the_lowest_gap_that_keeps_the_specifi
     assert screen_threshold(positive, scores, 1.0) == pytest.approx(0.55)  # every negative below: 0.5 < t < 0.6
     # int8 outputs tie: a negative sharing the positives' score is called with them
     assert screen_threshold([True, False, True, False, False], [0.5, 0.5, 0.5, 0.25, 0.25], 0.6) == 0.375
-    # 0.95 of 20 negatives is 19, whatever 0.95 * 20 rounds to in floating point
-    negatives = [i / 100 for i in range(20)]
-    assert screen_threshold([False] * 20 + [True], [*negatives, 0.5], 0.95) == pytest.approx(0.185)
+    # 0.55 of 100 negatives is 55, though 0.55 * 100 is 55.00000000000001 in floating point
+    negatives = [i / 1000 for i in range(100)]
+    assert screen_threshold([False] * 100 + [True], [*negatives, 0.5], 0.55) == pytest.approx(0.0545)
+    assert screen_threshold([True, False, False, False], [0.9, 0.1, 0.2, 0.3], 1e-12) == pytest.approx(0.15)
 
 
 @pytest.mark.parametrize(
@@ -69,13 +70,16 @@ def split(p_af, classes):
 
 def test_the_screen_is_chosen_on_validation_and_only_scored_on_test():
     validation = split([0.9, 0.4, 0.1, 0.2, 0.3, 0.05], ["A", "A", "N", "O", "~", "N"])
-    test = split([0.35, 0.2, 0.99, 0.99], ["A", "A", "N", "N"])  # would pull the threshold anywhere if it chose
+    entry, figures = choose_screen({"validation": validation, "test": validation}, CLASSES, min_specificity=0.75)
+    threshold = entry["threshold"]
+    assert threshold == figures["threshold"] == pytest.approx(0.25) and entry["class"] == "A"
+    # test records would pull the threshold anywhere if they chose it; one A scores exactly the threshold
+    test = split([0.35, 0.2, threshold, 0.99, 0.99], ["A", "A", "A", "N", "N"])
     entry, figures = choose_screen({"validation": validation, "test": test}, CLASSES, min_specificity=0.75)
-    assert entry["class"] == "A" and entry["threshold"] == figures["threshold"] == pytest.approx(0.25)
-    assert figures["min_specificity"] == 0.75 and "0.75" in entry["rule"]
+    assert entry["threshold"] == threshold and figures["min_specificity"] == 0.75 and "0.75" in entry["rule"]
     assert figures["validation"]["sensitivity"]["count"] == [2, 2]
     assert figures["validation"]["specificity"]["count"] == [3, 4]
-    assert figures["test"]["sensitivity"]["count"] == [1, 2]
+    assert figures["test"]["sensitivity"]["count"] == [2, 3]  # at or above the threshold: called
     assert figures["test"]["specificity"]["count"] == [0, 2]
 
 
@@ -107,6 +111,7 @@ def test_the_sidecar_checks_its_screen():
         {"class": "A", "threshold": 0},  # always fires
         {"class": "A", "threshold": 10**400},
         {"class": "A", "threshold": 0.2, "rule": 5},
+        {"class": "A", "threshold": True},
     ):
         with pytest.raises(SidecarError, match="'screen'"):
             check_sidecar({**sidecar, "screen": screen})
@@ -124,6 +129,9 @@ def test_predict_writes_the_screen_column_of_a_sidecar_that_has_one(bundled, tmp
         json.dumps({**sidecar, "screen": {"class": "A", "threshold": threshold}})
     )
     screened = predict_csv(model, bundled("cinc2017"), str(tmp_path / "screened.csv"))
+    assert predict_csv(model, bundled("cinc2017"), str(tmp_path / "screened.csv")) == screened  # its own file: replaced
+    with pytest.raises(SidecarError, match="'screen'"):
+        Predictor(model, sidecar={**sidecar, "screen": {"class": "A", "threshold": 2}})
     assert [row["screen_A"] for row in screened] == [str(int(float(row["p_A"]) >= threshold)) for row in plain]
     assert sorted(row["screen_A"] for row in screened) == ["0", "0", "1", "1"]
     assert [row["labels"] for row in screened] == [row["labels"] for row in plain]  # the decision rule is untouched
@@ -221,3 +229,37 @@ def test_the_card_shows_each_files_screen_and_which_rule_reaches_the_aim():
     assert "| `liteheart_int8.tflite` | 0.123 |" in card and "| `lrhnet_int8.tflite` | 0.123 |" not in card
     del reports["liteheart"]["af_screen"]
     assert "## AF screen" not in model_card(reports, external)
+
+
+def test_the_readme_table_shows_every_seed_and_the_screens_of_the_published_files(tmp_path):
+    from benchmarks.af_external import proportion
+    from benchmarks.tables import published
+
+    kept = os.path.join(ROOT, "benchmarks", "results", "cinc2017_seeds")
+    for method in ("lrhnet", "liteheart"):
+        rows = []
+        for seed in (0, 1):
+            with open(os.path.join(kept, f"{method}_s{seed}", "report.json")) as handle:
+                report = json.load(handle)
+            student = report["models"][report["models"]["student_int8"]["from"]]
+            int8 = next(export for export in report["exports"] if export["kind"] == "int8")
+            test = (student["test"]["cinc2017_f1"], int8["test"]["cinc2017_f1"])
+            rows.append({"seed": seed, "deployed": "x", "validation": 0.8 + seed / 100, "test_float": test[0]})
+            rows[-1]["test_int8"] = test[1]
+        report.update(published={"command": "python -m benchmarks.publish_cinc2017", "commit": "c", "date": "2026"})
+        report["published_seeds"] = {"chosen": 1, "rows": rows}
+        if method == "liteheart":
+            figures = {"sensitivity": proportion(50, 59), "specificity": proportion(600, 623)}
+            report["af_screen"] = {
+                "liteheart_int8.tflite": {
+                    "threshold": 0.07,
+                    "min_specificity": 0.95,
+                    "validation": figures,
+                    "test": figures,
+                }
+            }
+        (tmp_path / f"cinc2017_published_{method}.json").write_text(json.dumps(report))
+    table = "\n".join(published(str(tmp_path)))
+    assert "`lrhnet` over 2 seeds (0, 1), one split; the published file is seed 1's" in table
+    assert "| `liteheart_int8.tflite` | 0.070 | 0.847 | 0.963 | 0.847 (50/59)" in table
+    assert "The files of `lrhnet` have no screen." in table and "## AF screen" not in table

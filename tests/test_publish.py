@@ -401,3 +401,66 @@ def test_nothing_is_published_when_an_af_screen_cannot_be_chosen(tmp_path, monke
     message = refused(publish_cinc2017, monkeypatch, capsys, call)  # the bundled folder lacks the split's records
     assert "nothing published: the AF screen of lrhnet_int8.tflite" in message and "not in the data" in message
     assert sorted(os.listdir(tmp_path)) == ["kept"]
+
+
+def test_a_quick_call_publishes_without_a_screen_only_when_validation_gives_none(monkeypatch, capsys):
+    from benchmarks import publish_cinc2017
+    from benchmarks.af_screen import ScreenRefused
+
+    reports = {"lrhnet": {}, "liteheart": {}}
+    figures = {"lrhnet_int8.tflite": {"threshold": 0.1}}
+
+    def screens(args, method, report, dataset, error=None):
+        if method == "liteheart" and error:
+            raise error
+        return {"lrhnet_int8.tflite": {"class": "A", "threshold": 0.1}}, figures
+
+    for quick, error, outcome in (
+        (True, ScreenRefused("no score lies above"), "published without"),
+        (False, ScreenRefused("no score lies above"), "refused"),
+        (True, ValueError("3 validation records of split.json are not in the data"), "refused"),
+    ):
+        monkeypatch.setattr(publish_cinc2017, "af_screens", lambda *a, e=error: screens(*a, error=e))
+        chosen = {method: dict(report) for method, report in reports.items()}
+        if outcome == "refused":
+            with pytest.raises(ValueError, match=str(error)):
+                publish_cinc2017.chosen_screens(argparse.Namespace(quick=quick), chosen, dataset=None)
+            continue
+        result = publish_cinc2017.chosen_screens(argparse.Namespace(quick=quick), chosen, dataset=None)
+        assert result == {"lrhnet": {"lrhnet_int8.tflite": {"class": "A", "threshold": 0.1}}, "liteheart": {}}
+        assert chosen["lrhnet"]["af_screen"] == figures and "af_screen" not in chosen["liteheart"]
+        assert "liteheart: no AF screen (--quick): no score lies above" in capsys.readouterr().out
+
+
+def test_the_screens_chosen_are_the_ones_the_published_sidecars_and_reports_hold(tmp_path, monkeypatch, bundled):
+    from benchmarks import publish_cinc2017
+    from benchmarks.af_external import proportion
+
+    committed = os.path.join(ROOT, "benchmarks", "results", "cinc2017_seeds")
+    for method in ("lrhnet", "liteheart"):
+        shutil.copytree(os.path.join(committed, f"{method}_s1"), tmp_path / "kept" / f"{method}_s1")
+    figures = {"sensitivity": proportion(50, 59), "specificity": proportion(600, 623)}
+
+    def af_screens(args, method, report, dataset):
+        names = (f"{method}_int8.tflite", f"{method}.keras")
+        entries = {name: {"class": "A", "threshold": 0.1 + index / 100} for index, name in enumerate(names)}
+        return entries, {
+            name: {"min_specificity": 0.95, "validation": figures, "test": figures, "threshold": entry["threshold"]}
+            for name, entry in entries.items()
+        }
+
+    monkeypatch.setattr(publish_cinc2017, "af_screens", af_screens)
+    monkeypatch.setattr(subprocess, "run", no_training)
+    call = ["publish", "--data", bundled("cinc2017"), "--seeds", "1", "--train-flags", "--augment-invert 0.5"]
+    call += ["--runs", str(tmp_path / "runs"), "--kept", str(tmp_path / "kept")]
+    call += ["--models", str(tmp_path / "models"), "--results", str(tmp_path / "results")]
+    monkeypatch.setattr(sys, "argv", call)
+    publish_cinc2017.main()
+    for method in ("lrhnet", "liteheart"):
+        with open(tmp_path / "results" / f"cinc2017_published_{method}.json") as handle:
+            report = json.load(handle)
+        for name, threshold in ((f"{method}_int8.tflite", 0.1), (f"{method}.keras", 0.11)):
+            with open(tmp_path / "models" / (name + ".json")) as handle:
+                assert json.load(handle)["screen"] == {"class": "A", "threshold": threshold}
+            assert report["af_screen"][name]["threshold"] == threshold
+    assert "| `liteheart.keras` | 0.110 |" in (tmp_path / "models" / "MODEL_CARD.md").read_text()
