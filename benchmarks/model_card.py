@@ -279,7 +279,7 @@ def model_card(reports, external=None):
     best_f1 = max(int8_export(report)["test"]["cinc2017_f1"] for report in reports.values())
     shared = len(teachers(reports)) == 1
     teacher_f1 = " and ".join(f"{teacher['test']['cinc2017_f1']:.3f}" for _, teacher in teachers(reports))
-    screened = any("af_screen" in report for report in reports.values())
+    screen_lines = screen_section(reports)
     lines = [
         "# CinC 2017 rhythm screen from one lead: two int8 students",
         "",
@@ -319,7 +319,7 @@ def model_card(reports, external=None):
         "probability divided by its threshold) per record"
         + (
             ", and `screen_A` where the sidecar holds the AF screen below (1 when `p_A` is at or above its threshold)."
-            if screened
+            if screen_lines
             else "."
         ),
         "",
@@ -413,7 +413,7 @@ def model_card(reports, external=None):
             *confusion_table(int8_export(report)),
             "",
         ]
-    lines += ["## AF screen", "", *screen_section(reports)] if screened else []
+    lines += ["## AF screen", "", *screen_lines] if screen_lines else []
     lines += external_section(external)
     lines += [
         "## Size and speed",

@@ -251,16 +251,21 @@ def af_screens(args, method, report, dataset):
 
     run = kept_folder(args, method, report["published_seeds"]["chosen"])
     files, keras_thresholds = chosen_files(args, method, report)
+    try:
+        with open(files["int8"][1] + ".json") as handle:
+            int8_sidecar = json.load(handle)
+        split = read_split(os.path.join(run, "split.json"))
+    except (ValueError, OSError) as error:
+        raise ValueError(f"the AF screens of {method} ({run}): {error}") from None
+    sidecars = {"int8": int8_sidecar, "float": keras_sidecar(int8_sidecar, keras_thresholds)}
     entries, figures = {}, {}
     for kind, (name, path) in files.items():
         try:
-            with open(files["int8"][1] + ".json") as handle:
-                sidecar = json.load(handle)
-            sidecar = sidecar if kind == "int8" else keras_sidecar(sidecar, keras_thresholds)
-            predictor = Predictor(path, sidecar=sidecar)
-            predictions = split_predictions(dataset, read_split(os.path.join(run, "split.json")), predictor)
-            entries[name], figures[name] = choose_screen(predictions, predictor.classes)
-            check_sidecar({**sidecar, "screen": entries[name]}, f"the screened sidecar of {name}")
+            predictor = Predictor(path, sidecar=sidecars[kind])
+            entries[name], figures[name] = choose_screen(
+                split_predictions(dataset, split, predictor), predictor.classes
+            )
+            check_sidecar({**sidecars[kind], "screen": entries[name]}, f"the screened sidecar of {name}")
         except (ValueError, OSError) as error:
             refused = ScreenRefused if isinstance(error, ScreenRefused) else ValueError
             raise refused(f"the AF screen of {name} ({path}, data {shown(args.data)}): {error}") from None
