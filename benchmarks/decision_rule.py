@@ -8,8 +8,8 @@ validation and test records named in the folder's ``split.json`` through ``lrhne
 ``Predictor`` (as ``python -m lrhnet.predict`` would). The per-class divisors of
 ``data_utils.scoring.weighted_argmax`` are tuned on the validation records for the CinC 2017 F1
 (``lrhnet.training.tune_decision_rule``); the test records are scored with the arg-max and with
-the tuned rule. The files themselves are not changed. A one-off measurement of the files as they
-were published before ``train.py`` tuned the rule; ``benchmarks.run_all`` does not run it.
+the tuned rule. The files themselves are not changed. First made for files published before
+``train.py`` tuned the rule; ``benchmarks.run_all`` does not run it: run it again after republishing.
 """
 
 import argparse

@@ -1,0 +1,147 @@
+"""Post-training int8 beside QAT for the kept CinC 2017 runs: which keeps its float student's F1?
+
+    python -m benchmarks.cinc2017_int8 --data ../shared/data/cinc2017/training2017 \
+        --out benchmarks/results/cinc2017_int8.json
+
+For each run kept in ``benchmarks/results/cinc2017_seeds`` (``<method>_s<seed>``, made by
+``benchmarks.publish_cinc2017``), the float student its int8 file was made from is converted again by
+post-training int8 (activation ranges chosen on the validation windows, ``lrhnet.calibration``), through
+the export code ``train.py --quantize ptq`` uses, on the run's own split. Every file's decision rule is
+tuned on validation for itself. The results file sets the validation and test CinC 2017 F1 of the
+float student, the run's QAT file and the new post-training file side by side; only the validation
+columns may choose between the two ways to int8.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import tempfile
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from benchmarks.provenance import provenance  # noqa: E402
+
+METHODS = ("lrhnet", "liteheart")
+KEPT = os.path.join("benchmarks", "results", "cinc2017_seeds")
+
+
+class ScratchRun:
+    """The one thing ``kdpipeline.compression.exported`` asks of a run folder: ``path(*parts)``, here in ``root``."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+
+def run_arguments(report, data):
+    """``train.py``'s parsed flags for the kept run's ``report``, reading the CinC 2017 folder ``data``."""
+    from kdpipeline.options import parse_args
+
+    argv = shlex.split(report["command"])[2:]
+    argv[argv.index("--data") + 1] = f"cinc2017:{data}"
+    return parse_args(argv, teacher_files_exist=False, folders=False)
+
+
+def int8_row(folder, data, scratch):
+    """Float, QAT and post-training int8 figures (CinC 2017 F1, validation and test) of the kept run in ``folder``.
+
+    Raises:
+        ValueError: the data does not reproduce the run's split (``split.json``).
+    """
+    from kdpipeline.compression import exported
+    from kdpipeline.runner import build_context
+    from lrhnet.saving import load_network
+
+    with open(os.path.join(folder, "report.json")) as handle:
+        report = json.load(handle)
+    with open(os.path.join(folder, "split.json")) as handle:
+        split = json.load(handle)
+    ctx, info = build_context(run_arguments(report, data))
+    for name in ("train", "validation", "test"):
+        if info["split_names"][name] != split[name]:
+            raise ValueError(f"{data} does not give the {name} split of {folder}/split.json")
+    qat = report["models"]["student_int8"]
+    source = qat["from"]
+    ctx.run = ScratchRun(scratch)
+    ptq = exported(ctx, load_network(os.path.join(folder, "models", f"{source}.keras")), f"{source}_ptq.tflite", "int8")
+
+    def f1(entry, split_name):
+        return entry[split_name]["cinc2017_f1"]
+
+    export = qat["export"]
+    return {
+        "seed": report["seed"],
+        "student": source,
+        "float": {"validation": f1(export, "keras_validation"), "test": f1(export, "keras_test")},
+        "qat": {"validation": f1(export, "validation"), "test": f1(export, "test"), "bytes": export["bytes"]},
+        "ptq": {"validation": f1(ptq, "validation"), "test": f1(ptq, "test"), "bytes": ptq["bytes"]},
+    }
+
+
+def summary(rows):
+    """Per way to int8, the mean over seeds of its F1 and of its loss against the float student (validation, test)."""
+    import numpy as np
+
+    out = {}
+    for kind in ("float", "qat", "ptq"):
+        out[kind] = {split: float(np.mean([row[kind][split] for row in rows])) for split in ("validation", "test")}
+        if kind != "float":
+            for split in ("validation", "test"):
+                losses = [row["float"][split] - row[kind][split] for row in rows]
+                out[kind][f"{split}_loss"] = float(np.mean(losses))
+                out[kind][f"{split}_worst_loss"] = float(np.max(losses))
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="the CinC 2017 training2017 folder the runs were trained on")
+    parser.add_argument("--out", required=True, help="results file to write (refused if it exists)")
+    parser.add_argument("--kept", default=KEPT, help=f"folder of the kept runs (default: {KEPT})")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    args = parser.parse_args()
+    if os.path.exists(args.out):
+        parser.error(f"--out {args.out} exists: choose another")
+    if not os.path.isdir(args.data):
+        parser.error(f"--data {args.data} is not a folder")
+    folders = (
+        {
+            method: sorted(
+                os.path.join(args.kept, name)
+                for name in os.listdir(args.kept)
+                if name.startswith(f"{method}_s") and os.path.isfile(os.path.join(args.kept, name, "report.json"))
+            )
+            for method in args.methods
+        }
+        if os.path.isdir(args.kept)
+        else {}
+    )
+    if not folders or not all(folders.values()):
+        parser.error(f"--kept {args.kept} holds no kept run of each of {', '.join(args.methods)}")
+    results = {**provenance(), "methods": {}}
+    with tempfile.TemporaryDirectory() as scratch:
+        for method, runs in folders.items():
+            rows = []
+            for folder in runs:
+                try:
+                    rows.append(int8_row(folder, args.data, os.path.join(scratch, os.path.basename(folder))))
+                except ValueError as error:
+                    parser.error(str(error))
+                row = rows[-1]
+                print(
+                    f"{method} seed {row['seed']}: validation F1 float {row['float']['validation']:.3f}, "
+                    f"qat {row['qat']['validation']:.3f}, ptq {row['ptq']['validation']:.3f}",
+                    flush=True,
+                )
+            results["methods"][method] = {"runs": rows, "mean": summary(rows)}
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out, "w") as handle:
+        json.dump(results, handle, indent=1)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
