@@ -21,9 +21,17 @@ import tempfile
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from benchmarks.provenance import provenance  # noqa: E402
+from benchmarks.published_files import check_out  # noqa: E402
+from data_utils.files import atomic_write  # noqa: E402
 
+BENCHMARK = "cinc2017_int8"
 METHODS = ("lrhnet", "liteheart")
 KEPT = os.path.join("benchmarks", "results", "cinc2017_seeds")
+RUN_FILES = ("report.json", "split.json")
+
+
+class SplitMismatch(ValueError):
+    """The data does not give the split a kept run was trained and scored on."""
 
 
 class ScratchRun:
@@ -49,7 +57,7 @@ def int8_row(folder, data, scratch):
     """Float, QAT and post-training int8 figures (CinC 2017 F1, validation and test) of the kept run in ``folder``.
 
     Raises:
-        ValueError: the data does not reproduce the run's split (``split.json``).
+        SplitMismatch: the data does not reproduce the run's split (``split.json``).
     """
     from kdpipeline.compression import exported
     from kdpipeline.runner import build_context
@@ -62,7 +70,7 @@ def int8_row(folder, data, scratch):
     ctx, info = build_context(run_arguments(report, data))
     for name in ("train", "validation", "test"):
         if info["split_names"][name] != split[name]:
-            raise ValueError(f"{data} does not give the {name} split of {folder}/split.json")
+            raise SplitMismatch(f"--data {data} does not give the {name} split of {folder}/split.json")
     qat = report["models"]["student_int8"]
     source = qat["from"]
     ctx.run = ScratchRun(scratch)
@@ -96,39 +104,50 @@ def summary(rows):
     return out
 
 
+def kept_runs(parser, kept, methods):
+    """``{method: [run folder, ...]}`` of the runs kept in ``kept`` (``<method>_s<seed>``), each checked
+    to hold its report, split and the float student its int8 file was made from; a parser error otherwise."""
+    if not os.path.isdir(kept):
+        parser.error(f"--kept {kept} is not a folder")
+    folders = {
+        method: sorted(os.path.join(kept, name) for name in os.listdir(kept) if name.startswith(f"{method}_s"))
+        for method in methods
+    }
+    for method, runs in folders.items():
+        if not runs:
+            parser.error(f"--kept {kept} holds no kept run of {method}")
+        for folder in runs:
+            missing = [name for name in RUN_FILES if not os.path.isfile(os.path.join(folder, name))]
+            if missing:
+                parser.error(f"{folder} lacks {', '.join(missing)}: not a run kept by benchmarks.publish_cinc2017")
+            with open(os.path.join(folder, "report.json")) as handle:
+                source = json.load(handle).get("models", {}).get("student_int8", {}).get("from")
+            if source is None or not os.path.isfile(os.path.join(folder, "models", f"{source}.keras")):
+                parser.error(f"{folder} lacks the float student its int8 file was made from")
+    return folders
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="the CinC 2017 training2017 folder the runs were trained on")
-    parser.add_argument("--out", required=True, help="results file to write (refused if it exists)")
+    parser.add_argument("--out", required=True, help="results file (.json) to write; replaces only one of its own")
     parser.add_argument("--kept", default=KEPT, help=f"folder of the kept runs (default: {KEPT})")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     args = parser.parse_args()
-    if os.path.exists(args.out):
-        parser.error(f"--out {args.out} exists: choose another")
     if not os.path.isdir(args.data):
         parser.error(f"--data {args.data} is not a folder")
-    folders = (
-        {
-            method: sorted(
-                os.path.join(args.kept, name)
-                for name in os.listdir(args.kept)
-                if name.startswith(f"{method}_s") and os.path.isfile(os.path.join(args.kept, name, "report.json"))
-            )
-            for method in args.methods
-        }
-        if os.path.isdir(args.kept)
-        else {}
-    )
-    if not folders or not all(folders.values()):
-        parser.error(f"--kept {args.kept} holds no kept run of each of {', '.join(args.methods)}")
-    results = {**provenance(), "methods": {}}
+    problem = check_out(args.out, BENCHMARK, data=args.data)
+    if problem:
+        parser.error(problem)
+    folders = kept_runs(parser, args.kept, args.methods)
+    results = {"benchmark": BENCHMARK, **provenance(), "methods": {}}
     with tempfile.TemporaryDirectory() as scratch:
         for method, runs in folders.items():
             rows = []
             for folder in runs:
                 try:
                     rows.append(int8_row(folder, args.data, os.path.join(scratch, os.path.basename(folder))))
-                except ValueError as error:
+                except SplitMismatch as error:
                     parser.error(str(error))
                 row = rows[-1]
                 print(
@@ -137,9 +156,7 @@ def main():
                     flush=True,
                 )
             results["methods"][method] = {"runs": rows, "mean": summary(rows)}
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as handle:
-        json.dump(results, handle, indent=1)
+    atomic_write(args.out, json.dumps(results, indent=1))
     print(f"wrote {args.out}")
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from benchmarks.cinc2017_int8 import main, run_arguments, summary
+from benchmarks.cinc2017_int8 import int8_row, main, run_arguments, summary
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 KEPT = os.path.join(ROOT, "benchmarks", "results", "cinc2017_seeds")
@@ -66,12 +66,12 @@ def run_main(monkeypatch, *argv):
     return stop.value.code
 
 
-def test_an_existing_out_is_refused_and_kept(tmp_path, monkeypatch, capsys):
+def test_an_existing_file_of_another_kind_is_refused_and_kept(tmp_path, monkeypatch, capsys):
     out = tmp_path / "earlier.json"
-    out.write_text("earlier results")
-    assert run_main(monkeypatch, "--data", str(tmp_path), "--out", str(out)) == 2
-    assert "exists" in capsys.readouterr().err
-    assert out.read_text() == "earlier results"
+    out.write_text('{"benchmark": "decision_rule"}')
+    assert run_main(monkeypatch, "--data", data_folder(tmp_path), "--out", str(out)) == 2
+    assert "not a results file of this benchmark" in capsys.readouterr().err
+    assert out.read_text() == '{"benchmark": "decision_rule"}'
 
 
 def test_a_data_folder_that_does_not_exist_is_refused(tmp_path, monkeypatch, capsys):
@@ -81,11 +81,88 @@ def test_a_data_folder_that_does_not_exist_is_refused(tmp_path, monkeypatch, cap
     assert not out.exists()
 
 
-def test_a_kept_folder_without_runs_of_a_method_is_refused_before_writing(tmp_path, monkeypatch, capsys):
+def kept_copy(tmp_path, *names):
     kept = tmp_path / "kept"
     kept.mkdir()
-    shutil.copytree(os.path.join(KEPT, "lrhnet_s0"), kept / "lrhnet_s0")
+    for name in names:
+        shutil.copytree(os.path.join(KEPT, name), kept / name)
+    return kept
+
+
+def test_a_kept_folder_without_runs_of_a_method_is_refused_before_writing(tmp_path, monkeypatch, capsys):
+    kept = kept_copy(tmp_path, "lrhnet_s0")
     out = tmp_path / "int8.json"
-    assert run_main(monkeypatch, "--data", str(tmp_path), "--out", str(out), "--kept", str(kept)) == 2
-    assert "liteheart" in capsys.readouterr().err
+    assert run_main(monkeypatch, "--data", data_folder(tmp_path), "--out", str(out), "--kept", str(kept)) == 2
+    assert "no kept run of liteheart" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("lost", ["split.json", "models/student_mlkd.keras"])
+def test_a_kept_run_missing_a_file_is_refused_before_any_work(lost, tmp_path, monkeypatch, capsys):
+    kept = kept_copy(tmp_path, "lrhnet_s0")
+    os.remove(kept / "lrhnet_s0" / lost)
+    out = tmp_path / "int8.json"
+    argv = ("--data", data_folder(tmp_path), "--out", str(out), "--kept", str(kept), "--methods", "lrhnet")
+    assert run_main(monkeypatch, *argv) == 2
+    assert "lrhnet_s0 lacks" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def data_folder(tmp_path):
+    """An empty folder standing for the data (outside which --out lies)."""
+    (tmp_path / "data").mkdir(exist_ok=True)
+    return str(tmp_path / "data")
+
+
+class FakeContext:
+    run = None
+
+
+def fake_context(split):
+    """A ``build_context`` that gives ``split`` (record names per split) and records nothing else."""
+    return lambda args: (FakeContext(), {"split_names": split})
+
+
+def test_data_that_does_not_give_the_runs_split_is_refused_before_writing(tmp_path, monkeypatch, capsys):
+    import kdpipeline.runner
+
+    with open(os.path.join(KEPT, "lrhnet_s0", "split.json")) as handle:
+        split = json.load(handle)
+    monkeypatch.setattr(kdpipeline.runner, "build_context", fake_context({**split, "test": split["test"][1:]}))
+    out = tmp_path / "int8.json"
+    argv = ("--data", data_folder(tmp_path), "--out", str(out), "--kept", KEPT, "--methods", "lrhnet")
+    assert run_main(monkeypatch, *argv) == 2
+    assert "does not give the test split" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_float_student_is_exported_as_post_training_int8_beside_the_runs_figures(tmp_path, monkeypatch):
+    import kdpipeline.compression
+    import kdpipeline.runner
+    import lrhnet.saving
+
+    folder = os.path.join(KEPT, "lrhnet_s2")
+    with open(os.path.join(folder, "split.json")) as handle:
+        monkeypatch.setattr(kdpipeline.runner, "build_context", fake_context(json.load(handle)))
+    monkeypatch.setattr(lrhnet.saving, "load_network", lambda path: path)
+    calls = []
+
+    def exported(ctx, network, filename, kind):
+        calls.append((ctx.run.path(filename), network, kind))
+        return {"validation": {"cinc2017_f1": 0.5}, "test": {"cinc2017_f1": 0.4}, "bytes": 7}
+
+    monkeypatch.setattr(kdpipeline.compression, "exported", exported)
+    row = int8_row(folder, str(tmp_path), str(tmp_path / "scratch"))
+    assert calls == [
+        (
+            str(tmp_path / "scratch" / "student_kd_ptq.tflite"),
+            os.path.join(folder, "models", "student_kd.keras"),
+            "int8",
+        )
+    ]
+    with open(os.path.join(folder, "report.json")) as handle:
+        export = json.load(handle)["models"]["student_int8"]["export"]
+    assert row["ptq"] == {"validation": 0.5, "test": 0.4, "bytes": 7}
+    assert row["qat"]["validation"] == export["validation"]["cinc2017_f1"]
+    assert row["float"]["test"] == export["keras_test"]["cinc2017_f1"]
+    assert (row["seed"], row["student"]) == (2, "student_kd")
