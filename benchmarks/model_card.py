@@ -254,9 +254,9 @@ def seeds_section(reports):
         columns = ("validation", "test_float", "test_int8")
         lines += [
             f"`{method}` over {seed_words(report)}, one split; the published file is seed {seeds['chosen']}'s, "
-            "the best validation F1 (the test split chose nothing):",
+            "whose float student has the best validation F1 (the test split chose nothing):",
             "",
-            "| seed | deployed student | validation F1 | test F1, float | test F1, int8 |",
+            "| seed | deployed student | validation F1, float | test F1, float | test F1, int8 |",
             "|---|---|---|---|---|",
             *(
                 f"| {row['seed']} | `{row['deployed']}` | "
@@ -292,7 +292,7 @@ def model_card(reports, external=None):
         "Two small networks that read one ECG lead (a handheld single-lead recording, lead I-like) and",
         "say whether it shows " + ", ".join(f"**{k}** {v}" for k, v in CLASS_NAMES.items()) + ".",
         "Each is distilled from "
-        + ("the same larger SE-ResNet teacher" if shared else "a larger SE-ResNet teacher of its own (both below)")
+        + ("the same larger SE-ResNet teacher" if shared else "a larger SE-ResNet teacher (each student's is below)")
         + " and exported as a fully int8 TFLite file.",
         "",
         "**This is not a medical device.** It is a research artefact: it has not been validated",
@@ -397,8 +397,8 @@ def model_card(reports, external=None):
         "(weight at least 0.1)." if "kd_t2" not in config else f"(weight {config['kd_weight']:g}).",
         *(
             [
-                "The `liteheart` run trains no teacher of its own: it distils from the `lrhnet` run's teacher "
-                "(`--teacher-from`)."
+                "The `liteheart` run trains no teacher of its own: it distils from the teacher of the same seed's "
+                "`lrhnet` run (`--teacher-from`)."
             ]
             if reports.get("liteheart", {}).get("config", {}).get("teacher_from")
             else []
@@ -440,7 +440,7 @@ def model_card(reports, external=None):
         '- Four rhythm classes only; "other rhythm" mixes many conditions and is the hardest class.',
         f"- {'The teacher reaches' if shared else 'Their teachers reach'} "
         f"{teacher_f1} on this split (SE-ResNet width "
-        f"{config['teacher_width']:g}, {config['epochs']} epochs at",
+        f"{config['teacher_width']:g}, {'at most ' if config.get('patience') else ''}{config['epochs']} epochs at",
         f"  {preprocessing['fs']:g} Hz). Trained on a 2-core CPU with {seed_words(first)}; "
         + ("" if "published_seeds" in first else "longer training, ")
         + "a wider teacher and the full 300 Hz are untried.",
