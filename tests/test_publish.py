@@ -325,6 +325,24 @@ def test_the_card_names_one_teacher_only_when_both_students_learnt_from_it():
     assert names == [("teacher of `lrhnet` (seed 1)", 0.83), ("teacher of `liteheart` (seed 0)", 0.84)]
 
 
+def test_the_card_names_the_split_seed_not_the_run_seed():
+    from benchmarks.model_card import split_seed
+
+    assert split_seed({"seed": 2, "config": {"split_seed": 0}}) == 0
+    assert split_seed({"seed": 2, "config": {"split_seed": None}}) == 2  # train.py splits by --seed then
+    assert split_seed({"seed": 1}) == 1  # reports made before the configuration was recorded
+
+
+def test_the_committed_card_describes_the_published_runs():
+    with open(os.path.join(ROOT, "benchmarks", "results", "cinc2017_published_lrhnet.json")) as handle:
+        config = json.load(handle)["config"]
+    with open(os.path.join(ROOT, "models", "cinc2017", "MODEL_CARD.md")) as handle:
+        card = handle.read()
+    assert f"Split (seed {config['split_seed']}, stratified)" in card
+    bound = "at most " if config.get("patience") else ""  # with early stopping no teacher ran every epoch
+    assert f"{bound}{config['epochs']} epochs at" in card
+
+
 def test_nothing_is_published_when_a_chosen_run_lacks_a_file(tmp_path):
     module, args = publish_args(tmp_path)
     report = {"models": {"student_int8": {"from": "liteheart"}}, "published_seeds": {"chosen": 1}}
