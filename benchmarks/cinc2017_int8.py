@@ -21,7 +21,7 @@ import tempfile
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from benchmarks.provenance import provenance  # noqa: E402
-from benchmarks.published_files import check_out  # noqa: E402
+from benchmarks.published_files import ExportFolder, check_out  # noqa: E402
 from data_utils.files import atomic_write  # noqa: E402
 
 BENCHMARK = "cinc2017_int8"
@@ -32,16 +32,6 @@ RUN_FILES = ("report.json", "split.json")
 
 class SplitMismatch(ValueError):
     """The data does not give the split a kept run was trained and scored on."""
-
-
-class ScratchRun:
-    """The one thing ``kdpipeline.compression.exported`` asks of a run folder: ``path(*parts)``, here in ``root``."""
-
-    def __init__(self, root):
-        self.root = root
-
-    def path(self, *parts):
-        return os.path.join(self.root, *parts)
 
 
 def run_arguments(report, data):
@@ -73,7 +63,7 @@ def int8_row(folder, data, scratch):
             raise SplitMismatch(f"--data {data} does not give the {name} split of {folder}/split.json")
     qat = report["models"]["student_int8"]
     source = qat["from"]
-    ctx.run = ScratchRun(scratch)
+    ctx.run = ExportFolder(scratch)
     ptq = exported(ctx, load_network(os.path.join(folder, "models", f"{source}.keras")), f"{source}_ptq.tflite", "int8")
 
     def f1(entry, split_name):

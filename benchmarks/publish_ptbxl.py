@@ -32,7 +32,7 @@ import shutil
 from benchmarks.provenance import REPOSITORY, provenance
 from benchmarks.ptbxl_distillation import LEAD_SETS, SCARCE_FRACTIONS, checked_data, plan, train_context
 from benchmarks.ptbxl_model_card import write_model_card
-from benchmarks.published_files import fingerprint, install
+from benchmarks.published_files import ExportFolder, fingerprint, install
 from data_utils.files import atomic_write
 
 TEACHER = "teacher_12_leads"
@@ -92,16 +92,6 @@ def choose(results, fraction=1.0, lead_sets=None):
 
 
 NOT_STUDENTS = ("teacher", "same_lead_ceiling")
-
-
-class ExportFolder:
-    """Where ``kdpipeline.compression.exported`` writes (``exports/<file>``): the part of a run folder it uses."""
-
-    def __init__(self, root):
-        self.root = root
-
-    def path(self, *parts):
-        return os.path.join(self.root, *parts)
 
 
 def saved_name(cell, row):

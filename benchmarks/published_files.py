@@ -11,6 +11,17 @@ from benchmarks.provenance import REPOSITORY
 from data_utils.files import atomic_write, is_inside
 
 
+class ExportFolder:
+    """Where ``kdpipeline.compression.exported`` writes (``path(*parts)`` under ``root``): the part of a
+    run folder it uses."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+
 def model_files(folder):
     """The ``.tflite`` and ``.keras`` files of ``folder`` that have a sidecar, sorted."""
     return sorted(
