@@ -22,8 +22,14 @@ TERM_FLAGS = {
     "region": ("LiteHeart region-aware distillation", 1.0),
     "mi": ("LiteHeart cross-layer mutual information", 0.1),
     "pseudo": ("LiteHeart pseudo-labels on unlabelled records", 1.0),
-    "consistency": ("LiteHeart weak/strong augmentation consistency", 1.0),
+    "consistency": (
+        "weak/strong augmentation consistency (LiteHeart's term; with --method lrhnet, for the distill "
+        "stage's student)",
+        None,
+    ),
 }
+# --consistency-weight without a value: LiteHeart's term is on, the LRH-Net student's off (as in the paper)
+CONSISTENCY_DEFAULTS = {"liteheart": 1.0, "lrhnet": 0.0}
 
 
 def build_parser():
@@ -177,7 +183,9 @@ def build_parser():
             f"--{name}-weight",
             type=float,
             default=default,
-            help=f"weight of {what}; 0 switches it off (default: {default:g})",
+            help=f"weight of {what}; 0 switches it off (default: "
+            + ("1 with --method liteheart, 0 with lrhnet" if default is None else f"{default:g}")
+            + ")",
         )
     model.add_argument(
         "--kd-class-weights",
@@ -245,6 +253,8 @@ def parse_args(argv=None, teacher_files_exist=True, folders=True):
     if args.labeled_fraction is None:  # the demonstration run's share only when --data is not given
         args.labeled_fraction = DEFAULT_DATA_LABELED_FRACTION if args.data is None else 1.0
     args.data = DEFAULT_DATA if args.data is None else args.data
+    if args.consistency_weight is None:
+        args.consistency_weight = CONSISTENCY_DEFAULTS[args.method]
     from data_utils.leads import resolve_leads
     from data_utils.readers import SYNTHETIC, detect_format, split_format
 

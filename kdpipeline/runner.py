@@ -162,11 +162,13 @@ def run_config(args):
 
     With every training label seen, ``teacher_labels`` makes no difference and is left out; with
     fewer, ``scarce_batches`` records the batching rule; ``evaluation_stride`` where evaluation
-    windows start."""
+    windows start; with ``--method lrhnet`` the consistency weight is ``lrhnet_consistency_weight``."""
     config = {key: value for key, value in sorted(vars(args).items()) if key not in RUN_FLAGS_IGNORED}
     if config["teacher_from"] and len(config["teacher_from"]) == 1:
         config["teacher_from"] = config["teacher_from"][0]  # one file is recorded as before several were allowed
     config["evaluation_stride"] = EVALUATION_STRIDE
+    if args.method == "lrhnet":  # runs made before the term reached LRH-Net recorded LiteHeart's weight here, unused
+        config["lrhnet_consistency_weight"] = config.pop("consistency_weight")
     if args.labeled_fraction == 1:
         config.pop("teacher_labels", None)
     else:
@@ -198,6 +200,7 @@ FLAGS_BEFORE_THEY_EXISTED = {
     "kd_class_weights": "uniform",
     "precision": "float32",
     "evaluation_stride": "one window",
+    "lrhnet_consistency_weight": 0.0,
 }
 
 

@@ -207,6 +207,10 @@ def distillation_terms(ctx):
     terms = [kd] if args.kd_weight > 0 else []
     if args.feature_weight > 0:
         terms.append(FeatureDistillation(args.feature_weight))
+    if args.consistency_weight > 0:
+        from liteheart.semi_supervised import AugmentationConsistency
+
+        terms.append(AugmentationConsistency(args.consistency_weight, multilabel=ctx.multilabel))
     return terms
 
 
@@ -229,7 +233,8 @@ def carry_weights_of_run(ctx):
 
 
 def distill_stage(ctx):
-    """LRH-Net: the student with logit (and feature) distillation; LiteHeart: semi-supervised LiteHeart."""
+    """LRH-Net: the student with logit (and feature) distillation, and with ``--consistency-weight`` LiteHeart's
+    weak/strong augmentation consistency; LiteHeart: semi-supervised LiteHeart."""
     args = ctx.args
     teacher = ctx.run.load_model("teacher")
     if args.kd_class_weights == "carry":
@@ -240,11 +245,12 @@ def distill_stage(ctx):
         "supervised_weight": args.supervised_weight,
         "rows": "distilled",
     }
-    if args.method == "liteheart":
+    if args.method == "liteheart" or args.consistency_weight > 0:  # the consistency term needs the strong pass
         from liteheart.semi_supervised import SemiSupervisedDistiller, distiller_options
 
         fit["distiller_class"] = SemiSupervisedDistiller
         fit["distiller_options"] = distiller_options(ctx.pipeline)
+    if args.method == "liteheart":
         return {"liteheart": train_and_record(ctx, build_student(ctx, "liteheart"), "liteheart", **fit)}
     entry = train_and_record(ctx, build_student(ctx, "student_kd"), "student_kd", **fit)
     if ctx.kd_class_weights is not None:

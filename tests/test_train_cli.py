@@ -446,3 +446,58 @@ def test_a_run_scored_on_other_evaluation_windows_is_not_resumed(tmp_path):
     (out / "state.json").write_text(json.dumps({"stages": {}, "config": made_before}))
     with pytest.raises(SystemExit, match="other values of evaluation_stride"):
         check_resume(args, config)
+
+
+def test_consistency_is_liteheart_s_by_default_and_the_lrhnet_student_s_when_asked():
+    from kdpipeline.options import parse_args
+
+    assert parse_args(["--method", "liteheart"], folders=False).consistency_weight == 1.0
+    assert parse_args([], folders=False).consistency_weight == 0.0
+    assert parse_args(["--consistency-weight", "0.5"], folders=False).consistency_weight == 0.5
+
+
+def test_lrhnet_consistency_is_recorded_apart_so_runs_made_before_it_counted_still_resume(tmp_path):
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import check_resume, run_config
+
+    out = tmp_path / "run"
+    out.mkdir()
+    args = parse_args(["--stages", "student", "--out", str(out), "--resume"])
+    config = run_config(args)
+    assert "consistency_weight" not in config and config["lrhnet_consistency_weight"] == 0.0
+    made_before = {key: value for key, value in config.items() if key != "lrhnet_consistency_weight"}
+    made_before["consistency_weight"] = 1.0  # LiteHeart's default, which LRH-Net runs recorded and ignored
+    (out / "state.json").write_text(json.dumps({"stages": {}, "config": made_before}))
+    check_resume(args, config)
+    asked = parse_args(["--stages", "student", "--out", str(out), "--resume", "--consistency-weight", "1"])
+    with pytest.raises(SystemExit, match="other values of lrhnet_consistency_weight"):
+        check_resume(asked, run_config(asked))
+    assert run_config(parse_args(["--method", "liteheart"], folders=False))["consistency_weight"] == 1.0
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.5])
+def test_the_lrhnet_distill_stage_adds_consistency_and_the_strong_pass_only_when_asked(weight, monkeypatch):
+    from types import SimpleNamespace
+
+    from kdpipeline import stages
+    from kdpipeline.options import parse_args
+    from liteheart.semi_supervised import AugmentationConsistency, SemiSupervisedDistiller
+    from lrhnet import LogitDistillation
+
+    calls = {}
+    monkeypatch.setattr(stages, "train_and_record", lambda ctx, network, name, **fit: calls.update(fit) or {})
+    args = parse_args(["--consistency-weight", str(weight)], folders=False)
+    pipeline = SimpleNamespace(cache=SimpleNamespace(fs=100.0), augmentation=object())
+    run = SimpleNamespace(load_model=lambda name: None)
+    ctx = SimpleNamespace(
+        args=args, run=run, pipeline=pipeline, multilabel=False, kd_class_weights=None, classes=list("NAO~")
+    )
+    assert list(stages.distill_stage(ctx)) == ["student_kd"]
+    kinds = [type(term) for term in calls["terms"]]
+    if weight:
+        assert kinds == [LogitDistillation, AugmentationConsistency] and calls["terms"][1].weight == weight
+        assert not calls["terms"][1].multilabel
+        assert calls["distiller_class"] is SemiSupervisedDistiller
+        assert calls["distiller_options"] == {"fs": 100.0, "weak_augmentation": False}
+    else:
+        assert kinds == [LogitDistillation] and "distiller_class" not in calls
