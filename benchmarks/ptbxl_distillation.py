@@ -100,6 +100,14 @@ def teacher_no_early_stop_cell(seed):
     return Cell(f"teacher_all_1_no_early_stop_s{seed}", flags, rows, "12", seed, 1.0)
 
 
+def teacher_demographics_cell(seed):
+    """The ``all`` teacher of ``seed`` reading age and sex beside the 12 leads (``--demographics``), as
+    LRH-Net's networks do on CinC 2020: whether the metadata lift the teacher."""
+    flags = teacher_cell(seed).flags + ("--demographics",)
+    rows = {"teacher": ("teacher_demographics", "all")}
+    return Cell(f"teacher_all_1_demographics_s{seed}", flags, rows, "12", seed, 1.0)
+
+
 def student_flags(leads, fraction, teacher_labels):
     """The ``train.py`` flags of students on ``leads`` with labels on ``fraction`` of the training records,
     taught by a teacher on ``teacher_labels`` (``all`` or ``same``)."""
@@ -194,7 +202,8 @@ def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS, ensembles=True)
     cells += [carry_cell(seed, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
     cells += [ceiling_cell(seed, leads) for leads in lead_sets for seed in seeds]
     cells += [liteheart_cell(seed, 1.0, teachers[seed]) for seed in seeds]
-    return cells + [teacher_no_early_stop_cell(seed) for seed in seeds]
+    cells += [teacher_no_early_stop_cell(seed) for seed in seeds]
+    return cells + [teacher_demographics_cell(seed) for seed in seeds]
 
 
 def train_command(args, cell):
@@ -329,6 +338,7 @@ REFERENCES = {
     "liteheart_alone": {"paired_difference": ("student", "none")},
     "liteheart": {"paired_difference": ("student", "none"), "paired_vs_alone": ("liteheart_alone", "none")},
     "teacher_no_early_stop": {"paired_difference": ("teacher", "all")},
+    "teacher_demographics": {"paired_difference": ("teacher", "all")},
     # the same leads read by a 2.2 M-weight network: what the student's size costs
     "same_lead_ceiling": {"paired_difference": ("student", "none")},
 }

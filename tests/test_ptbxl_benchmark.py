@@ -83,12 +83,21 @@ def test_the_t2_cells_scale_kd_by_t_squared_from_their_seeds_teacher_beside_thei
         assert [flag for flag in cell.flags if flag != "--kd-t2"][:-2] == list(twin.flags[:-2])
 
 
-def test_the_teachers_without_early_stopping_come_last_and_train_every_epoch():
+def test_the_teacher_variants_come_last_each_the_teacher_with_one_flag_more():
     cells = plan([0, 1])
-    assert [cell.name for cell in cells[-2:]] == ["teacher_all_1_no_early_stop_s0", "teacher_all_1_no_early_stop_s1"]
-    for seed, cell in enumerate(cells[-2:]):
-        assert cell.flags == cells[seed].flags + ("--patience", "0") and cells[seed].name == f"teacher_all_1_s{seed}"
-        assert cell.rows == {"teacher": ("teacher_no_early_stop", "all")} and not cell.teacher_runs
+    assert [cell.name for cell in cells[-4:]] == [
+        "teacher_all_1_no_early_stop_s0",
+        "teacher_all_1_no_early_stop_s1",
+        "teacher_all_1_demographics_s0",
+        "teacher_all_1_demographics_s1",
+    ]
+    for extra, row, variants in (
+        (("--patience", "0"), "teacher_no_early_stop", cells[-4:-2]),
+        (("--demographics",), "teacher_demographics", cells[-2:]),
+    ):
+        for seed, cell in enumerate(variants):
+            assert cell.flags == cells[seed].flags + extra and cells[seed].name == f"teacher_all_1_s{seed}"
+            assert cell.rows == {"teacher": (row, "all")} and not cell.teacher_runs
 
 
 def test_paired_difference_by_hand():
