@@ -216,18 +216,28 @@ def quantize_stage(ctx):
         backup_dir=ctx.run.path("backup", "student_qat"),
     )
     entry = exported(ctx, qat, "student_int8.tflite", "int8", reference=source)
+    return {"student_int8": int8_model(ctx, source, source_name, entry, "qat", learned_from(ctx, rows))}
+
+
+def int8_model(ctx, source, source_name, export, quantization, learned):
+    """The report entry of the int8 student: the test scores of its file (``export``, an ``exported``
+    entry), the float student ``source`` (saved as ``source_name``) it comes from, how
+    (``quantization``: ``"qat"`` or ``"ptq"``) and the records it ``learned`` from."""
     return {
-        "student_int8": {
-            "params": trainable_parameters(source),
-            "leads": list(args.student_leads),
-            "test": entry["test"],
-            "from": source_name,
-            "learned_from": learned_from(ctx, rows),
-            "commit": source_commit(),
-            "quantization": "qat",
-            "export": entry,
-        }
+        "params": trainable_parameters(source),
+        "leads": list(ctx.args.student_leads),
+        "test": export["test"],
+        "from": source_name,
+        "learned_from": learned,
+        "commit": source_commit(),
+        "quantization": quantization,
+        "export": export,
     }
+
+
+def recorded_learned_from(ctx, name):
+    """The records the run's saved network ``name`` learned from, as its stage recorded them."""
+    return next(stage[name].get("learned_from") for stage in ctx.run.state["stages"].values() if name in stage)
 
 
 def export_stage(ctx):
@@ -238,15 +248,12 @@ def export_stage(ctx):
             entries.append(exported(ctx, ctx.run.load_model(name), f"{name}_float32.tflite", "float32"))
     models = {}
     if ctx.args.quantize == "ptq":
-        network = ctx.run.load_model(deployed_name(ctx))
+        source_name = deployed_name(ctx)
+        network = ctx.run.load_model(source_name)
         entry = exported(ctx, network, "student_int8.tflite", "int8")
         entries.append(entry)
-        models["student_int8"] = {
-            "params": trainable_parameters(network),
-            "leads": list(ctx.args.student_leads),
-            "test": entry["test"],
-            "quantization": "ptq",
-        }
+        learned = recorded_learned_from(ctx, source_name)
+        models["student_int8"] = int8_model(ctx, network, source_name, entry, "ptq", learned)
     elif ctx.run.done("quantize") and "student_int8" in ctx.run.output("quantize"):
         entries.append(ctx.run.output("quantize")["student_int8"]["export"])
     return {"exports": entries, **models}

@@ -373,8 +373,11 @@ def test_post_training_int8_export(tmp_path):
     assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower(), "TensorFlow starts quietly"
     final = report(out)
     assert final["models"]["student"]["history"]["lr"] == [pytest.approx(3e-3)]  # the paper's rate, no warm-up
-    assert final["models"]["student_int8"]["quantization"] == "ptq"
+    int8 = final["models"]["student_int8"]
+    assert int8["quantization"] == "ptq" and int8["from"] == "student"
+    assert int8["learned_from"] == final["models"]["student"]["learned_from"]
     assert sorted(export["kind"] for export in final["exports"]) == ["float32", "int8"]
+    assert int8["export"] == next(export for export in final["exports"] if export["kind"] == "int8")
 
 
 def test_the_runner_turns_a_nan_loss_into_an_error_naming_the_stage(tmp_path, monkeypatch):
