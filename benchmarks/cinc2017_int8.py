@@ -111,7 +111,10 @@ def kept_runs(parser, kept, methods):
             if missing:
                 parser.error(f"{folder} lacks {', '.join(missing)}: not a run kept by benchmarks.publish_cinc2017")
             with open(os.path.join(folder, "report.json")) as handle:
-                source = json.load(handle).get("models", {}).get("student_int8", {}).get("from")
+                int8 = json.load(handle).get("models", {}).get("student_int8", {})
+            if int8.get("quantization") != "qat":
+                parser.error(f"{folder}'s int8 file is not quantization-aware: no QAT file to set PTQ beside")
+            source = int8.get("from")
             if source is None or not os.path.isfile(os.path.join(folder, "models", f"{source}.keras")):
                 parser.error(f"{folder} lacks the float student its int8 file was made from")
     return folders

@@ -25,7 +25,8 @@ Cells, in the order they run (each for every seed before the next):
     per class by what the student's leads carry (``--kd-class-weights carry``), the same-lead
     ceiling (an SE-ResNet of the teacher's width on the student's leads), and LiteHeart alone and
     with its terms;
-  * last, each seed's ``all`` teacher again without early stopping (``--patience 0``).
+  * last, each seed's ``all`` teacher again without early stopping (``--patience 0``), then reading
+    age and sex beside its leads (``--demographics``).
 Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
 ``paired_difference`` can give each distilled row's gain over its plain student (the same seed,
 fraction and labelled records) with a 95 % bootstrap interval over test records.

@@ -236,8 +236,10 @@ def int8_model(ctx, source, source_name, export, quantization, learned):
 
 
 def recorded_learned_from(ctx, name):
-    """The records the run's saved network ``name`` learned from, as its stage recorded them."""
-    return next(stage[name].get("learned_from") for stage in ctx.run.state["stages"].values() if name in stage)
+    """The records the run's saved network ``name`` learned from, as its stage recorded them (None when
+    no completed stage recorded it)."""
+    entries = (stage[name] for stage in ctx.run.state["stages"].values() if isinstance(stage.get(name), dict))
+    return next((entry.get("learned_from") for entry in entries), None)
 
 
 def export_stage(ctx):

@@ -28,7 +28,7 @@ TERM_FLAGS = {
         None,
     ),
 }
-# --consistency-weight without a value: LiteHeart's term is on, the LRH-Net student's off (as in the paper)
+# --consistency-weight when not given: on for LiteHeart, whose term it is; off for LRH-Net, whose paper has none
 CONSISTENCY_DEFAULTS = {"liteheart": 1.0, "lrhnet": 0.0}
 
 
@@ -356,6 +356,11 @@ def parse_args(argv=None, teacher_files_exist=True, folders=True):
             lambda: args.beat_weight == 0 or (args.method == "liteheart" and args.region_weight > 0),
             "--beat-weight weighs heartbeat windows in LiteHeart's region term: it needs --method liteheart and a "
             "positive --region-weight",
+        ),
+        (
+            lambda: args.method == "liteheart" or args.consistency_weight == 0 or "distill" in args.stages,
+            "--consistency-weight with --method lrhnet trains the distill stage's student (student_kd, not MLKD): add "
+            "distill to --stages",
         ),
         (
             lambda: not (args.demographics and args.method == "liteheart"),

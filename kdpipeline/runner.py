@@ -167,7 +167,7 @@ def run_config(args):
     if config["teacher_from"] and len(config["teacher_from"]) == 1:
         config["teacher_from"] = config["teacher_from"][0]  # one file is recorded as before several were allowed
     config["evaluation_stride"] = EVALUATION_STRIDE
-    if args.method == "lrhnet":  # runs made before the term reached LRH-Net recorded LiteHeart's weight here, unused
+    if args.method == "lrhnet":  # --consistency-weight: runs made before it reached LRH-Net recorded LiteHeart's
         config["lrhnet_consistency_weight"] = config.pop("consistency_weight")
     if args.labeled_fraction == 1:
         config.pop("teacher_labels", None)

@@ -166,3 +166,16 @@ def test_the_float_student_is_exported_as_post_training_int8_beside_the_runs_fig
     assert row["qat"]["validation"] == export["validation"]["cinc2017_f1"]
     assert row["float"]["test"] == export["keras_test"]["cinc2017_f1"]
     assert (row["seed"], row["student"]) == (2, "student_kd")
+
+
+def test_a_kept_run_whose_int8_file_is_post_training_is_refused_before_writing(tmp_path, monkeypatch, capsys):
+    kept = kept_copy(tmp_path, "lrhnet_s0")
+    path = kept / "lrhnet_s0" / "report.json"
+    report = json.loads(path.read_text())
+    report["models"]["student_int8"]["quantization"] = "ptq"
+    path.write_text(json.dumps(report))
+    out = tmp_path / "int8.json"
+    argv = ("--data", data_folder(tmp_path), "--out", str(out), "--kept", str(kept), "--methods", "lrhnet")
+    assert run_main(monkeypatch, *argv) == 2
+    assert "not quantization-aware" in capsys.readouterr().err
+    assert not out.exists()

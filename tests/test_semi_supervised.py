@@ -119,6 +119,31 @@ def test_nan_labelled_rows_keep_the_loss_finite_and_the_student_learning():
     assert np.isfinite(distiller.train_on_batch(inputs, all_unlabeled, return_dict=True)["loss"])
 
 
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_an_lrhnet_student_with_demographics_learns_from_kd_and_consistency(multilabel):
+    from lrhnet import LogitDistillation, LRHNet
+
+    keras.utils.set_random_seed(0)
+    teacher = SEResNet1D(12, 3, width=0.25, demographics=True)
+    teacher(teacher.example_inputs(800))
+    teacher.steps_trained.assign(1)
+    student = LRHNet(1, 3, demographics=True)
+    mode = "bernoulli" if multilabel else "softmax"
+    terms = [LogitDistillation(0.7, mode=mode), AugmentationConsistency(1.0, multilabel=multilabel)]
+    distiller = SemiSupervisedDistiller(student, teacher, terms, weak_augmentation=False)
+    distiller.compile(optimizer=keras.optimizers.Adam(1e-3), multilabel=multilabel)
+    inputs, labels = mixed_batch(labeled=8, unlabeled=0)
+    inputs["demographics"] = np.random.default_rng(1).normal(size=(8, 5)).astype("float32")
+    before = [w.numpy().copy() for w in student.trainable_weights]
+    teacher_before = [w.numpy().copy() for w in teacher.weights]
+    logs = distiller.train_on_batch(inputs, labels, return_dict=True)
+    assert logs["consistency"] > 0 and np.isfinite(logs["loss"]), logs
+    assert any(not np.array_equal(old, w.numpy()) for old, w in zip(before, student.trainable_weights))
+    assert all(np.array_equal(old, w.numpy()) for old, w in zip(teacher_before, teacher.weights))
+    evaluated = distiller.evaluate(inputs, labels, return_dict=True, verbose=0)
+    assert evaluated["consistency"] == 0.0  # no strong pass at evaluation
+
+
 def test_switches_and_bad_arguments():
     names = [term.name for term in liteheart_terms(region=0, pseudo=0.5)]
     assert names == ["logit_kd", "mi_kd", "pseudo_label", "consistency"]

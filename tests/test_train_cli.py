@@ -472,7 +472,7 @@ def test_lrhnet_consistency_is_recorded_apart_so_runs_made_before_it_counted_sti
     made_before["consistency_weight"] = 1.0  # LiteHeart's default, which LRH-Net runs recorded and ignored
     (out / "state.json").write_text(json.dumps({"stages": {}, "config": made_before}))
     check_resume(args, config)
-    asked = parse_args(["--stages", "student", "--out", str(out), "--resume", "--consistency-weight", "1"])
+    asked = parse_args(["--stages", "distill", "--out", str(out), "--resume", "--consistency-weight", "1"])
     with pytest.raises(SystemExit, match="other values of lrhnet_consistency_weight"):
         check_resume(asked, run_config(asked))
     assert run_config(parse_args(["--method", "liteheart"], folders=False))["consistency_weight"] == 1.0
@@ -504,3 +504,12 @@ def test_the_lrhnet_distill_stage_adds_consistency_and_the_strong_pass_only_when
         assert calls["distiller_options"] == {"fs": 100.0, "weak_augmentation": False}
     else:
         assert kinds == [LogitDistillation] and "distiller_class" not in calls
+
+
+def test_lrhnet_consistency_without_the_distill_stage_is_refused(capsys):
+    from kdpipeline.options import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--stages", "teacher,student,mlkd", "--consistency-weight", "1"], folders=False)
+    assert "add distill to --stages" in capsys.readouterr().err
+    parse_args(["--method", "liteheart", "--stages", "teacher"], folders=False)  # LiteHeart's default weight
