@@ -20,7 +20,8 @@ seed at a time (``--train-only``: train and keep, publish nothing).
 stopping, online augmentation, KD without T²) for at most ``--epochs`` 40; ``--settings 2026-11`` with the
 settings the first published students were made with (``SETTINGS_OF_THE_TIME``: T², the paper's step
 decay, every one of 12 epochs, no augmentation). ``--train-flags`` adds ``train.py`` flags (a teacher
-recipe chosen on validation, say ``"--augment-invert 0.5"``); flags this script sets itself are refused
+recipe chosen on validation, say ``"--augment-invert 0.5"``) to both methods' runs (so
+``--consistency-weight`` reaches LRH-Net's KD student too); flags this script sets itself are refused
 there, and every run's command is checked by ``train.py``'s parser before the first one trains.
 Per method the seed whose deployed float student scores the best validation CinC 2017 F1 is
 published (the test split never chooses): ``<method>_int8.tflite`` and ``<method>.keras`` with their
