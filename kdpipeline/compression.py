@@ -20,19 +20,24 @@ from lrhnet.recipes import fit_network, score_on_test
 DISTILLED = ("student_kd", "student_mlkd", "liteheart")
 
 
+def recorded_entries(ctx):
+    """``{network name: report entry}`` of every network a completed stage of this run recorded."""
+    return {
+        name: entry
+        for stage in ctx.run.state["stages"].values()
+        for name, entry in stage.items()
+        if isinstance(entry, dict)
+    }
+
+
 def validation_scores(ctx, names):
     """``{name: validation selection score}`` of the networks in ``names`` that a completed stage of this run saved
     (finite scores only)."""
-    scores = {}
-    for stage in ctx.run.state["stages"].values():
-        for name, entry in stage.items():
-            if (
-                name in names
-                and isinstance(entry, dict)
-                and entry.get("selection")
-                and os.path.exists(ctx.run.model_path(name))
-            ):
-                scores[name] = float(next(iter(entry["selection"].values())))
+    scores = {
+        name: float(next(iter(entry["selection"].values())))
+        for name, entry in recorded_entries(ctx).items()
+        if name in names and entry.get("selection") and os.path.exists(ctx.run.model_path(name))
+    }
     return {name: score for name, score in scores.items() if np.isfinite(score)}
 
 
@@ -235,26 +240,18 @@ def int8_model(ctx, source, source_name, export, quantization, learned):
     }
 
 
-def recorded_learned_from(ctx, name):
-    """The records the run's saved network ``name`` learned from, as its stage recorded them (None when
-    no completed stage recorded it)."""
-    entries = (stage[name] for stage in ctx.run.state["stages"].values() if isinstance(stage.get(name), dict))
-    return next((entry.get("learned_from") for entry in entries), None)
-
-
 def export_stage(ctx):
     """TFLite float32 of the deployed (and pruned) student, and post-training int8 when asked."""
-    entries = []
-    for name in (deployed_name(ctx), "student_pruned"):
+    entries, source_name = [], deployed_name(ctx)
+    for name in (source_name, "student_pruned"):
         if os.path.exists(ctx.run.model_path(name)):
             entries.append(exported(ctx, ctx.run.load_model(name), f"{name}_float32.tflite", "float32"))
     models = {}
     if ctx.args.quantize == "ptq":
-        source_name = deployed_name(ctx)
         network = ctx.run.load_model(source_name)
         entry = exported(ctx, network, "student_int8.tflite", "int8")
         entries.append(entry)
-        learned = recorded_learned_from(ctx, source_name)
+        learned = recorded_entries(ctx).get(source_name, {}).get("learned_from")
         models["student_int8"] = int8_model(ctx, network, source_name, entry, "ptq", learned)
     elif ctx.run.done("quantize") and "student_int8" in ctx.run.output("quantize"):
         entries.append(ctx.run.output("quantize")["student_int8"]["export"])
