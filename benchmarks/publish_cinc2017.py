@@ -7,10 +7,15 @@ method, the seed best on validation under ``models/cinc2017``.
 For each seed of ``--seeds`` in turn and each method (``lrhnet``, ``liteheart``) one ``train.py`` run on lead I
 at 100 Hz with 15 s windows into ``--runs/<method>_s<seed>`` (resumable: a killed call continues where
 it stopped), every seed on the split of ``--split-seed`` (the published ``split.json``):
-- lrhnet: teacher, student, KD, MLKD, then quantization-aware int8 of the distilled student best on
-  validation (KD or MLKD), with its decision rule tuned on validation;
+- lrhnet: teacher, student, KD, MLKD, then int8 of the distilled student best on validation (KD or
+  MLKD), with its decision rule tuned on validation;
 - liteheart: semi-supervised LiteHeart (every record labelled) from the same seed's lrhnet teacher
-  (``--teacher-from``, so both students of a seed learn from one teacher), then QAT int8.
+  (``--teacher-from``, so both students of a seed learn from one teacher), then int8.
+``--quantize METHOD=KIND`` picks each method's way to int8 (``train.py --quantize``: ``qat``, the
+default, quantization-aware fine-tuning; ``ptq``, post-training), say ``--quantize lrhnet=ptq`` where
+``benchmarks.cinc2017_int8`` found post-training int8 better on validation. A kept run that differs in
+``--quantize`` alone is not trained again: ``train.py --resume`` in its run folder, which must still hold
+it, makes its int8 file again from the same float student, and the run is kept anew.
 A finished run is kept in ``--kept/<method>_s<seed>``: its report, split, deployed float student and int8
 file (lrhnet: also the teacher, until the seed's liteheart run is kept). Kept runs are small enough to
 commit, and a later call, even on a fresh clone, trains only the seeds not kept yet (refusing kept runs
@@ -135,7 +140,7 @@ def train_command(args, method, seed):
         "--method",
         method,
         "--quantize",
-        "qat",
+        args.quantize[method],
         "--stages",
         METHODS[method],
         "--out",
@@ -182,17 +187,43 @@ def kept_report(args, method, seed):
         return json.load(handle)
 
 
-def kept_problem(args, method, seed):
-    """Why the kept run of ``method`` and ``seed`` is not what this call would train (None when it is):
-    no recorded configuration, or flags that changed the numbers (where the data and the teacher lie
-    aside)."""
+def kept_changes(args, method, seed):
+    """The ``train.py`` configuration keys in which the kept run of ``method`` and ``seed`` differs from what
+    this call would train (where the data and the teacher lie aside), or None when its report records no
+    configuration."""
     from kdpipeline.runner import changed_flags
 
     report = kept_report(args, method, seed)
     if not isinstance(report.get("config"), dict):
-        return "its report records no train.py configuration"
+        return None
     wanted = config_of(train_command(args, method, seed))
-    changed = changed_flags(report["config"], wanted, ignored=("data", "path", "teacher_from"))
+    return changed_flags(report["config"], wanted, ignored=("data", "path", "teacher_from"))
+
+
+def requantizable(args, method, seed):
+    """Whether the kept run of ``method`` and ``seed`` differs in ``--quantize`` alone and its run folder
+    under ``--runs`` still holds it (the report there is the kept one): resumed there, it makes its int8
+    file again from the same float student. False for a command ``train.py`` refuses (``refusal`` says why)."""
+    if command_problem(train_command(args, method, seed)) or kept_changes(args, method, seed) != ["quantize"]:
+        return False
+    path = os.path.join(run_folder(args, method, seed), "report.json")
+    if not os.path.isfile(path):
+        return False
+    with open(path) as handle:
+        return json.load(handle) == kept_report(args, method, seed)
+
+
+def kept_problem(args, method, seed):
+    """Why the kept run of ``method`` and ``seed`` is not what this call would train (None when it is):
+    no recorded configuration, or flags that changed the numbers."""
+    changed = kept_changes(args, method, seed)
+    if changed is None:
+        return "its report records no train.py configuration"
+    if changed == ["quantize"]:
+        return (
+            "it was made with another --quantize, and its run folder "
+            f"{run_folder(args, method, seed)} no longer holds it to make its int8 file again"
+        )
     if changed:
         return f"it was trained with other values of {', '.join(changed)}"
     return None
@@ -356,6 +387,13 @@ def parse_publish_args():
     for name, (default, purpose) in FOLDERS.items():
         parser.add_argument(f"--{name}", help=f"{purpose} (default: {default}; with --quick under runs/cinc2017_quick)")
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=list(METHODS))
+    parser.add_argument(
+        "--quantize",
+        nargs="+",
+        default=[],
+        metavar="METHOD=KIND",
+        help="a method's way to int8, KIND qat or ptq (train.py --quantize): --quantize lrhnet=ptq (default: qat)",
+    )
     parser.add_argument("--train-only", action="store_true", help="train and keep the runs of --seeds, publish nothing")
     parser.add_argument("--quick", action="store_true", help="1 epoch and a width-0.125 teacher: checks the script")
     args = parser.parse_args()
@@ -367,6 +405,7 @@ def parse_publish_args():
     args.epochs = SETTINGS[args.settings][1] if args.epochs is None else args.epochs
     if args.quick:
         args.epochs, args.teacher_width = 1, 0.125
+    args.quantize = quantize_choices(parser, args.quantize)
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds {' '.join(map(str, args.seeds))} names a seed twice")
     if os.path.realpath(args.kept) == os.path.realpath(args.runs):
@@ -381,9 +420,20 @@ def parse_publish_args():
     return parser, args
 
 
-def refusal(args, runs, todo):
-    """Why this call cannot train ``todo`` and publish ``runs`` (``[(seed, method), ...]``; None when it
-    can), found before anything trains."""
+def quantize_choices(parser, pairs):
+    """``{method: "qat" | "ptq"}`` from ``--quantize`` ``METHOD=KIND`` pairs (unnamed methods: qat)."""
+    choices = dict.fromkeys(METHODS, "qat")
+    for pair in pairs:
+        method, _, kind = pair.partition("=")
+        if method not in METHODS or kind not in ("qat", "ptq"):
+            parser.error(f"--quantize {pair}: give METHOD=KIND, METHOD one of {', '.join(METHODS)}, KIND qat or ptq")
+        choices[method] = kind
+    return choices
+
+
+def refusal(args, runs, todo, requantized=()):
+    """Why this call cannot train ``todo``, make the int8 files of ``requantized`` again and publish ``runs``
+    (``[(seed, method), ...]``; None when it can), found before anything trains."""
     from kdpipeline.rundir import STATE
 
     for seed, method in runs:
@@ -393,7 +443,7 @@ def refusal(args, runs, todo):
         if os.path.exists(os.path.join(kept_folder(args, method, seed), STATE)):
             return f"{kept_folder(args, method, seed)} is a train.py run folder, not a kept run: use another --kept"
     kept = [(seed, method) for seed, method in runs if (seed, method) not in todo]
-    for seed, method in kept:
+    for seed, method in [run for run in kept if run not in requantized]:
         problem = kept_problem(args, method, seed)
         if problem:
             return f"{method} seed {seed} kept in {kept_folder(args, method, seed)}: {problem}; use another --kept"
@@ -425,19 +475,22 @@ def main():
     methods = [method for method in METHODS if method in args.methods]  # lrhnet first: it trains the teacher
     runs = [(seed, method) for seed in args.seeds for method in methods]
     todo = [(seed, method) for seed, method in runs if not is_kept(args, method, seed)]
-    problem = refusal(args, runs, todo)
+    requantized = [run for run in runs if run not in todo and requantizable(args, run[1], run[0])]
+    problem = refusal(args, runs, todo, requantized)
     if problem:
         parser.error(problem)
     made_by = provenance()
     for seed, method in runs:  # seed by seed, so that a stopped call leaves whole seeds behind
-        if (seed, method) not in todo:
+        if (seed, method) not in todo + requantized:
             print(f"{method} seed {seed}: kept in {kept_folder(args, method, seed)} by an earlier call", flush=True)
             continue
+        if (seed, method) in requantized:
+            print(f"{method} seed {seed}: int8 made again (--quantize {args.quantize[method]})", flush=True)
         command = [sys.executable, *train_command(args, method, seed)]
         print(" ".join(command), flush=True)
         subprocess.run(command, check=True)
         keep(run_folder(args, method, seed), kept_folder(args, method, seed), method)
-        if method == "liteheart":
+        if is_kept(args, "liteheart", seed):
             drop_kept_teacher(args, seed)
     seeds = " ".join(map(str, args.seeds))
     if args.train_only:

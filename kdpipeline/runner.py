@@ -211,17 +211,24 @@ def changed_flags(earlier, config, ignored=()):
     return sorted(key for key in config if key not in ignored and earlier.get(key) != config[key])
 
 
+# Flags a resumed run may change, each with the first stage that reads it: that stage and the ones after
+# it are done again (``--quantize ptq`` on a finished QAT run: a post-training int8 of the same student).
+REDONE_FROM = {"quantize": "quantize", "int8_tolerance": "quantize"}
+
+
 def check_resume(args, config):
-    """Refuse ``--resume`` of a run made with other flags (reads ``state.json`` only)."""
+    """Refuse ``--resume`` of a run made with other flags (reads ``state.json`` only), except flags of
+    ``REDONE_FROM``; returns the stages to do again for those (in order; empty when none changed)."""
     from kdpipeline.rundir import STATE, read_state
 
     if not (args.resume and os.path.exists(os.path.join(args.out, STATE))):
-        return
+        return []
     try:
         earlier = read_state(args.out).get("config", config)
     except RunFolderError as error:
         raise SystemExit(f"train.py: error: --out: {error}") from None
     changed = changed_flags(earlier, config)
+    redone = [changed.pop(changed.index(key)) for key in REDONE_FROM if key in changed]
     if "scarce_batches" in changed and earlier.get("labeled_fraction", 1) != 1:
         raise SystemExit(
             f"train.py: error: --resume: the run in {args.out} was made before the current rule for batches of "
@@ -232,6 +239,11 @@ def check_resume(args, config):
             f"train.py: error: --resume: the run in {args.out} was made with other values of "
             f"{', '.join(changed)}; drop --resume or choose another --out"
         )
+    if not redone:
+        return []
+    first = min(STAGES.index(REDONE_FROM[key]) for key in redone)
+    print(f"--resume: {', '.join(redone)} changed; stages {', '.join(STAGES[first:])} are done again", flush=True)
+    return list(STAGES[first:])
 
 
 def teacher_run_report(path):
@@ -326,7 +338,7 @@ def run(args):
     if args.strategy == "multiworker" and not is_chief():  # every worker trains; only the chief keeps the run
         args.out = tempfile.mkdtemp(prefix="train-worker-")
     config = run_config(args)
-    check_resume(args, config)
+    redone = check_resume(args, config)
     context, data = build_context(args)  # every input is checked before the run folder is touched
     if args.teacher_from:
         for path in args.teacher_from:
@@ -345,13 +357,16 @@ def run(args):
     except RunFolderError as error:
         raise SystemExit(f"train.py: error: --out: {error}") from None
     with run_dir:
-        return run_stages(args, context, data, run_dir, config, started, strategy)
+        return run_stages(args, context, data, run_dir, config, started, strategy, redone)
 
 
-def run_stages(args, context, data, run_dir, config, started, strategy):
-    """Run the asked stages in the taken run folder; write the report after each."""
+def run_stages(args, context, data, run_dir, config, started, strategy, redone=()):
+    """Run the asked stages in the taken run folder, the ``redone`` ones again though an earlier call
+    completed them; write the report after each."""
     if not args.resume:
         run_dir.clear()
+    for stage in redone:
+        run_dir.state["stages"].pop(stage, None)
     run_dir.state["config"] = config
     earlier = run_dir.state.get("seconds", 0.0)  # the time earlier calls took up to their last completed stage
     run_dir.write("split.json", data.pop("split_names"))

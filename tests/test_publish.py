@@ -108,7 +108,7 @@ def publish_args(tmp_path, **changes):
     from benchmarks import publish_cinc2017
 
     fields = dict(data="data/cinc", runs=str(tmp_path / "runs"), kept=str(tmp_path / "kept"), epochs=40)
-    fields.update(teacher_width=0.5, split_seed=0)
+    fields.update(teacher_width=0.5, split_seed=0, quantize={"lrhnet": "qat", "liteheart": "qat"})
     fields.update({"settings": "current", "train_flags": "", **changes})
     return publish_cinc2017, argparse.Namespace(**fields)
 
@@ -172,6 +172,8 @@ def test_publishing_refuses_bad_flags_before_anything_trains(tmp_path, monkeypat
         (["--see", "3"], "unrecognized arguments: --see"),
         (["--train-flags", "--beat-weight 0.5", "--methods", "lrhnet"], "train.py refuses the lrhnet run"),
         (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--quantize", "lrhnet=int4"], "--quantize lrhnet=int4: give METHOD=KIND"),
+        (["--quantize", "teacher=ptq"], "--quantize teacher=ptq: give METHOD=KIND"),
     ):
         monkeypatch.setattr(sys, "argv", call + flags)
         monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("nothing trains after a refusal"))
@@ -264,6 +266,35 @@ def test_train_only_keeps_each_finished_run_and_publishes_nothing(tmp_path, monk
     os.remove(kept / "lrhnet_s3" / "report.json")
     message = refused(publish_cinc2017, monkeypatch, capsys, call)  # lrhnet would train another teacher
     assert "liteheart seed 3 is kept but not the lrhnet run that trained its teacher" in message
+
+
+def test_a_kept_run_of_another_quantize_makes_its_int8_again_in_its_run_folder(tmp_path, monkeypatch, capsys):
+    from benchmarks import publish_cinc2017
+
+    kept, call = tmp_path / "kept", publishing_call(tmp_path)
+    monkeypatch.setattr(subprocess, "run", fake_train)
+    monkeypatch.setattr(sys, "argv", call)
+    publish_cinc2017.main()
+    commands = []
+
+    def recorded_train(command, **options):
+        commands.append(command)
+        return fake_train(command, **options)
+
+    monkeypatch.setattr(subprocess, "run", recorded_train)
+    monkeypatch.setattr(sys, "argv", [*call, "--quantize", "lrhnet=ptq"])
+    publish_cinc2017.main()
+    trained = [command for command in commands if "--out" in command]
+    assert len(trained) == 1 and "--resume" in trained[0]  # lrhnet resumed in its run folder; liteheart kept
+    assert trained[0][trained[0].index("--quantize") + 1] == "ptq" and "lrhnet" in trained[0]
+    with open(kept / "lrhnet_s3" / "report.json") as handle:
+        assert json.load(handle)["config"]["quantize"] == "ptq"
+    assert not (kept / "lrhnet_s3" / "models" / "teacher.keras").exists()  # its liteheart run is kept
+    monkeypatch.setattr(subprocess, "run", no_training)
+    publish_cinc2017.main()  # now kept as asked: nothing runs
+    call[call.index("--runs") + 1] = str(tmp_path / "fresh_runs")  # a fresh clone: no run folder to resume
+    message = refused(publish_cinc2017, monkeypatch, capsys, [*call, "--quantize", "lrhnet=qat"])
+    assert "lrhnet seed 3 kept in" in message and "no longer holds it to make its int8 file again" in message
 
 
 def test_a_teacher_kept_by_an_earlier_call_stays_whatever_its_liteheart_run(tmp_path, monkeypatch, capsys):

@@ -170,6 +170,18 @@ def test_training_stages_then_the_compression_stages_from_their_outputs(tmp_path
         assert os.path.getsize(os.path.join(out, "plots", name)) > 1000
     assert final["packages"]["tensorflow"] and final["seed"] == 0 and final["student_leads"] == ["I"]
     assert "| student_int8 |" in open(os.path.join(out, "report.md")).read() and "Report:" in later.stdout
+    assert final["models"]["student_int8"]["quantization"] == "qat"
+
+    # --quantize changed on resume: the same students, int8 made again from the quantize stage on
+    compression = ("--stages", "prune,quantize,export,evaluate", "--quantize", "ptq", "--int8-tolerance", "1")
+    requantized = train(*TINY, "--out", out, "--resume", *compression)
+    assert requantized.returncode == 0, requantized.stderr[-3000:]
+    assert "stage prune: done in an earlier call, kept" in requantized.stdout
+    assert all(f"== stage {stage} ==" in requantized.stdout for stage in ("quantize", "export", "evaluate"))
+    again = report(out)
+    assert again["config"]["quantize"] == "ptq" and again["models"]["student_int8"]["quantization"] == "ptq"
+    assert again["models"]["student_pruned"] == final["models"]["student_pruned"]
+    assert [export["kind"] for export in again["exports"]].count("int8") == 1
 
 
 def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
@@ -476,6 +488,22 @@ def test_lrhnet_consistency_is_recorded_apart_so_runs_made_before_it_counted_sti
     with pytest.raises(SystemExit, match="other values of lrhnet_consistency_weight"):
         check_resume(asked, run_config(asked))
     assert run_config(parse_args(["--method", "liteheart"], folders=False))["consistency_weight"] == 1.0
+
+
+def test_a_changed_quantize_redoes_the_compression_stages_and_other_changes_are_still_refused(tmp_path):
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import check_resume, run_config
+
+    out = tmp_path / "run"
+    out.mkdir()
+    made = parse_args(["--out", str(out), "--resume"])  # --quantize qat, the default
+    (out / "state.json").write_text(json.dumps({"stages": {}, "config": run_config(made)}))
+    assert check_resume(made, run_config(made)) == []
+    asked = parse_args(["--out", str(out), "--resume", "--quantize", "ptq"])
+    assert check_resume(asked, run_config(asked)) == ["quantize", "export", "evaluate"]
+    both = parse_args(["--out", str(out), "--resume", "--quantize", "ptq", "--seed", "3"])
+    with pytest.raises(SystemExit, match="other values of seed;"):
+        check_resume(both, run_config(both))
 
 
 @pytest.mark.parametrize("weight", [0.0, 0.5])
