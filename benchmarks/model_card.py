@@ -33,6 +33,10 @@ EXTERNAL_COMMAND = (
 SETTINGS_OF_THE_TIME = ("--kd-t2", "--lr-schedule", "paper", "--patience", "0", "--no-augment")
 
 
+# how a report's int8 file was made (train.py --quantize; reports made before PTQ entries existed: QAT)
+INT8_KINDS = {"qat": "quantization-aware", "ptq": "post-training (activation ranges from the validation windows)"}
+
+
 def int8_export(report):
     return next(export for export in report["exports"] if export["kind"] == "int8")
 
@@ -305,8 +309,8 @@ def model_card(reports, external=None):
     ]
     for method, report in reports.items():
         lines += [
-            f"| `{method}_int8.tflite` (+ `.json` sidecar) | {TITLES[deployed_model(report)]}, quantization-aware "
-            "int8 (int8 "
+            f"| `{method}_int8.tflite` (+ `.json` sidecar) | {TITLES[deployed_model(report)]}, "
+            f"{INT8_KINDS[report['models']['student_int8'].get('quantization', 'qat')]} int8 (int8 "
             "weights and activations, float input and output) |",
             f"| `{method}.keras` (+ `.json` sidecar) | the same student in float32 before quantization |",
         ]

@@ -489,9 +489,10 @@ def main():
         command = [sys.executable, *train_command(args, method, seed)]
         print(" ".join(command), flush=True)
         subprocess.run(command, check=True)
+        teacher_was_kept = os.path.isfile(kept_teacher(args, seed))
         keep(run_folder(args, method, seed), kept_folder(args, method, seed), method)
-        if is_kept(args, "liteheart", seed):
-            drop_kept_teacher(args, seed)
+        if method == "liteheart" or (not teacher_was_kept and is_kept(args, "liteheart", seed)):
+            drop_kept_teacher(args, seed)  # the copy this call made, or the one the liteheart run needed
     seeds = " ".join(map(str, args.seeds))
     if args.train_only:
         print(f"seeds {seeds} kept in {args.kept}; nothing published (--train-only)", flush=True)

@@ -15,6 +15,8 @@ from conftest import predict_csv
 from benchmarks.model_card import int8_export
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+# the flags the committed kept runs in benchmarks/results/cinc2017_seeds were made with (besides the seeds)
+COMMITTED_FLAGS = ["--train-flags", "--augment-invert 0.5", "--quantize", "lrhnet=ptq"]
 
 
 def cinc2017_subset(source, folder, per_class=15):
@@ -292,8 +294,15 @@ def test_a_kept_run_of_another_quantize_makes_its_int8_again_in_its_run_folder(t
     assert not (kept / "lrhnet_s3" / "models" / "teacher.keras").exists()  # its liteheart run is kept
     monkeypatch.setattr(subprocess, "run", no_training)
     publish_cinc2017.main()  # now kept as asked: nothing runs
+    shutil.copyfile(
+        tmp_path / "runs" / "lrhnet_s3" / "models" / "teacher.keras", kept / "lrhnet_s3" / "models" / "teacher.keras"
+    )
+    monkeypatch.setattr(subprocess, "run", fake_train)
+    monkeypatch.setattr(sys, "argv", [*call, "--quantize", "lrhnet=qat"])
+    publish_cinc2017.main()
+    assert (kept / "lrhnet_s3" / "models" / "teacher.keras").exists()  # a copy an earlier call kept stays
     call[call.index("--runs") + 1] = str(tmp_path / "fresh_runs")  # a fresh clone: no run folder to resume
-    message = refused(publish_cinc2017, monkeypatch, capsys, [*call, "--quantize", "lrhnet=qat"])
+    message = refused(publish_cinc2017, monkeypatch, capsys, [*call, "--quantize", "lrhnet=ptq"])
     assert "lrhnet seed 3 kept in" in message and "no longer holds it to make its int8 file again" in message
 
 
@@ -354,6 +363,19 @@ def test_the_card_names_one_teacher_only_when_both_students_learnt_from_it():
     apart = {"lrhnet": report(1, 0.83), "liteheart": report(0, 0.84)}
     names = [(name, entry["test"]["cinc2017_f1"]) for name, entry in teachers(apart)]
     assert names == [("teacher of `lrhnet` (seed 1)", 0.83), ("teacher of `liteheart` (seed 0)", 0.84)]
+
+
+def test_the_card_says_how_each_int8_file_was_made():
+    from benchmarks.model_card import model_card, read_reports
+
+    reports = read_reports(os.path.join(ROOT, "benchmarks", "results"))
+    reports["lrhnet"]["models"]["student_int8"]["quantization"] = "ptq"
+    reports["liteheart"]["models"]["student_int8"].pop("quantization", None)  # made before entries named it: QAT
+    lines = model_card(reports).splitlines()
+    files = {line.split("`")[1]: line for line in lines if "_int8.tflite` (+ `.json` sidecar)" in line}
+    lrhnet, liteheart = files["lrhnet_int8.tflite"], files["liteheart_int8.tflite"]
+    assert "post-training (activation ranges from the validation windows) int8" in lrhnet
+    assert "quantization-aware int8" in liteheart and "post-training" not in liteheart
 
 
 def test_the_card_names_the_split_seed_not_the_run_seed():
@@ -444,7 +466,7 @@ def test_nothing_is_published_when_an_af_screen_cannot_be_chosen(tmp_path, monke
     committed = os.path.join(ROOT, "benchmarks", "results", "cinc2017_seeds")
     for method in ("lrhnet", "liteheart"):
         shutil.copytree(os.path.join(committed, f"{method}_s1"), tmp_path / "kept" / f"{method}_s1")
-    call = ["publish", "--data", bundled("cinc2017"), "--seeds", "1", "--train-flags", "--augment-invert 0.5"]
+    call = ["publish", "--data", bundled("cinc2017"), "--seeds", "1", *COMMITTED_FLAGS]
     call += ["--runs", str(tmp_path / "runs"), "--kept", str(tmp_path / "kept")]
     call += ["--models", str(tmp_path / "models"), "--results", str(tmp_path / "results")]
     monkeypatch.setattr(subprocess, "run", no_training)
@@ -501,7 +523,7 @@ def test_the_screens_chosen_are_the_ones_the_published_sidecars_and_reports_hold
 
     monkeypatch.setattr(publish_cinc2017, "af_screens", af_screens)
     monkeypatch.setattr(subprocess, "run", no_training)
-    call = ["publish", "--data", bundled("cinc2017"), "--seeds", "1", "--train-flags", "--augment-invert 0.5"]
+    call = ["publish", "--data", bundled("cinc2017"), "--seeds", "1", *COMMITTED_FLAGS]
     call += ["--runs", str(tmp_path / "runs"), "--kept", str(tmp_path / "kept")]
     call += ["--models", str(tmp_path / "models"), "--results", str(tmp_path / "results")]
     monkeypatch.setattr(sys, "argv", call)
