@@ -113,7 +113,10 @@ def kept_runs(parser, kept, methods):
             with open(os.path.join(folder, "report.json")) as handle:
                 int8 = json.load(handle).get("models", {}).get("student_int8", {})
             if int8.get("quantization") != "qat":
-                parser.error(f"{folder}'s int8 file is not quantization-aware: no QAT file to set PTQ beside")
+                parser.error(
+                    f"{folder}'s int8 file is not quantization-aware: no QAT file to set PTQ beside "
+                    "(--kept: a folder of runs kept with QAT)"
+                )
             source = int8.get("from")
             if source is None or not os.path.isfile(os.path.join(folder, "models", f"{source}.keras")):
                 parser.error(f"{folder} lacks the float student its int8 file was made from")
