@@ -55,7 +55,8 @@ def test_the_kept_runs_flags_are_read_back_on_another_data_folder(method, tmp_pa
         report = json.load(handle)
     args = run_arguments(report, str(tmp_path))
     assert args.data == f"cinc2017:{tmp_path}"
-    assert (args.seed, args.split_seed, args.method, args.quantize) == (0, 0, method, "qat")
+    assert (args.seed, args.split_seed, args.method) == (0, 0, method)
+    assert args.quantize == report["config"]["quantize"] == report["models"]["student_int8"]["quantization"]
     assert args.augment_invert == report["config"]["augment_invert"]
 
 
@@ -90,21 +91,21 @@ def kept_copy(tmp_path, *names):
 
 
 def test_a_kept_folder_without_runs_of_a_method_is_refused_before_writing(tmp_path, monkeypatch, capsys):
-    kept = kept_copy(tmp_path, "lrhnet_s0")
+    kept = kept_copy(tmp_path, "liteheart_s0")
     out = tmp_path / "int8.json"
     assert run_main(monkeypatch, "--data", data_folder(tmp_path), "--out", str(out), "--kept", str(kept)) == 2
-    assert "no kept run of liteheart" in capsys.readouterr().err
+    assert "no kept run of lrhnet" in capsys.readouterr().err
     assert not out.exists()
 
 
-@pytest.mark.parametrize("lost", ["split.json", "models/student_mlkd.keras"])
+@pytest.mark.parametrize("lost", ["split.json", "models/liteheart.keras"])
 def test_a_kept_run_missing_a_file_is_refused_before_any_work(lost, tmp_path, monkeypatch, capsys):
-    kept = kept_copy(tmp_path, "lrhnet_s0")
-    os.remove(kept / "lrhnet_s0" / lost)
+    kept = kept_copy(tmp_path, "liteheart_s0")  # a QAT run (the published LRH-Net runs are kept with PTQ)
+    os.remove(kept / "liteheart_s0" / lost)
     out = tmp_path / "int8.json"
-    argv = ("--data", data_folder(tmp_path), "--out", str(out), "--kept", str(kept), "--methods", "lrhnet")
+    argv = ("--data", data_folder(tmp_path), "--out", str(out), "--kept", str(kept), "--methods", "liteheart")
     assert run_main(monkeypatch, *argv) == 2
-    assert "lrhnet_s0 lacks" in capsys.readouterr().err
+    assert "liteheart_s0 lacks" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -126,11 +127,11 @@ def fake_context(split):
 def test_data_that_does_not_give_the_runs_split_is_refused_before_writing(tmp_path, monkeypatch, capsys):
     import kdpipeline.runner
 
-    with open(os.path.join(KEPT, "lrhnet_s0", "split.json")) as handle:
+    with open(os.path.join(KEPT, "liteheart_s0", "split.json")) as handle:
         split = json.load(handle)
     monkeypatch.setattr(kdpipeline.runner, "build_context", fake_context({**split, "test": split["test"][1:]}))
     out = tmp_path / "int8.json"
-    argv = ("--data", data_folder(tmp_path), "--out", str(out), "--kept", KEPT, "--methods", "lrhnet")
+    argv = ("--data", data_folder(tmp_path), "--out", str(out), "--kept", KEPT, "--methods", "liteheart")
     assert run_main(monkeypatch, *argv) == 2
     assert "does not give the test split" in capsys.readouterr().err
     assert not out.exists()
@@ -141,7 +142,7 @@ def test_the_float_student_is_exported_as_post_training_int8_beside_the_runs_fig
     import kdpipeline.runner
     import lrhnet.saving
 
-    folder = os.path.join(KEPT, "lrhnet_s2")
+    folder = os.path.join(KEPT, "liteheart_s2")  # a QAT run (the published LRH-Net runs are kept with PTQ)
     with open(os.path.join(folder, "split.json")) as handle:
         monkeypatch.setattr(kdpipeline.runner, "build_context", fake_context(json.load(handle)))
     monkeypatch.setattr(lrhnet.saving, "load_network", lambda path: path)
@@ -155,8 +156,8 @@ def test_the_float_student_is_exported_as_post_training_int8_beside_the_runs_fig
     row = int8_row(folder, str(tmp_path), str(tmp_path / "scratch"))
     assert calls == [
         (
-            str(tmp_path / "scratch" / "student_kd_ptq.tflite"),
-            os.path.join(folder, "models", "student_kd.keras"),
+            str(tmp_path / "scratch" / "liteheart_ptq.tflite"),
+            os.path.join(folder, "models", "liteheart.keras"),
             "int8",
         )
     ]
@@ -165,7 +166,7 @@ def test_the_float_student_is_exported_as_post_training_int8_beside_the_runs_fig
     assert row["ptq"] == {"validation": 0.5, "test": 0.4, "bytes": 7}
     assert row["qat"]["validation"] == export["validation"]["cinc2017_f1"]
     assert row["float"]["test"] == export["keras_test"]["cinc2017_f1"]
-    assert (row["seed"], row["student"]) == (2, "student_kd")
+    assert (row["seed"], row["student"]) == (2, "liteheart")
 
 
 def test_a_kept_run_whose_int8_file_is_post_training_is_refused_before_writing(tmp_path, monkeypatch, capsys):
