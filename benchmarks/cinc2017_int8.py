@@ -1,15 +1,18 @@
 """Post-training int8 beside QAT for the kept CinC 2017 runs: which keeps its float student's F1?
 
+    git worktree add runs/kept_345ca16 345ca16  # the runs publish_cinc2017 kept with QAT until 2026-12-06
     python -m benchmarks.cinc2017_int8 --data ../shared/data/cinc2017/training2017 \
-        --out benchmarks/results/cinc2017_int8.json
+        --kept runs/kept_345ca16/benchmarks/results/cinc2017_seeds --out benchmarks/results/cinc2017_int8.json
 
-For each run kept in ``benchmarks/results/cinc2017_seeds`` (``<method>_s<seed>``, made by
-``benchmarks.publish_cinc2017``), the float student its int8 file was made from is converted again by
-post-training int8 (activation ranges chosen on the validation windows, ``lrhnet.calibration``), through
-the export code ``train.py --quantize ptq`` uses, on the run's own split. Every file's decision rule is
-tuned on validation for itself. The results file sets the validation and test CinC 2017 F1 of the
-float student, the run's QAT file and the new post-training file side by side; only the validation
-columns may choose between the two ways to int8.
+For each run kept with QAT in ``--kept`` (``<method>_s<seed>``, made by ``benchmarks.publish_cinc2017``;
+default ``benchmarks/results/cinc2017_seeds``, whose LRH-Net runs now hold post-training files and are
+refused), the float student its int8 file was made from is converted again by post-training int8
+(activation ranges chosen on the validation windows, ``lrhnet.calibration``), through the export code
+``train.py --quantize ptq`` uses, on the run's own split. Every file's decision rule is tuned on
+validation for itself. The results file sets the validation and test CinC 2017 F1 of the float
+student, the run's QAT file and the new post-training file side by side; only the validation columns
+choose between the two ways to int8: per method, ``chosen`` is the one whose mean validation loss against
+the float students is lower (QAT on a tie), the ``--quantize`` to publish with.
 """
 
 import argparse
@@ -94,6 +97,12 @@ def summary(rows):
     return out
 
 
+def chosen_kind(mean):
+    """``"ptq"`` when post-training int8 loses less validation F1 on average than QAT (``summary``'s
+    ``mean``), else ``"qat"``: validation alone chooses."""
+    return "ptq" if mean["ptq"]["validation_loss"] < mean["qat"]["validation_loss"] else "qat"
+
+
 def kept_runs(parser, kept, methods):
     """``{method: [run folder, ...]}`` of the runs kept in ``kept`` (``<method>_s<seed>``), each checked
     to hold its report, split and the float student its int8 file was made from; a parser error otherwise."""
@@ -151,7 +160,8 @@ def main():
                     f"qat {row['qat']['validation']:.3f}, ptq {row['ptq']['validation']:.3f}",
                     flush=True,
                 )
-            results["methods"][method] = {"runs": rows, "mean": summary(rows)}
+            mean = summary(rows)
+            results["methods"][method] = {"runs": rows, "mean": mean, "chosen": chosen_kind(mean)}
     atomic_write(args.out, json.dumps(results, indent=1))
     print(f"wrote {args.out}")
 

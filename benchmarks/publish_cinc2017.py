@@ -41,6 +41,7 @@ every run has finished. ``--quick`` (1 epoch, narrow teacher) checks the script.
 
 import argparse
 import contextlib
+import filecmp
 import io
 import json
 import os
@@ -200,17 +201,27 @@ def kept_changes(args, method, seed):
     return changed_flags(report["config"], wanted, ignored=("data", "path", "teacher_from"))
 
 
+def requantize_problem(args, method, seed):
+    """Why ``train.py --resume`` in the run folder of ``method`` and ``seed`` under ``--runs`` could not make
+    the kept run's int8 file again (None when it could): the folder must still hold the kept float
+    student (byte for byte; a run an earlier call stopped while making its int8 file again qualifies), and
+    a liteheart run needs the teacher file it distilled from."""
+    name = os.path.join("models", f"{deployed_model(kept_report(args, method, seed))}.keras")
+    held = os.path.join(run_folder(args, method, seed), name)
+    if not os.path.isfile(held) or not filecmp.cmp(held, os.path.join(kept_folder(args, method, seed), name), False):
+        return f"its run folder {run_folder(args, method, seed)} no longer holds its float student {name}"
+    if method == "liteheart" and not os.path.isfile(kept_teacher(args, seed)):
+        return f"train.py --resume needs the teacher it distilled from, {kept_teacher(args, seed)}, which is gone"
+    return None
+
+
 def requantizable(args, method, seed):
-    """Whether the kept run of ``method`` and ``seed`` differs in ``--quantize`` alone and its run folder
-    under ``--runs`` still holds it (the report there is the kept one): resumed there, it makes its int8
-    file again from the same float student. False for a command ``train.py`` refuses (``refusal`` says why)."""
+    """Whether the kept run of ``method`` and ``seed`` differs in ``--quantize`` alone and can make its int8
+    file again from the same float student (``requantize_problem``). False for a command ``train.py``
+    refuses (``refusal`` says why)."""
     if command_problem(train_command(args, method, seed)) or kept_changes(args, method, seed) != ["quantize"]:
         return False
-    path = os.path.join(run_folder(args, method, seed), "report.json")
-    if not os.path.isfile(path):
-        return False
-    with open(path) as handle:
-        return json.load(handle) == kept_report(args, method, seed)
+    return requantize_problem(args, method, seed) is None
 
 
 def kept_problem(args, method, seed):
@@ -220,10 +231,8 @@ def kept_problem(args, method, seed):
     if changed is None:
         return "its report records no train.py configuration"
     if changed == ["quantize"]:
-        return (
-            "it was made with another --quantize, and its run folder "
-            f"{run_folder(args, method, seed)} no longer holds it to make its int8 file again"
-        )
+        problem = requantize_problem(args, method, seed)
+        return f"it was made with another --quantize, and to make its int8 file again {problem}"
     if changed:
         return f"it was trained with other values of {', '.join(changed)}"
     return None
@@ -390,6 +399,7 @@ def parse_publish_args():
     parser.add_argument(
         "--quantize",
         nargs="+",
+        action="extend",
         default=[],
         metavar="METHOD=KIND",
         help="a method's way to int8, KIND qat or ptq (train.py --quantize): --quantize lrhnet=ptq (default: qat)",
@@ -422,13 +432,15 @@ def parse_publish_args():
 
 def quantize_choices(parser, pairs):
     """``{method: "qat" | "ptq"}`` from ``--quantize`` ``METHOD=KIND`` pairs (unnamed methods: qat)."""
-    choices = dict.fromkeys(METHODS, "qat")
+    choices = {}
     for pair in pairs:
         method, _, kind = pair.partition("=")
         if method not in METHODS or kind not in ("qat", "ptq"):
             parser.error(f"--quantize {pair}: give METHOD=KIND, METHOD one of {', '.join(METHODS)}, KIND qat or ptq")
+        if method in choices:
+            parser.error(f"--quantize names {method} twice")
         choices[method] = kind
-    return choices
+    return {**dict.fromkeys(METHODS, "qat"), **choices}
 
 
 def refusal(args, runs, todo, requantized=()):
@@ -491,8 +503,10 @@ def main():
         subprocess.run(command, check=True)
         teacher_was_kept = os.path.isfile(kept_teacher(args, seed))
         keep(run_folder(args, method, seed), kept_folder(args, method, seed), method)
-        if method == "liteheart" or (not teacher_was_kept and is_kept(args, "liteheart", seed)):
-            drop_kept_teacher(args, seed)  # the copy this call made, or the one the liteheart run needed
+        if (method == "liteheart" and (seed, method) in todo) or (
+            not teacher_was_kept and is_kept(args, "liteheart", seed)
+        ):
+            drop_kept_teacher(args, seed)  # the copy the liteheart run this call trained needed, or one it just made
     seeds = " ".join(map(str, args.seeds))
     if args.train_only:
         print(f"seeds {seeds} kept in {args.kept}; nothing published (--train-only)", flush=True)

@@ -17,7 +17,7 @@ from kdpipeline.compression import evaluate_stage, export_stage, prune_stage, qu
 from kdpipeline.divergence import NaNLoss
 from kdpipeline.options import STAGES
 from kdpipeline.report import print_summary, source_commit, write_report
-from kdpipeline.rundir import RunDir, RunFolderError
+from kdpipeline.rundir import STATE, RunDir, RunFolderError
 from kdpipeline.stages import TRAINING_STAGES, Context
 from lrhnet.training import precision_policy
 
@@ -211,22 +211,25 @@ def changed_flags(earlier, config, ignored=()):
     return sorted(key for key in config if key not in ignored and earlier.get(key) != config[key])
 
 
-# Flags a resumed run may change, each with the first stage that reads it: that stage and the ones after
-# it are done again (``--quantize ptq`` on a finished QAT run: a post-training int8 of the same student).
+# Flags a resumed run may change, each with the first stage that reads it: the stages the run completed
+# from that one on are done again (``--quantize ptq`` on a finished QAT run: post-training int8).
 REDONE_FROM = {"quantize": "quantize", "int8_tolerance": "quantize"}
 
 
 def check_resume(args, config):
     """Refuse ``--resume`` of a run made with other flags (reads ``state.json`` only), except flags of
-    ``REDONE_FROM``; returns the stages to do again for those (in order; empty when none changed)."""
-    from kdpipeline.rundir import STATE, read_state
+    ``REDONE_FROM``; returns the completed stages to do again for those (in order; empty when none).
+    A change to ``--quantize none``, or one whose redone stages ``--stages`` leaves out, is refused:
+    the run's int8 file would stay in ``exports/`` beside a report without it."""
+    from kdpipeline.rundir import read_state
 
     if not (args.resume and os.path.exists(os.path.join(args.out, STATE))):
         return []
     try:
-        earlier = read_state(args.out).get("config", config)
+        state = read_state(args.out)
     except RunFolderError as error:
         raise SystemExit(f"train.py: error: --out: {error}") from None
+    earlier = state.get("config", config)
     changed = changed_flags(earlier, config)
     redone = [changed.pop(changed.index(key)) for key in REDONE_FROM if key in changed]
     if "scarce_batches" in changed and earlier.get("labeled_fraction", 1) != 1:
@@ -234,16 +237,22 @@ def check_resume(args, config):
             f"train.py: error: --resume: the run in {args.out} was made before the current rule for batches of "
             "labelled and unlabelled rows; drop --resume or choose another --out"
         )
-    if changed:
+    if changed or (redone and args.quantize == "none"):
         raise SystemExit(
             f"train.py: error: --resume: the run in {args.out} was made with other values of "
-            f"{', '.join(changed)}; drop --resume or choose another --out"
+            f"{', '.join(changed or redone)}; drop --resume or choose another --out"
         )
-    if not redone:
-        return []
-    first = min(STAGES.index(REDONE_FROM[key]) for key in redone)
-    print(f"--resume: {', '.join(redone)} changed; stages {', '.join(STAGES[first:])} are done again", flush=True)
-    return list(STAGES[first:])
+    first = min((STAGES.index(REDONE_FROM[key]) for key in redone), default=len(STAGES))
+    stages = [stage for stage in STAGES[first:] if stage in state.get("stages", {})]
+    left_out = [stage for stage in stages if stage not in args.stages]
+    if left_out:
+        raise SystemExit(
+            f"train.py: error: --resume: {', '.join(redone)} changed, so the run's stages {', '.join(stages)} are "
+            f"done again: add {', '.join(left_out)} to --stages"
+        )
+    if stages:
+        print(f"--resume: {', '.join(redone)} changed; stages {', '.join(stages)} are done again", flush=True)
+    return stages
 
 
 def teacher_run_report(path):
@@ -365,9 +374,11 @@ def run_stages(args, context, data, run_dir, config, started, strategy, redone=(
     completed them; write the report after each."""
     if not args.resume:
         run_dir.clear()
-    for stage in redone:
-        run_dir.state["stages"].pop(stage, None)
     run_dir.state["config"] = config
+    if redone:  # forgotten on disk at once: a redone stage that fails or is killed stays undone
+        for stage in redone:
+            run_dir.state["stages"].pop(stage)
+        run_dir.write(STATE, run_dir.state)
     earlier = run_dir.state.get("seconds", 0.0)  # the time earlier calls took up to their last completed stage
     run_dir.write("split.json", data.pop("split_names"))
     if args.teacher_from and not os.path.exists(run_dir.model_path("teacher")):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from benchmarks.cinc2017_int8 import int8_row, main, run_arguments, summary
+from benchmarks.cinc2017_int8 import chosen_kind, int8_row, main, run_arguments, summary
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 KEPT = os.path.join(ROOT, "benchmarks", "results", "cinc2017_seeds")
@@ -47,6 +47,13 @@ def test_summary_means_and_worst_losses_by_hand():
             "test_worst_loss": 0.01,
         }
     )
+
+
+def test_validation_alone_chooses_the_way_to_int8():
+    rows = [row((0.80, 0.70), (0.78, 0.72), (0.79, 0.60)), row((0.90, 0.80), (0.86, 0.78), (0.90, 0.70))]
+    assert chosen_kind(summary(rows)) == "ptq"  # validation losses 0.005 against 0.03; test favours QAT
+    rows = [row((0.80, 0.70), (0.79, 0.60), (0.79, 0.72))]
+    assert chosen_kind(summary(rows)) == "qat"  # a tie on validation keeps QAT
 
 
 @pytest.mark.parametrize("method", ["lrhnet", "liteheart"])

@@ -176,6 +176,7 @@ def test_publishing_refuses_bad_flags_before_anything_trains(tmp_path, monkeypat
         (["--epochs", "0"], "--epochs must be at least 1"),
         (["--quantize", "lrhnet=int4"], "--quantize lrhnet=int4: give METHOD=KIND"),
         (["--quantize", "teacher=ptq"], "--quantize teacher=ptq: give METHOD=KIND"),
+        (["--quantize", "lrhnet=ptq", "--quantize", "lrhnet=qat"], "--quantize names lrhnet twice"),
     ):
         monkeypatch.setattr(sys, "argv", call + flags)
         monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("nothing trains after a refusal"))
@@ -301,9 +302,24 @@ def test_a_kept_run_of_another_quantize_makes_its_int8_again_in_its_run_folder(t
     monkeypatch.setattr(sys, "argv", [*call, "--quantize", "lrhnet=qat"])
     publish_cinc2017.main()
     assert (kept / "lrhnet_s3" / "models" / "teacher.keras").exists()  # a copy an earlier call kept stays
+    monkeypatch.setattr(sys, "argv", [*call, "--quantize", "liteheart=ptq"])
+    publish_cinc2017.main()  # liteheart resumed with the teacher it distilled from, which stays
+    assert (kept / "lrhnet_s3" / "models" / "teacher.keras").exists()
+    with open(kept / "liteheart_s3" / "report.json") as handle:
+        assert json.load(handle)["config"]["quantize"] == "ptq"
+    os.remove(kept / "lrhnet_s3" / "models" / "teacher.keras")
+    message = refused(publish_cinc2017, monkeypatch, capsys, call)  # liteheart back to qat: no teacher file
+    assert "liteheart seed 3 kept in" in message and "needs the teacher it distilled from" in message
+    # a call stopped while lrhnet's run folder made its int8 file again: its report there changed, not its student
+    (tmp_path / "runs" / "lrhnet_s3" / "report.json").write_text('{"models": {}}')
+    commands.clear()
+    monkeypatch.setattr(subprocess, "run", recorded_train)
+    monkeypatch.setattr(sys, "argv", [*call, "--quantize", "lrhnet=ptq", "liteheart=ptq"])
+    publish_cinc2017.main()
+    assert [command[command.index("--method") + 1] for command in commands if "--out" in command] == ["lrhnet"]
     call[call.index("--runs") + 1] = str(tmp_path / "fresh_runs")  # a fresh clone: no run folder to resume
-    message = refused(publish_cinc2017, monkeypatch, capsys, [*call, "--quantize", "lrhnet=ptq"])
-    assert "lrhnet seed 3 kept in" in message and "no longer holds it to make its int8 file again" in message
+    message = refused(publish_cinc2017, monkeypatch, capsys, [*call, "--quantize", "liteheart=ptq"])
+    assert "lrhnet seed 3 kept in" in message and "no longer holds its float student models/student_kd.keras" in message
 
 
 def test_a_teacher_kept_by_an_earlier_call_stays_whatever_its_liteheart_run(tmp_path, monkeypatch, capsys):

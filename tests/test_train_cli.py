@@ -181,6 +181,9 @@ def test_training_stages_then_the_compression_stages_from_their_outputs(tmp_path
     again = report(out)
     assert again["config"]["quantize"] == "ptq" and again["models"]["student_int8"]["quantization"] == "ptq"
     assert again["models"]["student_pruned"] == final["models"]["student_pruned"]
+    # post-training int8 converts the deployed float student, not the pruned one QAT fine-tuned
+    assert final["models"]["student_int8"]["from"] == "student_pruned"
+    assert again["models"]["student_int8"]["from"] == final["models"]["student_pruned"]["from"]
     assert [export["kind"] for export in again["exports"]].count("int8") == 1
 
 
@@ -496,14 +499,56 @@ def test_a_changed_quantize_redoes_the_compression_stages_and_other_changes_are_
 
     out = tmp_path / "run"
     out.mkdir()
-    made = parse_args(["--out", str(out), "--resume"])  # --quantize qat, the default
-    (out / "state.json").write_text(json.dumps({"stages": {}, "config": run_config(made)}))
+    made = parse_args(["--out", str(out), "--resume"])  # --quantize qat, the default, every stage
+    done = {stage: {} for stage in ("teacher", "student", "distill", "mlkd", "prune", "quantize", "export")}
+    (out / "state.json").write_text(json.dumps({"stages": done, "config": run_config(made)}))
     assert check_resume(made, run_config(made)) == []
-    asked = parse_args(["--out", str(out), "--resume", "--quantize", "ptq"])
-    assert check_resume(asked, run_config(asked)) == ["quantize", "export", "evaluate"]
+    for flags in (["--quantize", "ptq"], ["--int8-tolerance", "0.01"]):  # the evaluate stage had not run
+        asked = parse_args(["--out", str(out), "--resume", *flags])
+        assert check_resume(asked, run_config(asked)) == ["quantize", "export"]
     both = parse_args(["--out", str(out), "--resume", "--quantize", "ptq", "--seed", "3"])
     with pytest.raises(SystemExit, match="other values of seed;"):
         check_resume(both, run_config(both))
+    dropped = parse_args(["--out", str(out), "--resume", "--quantize", "none"])  # its int8 file would linger
+    with pytest.raises(SystemExit, match="other values of quantize;"):
+        check_resume(dropped, run_config(dropped))
+    partial = parse_args(["--out", str(out), "--resume", "--quantize", "ptq", "--stages", "quantize,evaluate"])
+    with pytest.raises(SystemExit, match="stages quantize, export are done again: add export to --stages"):
+        check_resume(partial, run_config(partial))
+
+
+def test_a_redone_stage_that_fails_stays_undone_on_disk(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from kdpipeline import runner
+    from kdpipeline.options import parse_args
+    from kdpipeline.rundir import RunDir
+
+    out = tmp_path / "run"
+    args = parse_args(["--out", str(out), "--resume", "--quantize", "ptq", "--stages", "quantize,export"])
+    with RunDir(str(out)) as run_dir:
+        run_dir.complete("quantize", {"student_int8": {"quantization": "qat"}})
+        run_dir.complete("export", {"exports": []})
+
+    def failing(ctx):
+        raise SystemExit("train.py: error: the int8 file scores too far below its float student")
+
+    monkeypatch.setitem(runner.STAGE_FUNCTIONS, "quantize", failing)
+    data = {"split_names": {}}
+    with RunDir(str(out)) as run_dir, pytest.raises(SystemExit, match="too far below"):
+        runner.run_stages(
+            args, SimpleNamespace(), data, run_dir, {"quantize": "ptq"}, 0.0, NoStrategy(), ["quantize", "export"]
+        )
+    state = json.loads((out / "state.json").read_text())
+    assert state["stages"] == {} and state["config"] == {"quantize": "ptq"}  # a later --resume does them again
+
+
+class NoStrategy:
+    @staticmethod
+    def scope():
+        import contextlib
+
+        return contextlib.nullcontext()
 
 
 @pytest.mark.parametrize("weight", [0.0, 0.5])
