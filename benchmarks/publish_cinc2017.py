@@ -97,9 +97,12 @@ def kept_files(report, method):
 
 def keep(run, kept, method):
     """Copy the files of ``kept_files`` from the finished run folder ``run`` into the folder ``kept``
-    (files an earlier, stopped copy left there are replaced)."""
+    (files an earlier, stopped copy left there are replaced). A kept run made again (its int8 file) loses
+    its report first, so that a stopped copy never leaves a report beside files of another run."""
     with open(os.path.join(run, "report.json")) as handle:
         report = json.load(handle)
+    if os.path.isfile(os.path.join(kept, "report.json")):
+        os.remove(os.path.join(kept, "report.json"))  # this script's own copy, written again last
     for name in kept_files(report, method):
         os.makedirs(os.path.dirname(os.path.join(kept, name)), exist_ok=True)
         shutil.copyfile(os.path.join(run, name), os.path.join(kept, name))
@@ -204,14 +207,36 @@ def kept_changes(args, method, seed):
 def requantize_problem(args, method, seed):
     """Why ``train.py --resume`` in the run folder of ``method`` and ``seed`` under ``--runs`` could not make
     the kept run's int8 file again (None when it could): the folder must still hold the kept float
-    student (byte for byte; a run an earlier call stopped while making its int8 file again qualifies), and
+    student (byte for byte; a run an earlier call stopped while making its int8 file again qualifies), the
+    files ``keep`` copies, and a configuration this call's differs from in ``REDONE_FROM`` flags alone;
     a liteheart run needs the teacher file it distilled from."""
-    name = os.path.join("models", f"{deployed_model(kept_report(args, method, seed))}.keras")
-    held = os.path.join(run_folder(args, method, seed), name)
+    from kdpipeline.rundir import STATE, RunFolderError, read_state
+    from kdpipeline.runner import REDONE_FROM, changed_flags
+
+    run = run_folder(args, method, seed)
+    report = kept_report(args, method, seed)
+    name = os.path.join("models", f"{deployed_model(report)}.keras")
+    held = os.path.join(run, name)
     if not os.path.isfile(held) or not filecmp.cmp(held, os.path.join(kept_folder(args, method, seed), name), False):
-        return f"its run folder {run_folder(args, method, seed)} no longer holds its float student {name}"
+        return f"its run folder {run} no longer holds its float student {name}"
+    lacking = [part for part in kept_files(report, method)[:-1] if not os.path.isfile(os.path.join(run, part))]
+    if lacking:
+        return f"its run folder {run} lacks {lacking[0]}"
+    try:
+        config = read_state(run).get("config", {}) if os.path.isfile(os.path.join(run, STATE)) else {}
+    except RunFolderError as error:
+        return str(error)
+    changed = [
+        key for key in changed_flags(config, config_of(train_command(args, method, seed))) if key not in REDONE_FROM
+    ]
+    if changed:
+        return f"train.py --resume in {run} would refuse other values of {', '.join(changed)}"
     if method == "liteheart" and not os.path.isfile(kept_teacher(args, seed)):
-        return f"train.py --resume needs the teacher it distilled from, {kept_teacher(args, seed)}, which is gone"
+        teacher = os.path.join(run_folder(args, "lrhnet", seed), "models", "teacher.keras")
+        return (
+            f"train.py --resume needs the teacher it distilled from, {kept_teacher(args, seed)}, which is gone "
+            f"(copy it there from {teacher} if that run folder holds it)"
+        )
     return None
 
 

@@ -219,8 +219,8 @@ REDONE_FROM = {"quantize": "quantize", "int8_tolerance": "quantize"}
 def check_resume(args, config):
     """Refuse ``--resume`` of a run made with other flags (reads ``state.json`` only), except flags of
     ``REDONE_FROM``; returns the completed stages to do again for those (in order; empty when none).
-    A change to ``--quantize none``, or one whose redone stages ``--stages`` leaves out, is refused:
-    the run's int8 file would stay in ``exports/`` beside a report without it."""
+    A change to ``--quantize none`` once those stages ran, or one whose redone stages ``--stages`` leaves
+    out, is refused: the run's int8 file would stay in ``exports/`` beside a report without it."""
     from kdpipeline.rundir import read_state
 
     if not (args.resume and os.path.exists(os.path.join(args.out, STATE))):
@@ -237,13 +237,13 @@ def check_resume(args, config):
             f"train.py: error: --resume: the run in {args.out} was made before the current rule for batches of "
             "labelled and unlabelled rows; drop --resume or choose another --out"
         )
-    if changed or (redone and args.quantize == "none"):
+    first = min((STAGES.index(REDONE_FROM[key]) for key in redone), default=len(STAGES))
+    stages = [stage for stage in STAGES[first:] if stage in state.get("stages", {})]
+    if changed or (stages and args.quantize == "none"):
         raise SystemExit(
             f"train.py: error: --resume: the run in {args.out} was made with other values of "
             f"{', '.join(changed or redone)}; drop --resume or choose another --out"
         )
-    first = min((STAGES.index(REDONE_FROM[key]) for key in redone), default=len(STAGES))
-    stages = [stage for stage in STAGES[first:] if stage in state.get("stages", {})]
     left_out = [stage for stage in stages if stage not in args.stages]
     if left_out:
         raise SystemExit(
@@ -377,7 +377,7 @@ def run_stages(args, context, data, run_dir, config, started, strategy, redone=(
     run_dir.state["config"] = config
     if redone:  # forgotten on disk at once: a redone stage that fails or is killed stays undone
         for stage in redone:
-            run_dir.state["stages"].pop(stage)
+            run_dir.state["stages"].pop(stage, None)
         run_dir.write(STATE, run_dir.state)
     earlier = run_dir.state.get("seconds", 0.0)  # the time earlier calls took up to their last completed stage
     run_dir.write("split.json", data.pop("split_names"))

@@ -56,6 +56,19 @@ def test_validation_alone_chooses_the_way_to_int8():
     assert chosen_kind(summary(rows)) == "qat"  # a tie on validation keeps QAT
 
 
+def test_the_results_file_records_the_way_validation_chose(tmp_path, monkeypatch):
+    import benchmarks.cinc2017_int8 as benchmark
+
+    kept = kept_copy(tmp_path, "liteheart_s0")
+    figures = row((0.88, 0.83), (0.87, 0.84), (0.879, 0.81))  # ptq loses less on validation, more on test
+    monkeypatch.setattr(benchmark, "int8_row", lambda folder, data, scratch: {"seed": 0, **figures})
+    out = tmp_path / "int8.json"
+    argv = ["--data", data_folder(tmp_path), "--out", str(out), "--kept", str(kept), "--methods", "liteheart"]
+    monkeypatch.setattr(sys, "argv", ["cinc2017_int8", *argv])
+    benchmark.main()
+    assert json.loads(out.read_text())["methods"]["liteheart"]["chosen"] == "ptq"
+
+
 @pytest.mark.parametrize("method", ["lrhnet", "liteheart"])
 def test_the_kept_runs_flags_are_read_back_on_another_data_folder(method, tmp_path):
     with open(os.path.join(KEPT, f"{method}_s0", "report.json")) as handle:

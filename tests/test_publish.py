@@ -317,6 +317,10 @@ def test_a_kept_run_of_another_quantize_makes_its_int8_again_in_its_run_folder(t
     monkeypatch.setattr(sys, "argv", [*call, "--quantize", "lrhnet=ptq", "liteheart=ptq"])
     publish_cinc2017.main()
     assert [command[command.index("--method") + 1] for command in commands if "--out" in command] == ["lrhnet"]
+    student = tmp_path / "runs" / "lrhnet_s3" / "models" / "student_kd.keras"
+    student.write_text("another student")  # the run folder now holds another run
+    message = refused(publish_cinc2017, monkeypatch, capsys, [*call, "--quantize", "lrhnet=qat", "liteheart=ptq"])
+    assert "no longer holds its float student models/student_kd.keras" in message
     call[call.index("--runs") + 1] = str(tmp_path / "fresh_runs")  # a fresh clone: no run folder to resume
     message = refused(publish_cinc2017, monkeypatch, capsys, [*call, "--quantize", "liteheart=ptq"])
     assert "lrhnet seed 3 kept in" in message and "no longer holds its float student models/student_kd.keras" in message

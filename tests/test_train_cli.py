@@ -512,6 +512,10 @@ def test_a_changed_quantize_redoes_the_compression_stages_and_other_changes_are_
     dropped = parse_args(["--out", str(out), "--resume", "--quantize", "none"])  # its int8 file would linger
     with pytest.raises(SystemExit, match="other values of quantize;"):
         check_resume(dropped, run_config(dropped))
+    (out / "state.json").write_text(json.dumps({"stages": {"teacher": {}}, "config": run_config(made)}))
+    early = parse_args(["--out", str(out), "--resume", "--quantize", "none"])  # no int8 file yet: resumed
+    assert check_resume(early, run_config(early)) == []
+    (out / "state.json").write_text(json.dumps({"stages": done, "config": run_config(made)}))
     partial = parse_args(["--out", str(out), "--resume", "--quantize", "ptq", "--stages", "quantize,evaluate"])
     with pytest.raises(SystemExit, match="stages quantize, export are done again: add export to --stages"):
         check_resume(partial, run_config(partial))
