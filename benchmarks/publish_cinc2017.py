@@ -211,7 +211,7 @@ def requantize_problem(args, method, seed):
     files ``keep`` copies, and a configuration this call's differs from in ``REDONE_FROM`` flags alone;
     a liteheart run needs the teacher file it distilled from."""
     from kdpipeline.rundir import STATE, RunFolderError, read_state
-    from kdpipeline.runner import REDONE_FROM, changed_flags
+    from kdpipeline.runner import REDONE_FROM, changed_flags, flag_names
 
     run = run_folder(args, method, seed)
     report = kept_report(args, method, seed)
@@ -230,7 +230,7 @@ def requantize_problem(args, method, seed):
         key for key in changed_flags(config, config_of(train_command(args, method, seed))) if key not in REDONE_FROM
     ]
     if changed:
-        return f"train.py --resume in {run} would refuse other values of {', '.join(changed)}"
+        return f"train.py --resume in {run} would refuse other values of {flag_names(changed)}"
     if method == "liteheart" and not os.path.isfile(kept_teacher(args, seed)):
         teacher = os.path.join(run_folder(args, "lrhnet", seed), "models", "teacher.keras")
         return (
@@ -259,7 +259,9 @@ def kept_problem(args, method, seed):
         problem = requantize_problem(args, method, seed)
         return f"it was made with another --quantize, and to make its int8 file again {problem}"
     if changed:
-        return f"it was trained with other values of {', '.join(changed)}"
+        from kdpipeline.runner import flag_names
+
+        return f"it was trained with other values of {flag_names(changed)}"
     return None
 
 

@@ -204,6 +204,20 @@ FLAGS_BEFORE_THEY_EXISTED = {
 }
 
 
+# Configuration keys that no flag of their own sets
+KEY_FLAGS = {
+    "format": "--data",
+    "path": "--data",
+    "lrhnet_consistency_weight": "--consistency-weight",
+    "evaluation_stride": "evaluation windows (set by the code, not a flag)",
+}
+
+
+def flag_names(keys):
+    """``"--seed, --augment-invert"``: the flags behind configuration keys (``run_config``), each once."""
+    return ", ".join(dict.fromkeys(KEY_FLAGS.get(key, "--" + key.replace("_", "-")) for key in keys))
+
+
 def changed_flags(earlier, config, ignored=()):
     """The keys of ``config`` (``run_config``) whose value differs in ``earlier``, a run's recorded
     configuration (flags added since it was made count with the value it had then), ``ignored`` aside."""
@@ -242,16 +256,16 @@ def check_resume(args, config):
     if changed or (stages and args.quantize == "none"):
         raise SystemExit(
             f"train.py: error: --resume: the run in {args.out} was made with other values of "
-            f"{', '.join(changed or redone)}; drop --resume or choose another --out"
+            f"{flag_names(changed or redone)}; drop --resume or choose another --out"
         )
     left_out = [stage for stage in stages if stage not in args.stages]
     if left_out:
         raise SystemExit(
-            f"train.py: error: --resume: {', '.join(redone)} changed, so the run's stages {', '.join(stages)} are "
+            f"train.py: error: --resume: {flag_names(redone)} changed, so the run's stages {', '.join(stages)} are "
             f"done again: add {', '.join(left_out)} to --stages"
         )
     if stages:
-        print(f"--resume: {', '.join(redone)} changed; stages {', '.join(stages)} are done again", flush=True)
+        print(f"--resume: {flag_names(redone)} changed; stages {', '.join(stages)} are done again", flush=True)
     return stages
 
 

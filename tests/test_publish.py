@@ -260,7 +260,7 @@ def test_train_only_keeps_each_finished_run_and_publishes_nothing(tmp_path, monk
     monkeypatch.setattr(sys, "argv", [*call[:2], call[2] + os.sep, *call[3:]])  # the data folder spelled otherwise
     publish_cinc2017.main()
     message = refused(publish_cinc2017, monkeypatch, capsys, [*call, "--train-flags", "--augment-invert 0.5"])
-    assert "lrhnet seed 3 kept in" in message and "trained with other values of augment_invert" in message
+    assert "lrhnet seed 3 kept in" in message and "trained with other values of --augment-invert" in message
     message = refused(publish_cinc2017, monkeypatch, capsys, [*call, "--train-flags=--help"])
     assert "train.py refuses the lrhnet run of seed 3: it stops (exit 0) without training" in message
     other_kept = [*call, "--kept", str(tmp_path / "runs"), "--runs", str(tmp_path / "other")]  # the last counts
