@@ -240,24 +240,16 @@ def requantize_problem(args, method, seed):
     return None
 
 
-def requantizable(args, method, seed):
-    """Whether the kept run of ``method`` and ``seed`` differs in ``--quantize`` alone and can make its int8
-    file again from the same float student (``requantize_problem``). False for a command ``train.py``
-    refuses (``refusal`` says why)."""
-    if command_problem(train_command(args, method, seed)) or kept_changes(args, method, seed) != ["quantize"]:
-        return False
-    return requantize_problem(args, method, seed) is None
-
-
 def kept_problem(args, method, seed):
-    """Why the kept run of ``method`` and ``seed`` is not what this call would train (None when it is):
-    no recorded configuration, or flags that changed the numbers."""
+    """Why the kept run of ``method`` and ``seed`` is not what this call would train or make its int8 file
+    again for (None when it is): no recorded configuration, flags that changed the numbers, or another
+    ``--quantize`` that ``requantize_problem`` stops."""
     changed = kept_changes(args, method, seed)
     if changed is None:
         return "its report records no train.py configuration"
     if changed == ["quantize"]:
         problem = requantize_problem(args, method, seed)
-        return f"it was made with another --quantize, and to make its int8 file again {problem}"
+        return problem and f"it was made with another --quantize, and to make its int8 file again {problem}"
     if changed:
         from kdpipeline.runner import flag_names
 
@@ -470,9 +462,9 @@ def quantize_choices(parser, pairs):
     return {**dict.fromkeys(METHODS, "qat"), **choices}
 
 
-def refusal(args, runs, todo, requantized=()):
-    """Why this call cannot train ``todo``, make the int8 files of ``requantized`` again and publish ``runs``
-    (``[(seed, method), ...]``; None when it can), found before anything trains."""
+def refusal(args, runs, todo):
+    """Why this call cannot train ``todo``, make the int8 files of kept runs of another ``--quantize`` again
+    and publish ``runs`` (``[(seed, method), ...]``; None when it can), found before anything trains."""
     from kdpipeline.rundir import STATE
 
     for seed, method in runs:
@@ -482,7 +474,7 @@ def refusal(args, runs, todo, requantized=()):
         if os.path.exists(os.path.join(kept_folder(args, method, seed), STATE)):
             return f"{kept_folder(args, method, seed)} is a train.py run folder, not a kept run: use another --kept"
     kept = [(seed, method) for seed, method in runs if (seed, method) not in todo]
-    for seed, method in [run for run in kept if run not in requantized]:
+    for seed, method in kept:
         problem = kept_problem(args, method, seed)
         if problem:
             return f"{method} seed {seed} kept in {kept_folder(args, method, seed)}: {problem}; use another --kept"
@@ -514,10 +506,11 @@ def main():
     methods = [method for method in METHODS if method in args.methods]  # lrhnet first: it trains the teacher
     runs = [(seed, method) for seed in args.seeds for method in methods]
     todo = [(seed, method) for seed, method in runs if not is_kept(args, method, seed)]
-    requantized = [run for run in runs if run not in todo and requantizable(args, run[1], run[0])]
-    problem = refusal(args, runs, todo, requantized)
+    problem = refusal(args, runs, todo)
     if problem:
         parser.error(problem)
+    # kept runs of another --quantize alone, which refusal found can make their int8 file again
+    requantized = [run for run in runs if run not in todo and kept_changes(args, run[1], run[0]) == ["quantize"]]
     made_by = provenance()
     for seed, method in runs:  # seed by seed, so that a stopped call leaves whole seeds behind
         if (seed, method) not in todo + requantized:
