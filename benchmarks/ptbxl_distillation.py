@@ -25,8 +25,8 @@ Cells, in the order they run (each for every seed before the next):
     per class by what the student's leads carry (``--kd-class-weights carry``), the same-lead
     ceiling (an SE-ResNet of the teacher's width on the student's leads), and LiteHeart alone and
     with its terms;
-  * last, each seed's ``all`` teacher again without early stopping (``--patience 0``), then reading
-    age and sex beside its leads (``--demographics``).
+  * last, each seed's ``all`` teacher again without early stopping (``--patience 0``), reading
+    age and sex beside its leads (``--demographics``), then trained on 2.5 s and 5 s crops.
 Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
 ``paired_difference`` can give each distilled row's gain over its plain student (the same seed,
 fraction and labelled records) with a 95 % bootstrap interval over test records.
@@ -65,6 +65,7 @@ from kdpipeline.options import PRECISIONS
 
 LEAD_SETS = ("I", "I,II", "I,II,V2")
 SCARCE_FRACTIONS = (0.1, 0.05, 0.25)
+TEACHER_WINDOWS = (2.5, 5)  # seconds of the teacher variants trained on shorter crops
 KEY = ("model", "leads", "seed", "fraction", "teacher")
 GROUP = ("fraction", "teacher", "leads", "model")
 
@@ -107,6 +108,15 @@ def teacher_demographics_cell(seed):
     flags = teacher_cell(seed).flags + ("--demographics",)
     rows = {"teacher": ("teacher_demographics", "all")}
     return Cell(f"teacher_all_1_demographics_s{seed}", flags, rows, "12", seed, 1.0)
+
+
+def teacher_window_cell(seed, seconds):
+    """The ``all`` teacher of ``seed`` trained on random ``seconds``-long crops of the 10 s records
+    (``--window-seconds``) and scored, as every network, on sliding windows (half a window apart)
+    averaged per record: Strodthoff et al. (2021) found 2.5 s crops best on PTB-XL."""
+    flags = teacher_cell(seed).flags + ("--window-seconds", f"{seconds:g}")
+    rows = {"teacher": (f"teacher_window_{seconds:g}s", "all")}
+    return Cell(f"teacher_all_1_window_{seconds:g}s_s{seed}", flags, rows, "12", seed, 1.0)
 
 
 def student_flags(leads, fraction, teacher_labels):
@@ -204,7 +214,8 @@ def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS, ensembles=True)
     cells += [ceiling_cell(seed, leads) for leads in lead_sets for seed in seeds]
     cells += [liteheart_cell(seed, 1.0, teachers[seed]) for seed in seeds]
     cells += [teacher_no_early_stop_cell(seed) for seed in seeds]
-    return cells + [teacher_demographics_cell(seed) for seed in seeds]
+    cells += [teacher_demographics_cell(seed) for seed in seeds]
+    return cells + [teacher_window_cell(seed, seconds) for seconds in TEACHER_WINDOWS for seed in seeds]
 
 
 def train_command(args, cell):
@@ -340,6 +351,7 @@ REFERENCES = {
     "liteheart": {"paired_difference": ("student", "none"), "paired_vs_alone": ("liteheart_alone", "none")},
     "teacher_no_early_stop": {"paired_difference": ("teacher", "all")},
     "teacher_demographics": {"paired_difference": ("teacher", "all")},
+    **{f"teacher_window_{seconds:g}s": {"paired_difference": ("teacher", "all")} for seconds in TEACHER_WINDOWS},
     # the same leads read by a 2.2 M-weight network: what the student's size costs
     "same_lead_ceiling": {"paired_difference": ("student", "none")},
 }

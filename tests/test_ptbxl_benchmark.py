@@ -85,15 +85,21 @@ def test_the_t2_cells_scale_kd_by_t_squared_from_their_seeds_teacher_beside_thei
 
 def test_the_teacher_variants_come_last_each_the_teacher_with_one_flag_more():
     cells = plan([0, 1])
-    assert [cell.name for cell in cells[-4:]] == [
+    assert [cell.name for cell in cells[-8:]] == [
         "teacher_all_1_no_early_stop_s0",
         "teacher_all_1_no_early_stop_s1",
         "teacher_all_1_demographics_s0",
         "teacher_all_1_demographics_s1",
+        "teacher_all_1_window_2.5s_s0",
+        "teacher_all_1_window_2.5s_s1",
+        "teacher_all_1_window_5s_s0",
+        "teacher_all_1_window_5s_s1",
     ]
     for extra, row, variants in (
-        (("--patience", "0"), "teacher_no_early_stop", cells[-4:-2]),
-        (("--demographics",), "teacher_demographics", cells[-2:]),
+        (("--patience", "0"), "teacher_no_early_stop", cells[-8:-6]),
+        (("--demographics",), "teacher_demographics", cells[-6:-4]),
+        (("--window-seconds", "2.5"), "teacher_window_2.5s", cells[-4:-2]),
+        (("--window-seconds", "5"), "teacher_window_5s", cells[-2:]),
     ):
         for seed, cell in enumerate(variants):
             assert cell.flags == cells[seed].flags + extra and cells[seed].name == f"teacher_all_1_s{seed}"
