@@ -1,16 +1,19 @@
 """Paired differences between rows of two ``ptbxl_distillation`` results files.
 
     python -m benchmarks.paired_rows --against benchmarks/results/ptbxl_teachers_intel.json:teacher \
-        --rows benchmarks/results/ptbxl_distillation.json:teacher_window_2.5s \
+        --rows benchmarks/results/ptbxl_distillation.json:teacher \
+        benchmarks/results/ptbxl_distillation.json:teacher_window_2.5s \
         benchmarks/results/ptbxl_distillation.json:teacher_window_5s \
+        benchmarks/results/ptbxl_distillation.json:teacher_demographics \
         --out benchmarks/results/ptbxl_teacher_crops_intel.json
 
 Networks trained on another kind of CPU come out different (docs/results.md), so a recipe is best
 compared with a reference trained on the same kind, which may live in another results file. Each
-``FILE:MODEL`` names the runs of one row model (with full labels, as the teacher rows are); a run is
-paired with the reference run of the same seed, leads and labelled fraction on the same test
-records. Written: each row's validation and test macro AUROC per seed, their means, and the mean
-paired test difference over seeds with a 95 % bootstrap interval (``paired_difference``).
+``FILE:MODEL`` names the runs of one row model, one per seed, all of one lead set, labelled fraction
+and teacher (the full-label teacher rows, say); a run is paired with the reference run of the same
+seed, scored on the same test records. Written: per row, each seed's validation and test macro
+AUROC and the commit its run names, their means, and the mean paired test difference over seeds
+with a 95 % bootstrap interval (``benchmarks.paired.paired_difference``).
 """
 
 import argparse
@@ -19,65 +22,82 @@ import os
 
 import numpy as np
 
-from benchmarks.provenance import provenance
-from benchmarks.ptbxl_distillation import paired_difference
-from data_utils.files import atomic_write
+from benchmarks.paired import paired_difference, predictions_path, run_id, test_labels
+from benchmarks.provenance import REPOSITORY, provenance
+
+
+def load_json(path):
+    """The content of a JSON file; ``ValueError`` naming it when it is missing or not JSON."""
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: cannot read it ({error})") from error
 
 
 def read_row(spec):
-    """``FILE:MODEL`` -> ``{(seed, leads, fraction): (run, labels (N, K), probabilities (N, K))}``, the
-    file's CPU model and its commit. Raises ``ValueError`` when the file has no such runs."""
+    """``FILE:MODEL`` -> ``{seed: (run, labels (N, K), probabilities (N, K))}``.
+
+    Raises ``ValueError`` (naming the file) for a spec without both parts, a file or predictions
+    file that cannot be read, no runs of MODEL, runs of several lead sets, fractions or teachers or
+    two of one seed, and a run whose probabilities or scores were not kept."""
     path, _, model = spec.rpartition(":")
     if not path or not model:
         raise ValueError(f"{spec}: expected FILE:MODEL")
-    with open(path) as handle:
-        results = json.load(handle)
-    with open(os.path.splitext(path)[0] + "_predictions.json") as handle:
-        predictions = json.load(handle)
-    runs = {}
-    for run in results["runs"]:
-        if run["model"] == model:
-            key = "/".join(str(run[name]) for name in ("model", "leads", "seed", "fraction", "teacher"))
-            labels = predictions.get("run_labels", {}).get(key, predictions["labels"])
-            runs[(run["seed"], run["leads"], run["fraction"])] = (
-                run,
-                np.asarray(labels, float),
-                np.asarray(predictions["runs"][key], float),
-            )
+    runs = [run for run in load_json(path).get("runs", []) if run.get("model") == model]
     if not runs:
-        raise ValueError(f"{spec}: no runs of model {model!r} in {path}")
-    return runs, results["cpu"]["model"], results["commit"]
+        raise ValueError(f"{path}: no runs of model {model!r}")
+    groups = {(run["leads"], run["fraction"], run["teacher"]) for run in runs}
+    seeds = [run["seed"] for run in runs]
+    if len(groups) > 1 or len(set(seeds)) < len(seeds):
+        raise ValueError(f"{spec}: expected one run per seed of one lead set, fraction and teacher, found {len(runs)}")
+    predictions = load_json(predictions_path(path))
+    rows = {}
+    for run in runs:
+        kept = predictions.get("runs", {}).get(run_id(run))
+        if kept is None or "macro_auroc" not in run.get("validation", {}):
+            raise ValueError(f"{path}: run {run_id(run)} has no kept test probabilities or validation score")
+        rows[run["seed"]] = (run, test_labels(predictions, run), np.asarray(kept, float))
+    return rows
 
 
 def compare(row, reference, resamples=1000):
-    """The summary of ``row`` paired with ``reference`` (both from ``read_row``), per shared seed."""
-    shared = sorted(set(row) & set(reference))
-    if not shared:
-        raise ValueError("no seed, leads and fraction in common")
+    """The summary of ``row`` paired with ``reference`` (both from ``read_row``) over their shared seeds."""
+    seeds = sorted(set(row) & set(reference))
+    if not seeds:
+        raise ValueError("no seed in common with the reference")
     pairs = []
-    for key in shared:
-        labels, probabilities = row[key][1:]
-        if not np.array_equal(labels, reference[key][1]):
-            raise ValueError(f"seed {key[0]}: the two runs were scored on other test records")
-        pairs.append((labels, probabilities, reference[key][2]))
+    for seed in seeds:
+        labels, probabilities = row[seed][1:]
+        if not np.array_equal(labels, reference[seed][1]):
+            raise ValueError(f"seed {seed}: the two runs were scored on other test records")
+        pairs.append((labels, probabilities, reference[seed][2]))
 
     def scores(runs):
         return {
-            "validation": [runs[key][0]["validation"]["macro_auroc"] for key in shared],
-            "test": [runs[key][0]["test"]["macro_auroc"] for key in shared],
+            "validation": [runs[seed][0]["validation"]["macro_auroc"] for seed in seeds],
+            "test": [runs[seed][0]["test"]["macro_auroc"] for seed in seeds],
+            "commits": [runs[seed][0].get("commit") for seed in seeds],
         }
 
     mine, theirs = scores(row), scores(reference)
+    means = {
+        split: {"row": float(np.mean(mine[split])), "reference": float(np.mean(theirs[split]))}
+        for split in ("validation", "test")
+    }
     return {
-        "seeds": [key[0] for key in shared],
+        "seeds": seeds,
         "row": mine,
         "reference": theirs,
-        "means": {
-            split: {"row": float(np.mean(mine[split])), "reference": float(np.mean(theirs[split]))}
-            for split in ("validation", "test")
-        },
+        "means": means,
         "paired_test_difference": paired_difference(pairs, resamples),
     }
+
+
+def relative_spec(spec):
+    """``FILE:MODEL`` with FILE relative to the repository, so that committed results name no machine's folders."""
+    path, _, model = spec.rpartition(":")
+    return f"{os.path.relpath(os.path.abspath(path), REPOSITORY)}:{model}"
 
 
 def main(argv=None):
@@ -88,16 +108,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if os.path.exists(args.out):
         parser.error(f"--out {args.out} exists; choose another file")
+    if len(set(args.rows)) < len(args.rows) or args.against in args.rows:
+        parser.error("--rows: name each row once, and not the --against row")
     try:
-        reference, reference_cpu, reference_commit = read_row(args.against)
-        rows = {spec: read_row(spec) for spec in args.rows}
-        compared = {spec: compare(runs, reference) for spec, (runs, _, _) in rows.items()}
-    except (OSError, KeyError, ValueError) as error:
+        reference = read_row(args.against)
+        compared = {relative_spec(spec): compare(read_row(spec), reference) for spec in args.rows}
+    except ValueError as error:
         parser.error(str(error))
-    trained = {spec: {"cpu": cpu, "commit": commit} for spec, (_, cpu, commit) in rows.items()}
-    trained[args.against] = {"cpu": reference_cpu, "commit": reference_commit}
-    content = {**provenance(), "against": args.against, "trained": trained, "rows": compared}
-    atomic_write(args.out, json.dumps(content, indent=1))
+    content = json.dumps({**provenance(), "against": relative_spec(args.against), "rows": compared}, indent=1)
+    with open(args.out, "x") as handle:  # never replaces a file that appeared since the check
+        handle.write(content)
     for spec, summary in compared.items():
         difference, low, high = summary["paired_test_difference"]
         print(f"{spec}: test {difference:+.4f} [{low:+.4f}, {high:+.4f}] over seeds {summary['seeds']}")

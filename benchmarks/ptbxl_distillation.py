@@ -57,6 +57,7 @@ import sys
 
 import numpy as np
 
+from benchmarks.paired import KEY, macro_auroc, paired_difference, predictions_path, run_id, test_labels
 from benchmarks.provenance import REPOSITORY, provenance
 from benchmarks.resume import earlier_results
 from benchmarks.run_log import Results
@@ -66,7 +67,6 @@ from kdpipeline.options import PRECISIONS
 LEAD_SETS = ("I", "I,II", "I,II,V2")
 SCARCE_FRACTIONS = (0.1, 0.05, 0.25)
 TEACHER_WINDOWS = (2.5, 5)  # seconds of the teacher variants trained on shorter crops
-KEY = ("model", "leads", "seed", "fraction", "teacher")
 GROUP = ("fraction", "teacher", "leads", "model")
 
 
@@ -294,45 +294,6 @@ def kept_exactly(probabilities):
     return [[float(f"{value:.9g}") for value in row] for row in np.asarray(probabilities, np.float32).tolist()]
 
 
-def macro_auroc(labels, probabilities):
-    from data_utils import scoring
-
-    return float(np.nanmean(scoring.per_class_auroc(labels, probabilities)))
-
-
-def paired_difference(pairs, resamples=1000, seed=0):
-    """Mean over seeds of macro AUROC(distilled) - macro AUROC(plain), with a 95 % bootstrap interval.
-
-    Args:
-        pairs: ``[(labels (N, K), distilled (N, K), plain (N, K))]``, one per seed, each pair on one
-            seed's test records. Each resample draws N positions with replacement, the same for
-            every pair of N records (on PTB-XL's fixed test fold: the same records for every seed).
-    Returns:
-        ``[difference, low, high]``.
-    """
-    rng = np.random.default_rng(seed)
-
-    def difference(draw):
-        gains = []
-        for labels, distilled, plain in pairs:
-            rows = draw(len(labels))
-            gains.append(macro_auroc(labels[rows], distilled[rows]) - macro_auroc(labels[rows], plain[rows]))
-        return float(np.mean(gains))
-
-    def resample():
-        rows = {}  # one draw per test-set size, shared by the pairs of that size
-
-        def draw(n):
-            if n not in rows:
-                rows[n] = rng.integers(0, n, n)
-            return rows[n]
-
-        return difference(draw)
-
-    draws = [resample() for _ in range(resamples)]
-    return [difference(np.arange), *map(float, np.percentile(draws, [2.5, 97.5]))]
-
-
 def mean_of_known(values):
     """The mean of the values that are not None (a class a run could not score), or None."""
     known = [value for value in values if value is not None]
@@ -379,7 +340,7 @@ class PTBXLResults(Results):
 
     def __init__(self, path, header, resume=False):
         super().__init__(path, header, resume, key=KEY, group=GROUP)
-        self.predictions_path = os.path.splitext(path)[0] + "_predictions.json"
+        self.predictions_path = predictions_path(path)
         self.predictions = {"labels": None, "runs": {}}
         self.intervals = {}  # a digest of a group's pairs (labels, both probabilities) -> its paired difference
         self.replaced = []  # rows that newer runs of the same key replaced, kept with the date they were
@@ -414,9 +375,7 @@ class PTBXLResults(Results):
             )
         super().add(**run)
 
-    @staticmethod
-    def run_id(run):
-        return "/".join(str(run[name]) for name in KEY)
+    run_id = staticmethod(run_id)
 
     def add_probabilities(self, run, probabilities, labels):
         """Keep a run's (N, K) test probabilities and, when they differ from the first run's (another
@@ -431,8 +390,7 @@ class PTBXLResults(Results):
 
     def labels(self, run):
         """The (N, K) test labels of ``run``'s predictions."""
-        found = self.predictions.get("run_labels", {}).get(self.run_id(run), self.predictions["labels"])
-        return np.asarray(found, float)
+        return test_labels(self.predictions, run)
 
     def write(self):
         """The predictions, the results JSON and the Markdown table, the summary computed once."""

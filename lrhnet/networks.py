@@ -159,6 +159,10 @@ class LRHNet(ECGNetwork):
     """LRH-Net student: stem conv k8 (16 x ``width``) + ReLU, 3 residual SE blocks (16/32/64 x
     ``width``, stride 2 when the width changes), average pool, dense 128, dense. 83,748 trainable
     weights at 6 leads, 24 classes and demographics. Features: the 3 block outputs, at T, T/2, T/4.
+    Each position of the last block sees 85 input samples through its convolutions (1 + the sum of
+    (kernel - 1) x the product of the strides before each: 0.85 s at 100 Hz, which holds the three
+    beats of two RR intervals only above about 140 beats per minute); only the squeeze-excitation
+    gates and the average pool look further.
     """
 
     def __init__(self, num_leads, num_classes, *, demographics=False, width=1.0, **kwargs):

@@ -6,56 +6,96 @@ import numpy as np
 import pytest
 
 from benchmarks import paired_rows
+from benchmarks.paired import macro_auroc
 
 
-def results_file(folder, name, model, seeds, probabilities, labels, validation=0.9):
-    """A minimal ``ptbxl_distillation`` results file and its predictions beside it."""
-    runs, kept = [], {}
-    for seed in seeds:
-        run = {"model": model, "leads": "12", "seed": seed, "fraction": 1.0, "teacher": "all"}
-        run.update(validation={"macro_auroc": validation}, test={"macro_auroc": 0.8})
-        runs.append(run)
-        kept[f"{model}/12/{seed}/1.0/all"] = probabilities.tolist()
+def results_file(folder, name, model, probabilities, labels, validation=0.9, runs=None):
+    """A minimal ``ptbxl_distillation`` results file, one run per seed of ``probabilities`` (a
+    ``{seed: (N, K)}`` dict), and its predictions file beside it; ``runs`` adds other run fields."""
+    recorded, kept = [], {}
+    for seed, values in probabilities.items():
+        run = {"model": model, "leads": "12", "seed": seed, "fraction": 1.0, "teacher": "all", "commit": name}
+        run.update(validation={"macro_auroc": validation}, test={"macro_auroc": macro_auroc(labels, values)})
+        run.update((runs or {}).get(seed, {}))
+        recorded.append(run)
+        kept["/".join(str(run[key]) for key in ("model", "leads", "seed", "fraction", "teacher"))] = values.tolist()
     path = folder / f"{name}.json"
-    path.write_text(json.dumps({"runs": runs, "cpu": {"model": "cpu " + name}, "commit": "abc"}))
+    path.write_text(json.dumps({"runs": recorded}))
     (folder / f"{name}_predictions.json").write_text(json.dumps({"labels": labels.tolist(), "runs": kept}))
     return f"{path}:{model}"
 
 
-def test_identical_predictions_differ_by_zero_and_better_ones_gain(tmp_path):
-    rng = np.random.default_rng(0)
-    labels = (rng.random((120, 3)) < 0.4).astype(int)
-    noise = rng.random((120, 3))
-    good, poor = 0.7 * labels + 0.3 * noise, 0.1 * labels + 0.9 * noise
-    reference = results_file(tmp_path, "a", "teacher", [0, 1], poor, labels, validation=0.8)
-    same = results_file(tmp_path, "b", "teacher", [0, 1, 2], poor, labels)
-    better = results_file(tmp_path, "c", "teacher_crops", [1], good, labels)
+def scored_data(n=150, seed=0):
+    """(N, 3) labels and ``scored(signal)``: probabilities that follow the labels more as ``signal`` grows."""
+    rng = np.random.default_rng(seed)
+    labels = (rng.random((n, 3)) < 0.4).astype(int)
+    return labels, lambda signal: signal * labels + (1 - signal) * rng.random((n, 3))
+
+
+def test_rows_pair_by_seed_identical_ones_differ_by_zero_and_the_gain_is_the_seeds_mean(tmp_path):
+    labels, scored = scored_data()
+    weak = {0: scored(0.05), 1: scored(0.3)}  # seed 1's reference is much stronger than seed 0's
+    reference = results_file(tmp_path, "a", "teacher", weak, labels, validation=0.8)
+    same = results_file(tmp_path, "b", "teacher", {**weak, 2: scored(0.5)}, labels)
+    better = results_file(tmp_path, "c", "crops", {1: scored(0.5), 0: scored(0.5)}, labels)
     out = tmp_path / "out.json"
     paired_rows.main(["--against", reference, "--rows", same, better, "--out", str(out)])
-    written = json.loads(out.read_text())
-    assert written["rows"][same]["paired_test_difference"] == [0.0, 0.0, 0.0]
-    assert written["rows"][same]["seeds"] == [0, 1]  # seed 2 has no reference
-    assert written["rows"][same]["means"]["validation"] == {"row": 0.9, "reference": 0.8}
-    difference, low, high = written["rows"][better]["paired_test_difference"]
-    assert 0 < low < difference < high and written["trained"][better]["cpu"] == "cpu c"
+    rows = {spec.rpartition(":")[2]: row for spec, row in json.loads(out.read_text())["rows"].items()}
+    identical, gained = rows["teacher"], rows["crops"]
+    assert identical["paired_test_difference"] == [0.0, 0.0, 0.0] and identical["seeds"] == [0, 1]  # seed 2 unpaired
+    assert (
+        identical["means"]["validation"] == {"row": 0.9, "reference": 0.8} and identical["row"]["commits"] == ["b"] * 2
+    )
+    gains = [mine - theirs for mine, theirs in zip(gained["row"]["test"], gained["reference"]["test"])]
+    difference, low, high = gained["paired_test_difference"]
+    assert difference == pytest.approx(np.mean(gains)) and low < difference < high
+    assert gains[0] > gains[1] > 0  # seed 0 paired with its own weak reference, not seed 1's
+    content = out.read_bytes()
     with pytest.raises(SystemExit):  # an existing --out is never overwritten
         paired_rows.main(["--against", reference, "--rows", same, "--out", str(out)])
+    assert out.read_bytes() == content
 
 
-@pytest.mark.parametrize("problem", ["missing model", "other test records", "no FILE"])
-def test_bad_rows_are_refused_before_writing(tmp_path, problem, capsys):
-    labels = np.eye(3, dtype=int)[[0, 1, 2, 0, 1, 2]]
-    reference = results_file(tmp_path, "a", "teacher", [0], labels * 0.5, labels)
-    other_labels = labels[::-1]
-    rows = {
-        "missing model": reference.replace(":teacher", ":student"),
-        "other test records": results_file(tmp_path, "b", "teacher", [0], labels * 0.5, other_labels),
-        "no FILE": "teacher",
-    }[problem]
+@pytest.mark.parametrize(
+    "problem, message",
+    [
+        ("no FILE", "expected FILE:MODEL"),
+        ("missing file", "cannot read it"),
+        ("missing predictions", "_predictions.json: cannot read it"),
+        ("missing model", "no runs of model 'student'"),
+        ("two lead sets", "one run per seed of one lead set"),
+        ("probabilities not kept", "has no kept test probabilities"),
+        ("other test records", "other test records"),
+        ("no common seed", "no seed in common"),
+        ("the reference again", "not the --against row"),
+    ],
+)
+def test_bad_rows_are_refused_before_anything_is_written(tmp_path, problem, message, capsys):
+    labels, scored = scored_data(n=12)
+    reference = results_file(tmp_path, "a", "teacher", {0: scored(0.5)}, labels)
+    folder = tmp_path / "other"
+    folder.mkdir()
+    if problem == "no FILE":
+        rows = "teacher"
+    elif problem == "missing file":
+        rows = str(tmp_path / "none.json:teacher")
+    elif problem == "missing predictions":
+        rows = results_file(folder, "b", "teacher", {0: scored(0.5)}, labels)
+        (folder / "b_predictions.json").unlink()
+    elif problem == "missing model":
+        rows = reference.replace(":teacher", ":student")
+    elif problem == "two lead sets":
+        rows = results_file(folder, "b", "teacher", {0: scored(0.5), 1: scored(0.5)}, labels, runs={1: {"leads": "I"}})
+    elif problem == "probabilities not kept":
+        rows = results_file(folder, "b", "teacher", {0: scored(0.5)}, labels)
+        (folder / "b_predictions.json").write_text(json.dumps({"labels": labels.tolist(), "runs": {}}))
+    elif problem == "other test records":
+        rows = results_file(folder, "b", "teacher", {0: scored(0.5)}, labels[::-1])
+    elif problem == "no common seed":
+        rows = results_file(folder, "b", "teacher", {3: scored(0.5)}, labels)
+    else:
+        rows = reference
     out = tmp_path / "out.json"
     with pytest.raises(SystemExit):
         paired_rows.main(["--against", reference, "--rows", rows, "--out", str(out)])
-    assert not out.exists()
-    assert {"missing model": "no runs of model", "other test records": "other test records", "no FILE": "FILE:MODEL"}[
-        problem
-    ] in capsys.readouterr().err
+    assert not out.exists() and message in capsys.readouterr().err

@@ -7,8 +7,9 @@ import os
 import numpy as np
 import pytest
 
+from benchmarks.paired import macro_auroc, paired_difference
 from benchmarks.provenance import REPOSITORY
-from benchmarks.ptbxl_distillation import macro_auroc, paired_difference, plan, train_command
+from benchmarks.ptbxl_distillation import REFERENCES, plan, train_command
 
 
 def test_the_plan_trains_each_teacher_before_its_students_and_the_headline_first():
@@ -104,6 +105,7 @@ def test_the_teacher_variants_come_last_each_the_teacher_with_one_flag_more():
         for seed, cell in enumerate(variants):
             assert cell.flags == cells[seed].flags + extra and cells[seed].name == f"teacher_all_1_s{seed}"
             assert cell.rows == {"teacher": (row, "all")} and not cell.teacher_runs
+        assert REFERENCES[row] == {"paired_difference": ("teacher", "all")}  # its Δ against the teacher of its seed
 
 
 def test_paired_difference_by_hand():
