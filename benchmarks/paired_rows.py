@@ -9,11 +9,12 @@
 
 Networks trained on another kind of CPU come out different (docs/results.md), so a recipe is best
 compared with a reference trained on the same kind, which may live in another results file. Each
-``FILE:MODEL`` names the runs of one row model, one per seed, all of one lead set, labelled fraction
-and teacher (the full-label teacher rows, say); a run is paired with the reference run of the same
-seed, scored on the same test records. Written: per row, each seed's validation and test macro
-AUROC and the commit its run names, their means, and the mean paired test difference over seeds
-with a 95 % bootstrap interval (``benchmarks.paired.paired_difference``).
+``FILE:MODEL`` names the runs of one row model at labelled fraction ``--fraction`` (full labels by
+default), one per seed, all of one lead set and teacher (the teacher rows, say); a run is paired
+with the reference run of the same seed, scored on the same test records. Written: per row, each
+seed's validation and test macro AUROC and the commit its run names, their means, and the mean
+paired test difference over seeds with a 95 % bootstrap interval
+(``benchmarks.paired.paired_difference``).
 """
 
 import argparse
@@ -35,8 +36,8 @@ def load_json(path):
         raise ValueError(f"{path}: cannot read it ({error})") from error
 
 
-def read_row(spec):
-    """``FILE:MODEL`` -> ``{seed: (run, labels (N, K), probabilities (N, K))}``.
+def read_row(spec, fraction=1.0):
+    """``FILE:MODEL`` -> ``{seed: (run, labels (N, K), probabilities (N, K))}`` of its runs at ``fraction``.
 
     Raises ``ValueError`` (naming the file) for a spec without both parts, a file or predictions
     file that cannot be read, no runs of MODEL, runs of several lead sets, fractions or teachers or
@@ -44,9 +45,11 @@ def read_row(spec):
     path, _, model = spec.rpartition(":")
     if not path or not model:
         raise ValueError(f"{spec}: expected FILE:MODEL")
-    runs = [run for run in load_json(path).get("runs", []) if run.get("model") == model]
+    runs = [
+        run for run in load_json(path).get("runs", []) if (run.get("model"), run.get("fraction")) == (model, fraction)
+    ]
     if not runs:
-        raise ValueError(f"{path}: no runs of model {model!r}")
+        raise ValueError(f"{path}: no runs of model {model!r} at labelled fraction {fraction:g}")
     groups = {(run["leads"], run["fraction"], run["teacher"]) for run in runs}
     seeds = [run["seed"] for run in runs]
     if len(groups) > 1 or len(set(seeds)) < len(seeds):
@@ -104,6 +107,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--against", required=True, help="FILE:MODEL, the reference row")
     parser.add_argument("--rows", nargs="+", required=True, help="FILE:MODEL rows compared with it")
+    parser.add_argument(
+        "--fraction", type=float, default=1.0, help="labelled fraction of the runs compared (default: 1)"
+    )
     parser.add_argument("--out", required=True, help="results JSON to write (refused if it exists)")
     args = parser.parse_args(argv)
     if os.path.exists(args.out):
@@ -111,11 +117,12 @@ def main(argv=None):
     if len(set(args.rows)) < len(args.rows) or args.against in args.rows:
         parser.error("--rows: name each row once, and not the --against row")
     try:
-        reference = read_row(args.against)
-        compared = {relative_spec(spec): compare(read_row(spec), reference) for spec in args.rows}
+        reference = read_row(args.against, args.fraction)
+        compared = {relative_spec(spec): compare(read_row(spec, args.fraction), reference) for spec in args.rows}
     except ValueError as error:
         parser.error(str(error))
-    content = json.dumps({**provenance(), "against": relative_spec(args.against), "rows": compared}, indent=1)
+    header = {**provenance(), "against": relative_spec(args.against), "fraction": args.fraction}
+    content = json.dumps({**header, "rows": compared}, indent=1)
     with open(args.out, "x") as handle:  # never replaces a file that appeared since the check
         handle.write(content)
     for spec, summary in compared.items():

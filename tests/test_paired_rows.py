@@ -42,6 +42,10 @@ def test_rows_pair_by_seed_identical_ones_differ_by_zero_and_the_gain_is_the_see
     paired_rows.main(["--against", reference, "--rows", same, better, "--out", str(out)])
     rows = {spec.rpartition(":")[2]: row for spec, row in json.loads(out.read_text())["rows"].items()}
     identical, gained = rows["teacher"], rows["crops"]
+    with pytest.raises(SystemExit):  # no runs at another fraction
+        paired_rows.main(
+            ["--against", reference, "--rows", same, "--fraction", "0.1", "--out", str(tmp_path / "x.json")]
+        )
     assert identical["paired_test_difference"] == [0.0, 0.0, 0.0] and identical["seeds"] == [0, 1]  # seed 2 unpaired
     assert (
         identical["means"]["validation"] == {"row": 0.9, "reference": 0.8} and identical["row"]["commits"] == ["b"] * 2
@@ -62,7 +66,7 @@ def test_rows_pair_by_seed_identical_ones_differ_by_zero_and_the_gain_is_the_see
         ("no FILE", "expected FILE:MODEL"),
         ("missing file", "cannot read it"),
         ("missing predictions", "_predictions.json: cannot read it"),
-        ("missing model", "no runs of model 'student'"),
+        ("missing model", "no runs of model 'student' at labelled fraction 1"),
         ("two lead sets", "one run per seed of one lead set"),
         ("probabilities not kept", "has no kept test probabilities"),
         ("other test records", "other test records"),
