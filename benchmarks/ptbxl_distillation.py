@@ -26,7 +26,8 @@ Cells, in the order they run (each for every seed before the next):
     ceiling (an SE-ResNet of the teacher's width on the student's leads), and LiteHeart alone and
     with its terms;
   * last, each seed's ``all`` teacher again without early stopping (``--patience 0``), reading
-    age and sex beside its leads (``--demographics``), then trained on 2.5 s and 5 s crops.
+    age and sex beside its leads (``--demographics``), then trained on 2.5 s and 5 s crops
+    (2.5 s also for at most 80 epochs).
 Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
 ``paired_difference`` can give each distilled row's gain over its plain student (the same seed,
 fraction and labelled records) with a 95 % bootstrap interval over test records.
@@ -66,7 +67,9 @@ from kdpipeline.options import PRECISIONS
 
 LEAD_SETS = ("I", "I,II", "I,II,V2")
 SCARCE_FRACTIONS = (0.1, 0.05, 0.25)
-TEACHER_WINDOWS = (2.5, 5)  # seconds of the teacher variants trained on shorter crops
+# the teacher variants trained on shorter crops: (seconds, most epochs or None for --epochs); a
+# 2.5 s crop shows a quarter of each record per epoch, and some runs peaked near the 40th epoch
+TEACHER_WINDOWS = ((2.5, None), (5, None), (2.5, 80))
 GROUP = ("fraction", "teacher", "leads", "model")
 
 
@@ -110,13 +113,22 @@ def teacher_demographics_cell(seed):
     return Cell(f"teacher_all_1_demographics_s{seed}", flags, rows, "12", seed, 1.0)
 
 
-def teacher_window_cell(seed, seconds):
+def window_row(seconds, epochs):
+    """The row name of the teacher on ``seconds``-long crops, trained for at most ``epochs`` (None: ``--epochs``)."""
+    return f"teacher_window_{seconds:g}s" + (f"_{epochs}ep" if epochs else "")
+
+
+def teacher_window_cell(seed, seconds, epochs=None):
     """The ``all`` teacher of ``seed`` trained on random ``seconds``-long crops of the 10 s records
-    (``--window-seconds``) and scored, as every network, on sliding windows (half a window apart)
-    averaged per record: Strodthoff et al. (2021) found 2.5 s crops best on PTB-XL."""
+    (``--window-seconds``; for at most ``epochs`` when given) and scored, as every network, on
+    sliding windows (half a window apart) averaged per record, as Strodthoff et al. (2021) train
+    and score their PTB-XL networks (2.5 s crops)."""
     flags = teacher_cell(seed).flags + ("--window-seconds", f"{seconds:g}")
-    rows = {"teacher": (f"teacher_window_{seconds:g}s", "all")}
-    return Cell(f"teacher_all_1_window_{seconds:g}s_s{seed}", flags, rows, "12", seed, 1.0)
+    flags += ("--epochs", str(epochs)) if epochs else ()  # after the benchmark's --epochs, so it wins
+    row = window_row(seconds, epochs)
+    return Cell(
+        f"teacher_all_1_{row.removeprefix('teacher_')}_s{seed}", flags, {"teacher": (row, "all")}, "12", seed, 1.0
+    )
 
 
 def student_flags(leads, fraction, teacher_labels):
@@ -215,7 +227,7 @@ def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS, ensembles=True)
     cells += [liteheart_cell(seed, 1.0, teachers[seed]) for seed in seeds]
     cells += [teacher_no_early_stop_cell(seed) for seed in seeds]
     cells += [teacher_demographics_cell(seed) for seed in seeds]
-    return cells + [teacher_window_cell(seed, seconds) for seconds in TEACHER_WINDOWS for seed in seeds]
+    return cells + [teacher_window_cell(seed, *window) for window in TEACHER_WINDOWS for seed in seeds]
 
 
 def train_command(args, cell):
@@ -312,7 +324,7 @@ REFERENCES = {
     "liteheart": {"paired_difference": ("student", "none"), "paired_vs_alone": ("liteheart_alone", "none")},
     "teacher_no_early_stop": {"paired_difference": ("teacher", "all")},
     "teacher_demographics": {"paired_difference": ("teacher", "all")},
-    **{f"teacher_window_{seconds:g}s": {"paired_difference": ("teacher", "all")} for seconds in TEACHER_WINDOWS},
+    **{window_row(*window): {"paired_difference": ("teacher", "all")} for window in TEACHER_WINDOWS},
     # the same leads read by a 2.2 M-weight network: what the student's size costs
     "same_lead_ceiling": {"paired_difference": ("student", "none")},
 }

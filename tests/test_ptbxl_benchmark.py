@@ -86,26 +86,28 @@ def test_the_t2_cells_scale_kd_by_t_squared_from_their_seeds_teacher_beside_thei
 
 def test_the_teacher_variants_come_last_each_the_teacher_with_one_flag_more():
     cells = plan([0, 1])
-    assert [cell.name for cell in cells[-8:]] == [
-        "teacher_all_1_no_early_stop_s0",
-        "teacher_all_1_no_early_stop_s1",
-        "teacher_all_1_demographics_s0",
-        "teacher_all_1_demographics_s1",
-        "teacher_all_1_window_2.5s_s0",
-        "teacher_all_1_window_2.5s_s1",
-        "teacher_all_1_window_5s_s0",
-        "teacher_all_1_window_5s_s1",
+    variants = [
+        ("no_early_stop", ("--patience", "0")),
+        ("demographics", ("--demographics",)),
+        ("window_2.5s", ("--window-seconds", "2.5")),
+        ("window_5s", ("--window-seconds", "5")),
+        ("window_2.5s_80ep", ("--window-seconds", "2.5", "--epochs", "80")),
     ]
-    for extra, row, variants in (
-        (("--patience", "0"), "teacher_no_early_stop", cells[-8:-6]),
-        (("--demographics",), "teacher_demographics", cells[-6:-4]),
-        (("--window-seconds", "2.5"), "teacher_window_2.5s", cells[-4:-2]),
-        (("--window-seconds", "5"), "teacher_window_5s", cells[-2:]),
-    ):
-        for seed, cell in enumerate(variants):
+    assert [cell.name for cell in cells[-10:]] == [
+        f"teacher_all_1_{name}_s{seed}" for name, _ in variants for seed in (0, 1)
+    ]
+    for index, (name, extra) in enumerate(variants):
+        for seed, cell in enumerate(cells[-10 + 2 * index :][:2]):
             assert cell.flags == cells[seed].flags + extra and cells[seed].name == f"teacher_all_1_s{seed}"
-            assert cell.rows == {"teacher": (row, "all")} and not cell.teacher_runs
-        assert REFERENCES[row] == {"paired_difference": ("teacher", "all")}  # its Δ against the teacher of its seed
+            assert cell.rows == {"teacher": (f"teacher_{name}", "all")} and not cell.teacher_runs
+        assert REFERENCES[f"teacher_{name}"] == {
+            "paired_difference": ("teacher", "all")
+        }  # Δ against its seed's teacher
+    long = train_command(
+        argparse.Namespace(data="synthetic", runs="runs/x", epochs=40, teacher_width=0.5, precision="float32"),
+        cells[-1],
+    )
+    assert long[long.index("--epochs", long.index("--epochs") + 1) + 1] == "80"  # the cell's bound comes last and wins
 
 
 def test_paired_difference_by_hand():
