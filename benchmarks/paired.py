@@ -25,16 +25,20 @@ def test_labels(predictions, run):
 
 
 def macro_auroc(labels, probabilities):
+    """The mean over classes of the AUROC of (N, K) probabilities against (N, K) 0/1 labels (classes
+    without both values left out)."""
     from data_utils import scoring
 
     return float(np.nanmean(scoring.per_class_auroc(labels, probabilities)))
 
 
 def paired_difference(pairs, resamples=1000, seed=0):
-    """Mean over seeds of macro AUROC(distilled) - macro AUROC(plain), with a 95 % bootstrap interval.
+    """Mean over seeds of macro AUROC(row) - macro AUROC(reference), with a 95 % bootstrap interval
+    over test records (not over training randomness).
 
     Args:
-        pairs: ``[(labels (N, K), distilled (N, K), plain (N, K))]``, one per seed, each pair on one
+        pairs: ``[(labels (N, K), row (N, K), reference (N, K))]``, one per seed (a distilled student
+            and its plain twin, say), each pair on one
             seed's test records. Each resample draws N positions with replacement, the same for
             every pair of N records (on PTB-XL's fixed test fold: the same records for every seed).
     Returns:
@@ -44,9 +48,9 @@ def paired_difference(pairs, resamples=1000, seed=0):
 
     def difference(draw):
         gains = []
-        for labels, distilled, plain in pairs:
-            rows = draw(len(labels))
-            gains.append(macro_auroc(labels[rows], distilled[rows]) - macro_auroc(labels[rows], plain[rows]))
+        for labels, row, reference in pairs:
+            drawn = draw(len(labels))
+            gains.append(macro_auroc(labels[drawn], row[drawn]) - macro_auroc(labels[drawn], reference[drawn]))
         return float(np.mean(gains))
 
     def resample():

@@ -4,6 +4,7 @@
         --rows benchmarks/results/ptbxl_distillation.json:teacher \
         benchmarks/results/ptbxl_distillation.json:teacher_window_2.5s \
         benchmarks/results/ptbxl_distillation.json:teacher_window_5s \
+        benchmarks/results/ptbxl_distillation.json:teacher_window_2.5s_80ep \
         benchmarks/results/ptbxl_distillation.json:teacher_demographics \
         --out benchmarks/results/ptbxl_teacher_crops_intel.json
 
@@ -40,8 +41,9 @@ def read_row(spec, fraction=1.0):
     """``FILE:MODEL`` -> ``{seed: (run, labels (N, K), probabilities (N, K))}`` of its runs at ``fraction``.
 
     Raises ``ValueError`` (naming the file) for a spec without both parts, a file or predictions
-    file that cannot be read, no runs of MODEL, runs of several lead sets, fractions or teachers or
-    two of one seed, and a run whose probabilities or scores were not kept."""
+    file that cannot be read, no runs of MODEL, a run without its fields or scores, runs of several
+    lead sets or teachers or two of one seed, and a run whose (N, K) probabilities were not kept
+    or do not match its labels."""
     path, _, model = spec.rpartition(":")
     if not path or not model:
         raise ValueError(f"{spec}: expected FILE:MODEL")
@@ -50,22 +52,30 @@ def read_row(spec, fraction=1.0):
     ]
     if not runs:
         raise ValueError(f"{path}: no runs of model {model!r} at labelled fraction {fraction:g}")
-    groups = {(run["leads"], run["fraction"], run["teacher"]) for run in runs}
+    for run in runs:
+        fields = ("leads", "teacher", "seed", "validation", "test")
+        if not all(name in run for name in fields) or not all("macro_auroc" in run[s] for s in fields[-2:]):
+            raise ValueError(f"{path}: a run of {model!r} lacks one of {', '.join(fields)} or its macro AUROC")
+    groups = {(run["leads"], run["teacher"]) for run in runs}
     seeds = [run["seed"] for run in runs]
     if len(groups) > 1 or len(set(seeds)) < len(seeds):
-        raise ValueError(f"{spec}: expected one run per seed of one lead set, fraction and teacher, found {len(runs)}")
+        raise ValueError(f"{spec}: expected one run per seed of one lead set and teacher, found {len(runs)}")
     predictions = load_json(predictions_path(path))
     rows = {}
     for run in runs:
         kept = predictions.get("runs", {}).get(run_id(run))
-        if kept is None or "macro_auroc" not in run.get("validation", {}):
-            raise ValueError(f"{path}: run {run_id(run)} has no kept test probabilities or validation score")
-        rows[run["seed"]] = (run, test_labels(predictions, run), np.asarray(kept, float))
+        labels = test_labels(predictions, run)
+        if kept is None or np.shape(kept) != labels.shape:
+            raise ValueError(f"{path}: run {run_id(run)} has no kept test probabilities of its labels' shape")
+        rows[run["seed"]] = (run, labels, np.asarray(kept, float))
     return rows
 
 
 def compare(row, reference, resamples=1000):
-    """The summary of ``row`` paired with ``reference`` (both from ``read_row``) over their shared seeds."""
+    """``row`` paired with ``reference`` (both from ``read_row``) over their shared seeds: ``{"seeds",
+    "row" and "reference": {"validation", "test": macro AUROC per seed, "commits"}, "means": {split:
+    {"row", "reference"}}, "paired_test_difference": [difference, low, high]}``. The runs of a
+    seed must carry the same test labels (the files keep no record ids)."""
     seeds = sorted(set(row) & set(reference))
     if not seeds:
         raise ValueError("no seed in common with the reference")
@@ -73,7 +83,7 @@ def compare(row, reference, resamples=1000):
     for seed in seeds:
         labels, probabilities = row[seed][1:]
         if not np.array_equal(labels, reference[seed][1]):
-            raise ValueError(f"seed {seed}: the two runs were scored on other test records")
+            raise ValueError(f"seed {seed}: the two runs carry other test labels (other test records)")
         pairs.append((labels, probabilities, reference[seed][2]))
 
     def scores(runs):
@@ -114,13 +124,23 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if os.path.exists(args.out):
         parser.error(f"--out {args.out} exists; choose another file")
-    if len(set(args.rows)) < len(args.rows) or args.against in args.rows:
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):
+        parser.error(f"--out: folder {folder} does not exist")
+    specs = [relative_spec(spec) for spec in args.rows]
+    if len(set(specs)) < len(specs) or relative_spec(args.against) in specs:
         parser.error("--rows: name each row once, and not the --against row")
     try:
         reference = read_row(args.against, args.fraction)
-        compared = {relative_spec(spec): compare(read_row(spec, args.fraction), reference) for spec in args.rows}
+        rows = [read_row(spec, args.fraction) for spec in args.rows]
     except ValueError as error:
         parser.error(str(error))
+    compared = {}
+    for spec, named, runs in zip(args.rows, specs, rows):
+        try:
+            compared[named] = compare(runs, reference)
+        except ValueError as error:
+            parser.error(f"{spec}: {error}")
     header = {**provenance(), "against": relative_spec(args.against), "fraction": args.fraction}
     content = json.dumps({**header, "rows": compared}, indent=1)
     with open(args.out, "x") as handle:  # never replaces a file that appeared since the check

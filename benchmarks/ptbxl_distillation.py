@@ -27,7 +27,7 @@ Cells, in the order they run (each for every seed before the next):
     with its terms;
   * last, each seed's ``all`` teacher again without early stopping (``--patience 0``), reading
     age and sex beside its leads (``--demographics``), then trained on 2.5 s and 5 s crops
-    (2.5 s also for at most 80 epochs).
+    (2.5 s also with the cosine schedule over at most 80 epochs).
 Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
 ``paired_difference`` can give each distilled row's gain over its plain student (the same seed,
 fraction and labelled records) with a 95 % bootstrap interval over test records.
@@ -68,7 +68,7 @@ from kdpipeline.options import PRECISIONS
 LEAD_SETS = ("I", "I,II", "I,II,V2")
 SCARCE_FRACTIONS = (0.1, 0.05, 0.25)
 # the teacher variants trained on shorter crops: (seconds, most epochs or None for --epochs); a
-# 2.5 s crop shows a quarter of each record per epoch, and some runs peaked near the 40th epoch
+# 2.5 s crop shows a quarter of each record per epoch, so 80 stretches the cosine schedule over twice as many
 TEACHER_WINDOWS = ((2.5, None), (5, None), (2.5, 80))
 GROUP = ("fraction", "teacher", "leads", "model")
 

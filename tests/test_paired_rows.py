@@ -15,7 +15,10 @@ def results_file(folder, name, model, probabilities, labels, validation=0.9, run
     recorded, kept = [], {}
     for seed, values in probabilities.items():
         run = {"model": model, "leads": "12", "seed": seed, "fraction": 1.0, "teacher": "all", "commit": name}
-        run.update(validation={"macro_auroc": validation}, test={"macro_auroc": macro_auroc(labels, values)})
+        run.update(
+            validation={"macro_auroc": validation},
+            test={"macro_auroc": macro_auroc(labels, values) if values.shape == labels.shape else 0.5},
+        )
         run.update((runs or {}).get(seed, {}))
         recorded.append(run)
         kept["/".join(str(run[key]) for key in ("model", "leads", "seed", "fraction", "teacher"))] = values.tolist()
@@ -32,7 +35,7 @@ def scored_data(n=150, seed=0):
     return labels, lambda signal: signal * labels + (1 - signal) * rng.random((n, 3))
 
 
-def test_rows_pair_by_seed_identical_ones_differ_by_zero_and_the_gain_is_the_seeds_mean(tmp_path):
+def test_rows_pair_by_seed_identical_ones_differ_by_zero_and_the_gain_is_the_seeds_mean(tmp_path, capsys):
     labels, scored = scored_data()
     weak = {0: scored(0.05), 1: scored(0.3)}  # seed 1's reference is much stronger than seed 0's
     reference = results_file(tmp_path, "a", "teacher", weak, labels, validation=0.8)
@@ -43,9 +46,8 @@ def test_rows_pair_by_seed_identical_ones_differ_by_zero_and_the_gain_is_the_see
     rows = {spec.rpartition(":")[2]: row for spec, row in json.loads(out.read_text())["rows"].items()}
     identical, gained = rows["teacher"], rows["crops"]
     with pytest.raises(SystemExit):  # no runs at another fraction
-        paired_rows.main(
-            ["--against", reference, "--rows", same, "--fraction", "0.1", "--out", str(tmp_path / "x.json")]
-        )
+        paired_rows.main(["--against", reference, "--rows", same, "--fraction", "0.1", "--out", str(tmp_path / "x")])
+    assert "at labelled fraction 0.1" in capsys.readouterr().err
     assert identical["paired_test_difference"] == [0.0, 0.0, 0.0] and identical["seeds"] == [0, 1]  # seed 2 unpaired
     assert (
         identical["means"]["validation"] == {"row": 0.9, "reference": 0.8} and identical["row"]["commits"] == ["b"] * 2
@@ -68,9 +70,14 @@ def test_rows_pair_by_seed_identical_ones_differ_by_zero_and_the_gain_is_the_see
         ("missing predictions", "_predictions.json: cannot read it"),
         ("missing model", "no runs of model 'student' at labelled fraction 1"),
         ("two lead sets", "one run per seed of one lead set"),
+        ("a seed twice", "one run per seed of one lead set"),
+        ("run without scores", "lacks one of leads"),
+        ("wrong shape", "of its labels' shape"),
+        ("the reference spelt otherwise", "not the --against row"),
+        ("no --out folder", "does not exist"),
         ("probabilities not kept", "has no kept test probabilities"),
         ("other test records", "other test records"),
-        ("no common seed", "no seed in common"),
+        ("no common seed", "b.json:teacher: no seed in common"),
         ("the reference again", "not the --against row"),
     ],
 )
@@ -90,6 +97,14 @@ def test_bad_rows_are_refused_before_anything_is_written(tmp_path, problem, mess
         rows = reference.replace(":teacher", ":student")
     elif problem == "two lead sets":
         rows = results_file(folder, "b", "teacher", {0: scored(0.5), 1: scored(0.5)}, labels, runs={1: {"leads": "I"}})
+    elif problem == "a seed twice":
+        rows = results_file(folder, "b", "teacher", {0: scored(0.5), 1: scored(0.5)}, labels, runs={1: {"seed": 0}})
+    elif problem == "run without scores":
+        rows = results_file(folder, "b", "teacher", {0: scored(0.5)}, labels, runs={0: {"test": {}}})
+    elif problem == "wrong shape":
+        rows = results_file(folder, "b", "teacher", {0: scored(0.5)[:, :2]}, labels)
+    elif problem == "the reference spelt otherwise":
+        rows = reference.replace(str(tmp_path), str(tmp_path / "other" / ".."))
     elif problem == "probabilities not kept":
         rows = results_file(folder, "b", "teacher", {0: scored(0.5)}, labels)
         (folder / "b_predictions.json").write_text(json.dumps({"labels": labels.tolist(), "runs": {}}))
@@ -99,7 +114,9 @@ def test_bad_rows_are_refused_before_anything_is_written(tmp_path, problem, mess
         rows = results_file(folder, "b", "teacher", {3: scored(0.5)}, labels)
     else:
         rows = reference
-    out = tmp_path / "out.json"
+    out = tmp_path / ("none/out.json" if problem == "no --out folder" else "out.json")
+    if problem == "no --out folder":
+        rows = results_file(folder, "b", "teacher", {0: scored(0.5)}, labels)
     with pytest.raises(SystemExit):
         paired_rows.main(["--against", reference, "--rows", rows, "--out", str(out)])
     assert not out.exists() and message in capsys.readouterr().err
