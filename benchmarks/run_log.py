@@ -28,7 +28,8 @@ class Results:
             with open(path) as handle:
                 earlier = json.load(handle)
             self.runs = earlier["runs"]
-            provenance_keys = ("command", "commit", "date", "machine", "total_seconds")
+            # each call's CPU too: networks trained on another kind of CPU come out different
+            provenance_keys = ("command", "commit", "code_changed", "date", "machine", "cpu", "total_seconds")
             header["earlier"] = earlier.get("earlier", []) + [
                 {key: earlier[key] for key in provenance_keys if key in earlier}
             ]
