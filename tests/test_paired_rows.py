@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks import paired_rows
-from benchmarks.paired import macro_auroc
+from benchmarks.paired import macro_auroc, run_id
 
 
 def results_file(folder, name, model, probabilities, labels, validation=0.9, runs=None):
@@ -21,7 +21,7 @@ def results_file(folder, name, model, probabilities, labels, validation=0.9, run
         )
         run.update((runs or {}).get(seed, {}))
         recorded.append(run)
-        kept["/".join(str(run[key]) for key in ("model", "leads", "seed", "fraction", "teacher"))] = values.tolist()
+        kept[run_id(run)] = values.tolist()
     path = folder / f"{name}.json"
     path.write_text(json.dumps({"runs": recorded}))
     (folder / f"{name}_predictions.json").write_text(json.dumps({"labels": labels.tolist(), "runs": kept}))
