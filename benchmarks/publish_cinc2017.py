@@ -5,8 +5,8 @@ method, the seed best on validation under ``models/cinc2017``.
         --train-flags "--augment-invert 0.5"
 
 For each seed of ``--seeds`` in turn and each method (``lrhnet``, ``liteheart``) one ``train.py`` run on lead I
-at 100 Hz with 15 s windows into ``--runs/<method>_s<seed>`` (resumable: a killed call continues where
-it stopped), every seed on the split of ``--split-seed`` (the published ``split.json``):
+at ``--fs`` (100 Hz unless given) with 15 s windows into ``--runs/<method>_s<seed>`` (resumable: a killed
+call continues where it stopped), every seed on the split of ``--split-seed`` (the published ``split.json``):
 - lrhnet: teacher, student, KD, MLKD, then int8 of the distilled student best on validation (KD or
   MLKD), with its decision rule tuned on validation;
 - liteheart: semi-supervised LiteHeart (every record labelled) from the same seed's lrhnet teacher
@@ -130,7 +130,7 @@ def train_command(args, method, seed):
         "--student-leads",
         "I",
         "--fs",
-        "100",
+        f"{args.fs:g}",
         "--window-seconds",
         "15",
         "--epochs",
@@ -412,6 +412,7 @@ def parse_publish_args():
         "--epochs", type=int, default=None, help="epochs per training stage, at most (default: current 40, 2026-11 12)"
     )
     parser.add_argument("--teacher-width", type=float, default=0.5, help="teacher width multiplier (default: 0.5)")
+    parser.add_argument("--fs", type=float, default=100.0, help="sampling rate the networks see, Hz (default: 100)")
     for name, (default, purpose) in FOLDERS.items():
         parser.add_argument(f"--{name}", help=f"{purpose} (default: {default}; with --quick under runs/cinc2017_quick)")
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=list(METHODS))

@@ -110,7 +110,7 @@ def publish_args(tmp_path, **changes):
     from benchmarks import publish_cinc2017
 
     fields = dict(data="data/cinc", runs=str(tmp_path / "runs"), kept=str(tmp_path / "kept"), epochs=40)
-    fields.update(teacher_width=0.5, split_seed=0, quantize={"lrhnet": "qat", "liteheart": "qat"})
+    fields.update(teacher_width=0.5, fs=100.0, split_seed=0, quantize={"lrhnet": "qat", "liteheart": "qat"})
     fields.update({"settings": "current", "train_flags": "", **changes})
     return publish_cinc2017, argparse.Namespace(**fields)
 
@@ -124,6 +124,9 @@ def test_every_seed_trains_on_one_split_with_the_chosen_settings_and_its_own_tea
     lrhnet, liteheart = module.train_command(args, "lrhnet", 2), module.train_command(args, "liteheart", 2)
     assert flag(lrhnet, "--seed") == "2" and flag(lrhnet, "--split-seed") == "0" and "--kd-t2" not in lrhnet
     assert flag(lrhnet, "--augment-invert") == "0.5" and "--teacher-from" not in lrhnet
+    assert flag(lrhnet, "--fs") == flag(liteheart, "--fs") == "100"
+    _, slower = publish_args(tmp_path, fs=50.0)
+    assert flag(module.train_command(slower, "lrhnet", 2), "--fs") == "50"
     assert flag(liteheart, "--teacher-from") == os.path.join(args.kept, "lrhnet_s2", "models", "teacher.keras")
     assert flag(liteheart, "--out") == os.path.join(args.runs, "liteheart_s2")
     _, old = publish_args(tmp_path, settings="2026-11", epochs=12)
@@ -167,7 +170,8 @@ def test_publishing_refuses_bad_flags_before_anything_trains(tmp_path, monkeypat
         (["--train-flags", '"unclosed'], "--train-flags"),
         (["--train-flags=--seed=3"], "--seed is set by this script"),
         (["--train-flags", "--augment-invert 0.5 --student-leads II"], "--student-leads is set by this script"),
-        (["--train-flags", "--see 3"], "--seed is set by this script"),  # argparse would read --see as --seed
+        (["--train-flags", "--see 3"], "--seed is set by this script"),
+        (["--train-flags", "--fs 50"], "--fs is set by this script; use its own flags"),  # argparse would read --see as --seed
         (["--train-flags", "--batch-size 0"], "train.py refuses the lrhnet run of seed 0: --fs,"),
         (["--train-flags=--help"], "train.py refuses the lrhnet run of seed 0: it stops (exit 0) without training"),
         (["--kept", str(tmp_path / "runs")], "--kept and --runs are one folder"),
