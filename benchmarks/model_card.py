@@ -244,6 +244,25 @@ def reproduce_command(report):
     )
 
 
+def preprocessing_lines(reports):
+    """How each published file reads a record (``predict`` takes it from the sidecar): one sentence when every
+    report's is the same, else one per method."""
+    sentences = {}
+    for method, report in reports.items():
+        data, preprocessing = report["data"], report["data"]["preprocessing"]
+        sentences[method] = (
+            f"resample to {preprocessing['fs']:g} Hz, Butterworth band-pass "
+            f"{preprocessing['band'][0]:g}-{preprocessing['band'][1]:g} Hz (order {preprocessing['order']}),"
+            + (" z-score per record;" if preprocessing.get("normalize") else ";")
+            + f" windows of {data['window_samples']} samples ({data['window_samples'] / preprocessing['fs']:g} s),"
+            + " shorter records zero-padded."
+        )
+    if len(set(sentences.values())) == 1:
+        sentence = next(iter(sentences.values()))
+        return [sentence[0].upper() + sentence[1:]]
+    return [f"- `{method}`: {sentence}" for method, sentence in sentences.items()] + [""]
+
+
 def seeds_section(reports):
     """Per method, every seed's validation and test CinC 2017 F1 (``published_seeds``), their mean ± std
     and the seed published: the one best on validation."""
@@ -284,8 +303,9 @@ def model_card(reports, external=None):
     from lrhnet.recipes import scaled_decay_epochs  # imports TensorFlow: only when a card is written
 
     first = next(iter(reports.values()))
-    data, preprocessing = first["data"], first["data"]["preprocessing"]
+    data = first["data"]
     split = data["split"]
+    rates = " and ".join(dict.fromkeys(f"{report['data']['preprocessing']['fs']:g}" for report in reports.values()))
     best_f1 = max(int8_export(report)["test"]["cinc2017_f1"] for report in reports.values())
     shared = len(teachers(reports)) == 1
     teacher_f1 = " and ".join(f"{teacher['test']['cinc2017_f1']:.3f}" for _, teacher in teachers(reports))
@@ -348,12 +368,8 @@ def model_card(reports, external=None):
         "",
         "## Preprocessing (read from the sidecar by `predict`)",
         "",
-        f"Resample to {preprocessing['fs']:g} Hz, Butterworth band-pass "
-        f"{preprocessing['band'][0]:g}-{preprocessing['band'][1]:g} Hz (order {preprocessing['order']}),"
-        + (" z-score per record;" if preprocessing.get("normalize") else ";")
-        + f" windows of {data['window_samples']} samples ({data['window_samples'] / preprocessing['fs']:g} s),"
-        + " shorter records zero-padded;",
-        "a longer record is cut into sliding windows (half-window stride) whose class probabilities are averaged.",
+        *preprocessing_lines(reports),
+        "A longer record is cut into sliding windows (half-window stride) whose class probabilities are averaged.",
         "",
         "## Training",
         "",
@@ -445,17 +461,18 @@ def model_card(reports, external=None):
         f"- {'The teacher reaches' if shared else 'Their teachers reach'} "
         f"{teacher_f1} on this split (SE-ResNet width "
         f"{config['teacher_width']:g}, {'at most ' if config.get('patience') else ''}{config['epochs']} epochs at",
-        f"  {preprocessing['fs']:g} Hz). Trained on a 2-core CPU with {seed_words(first)}; "
+        f"  {rates} Hz). Trained on a 2-core CPU with {seed_words(first)}; "
         + ("" if "published_seeds" in first else "longer training, ")
         + "a wider teacher and the full 300 Hz are untried.",
         "",
         "## Reproduce",
         "",
         "```bash",
-        "TF_NUM_INTRAOP_THREADS=1 " + reproduce_command(first),
+        *dict.fromkeys("TF_NUM_INTRAOP_THREADS=1 " + reproduce_command(report) for report in reports.values()),
         "```",
         "",
-        "writes these files and this card; the reports it copies are "
+        ("writes" if len({reproduce_command(report) for report in reports.values()}) == 1 else "write")
+        + " these files and this card; the reports it copies are "
         "`benchmarks/results/cinc2017_published_<method>.json`.",
         "Package versions: "
         + ", ".join(f"{name} {version}" for name, version in first.get("packages", {}).items())

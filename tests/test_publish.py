@@ -170,8 +170,8 @@ def test_publishing_refuses_bad_flags_before_anything_trains(tmp_path, monkeypat
         (["--train-flags", '"unclosed'], "--train-flags"),
         (["--train-flags=--seed=3"], "--seed is set by this script"),
         (["--train-flags", "--augment-invert 0.5 --student-leads II"], "--student-leads is set by this script"),
-        (["--train-flags", "--see 3"], "--seed is set by this script"),
-        (["--train-flags", "--fs 50"], "--fs is set by this script; use its own flags"),  # argparse would read --see as --seed
+        (["--train-flags", "--see 3"], "--seed is set by this script"),  # argparse would read --see as --seed
+        (["--train-flags", "--fs 50"], "--fs is set by this script; use its own flags"),
         (["--train-flags", "--batch-size 0"], "train.py refuses the lrhnet run of seed 0: --fs,"),
         (["--train-flags=--help"], "train.py refuses the lrhnet run of seed 0: it stops (exit 0) without training"),
         (["--kept", str(tmp_path / "runs")], "--kept and --runs are one folder"),
@@ -400,6 +400,34 @@ def test_the_card_says_how_each_int8_file_was_made():
     lrhnet, liteheart = files["lrhnet_int8.tflite"], files["liteheart_int8.tflite"]
     assert "post-training (activation ranges from the validation windows) int8" in lrhnet
     assert "quantization-aware int8" in liteheart and "post-training" not in liteheart
+
+
+def test_the_card_says_how_each_file_reads_a_record_and_how_to_make_each_again():
+    import copy
+
+    from benchmarks.model_card import model_card, read_reports
+
+    def at(report, fs, top, command):
+        report = copy.deepcopy(report)
+        report["data"]["preprocessing"].update(fs=fs, band=[0.5, top])
+        report["data"]["window_samples"] = int(15 * fs)
+        report["published"]["command"] = command
+        return report
+
+    reports = read_reports(os.path.join(ROOT, "benchmarks", "results"))
+    one_call = "python -m benchmarks.publish_cinc2017 --data d"
+    card = model_card({method: at(report, 100.0, 40, one_call) for method, report in reports.items()})
+    assert "\nResample to 100 Hz, Butterworth band-pass 0.5-40 Hz" in card and "- `lrhnet`: resample" not in card
+    assert card.count(f"TF_NUM_INTRAOP_THREADS=1 {one_call}\n") == 1 and "writes these files and this card" in card
+    apart = {
+        "lrhnet": at(reports["lrhnet"], 50.0, 22.5, one_call + " --fs 50 --methods lrhnet"),
+        "liteheart": at(reports["liteheart"], 100.0, 40, one_call),
+    }
+    card = model_card(apart)
+    assert "- `lrhnet`: resample to 50 Hz, Butterworth band-pass 0.5-22.5 Hz" in card
+    assert "windows of 750 samples (15 s)" in card and "- `liteheart`: resample to 100 Hz" in card
+    assert "Resample to" not in card and card.count("TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.publish") == 2
+    assert "--fs 50 --methods lrhnet\n" in card and "write these files and this card" in card
 
 
 def test_the_card_names_the_split_seed_not_the_run_seed():
