@@ -263,6 +263,13 @@ def preprocessing_lines(reports):
     return [f"- `{method}`: {sentence}" for method, sentence in sentences.items()] + [""]
 
 
+def publishing_calls(reports):
+    """The distinct publishing commands of ``reports`` (``reproduce_command``), earliest call first: a later
+    call replaces the files of the methods it publishes."""
+    ordered = sorted(reports.values(), key=lambda report: report.get("published", {}).get("date", ""))
+    return list(dict.fromkeys(reproduce_command(report) for report in ordered))
+
+
 def seeds_section(reports):
     """Per method, every seed's validation and test CinC 2017 F1 (``published_seeds``), their mean ± std
     and the seed published: the one best on validation."""
@@ -305,6 +312,7 @@ def model_card(reports, external=None):
     first = next(iter(reports.values()))
     data = first["data"]
     split = data["split"]
+    calls = publishing_calls(reports)
     rates = " and ".join(dict.fromkeys(f"{report['data']['preprocessing']['fs']:g}" for report in reports.values()))
     best_f1 = max(int8_export(report)["test"]["cinc2017_f1"] for report in reports.values())
     shared = len(teachers(reports)) == 1
@@ -468,12 +476,16 @@ def model_card(reports, external=None):
         "## Reproduce",
         "",
         "```bash",
-        *dict.fromkeys("TF_NUM_INTRAOP_THREADS=1 " + reproduce_command(report) for report in reports.values()),
+        *("TF_NUM_INTRAOP_THREADS=1 " + command for command in calls),
         "```",
         "",
-        ("writes" if len({reproduce_command(report) for report in reports.values()}) == 1 else "write")
-        + " these files and this card; the reports it copies are "
-        "`benchmarks/results/cinc2017_published_<method>.json`.",
+        (
+            "writes these files and this card; the reports it copies are "
+            if len(calls) == 1
+            else "in this order (each call replaces the files of the methods it publishes) write these files and "
+            "this card; the reports they copy are "
+        )
+        + "`benchmarks/results/cinc2017_published_<method>.json`.",
         "Package versions: "
         + ", ".join(f"{name} {version}" for name, version in first.get("packages", {}).items())
         + ".",

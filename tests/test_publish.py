@@ -423,11 +423,17 @@ def test_the_card_says_how_each_file_reads_a_record_and_how_to_make_each_again()
         "lrhnet": at(reports["lrhnet"], 50.0, 22.5, one_call + " --fs 50 --methods lrhnet"),
         "liteheart": at(reports["liteheart"], 100.0, 40, one_call),
     }
+    apart["lrhnet"]["published"]["date"], apart["liteheart"]["published"]["date"] = "2026-12-06", "2026-12-05"
     card = model_card(apart)
     assert "- `lrhnet`: resample to 50 Hz, Butterworth band-pass 0.5-22.5 Hz" in card
     assert "windows of 750 samples (15 s)" in card and "- `liteheart`: resample to 100 Hz" in card
     assert "Resample to" not in card and card.count("TF_NUM_INTRAOP_THREADS=1 python -m benchmarks.publish") == 2
-    assert "--fs 50 --methods lrhnet\n" in card and "write these files and this card" in card
+    assert "--fs 50 --methods lrhnet\n" in card and "in this order (each call replaces" in card
+    both, lrhnet_only = (card.index(f"{one_call}{flags}\n") for flags in ("", " --fs 50 --methods lrhnet"))
+    assert both < lrhnet_only  # the earlier call published both, the later one replaced lrhnet's files
+    apart["lrhnet"]["published"]["date"] = "2026-12-04"
+    card = model_card(apart)
+    assert card.index(f"{one_call} --fs 50 --methods lrhnet\n") < card.index(f"{one_call}\n")
 
 
 def test_the_card_names_the_split_seed_not_the_run_seed():
