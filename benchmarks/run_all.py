@@ -13,7 +13,7 @@ cores; the PTB-XL benchmark adds about 100 trainings of up to 40 epochs.
 resumes; see ``benchmarks/ptbxl_distillation.py``).
 Each benchmark's command, commit, seeds and date are written into its results file, and each table
 names them. The full mode runs the commands exactly as the committed results record them (the
-published students with the flags of their committed publishing call), one after another, on one
+published students with the flags of each committed publishing call, earliest first), one after another, on one
 thread each (``TF_NUM_INTRAOP_THREADS=1``); a failure stops it. Training modes write their results,
 tables and published files into their own folder, and runs and kept seeds into a new folder under
 ``runs/`` (every seed trains again), never over the committed ones: compare, then copy what you keep.
@@ -84,18 +84,8 @@ BENCHMARKS = {
     ],
 }
 # the published students: train.py runs, their reports into the results folder and their files into {models};
-# with the other flags of the committed publishing call (publish_flags) before these folders
+# with the other flags of each committed publishing call (publish_flags) before these folders (publish_into)
 PUBLISH = ["-m", "benchmarks.publish_cinc2017"]
-PUBLISH_INTO = [
-    "--data",
-    "{data}/cinc2017/training2017",
-    "--models",
-    "{models}",
-    "--runs",
-    "{runs}",
-    "--kept",
-    "{kept}",
-]
 PUBLISH_FOLDERS = ("--data", "--models", "--runs", "--kept", "--results")
 # then the published students' AF figures on PTB-XL's lead I, another device
 EXTERNAL = ["-m", "benchmarks.af_external", "--data", "{data}/ptbxl", "--models", "{models}"]
@@ -115,20 +105,28 @@ def recorded_minutes(results):
 
 
 def publish_flags(results):
-    """The flags of the committed publishing call whose reports are in ``results`` (none when there are no
-    reports), without the folders, which ``run_all`` chooses."""
-    reports = model_card.read_reports(results)
-    if not reports:
-        return []
-    words = shlex.split(model_card.reproduce_command(next(iter(reports.values()))))
-    words, flags = words[words.index("benchmarks.publish_cinc2017") + 1 :], []
-    while words:
-        word = words.pop(0)
-        if word.split("=")[0] not in PUBLISH_FOLDERS:
-            flags.append(word)
-        elif "=" not in word:
-            words.pop(0)
-    return flags
+    """The flags of each committed publishing call whose reports are in ``results``, earliest first (a later
+    call replaces the files of the methods it publishes; no call when there are no reports), without the
+    folders, which ``run_all`` chooses: ``[[flag, ...], ...]``."""
+    calls = []
+    for command in model_card.publishing_calls(model_card.read_reports(results)):
+        words = shlex.split(command)
+        words, flags = words[words.index("benchmarks.publish_cinc2017") + 1 :], []
+        while words:
+            word = words.pop(0)
+            if word.split("=")[0] not in PUBLISH_FOLDERS:
+                flags.append(word)
+            elif "=" not in word:
+                words.pop(0)
+        calls.append(flags)
+    return calls
+
+
+def publish_into(call=""):
+    """The folder flags of a publishing call; ``call`` ("1", "2", ...) gives it runs and kept folders of its
+    own, ``{runs<call>}`` and ``{kept<call>}``, so that calls of other flags never share kept runs."""
+    folders = ["--data", "{data}/cinc2017/training2017", "--models", "{models}"]
+    return [*folders, "--runs", f"{{runs{call}}}", "--kept", f"{{kept{call}}}"]
 
 
 def run_benchmarks(args):
@@ -151,8 +149,14 @@ def run_benchmarks(args):
     }
     results = os.path.relpath(args.results, ROOT)
     commands = {name: [*command, "--out", os.path.join(results, name)] for name, command in BENCHMARKS.items()}
-    publishing = [*PUBLISH, *publish_flags(os.path.join(ROOT, RESULTS)), *PUBLISH_INTO, "--results", results]
-    commands["published students"] = publishing
+    calls = publish_flags(os.path.join(ROOT, RESULTS)) or [[]]  # none committed: the script's defaults
+    for number, flags in enumerate(calls, 1):
+        call = str(number) if len(calls) > 1 else ""
+        if call:
+            places[f"runs{call}"] = os.path.join(places["runs"], f"call{call}")
+            places[f"kept{call}"] = os.path.join(places["runs"], f"call{call}", "kept")
+        name = "published students" + (f", call {call}" if call else "")
+        commands[name] = [*PUBLISH, *flags, *publish_into(call), "--results", results]
     commands["AF on PTB-XL"] = [*EXTERNAL, "--out", os.path.join(results, model_card.EXTERNAL_RESULTS)]
     for name, command in commands.items():
         if any("{data}" in part for part in command) and not os.path.isdir(args.data):

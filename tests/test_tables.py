@@ -197,15 +197,21 @@ def test_run_all_repeats_the_committed_publishing_call_with_folders_of_its_own(t
     legacy.mkdir()
     old = {"published": {"command": "python benchmarks/publish_cinc2017.py --data ../d --runs ../runs/x"}}
     (legacy / "cinc2017_published_lrhnet.json").write_text(json.dumps(old))
-    assert run_all.publish_flags(str(legacy)) == ["--settings", "2026-11", "--seeds", "0"]
+    assert run_all.publish_flags(str(legacy)) == [["--settings", "2026-11", "--seeds", "0"]]
     command = (
         "python benchmarks/publish_cinc2017.py --data ../d --runs=runs/x --seeds 0 1 2 "
         "--train-flags '--augment-invert 0.5' --kept k --models m"
     )
     report = {"published": {"command": command}, "published_seeds": {"chosen": 0, "rows": []}}
     (tmp_path / "cinc2017_published_lrhnet.json").write_text(json.dumps(report))
-    assert run_all.publish_flags(str(tmp_path)) == ["--seeds", "0", "1", "2", "--train-flags", "--augment-invert 0.5"]
+    both = ["--seeds", "0", "1", "2", "--train-flags", "--augment-invert 0.5"]
+    assert run_all.publish_flags(str(tmp_path)) == [both]
     assert run_all.publish_flags(str(tmp_path / "empty")) == []
+    later = {"command": command + " --fs 50 --methods lrhnet --runs r2", "date": "2026-12-06"}
+    report["published"]["date"] = "2026-12-05"
+    (tmp_path / "cinc2017_published_liteheart.json").write_text(json.dumps(report))
+    (tmp_path / "cinc2017_published_lrhnet.json").write_text(json.dumps({**report, "published": later}))
+    assert run_all.publish_flags(str(tmp_path)) == [both, [*both, "--fs", "50", "--methods", "lrhnet"]]
 
 
 def test_run_all_never_trains_into_the_committed_results(monkeypatch, capsys):
@@ -238,7 +244,7 @@ def test_run_all_trains_into_folders_of_its_own_by_default(tmp_path, monkeypatch
     (tmp_path / "data").mkdir()
     monkeypatch.setattr(tempfile, "mkdtemp", lambda **options: str(tmp_path / "fresh"))
     monkeypatch.setattr(subprocess, "run", lambda argv, **options: commands.append(argv))
-    monkeypatch.setattr(run_all, "publish_flags", lambda results: ["--seeds", "0", "--kept", "elsewhere"])
+    monkeypatch.setattr(run_all, "publish_flags", lambda results: [["--seeds", "0", "--kept", "elsewhere"]])
     folders = {"results": str(tmp_path / "results"), "data": str(tmp_path / "data")}
     run_benchmarks(argparse.Namespace(**folders, quick=False))
     publishing = next(command for command in commands if "benchmarks.publish_cinc2017" in command)
@@ -249,6 +255,17 @@ def test_run_all_trains_into_folders_of_its_own_by_default(tmp_path, monkeypatch
     runs = os.path.relpath(tmp_path / "fresh", run_all.ROOT)
     assert flag("--runs") == runs and flag("--kept") == os.path.join(runs, "kept")  # not the recorded one
     assert flag("--results") == os.path.relpath(tmp_path / "results", run_all.ROOT)
+    commands.clear()
+    two_calls = [["--seeds", "0"], ["--seeds", "0", "--fs", "50", "--methods", "lrhnet"]]
+    monkeypatch.setattr(run_all, "publish_flags", lambda results: two_calls)
+    run_benchmarks(argparse.Namespace(**folders, quick=False))
+    calls = [command for command in commands if "benchmarks.publish_cinc2017" in command]
+    assert [
+        command[command.index("benchmarks.publish_cinc2017") + 1 :][: len(flags)]
+        for command, flags in zip(calls, two_calls)
+    ] == two_calls  # in the recorded order
+    folders_of = [(command[command.index("--runs") + 1], command[command.index("--kept") + 1]) for command in calls]
+    assert folders_of == [(os.path.join(runs, f"call{n}"), os.path.join(runs, f"call{n}", "kept")) for n in (1, 2)]
 
 
 def test_a_recorded_command_can_be_typed_again_with_its_quoted_flags(monkeypatch):
