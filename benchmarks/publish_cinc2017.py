@@ -130,7 +130,7 @@ def train_command(args, method, seed):
         "--student-leads",
         "I",
         "--fs",
-        f"{args.fs:g}",
+        f"{args.fs:.12g}",
         "--window-seconds",
         "15",
         "--epochs",
