@@ -375,6 +375,25 @@ def split_problem(args, runs):
     return None
 
 
+def published_split_problem(args, reports):
+    """Why the chosen runs cannot join the files already in ``--models`` (None when they can): a method this
+    call does not publish keeps its files there, so they must share the split of ``--models/split.json``."""
+    published = os.path.join(args.models, "split.json")
+    others = [method for method in METHODS if method not in reports]
+    if not os.path.isfile(published) or not any(
+        os.path.isfile(os.path.join(args.models, f"{method}_int8.tflite")) for method in others
+    ):
+        return None
+    for method, report in reports.items():
+        split = os.path.join(kept_folder(args, method, report["published_seeds"]["chosen"]), "split.json")
+        if not filecmp.cmp(split, published, False):
+            return (
+                f"{method} seed {report['published_seeds']['chosen']} was split otherwise than the files of "
+                f"{', '.join(others)} already in {args.models} ({published}): publish every method together"
+            )
+    return None
+
+
 def missing_files(args, reports):
     """The first file a method's chosen kept run lacks for publishing (None when none is missing)."""
     for method, report in reports.items():
@@ -533,7 +552,7 @@ def main():
         print(f"seeds {seeds} kept in {args.kept}; nothing published (--train-only)", flush=True)
         return
     reports = {method: chosen_report(args, method, args.seeds, made_by) for method in methods}
-    problem = split_problem(args, runs) or missing_files(args, reports)
+    problem = split_problem(args, runs) or missing_files(args, reports) or published_split_problem(args, reports)
     if problem:
         parser.error(f"nothing published: {problem}")
     from data_utils.readers import open_dataset

@@ -455,6 +455,22 @@ def test_the_card_of_the_published_reports_names_their_split_and_epoch_bound():
     assert f"{bound}{config['epochs']} epochs at" in card
 
 
+def test_one_method_joins_the_published_files_only_on_their_split(tmp_path):
+    module, args = publish_args(tmp_path, models=str(tmp_path / "models"))
+    kept = tmp_path / "kept" / "lrhnet_s0"
+    kept.mkdir(parents=True)
+    (kept / "split.json").write_text('{"test": ["A"]}')
+    reports = {"lrhnet": {"published_seeds": {"chosen": 0}}}
+    assert module.published_split_problem(args, reports) is None  # nothing published yet
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "split.json").write_text('{"test": ["B"]}')
+    assert module.published_split_problem(args, reports) is None  # no file of another method stays
+    (tmp_path / "models" / "liteheart_int8.tflite").write_bytes(b"x")
+    assert "split otherwise than the files of liteheart" in module.published_split_problem(args, reports)
+    (tmp_path / "models" / "split.json").write_text('{"test": ["A"]}')
+    assert module.published_split_problem(args, reports) is None
+
+
 def test_nothing_is_published_when_a_chosen_run_lacks_a_file(tmp_path):
     module, args = publish_args(tmp_path)
     report = {"models": {"student_int8": {"from": "liteheart"}}, "published_seeds": {"chosen": 1}}
