@@ -173,6 +173,7 @@ def test_publishing_refuses_bad_flags_before_anything_trains(tmp_path, monkeypat
         (["--train-flags", "--see 3"], "--seed is set by this script"),  # argparse would read --see as --seed
         (["--train-flags", "--fs 50"], "--fs is set by this script; use its own flags"),
         (["--train-flags", "--batch-size 0"], "train.py refuses the lrhnet run of seed 0: --fs,"),
+        (["--fs", "0"], "train.py refuses the lrhnet run of seed 0: --fs,"),
         (["--train-flags=--help"], "train.py refuses the lrhnet run of seed 0: it stops (exit 0) without training"),
         (["--kept", str(tmp_path / "runs")], "--kept and --runs are one folder"),
         (["--see", "3"], "unrecognized arguments: --see"),
@@ -362,6 +363,19 @@ def test_quick_checks_the_script_in_folders_of_its_own(monkeypatch):
         os.path.join(quick, name) for name in ("runs", "kept", "results")
     )
     assert args.models == "m" and args.epochs == 1
+
+
+def test_the_rate_given_to_the_script_reaches_every_train_command(monkeypatch):
+    from benchmarks import publish_cinc2017
+
+    monkeypatch.setattr(sys, "argv", ["publish", "--data", "d", "--fs", "50"])
+    _, args = publish_cinc2017.parse_publish_args()
+    assert args.fs == 50.0
+    for method in ("lrhnet", "liteheart"):
+        command = publish_cinc2017.train_command(args, method, 1)
+        assert command[command.index("--fs") + 1] == "50"
+    monkeypatch.setattr(sys, "argv", ["publish", "--data", "d"])
+    assert publish_cinc2017.parse_publish_args()[1].fs == 100.0
 
 
 def test_seeds_split_differently_are_not_published_together(tmp_path):
