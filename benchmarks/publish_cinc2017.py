@@ -44,6 +44,7 @@ import contextlib
 import filecmp
 import io
 import json
+import math
 import os
 import shlex
 import shutil
@@ -449,6 +450,8 @@ def parse_publish_args():
     for name, (default, _) in FOLDERS.items():
         if getattr(args, name) is None:
             setattr(args, name, os.path.join("runs", "cinc2017_quick", name) if args.quick else default)
+    if not (math.isfinite(args.fs) and args.fs > 0):
+        parser.error(f"--fs must be a positive number of Hz, not {args.fs:g}")
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be at least 1, not {args.epochs}")
     args.epochs = SETTINGS[args.settings][1] if args.epochs is None else args.epochs

@@ -173,7 +173,8 @@ def test_publishing_refuses_bad_flags_before_anything_trains(tmp_path, monkeypat
         (["--train-flags", "--see 3"], "--seed is set by this script"),  # argparse would read --see as --seed
         (["--train-flags", "--fs 50"], "--fs is set by this script; use its own flags"),
         (["--train-flags", "--batch-size 0"], "train.py refuses the lrhnet run of seed 0: --fs,"),
-        (["--fs", "0"], "train.py refuses the lrhnet run of seed 0: --fs,"),
+        (["--fs", "0"], "--fs must be a positive number of Hz, not 0"),
+        (["--fs", "nan"], "--fs must be a positive number of Hz, not nan"),
         (["--train-flags=--help"], "train.py refuses the lrhnet run of seed 0: it stops (exit 0) without training"),
         (["--kept", str(tmp_path / "runs")], "--kept and --runs are one folder"),
         (["--see", "3"], "unrecognized arguments: --see"),
