@@ -436,7 +436,7 @@ class PTBXLResults(Results):
     @staticmethod
     def summarise(runs):
         """One row per ``GROUP`` of ``runs``: macro AUROC mean and std over seeds, per-class AUROC,
-        best epochs, mean validation macro AUROC."""
+        best epochs (1-based, in seed order), mean validation macro AUROC."""
         rows = []
         for values, runs in PTBXLResults.grouped(runs).items():
             scores = [run["test"]["macro_auroc"] for run in runs]
@@ -446,7 +446,8 @@ class PTBXLResults(Results):
                 name: mean_of_known([run["test"]["per_class"]["auroc"][name] for run in runs])
                 for name in runs[0]["test"]["per_class"]["auroc"]
             }
-            row["best_epochs"] = [run["best_epoch"] + 1 for run in runs if run["best_epoch"] is not None]
+            by_seed = sorted(runs, key=lambda run: run["seed"])  # a run recorded again moves to the end of the file
+            row["best_epochs"] = [run["best_epoch"] + 1 for run in by_seed if run["best_epoch"] is not None]
             validation = [run["validation"]["macro_auroc"] for run in runs if "validation" in run]
             row["validation_macro_auroc"] = float(np.mean(validation)) if validation else None
             rows.append(row)

@@ -275,6 +275,18 @@ def test_a_replaced_teacher_row_is_kept_and_retires_the_ensemble_made_of_it(tmp_
     assert PTBXLResults(str(tmp_path / "r.json"), header, resume=True).replaced == written["replaced"]
 
 
+def test_best_epochs_are_listed_in_seed_order_whatever_order_the_runs_were_recorded_in(tmp_path):
+    from benchmarks.ptbxl_distillation import PTBXLResults
+
+    results = PTBXLResults(str(tmp_path / "r.json"), {"setting": "ptbxl", "command": "x", "commit": "x", "date": "x"})
+    for seed, epoch in ((1, 29), (2, 30), (0, 14)):  # seed 0 recorded again last
+        test = {"macro_auroc": 0.9, "per_class": {"auroc": {"NORM": 0.9}}}
+        row = {"model": "teacher", "leads": "12", "seed": seed, "fraction": 1.0, "teacher": "all"}
+        results.add(**row, params=1, test=test, best_epoch=epoch, validation={"macro_auroc": 0.9}, run=f"runs/{seed}")
+    (row,) = results.summary()
+    assert row["best_epochs"] == [15, 30, 31]
+
+
 def test_only_runs_the_matching_cells_after_the_teachers_they_need(tmp_path, monkeypatch):
     import sys
 
