@@ -279,12 +279,15 @@ def test_best_epochs_are_listed_in_seed_order_whatever_order_the_runs_were_recor
     from benchmarks.ptbxl_distillation import PTBXLResults
 
     results = PTBXLResults(str(tmp_path / "r.json"), {"setting": "ptbxl", "command": "x", "commit": "x", "date": "x"})
-    for seed, epoch in ((1, 29), (2, 30), (0, 14)):  # seed 0 recorded again last
-        test = {"macro_auroc": 0.9, "per_class": {"auroc": {"NORM": 0.9}}}
+    # seed 0 first, then seeds 1 and 2, then seed 0 trained again into another folder: it moves to the end
+    for seed, epoch, folder in ((0, 3, "old"), (1, 14, "a"), (2, 29, "a"), (0, 30, "new")):
+        test = {"macro_auroc": 0.9 + epoch / 1000, "per_class": {"auroc": {"NORM": 0.9}}}
         row = {"model": "teacher", "leads": "12", "seed": seed, "fraction": 1.0, "teacher": "all"}
-        results.add(**row, params=1, test=test, best_epoch=epoch, validation={"macro_auroc": 0.9}, run=f"runs/{seed}")
+        run = f"{folder}/{seed}"
+        results.add(**row, params=1, test=test, best_epoch=epoch, validation={"macro_auroc": 0.9}, run=run)
+    assert [run["seed"] for run in results.runs] == [1, 2, 0]
     (row,) = results.summary()
-    assert row["best_epochs"] == [15, 30, 31]
+    assert row["best_epochs"] == [31, 15, 30]
 
 
 def test_only_runs_the_matching_cells_after_the_teachers_they_need(tmp_path, monkeypatch):
