@@ -30,20 +30,27 @@ BENCHMARK = "decision_rule"
 def split_predictions(dataset, split, predictor):
     """``{split name: ((N, K) probabilities, (N, K) one-hot labels)}`` of ``predictor`` on the records named
     in ``split``'s ``validation`` and ``test`` lists (in the predictor's class order)."""
+    found = split_outputs(dataset, split, predictor.classes, predictor.predict)
+    return {name: (np.stack(outputs), labels) for name, (outputs, labels) in found.items()}
+
+
+def split_outputs(dataset, split, classes, output):
+    """``{split name: ([output(record) per record], (N, K) one-hot labels in ``classes`` order)}`` on the
+    records named in ``split``'s ``validation`` and ``test`` lists; ``ValueError`` when a record is
+    not in ``dataset`` or is labelled with a class not in ``classes``."""
     position = {record_id: index for index, record_id in enumerate(dataset.record_ids)}
-    eye = np.eye(len(predictor.classes))
+    eye = np.eye(len(classes))
     found = {}
     for name in ("validation", "test"):
         missing = [record_id for record_id in split[name] if record_id not in position]
         if missing:
             raise ValueError(f"{len(missing)} {name} records of split.json are not in the data, e.g. {missing[0]}")
         rows = [position[record_id] for record_id in split[name]]
-        unknown = sorted({dataset.refs[row].labels[0] for row in rows} - set(predictor.classes))
+        unknown = sorted({dataset.refs[row].labels[0] for row in rows} - set(classes))
         if unknown:
             raise ValueError(f"{name} records are labelled {unknown}, classes the model does not have")
-        probabilities = np.stack([predictor.predict(dataset.read(row)) for row in rows])
-        labels = np.stack([eye[predictor.classes.index(dataset.refs[row].labels[0])] for row in rows])
-        found[name] = (probabilities, labels)
+        labels = np.stack([eye[classes.index(dataset.refs[row].labels[0])] for row in rows])
+        found[name] = ([output(dataset.read(row)) for row in rows], labels)
     return found
 
 

@@ -19,8 +19,8 @@ Cells, in the order they run (each for every seed before the next):
     records; rows: the plain student on its labelled records, LRH-Net + KD on every training record
     from the ``all`` teacher, from the ensemble (first fraction only), with the KD term scaled by T²
     (``--kd-t2``: with few labels the teacher's pull may need to outweigh theirs), then from the ``same``
-    teacher, for lead sets I; I, II; I, II, V2 (``--lead-sets``); and LiteHeart (the student alone
-    and with its terms) on lead I;
+    teacher (default KD, then × T²), for lead sets I; I, II; I, II, V2 (``--lead-sets``); and LiteHeart
+    (the student alone and with its terms) on lead I;
   * full labels: the plain student, + KD, + MLKD, + KD from the ensemble, + KD × T², + KD weighted
     per class by what the student's leads carry (``--kd-class-weights carry``), the same-lead
     ceiling (an SE-ResNet of the teacher's width on the student's leads), and LiteHeart alone and
@@ -163,13 +163,16 @@ def ensemble_cell(seed, fraction, leads, teachers):
 
 
 def t2_cell(seed, fraction, leads, teacher):
-    """LRH-Net + KD from the ``all`` teacher with the KD term multiplied by T² (``--kd-t2``, Hinton et
-    al.'s scale, about 49 times the default's pull towards the teacher at T = 7); its plain student
-    and its default-KD twin are the ``all`` cell's (the same seed, so the same labelled records)."""
-    flags = student_flags(leads, fraction, "all")
+    """LRH-Net + KD from ``teacher`` (a ``teacher_cell``, ``all`` or ``same``) with the KD term
+    multiplied by T² (``--kd-t2``, Hinton et al.'s scale, about 49 times the default's pull towards
+    the teacher at T = 7); its plain student is the ``all`` cell's (the same seed, so the same
+    labelled records), its default-KD twin the ``lrhnet`` cell of the same teacher."""
+    kind = teacher.rows["teacher"][1]
+    flags = student_flags(leads, fraction, kind)
     flags += ("--kd-t2", "--stages", "distill")
-    rows = {"student_kd": ("student_kd_t2", "all")}
-    return Cell(f"t2_{tag(fraction, leads, seed)}", flags, rows, leads, seed, fraction, (teacher.name,))
+    rows = {"student_kd": ("student_kd_t2", kind)}
+    name = f"t2_{'' if kind == 'all' else kind + '_'}{tag(fraction, leads, seed)}"
+    return Cell(name, flags, rows, leads, seed, fraction, (teacher.name,))
 
 
 def carry_cell(seed, leads, teacher):
@@ -218,6 +221,7 @@ def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS, ensembles=True)
         same = {seed: teacher_cell(seed, fraction) for seed in seeds}
         cells += same.values()
         cells += [lrhnet_cell(seed, fraction, leads, same[seed]) for leads in lead_sets for seed in seeds]
+        cells += [t2_cell(seed, fraction, leads, same[seed]) for leads in lead_sets for seed in seeds]
         cells += [liteheart_cell(seed, fraction, teachers[seed]) for seed in seeds]
     cells += [lrhnet_cell(seed, 1.0, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
     cells += from_ensemble(1.0) if ensembles else []
@@ -316,8 +320,9 @@ def mean_of_known(values):
 REFERENCES = {
     "student_kd": {"paired_difference": ("student", "none")},
     "student_mlkd": {"paired_difference": ("student", "none")},
-    "student_kd_carry": {"paired_difference": ("student", "none"), "paired_vs_kd": ("student_kd", "all")},
-    "student_kd_t2": {"paired_difference": ("student", "none"), "paired_vs_kd": ("student_kd", "all")},
+    # None: the row's own teacher (default KD from the teacher the row learned from)
+    "student_kd_carry": {"paired_difference": ("student", "none"), "paired_vs_kd": ("student_kd", None)},
+    "student_kd_t2": {"paired_difference": ("student", "none"), "paired_vs_kd": ("student_kd", None)},
     # LiteHeart against the plain LRH-Net student (the architecture and the terms together), then
     # against the LiteHeart student alone (the terms alone)
     "liteheart_alone": {"paired_difference": ("student", "none")},
@@ -418,7 +423,7 @@ class PTBXLResults(Results):
         rows = self.summarise(self.runs)
         for row, runs in zip(rows, self.grouped(self.runs).values()):
             for field, (model, teacher) in REFERENCES.get(row["model"], {}).items():
-                difference = self.paired(runs, model, teacher)
+                difference = self.paired(runs, model, row["teacher"] if teacher is None else teacher)
                 if difference is not None:
                     row[field], row[f"{field}_seeds"] = difference
         return rows
@@ -494,11 +499,9 @@ def summary_table(summary):
         "(ddof = 1) over seeds; Δ: mean paired difference from the plain "
         "student of the same seed and labelled records (for LiteHeart rows and the same-lead SE-ResNet: the plain "
         "LRH-Net student; for a teacher variant: the teacher of the same seed), with a 95 % bootstrap interval "
-        "over test records; vs KD: "
-        "the same from default KD (for KD × T² and KD weighted per class); vs alone: the same from the LiteHeart "
-        "student alone (for + LiteHeart terms); each over the seeds both have ((k of n seeds) when fewer than the "
-        "row's); "
-        "then the mean AUROC of each class.",
+        "over test records; vs KD: the same from default KD of the same teacher (for KD × T² and KD weighted "
+        "per class); vs alone: the same from the LiteHeart student alone (for + LiteHeart terms); each over "
+        "the seeds both have ((k of n seeds) when fewer than the row's); then the mean AUROC of each class.",
         "",
         "| labels | teacher | leads | model | runs | best epochs | validation macro AUROC | macro AUROC | "
         "Δ [95 % CI] | " + " | ".join(classes) + " |",

@@ -71,8 +71,8 @@ class Predictor:
     def classes(self):
         return self.sidecar["classes"]
 
-    def predict(self, record):
-        """Mean class probabilities (K,) over the record's sliding windows."""
+    def window_probabilities(self, record):
+        """Class probabilities (W, K) of the record's W sliding windows."""
         signal = self.preprocessing.apply(record.select_leads(self.sidecar["leads"]), record.fs, record.record_id)
         windows = sliding_windows(signal, self.window, self.stride)
         demo = (
@@ -80,7 +80,11 @@ class Predictor:
             if self.sidecar.get("demographics")
             else None
         )
-        return probabilities(self.run(windows.astype(np.float32), demo), self.sidecar["multilabel"]).mean(axis=0)
+        return probabilities(self.run(windows.astype(np.float32), demo), self.sidecar["multilabel"])
+
+    def predict(self, record):
+        """Mean class probabilities (K,) over the record's sliding windows."""
+        return self.window_probabilities(record).mean(axis=0)
 
     def decide(self, probabilities):
         """Predicted class names: those at or above their thresholds (multi-label), or the one class

@@ -67,7 +67,7 @@ def test_the_ensemble_cells_distil_from_every_seeds_teacher_at_10_percent_and_fu
 
 def test_the_t2_cells_scale_kd_by_t_squared_from_their_seeds_teacher_beside_their_plain_and_kd_twins():
     cells = plan([0, 1])
-    t2 = [cell for cell in cells if cell.name.startswith("t2_")]
+    t2 = [cell for cell in cells if cell.name.startswith("t2_") and not cell.name.startswith("t2_same_")]
     assert {(cell.fraction, cell.leads, cell.seed) for cell in t2} == {
         (fraction, leads, seed)
         for fraction in (0.1, 0.05, 0.25, 1.0)
@@ -82,6 +82,26 @@ def test_the_t2_cells_scale_kd_by_t_squared_from_their_seeds_teacher_beside_thei
         assert {"student": ("student", "none"), "student_kd": ("student_kd", "all")}.items() <= twin.rows.items()
         assert "--kd-t2" not in twin.flags
         assert [flag for flag in cell.flags if flag != "--kd-t2"][:-2] == list(twin.flags[:-2])
+
+
+def test_the_same_teacher_t2_cells_distil_from_the_same_fraction_teacher_after_its_default_kd_twin():
+    cells = plan([0, 1])
+    names = [cell.name for cell in cells]
+    t2 = [cell for cell in cells if cell.name.startswith("t2_same_")]
+    assert {(cell.fraction, cell.leads, cell.seed) for cell in t2} == {
+        (fraction, leads, seed)
+        for fraction in (0.1, 0.05, 0.25)
+        for leads in ("I", "I,II", "I,II,V2")
+        for seed in (0, 1)
+    }
+    twins = {(c.fraction, c.leads, c.seed): c for c in cells if c.name.startswith("lrhnet_same_")}
+    for cell in t2:
+        assert cell.rows == {"student_kd": ("student_kd_t2", "same")}
+        assert cell.teacher_runs == (f"teacher_same_{cell.fraction:g}_s{cell.seed}",)
+        assert cell.flags[cell.flags.index("--teacher-labels") + 1] == "same"
+        twin = twins[(cell.fraction, cell.leads, cell.seed)]
+        assert [flag for flag in cell.flags if flag != "--kd-t2"] == list(twin.flags)
+        assert names.index(twin.name) < names.index(cell.name)
 
 
 def test_the_teacher_variants_come_last_each_the_teacher_with_one_flag_more():
@@ -430,20 +450,21 @@ def test_the_ensemble_row_is_scored_from_one_prediction_per_split_and_counts_its
 
 def recorded_rows(tmp_path, seeds, fraction, rng):
     """Results holding, for each ``{(model, teacher): recorded seeds}``, predictions that lean more on the
-    labels the later the row comes; returns ``(results, {(model, seed): test macro AUROC})``."""
+    labels the later the row comes; returns ``(results, {(model, teacher, seed): test macro AUROC})``."""
     from benchmarks.ptbxl_distillation import PTBXLResults
 
     labels = (rng.random((120, 2)) < 0.5).astype(float)
     header = {"setting": "ptbxl", "command": "x", "commit": "x", "date": "x"}
     results = PTBXLResults(str(tmp_path / "r.json"), header)
     auroc = {}
-    for weight, ((model, teacher), row_seeds) in zip((0.2, 0.4, 0.6), seeds.items()):
+    for index, ((model, teacher), row_seeds) in enumerate(seeds.items()):
+        weight = 0.8 * (index + 1) / len(seeds)
         for seed in row_seeds:
             key = {"model": model, "leads": "I", "seed": seed, "fraction": fraction, "teacher": teacher}
             predicted = weight * labels + (1 - weight) * rng.random(labels.shape)
-            auroc[model, seed] = macro_auroc(labels, predicted)
+            auroc[model, teacher, seed] = macro_auroc(labels, predicted)
             results.add_probabilities(key, predicted, labels)
-            test = {"macro_auroc": auroc[model, seed], "per_class": {"auroc": {"NORM": 0.5}}}
+            test = {"macro_auroc": auroc[model, teacher, seed], "per_class": {"auroc": {"NORM": 0.5}}}
             results.add(**key, params=1, test=test, best_epoch=0, validation={"macro_auroc": 0.5})
     return results, auroc
 
@@ -454,11 +475,26 @@ def test_t2_rows_are_paired_with_default_kd_and_say_when_that_rests_on_fewer_see
     seeds = {("student", "none"): (0, 1), ("student_kd", "all"): (0,), ("student_kd_t2", "all"): (0, 1)}
     results, auroc = recorded_rows(tmp_path, seeds, 0.1, np.random.default_rng(1))  # no default KD of seed 1
     (t2,) = [row for row in results.summary() if row["model"] == "student_kd_t2"]
-    gain = auroc["student_kd_t2", 0] - auroc["student_kd", 0]
+    gain = auroc["student_kd_t2", "all", 0] - auroc["student_kd", "all", 0]
     assert t2["paired_vs_kd"][0] == pytest.approx(gain) and t2["paired_vs_kd_seeds"] == 1
     assert t2["paired_difference_seeds"] == 2
     plain, vs_kd = delta_cell(t2).split("; ")
     assert "seeds" not in plain and vs_kd.startswith("vs KD ") and vs_kd.endswith(" (1 of 2 seeds)")
+
+
+def test_same_teacher_t2_rows_are_paired_with_default_kd_of_the_same_teacher(tmp_path):
+    seeds = {
+        ("student", "none"): (0,),
+        ("student_kd", "all"): (0,),
+        ("student_kd", "same"): (0,),
+        ("student_kd_t2", "same"): (0,),
+    }
+    results, auroc = recorded_rows(tmp_path, seeds, 0.1, np.random.default_rng(3))
+    rows = {(row["model"], row["teacher"]): row for row in results.summary()}
+    t2 = rows["student_kd_t2", "same"]
+    t2_auroc = auroc["student_kd_t2", "same", 0]
+    assert t2["paired_vs_kd"][0] == pytest.approx(t2_auroc - auroc["student_kd", "same", 0])
+    assert t2["paired_difference"][0] == pytest.approx(t2_auroc - auroc["student", "none", 0])
 
 
 def test_liteheart_rows_are_paired_with_the_plain_lrhnet_student_and_its_terms_with_liteheart_alone(tmp_path):
@@ -467,7 +503,7 @@ def test_liteheart_rows_are_paired_with_the_plain_lrhnet_student_and_its_terms_w
     seeds = {("student", "none"): (0,), ("liteheart_alone", "none"): (0,), ("liteheart", "all"): (0,)}
     results, auroc = recorded_rows(tmp_path, seeds, 1.0, np.random.default_rng(2))
     rows = {row["model"]: row for row in results.summary()}
-    alone, terms, plain = auroc["liteheart_alone", 0], auroc["liteheart", 0], auroc["student", 0]
+    alone, terms, plain = auroc["liteheart_alone", "none", 0], auroc["liteheart", "all", 0], auroc["student", "none", 0]
     assert rows["liteheart_alone"]["paired_difference"][0] == pytest.approx(alone - plain)
     assert rows["liteheart"]["paired_difference"][0] == pytest.approx(terms - plain)
     assert rows["liteheart"]["paired_vs_alone"][0] == pytest.approx(terms - alone)
@@ -479,7 +515,7 @@ def test_the_same_lead_ceiling_is_paired_with_the_plain_student_of_its_seed(tmp_
     seeds = {("student", "none"): (0, 1), ("same_lead_ceiling", "none"): (0, 1)}
     results, auroc = recorded_rows(tmp_path, seeds, 1.0, np.random.default_rng(3))
     (ceiling,) = [row for row in results.summary() if row["model"] == "same_lead_ceiling"]
-    gains = [auroc["same_lead_ceiling", seed] - auroc["student", seed] for seed in (0, 1)]
+    gains = [auroc["same_lead_ceiling", "none", seed] - auroc["student", "none", seed] for seed in (0, 1)]
     assert ceiling["paired_difference"][0] == pytest.approx(np.mean(gains))
     assert ceiling["paired_difference"][1] <= ceiling["paired_difference"][0] <= ceiling["paired_difference"][2]
 
@@ -494,8 +530,8 @@ def test_a_row_recorded_again_is_paired_anew_in_the_same_results(tmp_path):
     key = {"model": "student_kd", "leads": "I", "seed": 0, "fraction": 0.1, "teacher": "all"}
     results.add_probabilities(key, again, labels)
     (after,) = [row for row in results.summary() if row["model"] == "student_kd"]
-    assert before["paired_difference"][0] == pytest.approx(auroc["student_kd", 0] - auroc["student", 0])
-    assert after["paired_difference"][0] == pytest.approx(1.0 - auroc["student", 0])
+    assert before["paired_difference"][0] == pytest.approx(auroc["student_kd", "all", 0] - auroc["student", "none", 0])
+    assert after["paired_difference"][0] == pytest.approx(1.0 - auroc["student", "none", 0])
 
 
 def test_rerun_trains_the_matching_recorded_cells_again_when_their_rows_did_not_come_from_their_folder(

@@ -1,0 +1,158 @@
+"""How a record's window outputs are combined, chosen on validation: CinC 2017 single-label files.
+
+    python -m benchmarks.window_aggregation --data ../shared/data/cinc2017/training2017 \
+        --runs benchmarks/results/cinc2017_seeds_fs50/lrhnet_s0 benchmarks/results/cinc2017_seeds_fs50/lrhnet_s1 \
+        benchmarks/results/cinc2017_seeds_fs50/lrhnet_s2 --out benchmarks/results/cinc2017_window_aggregation.json
+
+``predict`` cuts a record into windows half a window apart and averages their class probabilities.
+For each run folder (its ``--file``, default ``exports/student_int8.tflite``, with its sidecar, and
+its ``split.json``), this scores every pair of a window stride (``--stride-fractions`` of the
+window) and a rule (``AGGREGATIONS``) on the validation and test records, each with the decision
+rule of ``lrhnet.training.tune_decision_rule`` tuned on that pair's validation outputs. The pair
+with the highest mean validation CinC 2017 F1 over the files is the one to deploy (the shipped pair
+when it ties); test figures are shown, never used. Files are read, not changed.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from benchmarks.decision_rule import read_split, split_outputs
+from benchmarks.provenance import provenance
+from benchmarks.published_files import check_out, fingerprint, shown
+from data_utils.files import atomic_write
+from data_utils.readers import open_dataset
+
+BENCHMARK = "window_aggregation"
+SHIPPED = ("mean", 0.5)  # what predict and train.py's evaluation do
+
+
+def renormalised(values):
+    """(K,) scores divided by their sum, so that they read as probabilities again."""
+    return values / values.sum()
+
+
+# rule -> ((W, K) window probabilities -> (K,) record probabilities)
+AGGREGATIONS = {
+    "mean": lambda windows: windows.mean(axis=0),
+    # the normalised product of the windows' probabilities (a window sure a class is absent vetoes it)
+    "geometric": lambda windows: renormalised(np.exp(np.log(np.clip(windows, 1e-7, 1.0)).mean(axis=0))),
+    "median": lambda windows: renormalised(np.median(windows, axis=0)),
+    # each class as strongly as its most confident window (a short episode anywhere in the record counts)
+    "max": lambda windows: renormalised(windows.max(axis=0)),
+}
+
+
+def variant_name(rule, fraction):
+    return f"{rule}, stride {fraction:g} window"
+
+
+def score_variants(windows, classes):
+    """``{variant name: {"rule", "stride_fraction", "validation_cinc2017_f1", "test_cinc2017_f1", "thresholds"}}``
+    from ``windows`` = ``{stride fraction: {split name: ([(W, K) per record], (N, K) labels)}}``."""
+    from lrhnet.training import scores_on_splits
+
+    scored = {}
+    for fraction, splits in windows.items():
+        for rule, combine in AGGREGATIONS.items():
+            validation, test = (
+                (np.stack([combine(record) for record in splits[name][0]]), splits[name][1])
+                for name in ("validation", "test")
+            )
+            scores = scores_on_splits(validation, test, classes, multilabel=False)
+            scored[variant_name(rule, fraction)] = {
+                "rule": rule,
+                "stride_fraction": fraction,
+                "validation_cinc2017_f1": scores["validation"]["cinc2017_f1"],
+                "test_cinc2017_f1": scores["test"]["cinc2017_f1"],
+                "thresholds": scores["thresholds"],
+            }
+    return scored
+
+
+def chosen(files):
+    """``{"variants": {name: mean validation and test F1 over files}, "chosen": name, "shipped": name}``:
+    the variant with the highest mean validation F1 (the shipped one when it ties)."""
+    names = list(next(iter(files.values()))["variants"])
+    means = {
+        name: {
+            field: float(np.mean([found["variants"][name][field] for found in files.values()]))
+            for field in ("validation_cinc2017_f1", "test_cinc2017_f1")
+        }
+        for name in names
+    }
+    shipped = variant_name(*SHIPPED)
+    best = max(names, key=lambda name: (means[name]["validation_cinc2017_f1"], name == shipped))
+    return {"variants": means, "chosen": best, "shipped": shipped}
+
+
+def check_fractions(fractions):
+    """Stride fractions as given; ``ValueError`` unless each is in (0, 1] and the shipped 0.5 is among them."""
+    bad = [value for value in fractions if not (np.isfinite(value) and 0 < value <= 1)]
+    if bad:
+        raise ValueError(f"--stride-fractions {bad[0]}: a stride is a share of the window in (0, 1]")
+    if SHIPPED[1] not in fractions:
+        raise ValueError(f"--stride-fractions must hold {SHIPPED[1]:g}, the stride predict ships, to compare with it")
+    return fractions
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.window_aggregation", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--data", required=True, help="the CinC 2017 folder the files were trained on")
+    parser.add_argument("--runs", nargs="+", required=True, help="run folders, each with split.json and --file")
+    parser.add_argument(
+        "--file", default=os.path.join("exports", "student_int8.tflite"), help="the model file inside each run"
+    )
+    parser.add_argument("--stride-fractions", nargs="+", type=float, default=[0.5, 0.25, 0.1])
+    parser.add_argument("--out", required=True, help="results JSON path")
+    args = parser.parse_args(argv)
+    problem = check_out(args.out, BENCHMARK, data=args.data)
+    if problem:
+        parser.error(problem)
+    from lrhnet.predict import Predictor
+
+    try:
+        fractions = check_fractions(args.stride_fractions)
+        splits = {run: read_split(os.path.join(run, "split.json")) for run in args.runs}
+        predictors = {}
+        for run in args.runs:
+            path = os.path.join(run, args.file)
+            shipped = Predictor(path)
+            seconds = shipped.window / shipped.preprocessing.fs
+            for fraction in fractions:
+                predictors[run, fraction] = Predictor(path, stride_seconds=fraction * seconds)
+        dataset = open_dataset(args.data, progress=True)
+    except (ValueError, OSError) as error:
+        parser.error(str(error))
+    multilabel = [run for run in args.runs if predictors[run, fractions[0]].sidecar["multilabel"]]
+    if multilabel:
+        parser.error(f"{os.path.join(multilabel[0], args.file)}: a multi-label model; this compares single-label rules")
+    files = {}
+    for run in args.runs:
+        classes = predictors[run, fractions[0]].classes
+        try:
+            windows = {
+                fraction: split_outputs(dataset, splits[run], classes, predictors[run, fraction].window_probabilities)
+                for fraction in fractions
+            }
+        except ValueError as error:
+            parser.error(f"--data {args.data}, {run}: {error}")
+        files[shown(run)] = {
+            "fingerprint": fingerprint(os.path.join(run, args.file)),
+            "variants": score_variants(windows, classes),
+        }
+        print(f"{run}: scored {len(files[shown(run)]['variants'])} variants", file=sys.stderr)
+    summary = chosen(files)
+    print(f"chosen on validation: {summary['chosen']} (shipped: {summary['shipped']})", file=sys.stderr)
+    result = {"benchmark": BENCHMARK, **provenance(), "data": shown(args.data), "file": args.file}
+    atomic_write(args.out, json.dumps({**result, **summary, "files": files}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""``benchmarks.window_aggregation``: each rule against a hand-computed case, the choice made on
+validation (the shipped rule on a tie), the shipped pair reproducing ``decision_rule``'s tuned
+figures, and bad strides or run folders refused before anything is written."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from benchmarks import decision_rule
+from benchmarks.window_aggregation import AGGREGATIONS, chosen, main
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+MODELS = os.path.join(ROOT, "models", "cinc2017")
+RECORDS = ["A00592", "A05056", "A05493", "A08050"]  # the bundled records, one per class
+
+
+def test_each_rule_on_two_windows_computed_by_hand():
+    windows = np.array([[0.6, 0.4], [0.2, 0.8]])
+    geometric = np.sqrt([0.6 * 0.2, 0.4 * 0.8])
+    expected = {
+        "mean": [0.4, 0.6],
+        "geometric": geometric / geometric.sum(),
+        "median": [0.4, 0.6],
+        "max": [0.6 / 1.4, 0.8 / 1.4],
+    }
+    assert set(AGGREGATIONS) == set(expected)
+    for rule, values in expected.items():
+        np.testing.assert_allclose(AGGREGATIONS[rule](windows), values)
+
+
+def scored(validation, test):
+    return {"validation_cinc2017_f1": validation, "test_cinc2017_f1": test}
+
+
+def test_the_choice_is_the_highest_mean_validation_and_the_shipped_pair_on_a_tie():
+    shipped, other = "mean, stride 0.5 window", "max, stride 0.1 window"
+    files = {
+        "a": {"variants": {shipped: scored(0.80, 0.70), other: scored(0.84, 0.60)}},
+        "b": {"variants": {shipped: scored(0.80, 0.70), other: scored(0.78, 0.90)}},
+    }
+    summary = chosen(files)
+    assert summary["chosen"] == other and summary["shipped"] == shipped
+    assert summary["variants"][other] == pytest.approx(scored(0.81, 0.75))
+    files["b"]["variants"][other] = scored(0.76, 0.99)  # now a tie on validation (0.80 each)
+    assert chosen(files)["chosen"] == shipped
+
+
+@pytest.fixture
+def run(tmp_path):
+    folder = tmp_path / "run"
+    (folder / "exports").mkdir(parents=True)
+    for name in ("liteheart_int8.tflite", "liteheart_int8.tflite.json"):
+        shutil.copyfile(os.path.join(MODELS, name), folder / "exports" / name.replace("liteheart_int8", "student_int8"))
+    (folder / "split.json").write_text(json.dumps({"validation": RECORDS, "test": RECORDS}))
+    return folder
+
+
+def test_the_shipped_pair_gives_decision_rules_tuned_figures(bundled, run, tmp_path):
+    out = tmp_path / "aggregation.json"
+    assert main(["--data", bundled("cinc2017"), "--runs", str(run), "--out", str(out)]) == 0
+    found = json.loads(out.read_text())
+    (variants,) = [entry["variants"] for entry in found["files"].values()]
+    assert len(variants) == len(AGGREGATIONS) * 3
+    shipped = variants[found["shipped"]]
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("student_int8.tflite", "student_int8.tflite.json"):
+        shutil.copyfile(run / "exports" / name, models / name)
+    shutil.copyfile(run / "split.json", models / "split.json")
+    rule = tmp_path / "rule.json"
+    assert decision_rule.main(["--data", bundled("cinc2017"), "--models", str(models), "--out", str(rule)]) == 0
+    tuned = json.loads(rule.read_text())["files"]["student_int8.tflite"]["tuned"]
+    assert shipped["validation_cinc2017_f1"] == pytest.approx(tuned["validation_cinc2017_f1"])
+    assert shipped["test_cinc2017_f1"] == pytest.approx(tuned["test_cinc2017_f1"])
+    assert found["chosen"] in variants
+
+
+@pytest.mark.parametrize(
+    "fractions, message",
+    [(["0"], "a share of the window in (0, 1]"), (["1.5"], "(0, 1]"), (["0.25"], "must hold 0.5")],
+)
+def test_bad_strides_are_refused_before_anything_is_written(bundled, run, tmp_path, capsys, fractions, message):
+    out = tmp_path / "aggregation.json"
+    with pytest.raises(SystemExit):
+        main(["--data", bundled("cinc2017"), "--runs", str(run), "--stride-fractions", *fractions, "--out", str(out)])
+    assert message in capsys.readouterr().err and not out.exists()
+
+
+def test_a_run_folder_without_its_split_is_refused_before_anything_is_written(bundled, run, tmp_path, capsys):
+    os.remove(run / "split.json")
+    out = tmp_path / "aggregation.json"
+    with pytest.raises(SystemExit):
+        main(["--data", bundled("cinc2017"), "--runs", str(run), "--out", str(out)])
+    assert "split.json: not a readable split" in capsys.readouterr().err and not out.exists()
