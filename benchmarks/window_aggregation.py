@@ -10,7 +10,9 @@ its ``split.json``), this scores every pair of a window stride (``--stride-fract
 window) and a rule (``AGGREGATIONS``) on the validation and test records, each with the decision
 rule of ``lrhnet.training.tune_decision_rule`` tuned on that pair's validation outputs. The pair
 with the highest mean validation CinC 2017 F1 over the files is the one to deploy (the shipped pair
-when it ties); test figures are shown, never used. Files are read, not changed.
+when it ties); test figures are shown, never used. Files are read, not changed. With
+``--cache-rounding`` each prepared record is first rounded to float16, as ``train.py``'s signal cache
+stores it: the shipped pair then gives the figures of the run's ``report.json``.
 """
 
 import argparse
@@ -109,6 +111,9 @@ def main(argv=None):
         "--file", default=os.path.join("exports", "student_int8.tflite"), help="the model file inside each run"
     )
     parser.add_argument("--stride-fractions", nargs="+", type=float, default=[0.5, 0.25, 0.1])
+    parser.add_argument(
+        "--cache-rounding", action="store_true", help="round records to float16 first, as train.py's cache stores them"
+    )
     parser.add_argument("--out", required=True, help="results JSON path")
     args = parser.parse_args(argv)
     problem = check_out(args.out, BENCHMARK, data=args.data)
@@ -125,7 +130,8 @@ def main(argv=None):
             shipped = Predictor(path)
             seconds = shipped.window / shipped.preprocessing.fs
             for fraction in fractions:
-                predictors[run, fraction] = Predictor(path, stride_seconds=fraction * seconds)
+                stride = fraction * seconds
+                predictors[run, fraction] = Predictor(path, stride_seconds=stride, cache_rounding=args.cache_rounding)
         dataset = open_dataset(args.data, progress=True)
     except (ValueError, OSError) as error:
         parser.error(str(error))
@@ -150,6 +156,7 @@ def main(argv=None):
     summary = chosen(files)
     print(f"chosen on validation: {summary['chosen']} (shipped: {summary['shipped']})", file=sys.stderr)
     result = {"benchmark": BENCHMARK, **provenance(), "data": shown(args.data), "file": args.file}
+    result["cache_rounding"] = args.cache_rounding
     atomic_write(args.out, json.dumps({**result, **summary, "files": files}, indent=1))
     return 0
 

@@ -42,12 +42,15 @@ class Predictor:
     """A model with its sidecar: ``predict(record) -> probabilities (K,)``.
 
     ``sidecar`` (a dict, checked as a file's would be) stands in for the file beside the model.
+    ``cache_rounding`` rounds each prepared record to float16 before windows are cut, as
+    ``train.py``'s signal cache stores it, so that outputs are those ``train.py`` scored and tuned
+    the decision rule on (an int8 file can tell the two inputs apart; ``predict`` itself does not round).
     Raises ``MissingSidecar`` when the sidecar is absent, ``SidecarError`` when it is unreadable or
     incomplete, ``ModelFileError`` when the model cannot be loaded or does not match its sidecar,
     and ``ValueError`` for an unknown file type.
     """
 
-    def __init__(self, model_path, stride_seconds=None, sidecar=None):
+    def __init__(self, model_path, stride_seconds=None, sidecar=None, cache_rounding=False):
         if not model_path.endswith((".tflite", ".keras")):
             raise ValueError(f"{model_path}: expected a .tflite or .keras model")
         if not os.path.isfile(model_path):
@@ -66,6 +69,7 @@ class Predictor:
         self.preprocessing = Preprocessing.from_dict(self.sidecar["preprocessing"])
         self.window = int(self.sidecar["window"])
         self.stride = stride_samples(self.window, self.preprocessing.fs, stride_seconds)
+        self.cache_rounding = cache_rounding
 
     @property
     def classes(self):
@@ -74,6 +78,8 @@ class Predictor:
     def window_probabilities(self, record):
         """Class probabilities (W, K) of the record's W sliding windows."""
         signal = self.preprocessing.apply(record.select_leads(self.sidecar["leads"]), record.fs, record.record_id)
+        if self.cache_rounding:
+            signal = signal.astype(np.float16).astype(np.float32)
         windows = sliding_windows(signal, self.window, self.stride)
         demo = (
             np.repeat(encode_demographics(record.age, record.sex)[None], len(windows), axis=0)

@@ -1,6 +1,7 @@
 """``benchmarks.window_aggregation``: each rule against a hand-computed case, the choice made on
 validation (the shipped rule on a tie), the shipped pair reproducing ``decision_rule``'s tuned
-figures, and bad strides or run folders refused before anything is written."""
+figures, ``--cache-rounding`` reading records as ``train.py``'s cache holds them, and bad strides or
+run folders refused before anything is written."""
 
 import json
 import os
@@ -11,6 +12,11 @@ import pytest
 
 from benchmarks import decision_rule
 from benchmarks.window_aggregation import AGGREGATIONS, chosen, main
+from data_utils.cache import build_cache
+from data_utils.preprocess import sliding_windows
+from data_utils.readers import open_dataset
+from lrhnet.litert import probabilities
+from lrhnet.predict import Predictor
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MODELS = os.path.join(ROOT, "models", "cinc2017")
@@ -95,3 +101,32 @@ def test_a_run_folder_without_its_split_is_refused_before_anything_is_written(bu
     with pytest.raises(SystemExit):
         main(["--data", bundled("cinc2017"), "--runs", str(run), "--out", str(out)])
     assert "split.json: not a readable split" in capsys.readouterr().err and not out.exists()
+
+
+def test_cache_rounding_runs_the_network_on_the_signals_train_py_reads_from_its_cache(bundled, tmp_path):
+    rounded = Predictor(os.path.join(MODELS, "lrhnet_int8.tflite"), cache_rounding=True)
+    dataset = open_dataset(bundled("cinc2017"))
+    cache = build_cache(dataset, rounded.preprocessing, rounded.sidecar["leads"], cache_dir=str(tmp_path))
+    assert cache.record_ids == RECORDS
+    for index in range(len(RECORDS)):
+        windows = sliding_windows(np.asarray(cache.signal(index), np.float32), rounded.window, rounded.stride)
+        expected = probabilities(rounded.run(windows, None), multilabel=False)
+        np.testing.assert_array_equal(rounded.window_probabilities(dataset.read(index)), expected)
+
+
+def test_the_cache_rounding_flag_is_recorded(bundled, run, tmp_path):
+    out = tmp_path / "aggregation.json"
+    main(
+        [
+            "--data",
+            bundled("cinc2017"),
+            "--runs",
+            str(run),
+            "--stride-fractions",
+            "0.5",
+            "--cache-rounding",
+            "--out",
+            str(out),
+        ]
+    )
+    assert json.loads(out.read_text())["cache_rounding"] is True
