@@ -7,6 +7,8 @@ import shlex
 import subprocess
 import sys
 
+from kdpipeline.report import cpu
+
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -19,18 +21,6 @@ def command_line():
         os.path.relpath(argument, REPOSITORY) if os.path.isabs(argument) else argument for argument in sys.argv[1:]
     ]
     return " ".join(program + [shlex.quote(argument) for argument in arguments])
-
-
-def cpu():
-    """The CPU's model name and its vector and matrix flags (``avx*``, ``amx*``, ``fma``), from ``/proc/cpuinfo``."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            fields = dict(line.split(":", 1) for line in handle.read().split("\n\n")[0].splitlines() if ":" in line)
-    except OSError:
-        return {"model": platform.processor() or "unknown", "flags": []}
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
-    flags = sorted(flag for flag in fields.get("flags", "").split() if flag.startswith(("avx", "amx", "fma")))
-    return {"model": fields.get("model name", "unknown"), "flags": flags}
 
 
 def provenance():

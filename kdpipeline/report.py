@@ -2,6 +2,7 @@
 
 import importlib.metadata
 import os
+import platform
 import subprocess
 
 PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert", "numpy", "wfdb")
@@ -16,6 +17,18 @@ def package_versions():
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def cpu():
+    """The CPU's model name and its vector and matrix flags (``avx*``, ``amx*``, ``fma``), from ``/proc/cpuinfo``."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            fields = dict(line.split(":", 1) for line in handle.read().split("\n\n")[0].splitlines() if ":" in line)
+    except OSError:
+        return {"model": platform.processor() or "unknown", "flags": []}
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    flags = sorted(flag for flag in fields.get("flags", "").split() if flag.startswith(("avx", "amx", "fma")))
+    return {"model": fields.get("model name", "unknown"), "flags": flags}
 
 
 _COMMIT = []  # filled on the first call, early in a run: the code as it was loaded
@@ -107,7 +120,7 @@ def markdown(report):
 def write_report(run_dir, report):
     from data_utils.files import atomic_write
 
-    report = {**report, "packages": package_versions()}
+    report = {**report, "packages": package_versions(), "cpu": cpu()}  # the machine that wrote the report
     run_dir.write("report.json", report)
     atomic_write(run_dir.path("report.md"), markdown(report))
 

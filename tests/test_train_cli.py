@@ -169,6 +169,7 @@ def test_training_stages_then_the_compression_stages_from_their_outputs(tmp_path
     for name in ("training_curves.png", "roc_teacher.png", "roc_student_mlkd.png", "f1_per_class.png"):
         assert os.path.getsize(os.path.join(out, "plots", name)) > 1000
     assert final["packages"]["tensorflow"] and final["seed"] == 0 and final["student_leads"] == ["I"]
+    assert final["cpu"]["model"] and isinstance(final["cpu"]["flags"], list)  # which machine wrote the report
     assert "| student_int8 |" in open(os.path.join(out, "report.md")).read() and "Report:" in later.stdout
     assert final["models"]["student_int8"]["quantization"] == "qat"
 
