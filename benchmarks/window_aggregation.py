@@ -10,7 +10,9 @@ its ``split.json``), this scores every pair of a window stride (``--stride-fract
 window) and a rule (``AGGREGATIONS``) on the validation and test records, each with the decision
 rule of ``lrhnet.training.tune_decision_rule`` tuned on that pair's validation outputs. The pair
 with the highest mean validation CinC 2017 F1 over the files is the one to deploy (the shipped pair
-when it ties); test figures are shown, never used. Files are read, not changed. With
+when it ties); test figures are shown, never used. The shipped pair is also scored with the rule
+the file's sidecar holds (``shipped_sidecar_rule``: what ``predict`` gives a user, whose rule
+``train.py`` tuned). Files are read, not changed. With
 ``--cache-rounding`` each prepared record is first rounded to float16, as ``train.py``'s signal cache
 stores it: the shipped pair then gives the figures of the run's ``report.json``.
 """
@@ -40,7 +42,7 @@ def renormalised(values):
 # rule -> ((W, K) window probabilities -> (K,) record probabilities)
 AGGREGATIONS = {
     "mean": lambda windows: windows.mean(axis=0),
-    # the normalised product of the windows' probabilities (a window sure a class is absent vetoes it)
+    # the normalised geometric mean of the windows' probabilities (a window sure a class is absent vetoes it)
     "geometric": lambda windows: renormalised(np.exp(np.log(np.clip(windows, 1e-7, 1.0)).mean(axis=0))),
     "median": lambda windows: renormalised(np.median(windows, axis=0)),
     # each class as strongly as its most confident window (a short episode anywhere in the record counts)
@@ -75,9 +77,34 @@ def score_variants(windows, classes):
     return scored
 
 
+def sidecar_rule_scores(windows, classes, thresholds):
+    """``{"validation_cinc2017_f1", "test_cinc2017_f1"}`` of the shipped pair under the sidecar's
+    ``thresholds``, from ``windows`` = ``{split name: ([(W, K) per record], (N, K) labels)}`` at its stride."""
+    from lrhnet.training import score
+
+    combine = AGGREGATIONS[SHIPPED[0]]
+    return {
+        f"{name}_cinc2017_f1": score(
+            labels, np.stack([combine(record) for record in outputs]), thresholds, classes, multilabel=False
+        )["cinc2017_f1"]
+        for name, (outputs, labels) in windows.items()
+    }
+
+
+def not_finite(found):
+    """The first F1 of ``found`` (a file's entry) that is not a finite number, as ``(where, value)``, or None."""
+    entries = {**found["variants"], "shipped_sidecar_rule": found["shipped_sidecar_rule"]}
+    for name, scores in entries.items():
+        for field in ("validation_cinc2017_f1", "test_cinc2017_f1"):
+            if not np.isfinite(scores[field]):
+                return f"{name}, {field}", scores[field]
+    return None
+
+
 def chosen(files):
     """``{"variants": {name: mean validation and test F1 over files}, "chosen": name, "shipped": name}``:
-    the variant with the highest mean validation F1 (the shipped one when it ties)."""
+    the variant with the highest mean validation F1 (the shipped one when it ties), and the shipped
+    pair's mean figures under the sidecars' rules (``shipped_sidecar_rule``)."""
     names = list(next(iter(files.values()))["variants"])
     means = {
         name: {
@@ -88,7 +115,11 @@ def chosen(files):
     }
     shipped = variant_name(*SHIPPED)
     best = max(names, key=lambda name: (means[name]["validation_cinc2017_f1"], name == shipped))
-    return {"variants": means, "chosen": best, "shipped": shipped}
+    sidecar = {
+        field: float(np.mean([found["shipped_sidecar_rule"][field] for found in files.values()]))
+        for field in ("validation_cinc2017_f1", "test_cinc2017_f1")
+    }
+    return {"variants": means, "chosen": best, "shipped": shipped, "shipped_sidecar_rule": sidecar}
 
 
 def check_fractions(fractions):
@@ -120,6 +151,7 @@ def main(argv=None):
     if problem:
         parser.error(problem)
     from lrhnet.predict import Predictor
+    from lrhnet.sidecar import read_sidecar
 
     try:
         fractions = check_fractions(args.stride_fractions)
@@ -127,17 +159,16 @@ def main(argv=None):
         predictors = {}
         for run in args.runs:
             path = os.path.join(run, args.file)
-            shipped = Predictor(path)
-            seconds = shipped.window / shipped.preprocessing.fs
+            sidecar = read_sidecar(path)
+            if sidecar["multilabel"]:
+                raise ValueError(f"{path}: a multi-label model; this compares single-label rules")
+            seconds = int(sidecar["window"]) / float(sidecar["preprocessing"]["fs"])
             for fraction in fractions:
                 stride = fraction * seconds
                 predictors[run, fraction] = Predictor(path, stride_seconds=stride, cache_rounding=args.cache_rounding)
         dataset = open_dataset(args.data, progress=True)
     except (ValueError, OSError) as error:
         parser.error(str(error))
-    multilabel = [run for run in args.runs if predictors[run, fractions[0]].sidecar["multilabel"]]
-    if multilabel:
-        parser.error(f"{os.path.join(multilabel[0], args.file)}: a multi-label model; this compares single-label rules")
     files = {}
     for run in args.runs:
         classes = predictors[run, fractions[0]].classes
@@ -148,10 +179,17 @@ def main(argv=None):
             }
         except ValueError as error:
             parser.error(f"--data {args.data}, {run}: {error}")
+        shipped = predictors[run, SHIPPED[1]]
         files[shown(run)] = {
             "fingerprint": fingerprint(os.path.join(run, args.file)),
             "variants": score_variants(windows, classes),
+            "shipped_sidecar_rule": sidecar_rule_scores(
+                windows[SHIPPED[1]], classes, shipped.sidecar.get("thresholds")
+            ),
         }
+        undefined = not_finite(files[shown(run)])
+        if undefined:
+            parser.error(f"{run}: {undefined[0]} is {undefined[1]} (does a split lack a class?); nothing written")
         print(f"{run}: scored {len(files[shown(run)]['variants'])} variants", file=sys.stderr)
     summary = chosen(files)
     print(f"chosen on validation: {summary['chosen']} (shipped: {summary['shipped']})", file=sys.stderr)
