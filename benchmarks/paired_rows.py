@@ -11,7 +11,8 @@
 Networks trained on another kind of CPU come out different (docs/results.md), so a recipe is best
 compared with a reference trained on the same kind, which may live in another results file. Each
 ``FILE:MODEL`` names the runs of one row model at labelled fraction ``--fraction`` (full labels by
-default), one per seed, all of one lead set and teacher (the teacher rows, say); a run is paired
+default) and, with ``--leads``, on one lead set (as the files spell it: ``I``, ``I,II``), one per
+seed, all of one lead set and teacher (the teacher rows, say); a run is paired
 with the reference run of the same seed, scored on the same test records. Written: per row, each
 seed's validation and test macro AUROC and the commit its run names, their means, and the mean
 paired test difference over seeds with a 95 % bootstrap interval
@@ -37,8 +38,9 @@ def load_json(path):
         raise ValueError(f"{path}: cannot read it ({error})") from error
 
 
-def read_row(spec, fraction=1.0):
-    """``FILE:MODEL`` -> ``{seed: (run, labels (N, K), probabilities (N, K))}`` of its runs at ``fraction``.
+def read_row(spec, fraction=1.0, leads=None):
+    """``FILE:MODEL`` -> ``{seed: (run, labels (N, K), probabilities (N, K))}`` of its runs at ``fraction``
+    (on ``leads`` only, when given).
 
     Raises ``ValueError`` (naming the file) for a spec without both parts, a file or predictions
     file that cannot be read, no runs of MODEL, a run without its fields or scores, runs of several
@@ -48,10 +50,13 @@ def read_row(spec, fraction=1.0):
     if not path or not model:
         raise ValueError(f"{spec}: expected FILE:MODEL")
     runs = [
-        run for run in load_json(path).get("runs", []) if (run.get("model"), run.get("fraction")) == (model, fraction)
+        run
+        for run in load_json(path).get("runs", [])
+        if (run.get("model"), run.get("fraction")) == (model, fraction) and leads in (None, run.get("leads"))
     ]
     if not runs:
-        raise ValueError(f"{path}: no runs of model {model!r} at labelled fraction {fraction:g}")
+        on = "" if leads is None else f" on leads {leads}"
+        raise ValueError(f"{path}: no runs of model {model!r} at labelled fraction {fraction:g}{on}")
     for run in runs:
         fields = ("leads", "teacher", "seed", "validation", "test")
         if not all(name in run for name in fields) or not all("macro_auroc" in run[s] for s in fields[-2:]):
@@ -120,6 +125,7 @@ def main(argv=None):
     parser.add_argument(
         "--fraction", type=float, default=1.0, help="labelled fraction of the runs compared (default: 1)"
     )
+    parser.add_argument("--leads", default=None, help="compare the runs on this lead set only, e.g. I or I,II")
     parser.add_argument("--out", required=True, help="results JSON to write (refused if it exists)")
     args = parser.parse_args(argv)
     if os.path.exists(args.out):
@@ -131,8 +137,8 @@ def main(argv=None):
     if len(set(specs)) < len(specs) or relative_spec(args.against) in specs:
         parser.error("--rows: name each row once, and not the --against row")
     try:
-        reference = read_row(args.against, args.fraction)
-        rows = [read_row(spec, args.fraction) for spec in args.rows]
+        reference = read_row(args.against, args.fraction, args.leads)
+        rows = [read_row(spec, args.fraction, args.leads) for spec in args.rows]
     except ValueError as error:
         parser.error(str(error))
     compared = {}
@@ -141,7 +147,7 @@ def main(argv=None):
             compared[named] = compare(runs, reference)
         except ValueError as error:
             parser.error(f"{spec}: {error}")
-    header = {**provenance(), "against": relative_spec(args.against), "fraction": args.fraction}
+    header = {**provenance(), "against": relative_spec(args.against), "fraction": args.fraction, "leads": args.leads}
     content = json.dumps({**header, "rows": compared}, indent=1)
     with open(args.out, "x") as handle:  # never replaces a file that appeared since the check
         handle.write(content)

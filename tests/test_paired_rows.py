@@ -62,6 +62,24 @@ def test_rows_pair_by_seed_identical_ones_differ_by_zero_and_the_gain_is_the_see
     assert out.read_bytes() == content
 
 
+def test_leads_picks_one_lead_set_of_a_file_that_holds_several(tmp_path, capsys):
+    labels, scored = scored_data()
+    on_12, on_i = scored(0.1), scored(0.3)
+    reference = results_file(tmp_path, "a", "student", {0: on_12, 1: on_i}, labels, runs={1: {"seed": 0, "leads": "I"}})
+    row = results_file(tmp_path, "b", "student_kd", {0: scored(0.6)}, labels)  # on leads "12" only
+    out = tmp_path / "out.json"
+    with pytest.raises(SystemExit):  # the reference holds two lead sets
+        paired_rows.main(["--against", reference, "--rows", row, "--out", str(out)])
+    assert "one run per seed of one lead set" in capsys.readouterr().err and not out.exists()
+    paired_rows.main(["--against", reference, "--rows", row, "--leads", "12", "--out", str(out)])
+    found = json.loads(out.read_text())
+    assert found["leads"] == "12"
+    assert list(found["rows"].values())[0]["reference"]["test"] == [macro_auroc(labels, on_12)]
+    with pytest.raises(SystemExit):
+        paired_rows.main(["--against", reference, "--rows", row, "--leads", "I", "--out", str(tmp_path / "x.json")])
+    assert "no runs of model 'student_kd' at labelled fraction 1 on leads I" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "problem, message",
     [
