@@ -91,13 +91,16 @@ def sidecar_rule_scores(windows, classes, thresholds):
     }
 
 
-def not_finite(found):
-    """The first F1 of ``found`` (a file's entry) that is not a finite number, as ``(where, value)``, or None."""
-    entries = {**found["variants"], "shipped_sidecar_rule": found["shipped_sidecar_rule"]}
-    for name, scores in entries.items():
-        for field in ("validation_cinc2017_f1", "test_cinc2017_f1"):
-            if not np.isfinite(scores[field]):
-                return f"{name}, {field}", scores[field]
+def lacking_class(dataset, split, classes):
+    """``(split name, class)`` for the first of ``split``'s validation and test lists in which no
+    record is labelled with one of ``classes`` (its F1 would be undefined, or 0 if predicted), or None.
+    Record ids not in ``dataset`` are left to ``split_outputs`` to refuse."""
+    position = {record_id: index for index, record_id in enumerate(dataset.record_ids)}
+    for name in ("validation", "test"):
+        found = {dataset.refs[position[record]].labels[0] for record in split[name] if record in position}
+        for name_of_class in classes:
+            if name_of_class not in found:
+                return name, name_of_class
     return None
 
 
@@ -169,6 +172,10 @@ def main(argv=None):
         dataset = open_dataset(args.data, progress=True)
     except (ValueError, OSError) as error:
         parser.error(str(error))
+    for run in args.runs:
+        lacking = lacking_class(dataset, splits[run], predictors[run, fractions[0]].classes)
+        if lacking:
+            parser.error(f"{run}: no {lacking[0]} record is labelled {lacking[1]!r}; every class is needed for its F1")
     files = {}
     for run in args.runs:
         classes = predictors[run, fractions[0]].classes
@@ -187,9 +194,6 @@ def main(argv=None):
                 windows[SHIPPED[1]], classes, shipped.sidecar.get("thresholds")
             ),
         }
-        undefined = not_finite(files[shown(run)])
-        if undefined:
-            parser.error(f"{run}: {undefined[0]} is {undefined[1]} (does a split lack a class?); nothing written")
         print(f"{run}: scored {len(files[shown(run)]['variants'])} variants", file=sys.stderr)
     summary = chosen(files)
     print(f"chosen on validation: {summary['chosen']} (shipped: {summary['shipped']})", file=sys.stderr)

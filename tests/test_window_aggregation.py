@@ -169,12 +169,20 @@ def test_the_cache_rounding_flag_reaches_every_predictor_and_is_recorded(bundled
     assert made[2:] == [False, False] and json.loads(out.read_text())["cache_rounding"] is False
 
 
-def test_a_split_without_every_class_is_refused_before_anything_is_written(bundled, run, tmp_path, capsys):
-    (run / "split.json").write_text(json.dumps({"validation": RECORDS[:3], "test": RECORDS}))
+def test_a_split_without_every_class_is_refused_before_any_record_is_predicted(
+    bundled, run, tmp_path, capsys, monkeypatch
+):
+    import lrhnet.predict
+
+    def never(self, record):
+        raise AssertionError("a record was predicted")
+
+    monkeypatch.setattr(lrhnet.predict.Predictor, "window_probabilities", never)
+    (run / "split.json").write_text(json.dumps({"validation": RECORDS, "test": RECORDS[1:]}))  # no A in test
     out = tmp_path / "aggregation.json"
     with pytest.raises(SystemExit):
         main(["--data", bundled("cinc2017"), "--runs", str(run), "--out", str(out)])
-    assert "does a split lack a class?" in capsys.readouterr().err and not out.exists()
+    assert "no test record is labelled 'A'" in capsys.readouterr().err and not out.exists()
 
 
 @pytest.mark.parametrize("change", ["no model", "multi-label"])
