@@ -50,6 +50,11 @@ AGGREGATIONS = {
 }
 
 
+def combined(outputs, rule):
+    """(N, K) record probabilities from N records' (W, K) window outputs under ``rule``."""
+    return np.stack([AGGREGATIONS[rule](record) for record in outputs])
+
+
 def variant_name(rule, fraction):
     return f"{rule}, stride {fraction:g} window"
 
@@ -61,11 +66,8 @@ def score_variants(windows, classes):
 
     scored = {}
     for fraction, splits in windows.items():
-        for rule, combine in AGGREGATIONS.items():
-            validation, test = (
-                (np.stack([combine(record) for record in splits[name][0]]), splits[name][1])
-                for name in ("validation", "test")
-            )
+        for rule in AGGREGATIONS:
+            validation, test = ((combined(splits[name][0], rule), splits[name][1]) for name in ("validation", "test"))
             scores = scores_on_splits(validation, test, classes, multilabel=False)
             scored[variant_name(rule, fraction)] = {
                 "rule": rule,
@@ -82,11 +84,10 @@ def sidecar_rule_scores(windows, classes, thresholds):
     ``thresholds``, from ``windows`` = ``{split name: ([(W, K) per record], (N, K) labels)}`` at its stride."""
     from lrhnet.training import score
 
-    combine = AGGREGATIONS[SHIPPED[0]]
     return {
-        f"{name}_cinc2017_f1": score(
-            labels, np.stack([combine(record) for record in outputs]), thresholds, classes, multilabel=False
-        )["cinc2017_f1"]
+        f"{name}_cinc2017_f1": score(labels, combined(outputs, SHIPPED[0]), thresholds, classes, multilabel=False)[
+            "cinc2017_f1"
+        ]
         for name, (outputs, labels) in windows.items()
     }
 
