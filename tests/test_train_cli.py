@@ -315,6 +315,7 @@ def test_liteheart_semi_supervised_run_with_its_region_plot(tmp_path):
     assert os.path.getsize(os.path.join(out, "plots", "region_weights.png")) > 1000
 
 
+@pytest.mark.slow  # the default run stays under 15 minutes; tests/test_distiller.py trains in bfloat16 there
 def test_mixed_bfloat16_trains_liteheart_in_bfloat16_and_exports_it_to_int8_in_float32(tmp_path):
     out = str(tmp_path / "run")
     flags = ["--method", "liteheart", "--precision", "mixed_bfloat16", "--quantize", "ptq"]
