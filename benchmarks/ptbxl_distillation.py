@@ -27,7 +27,8 @@ Cells, in the order they run (each for every seed before the next):
     with its terms;
   * last, each seed's ``all`` teacher again without early stopping (``--patience 0``), reading
     age and sex beside its leads (``--demographics``), then trained on 2.5 s and 5 s crops
-    (2.5 s also with the cosine schedule over at most 80 epochs).
+    (2.5 s also with the cosine schedule over at most 80 epochs, and scored and kept with a moving
+    average of its weights, ``--weight-average 0.99``, paired with the 2.5 s teacher).
 Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
 ``paired_difference`` can give each distilled row's gain over its plain student (the same seed,
 fraction and labelled records) with a 95 % bootstrap interval over test records.
@@ -126,6 +127,21 @@ def teacher_window_cell(seed, seconds, epochs=None):
     flags = teacher_cell(seed).flags + ("--window-seconds", f"{seconds:g}")
     flags += ("--epochs", str(epochs)) if epochs else ()  # after the benchmark's --epochs, so it wins
     row = window_row(seconds, epochs)
+    return Cell(
+        f"teacher_all_1_{row.removeprefix('teacher_')}_s{seed}", flags, {"teacher": (row, "all")}, "12", seed, 1.0
+    )
+
+
+WEIGHT_AVERAGE = 0.99  # the momentum of the teacher variant that keeps a moving average of its weights
+
+
+def teacher_weight_average_cell(seed):
+    """The ``all`` teacher of ``seed`` on 2.5 s crops (the crop length chosen on validation) scored and
+    kept with a moving average of its weights (``--weight-average``): whether averaging steadies a
+    teacher whose best epochs fall while the learning rate is still high."""
+    crops = teacher_window_cell(seed, 2.5)
+    row = window_row(2.5, None) + "_weight_average"
+    flags = crops.flags + ("--weight-average", f"{WEIGHT_AVERAGE:g}")
     return Cell(
         f"teacher_all_1_{row.removeprefix('teacher_')}_s{seed}", flags, {"teacher": (row, "all")}, "12", seed, 1.0
     )
@@ -231,7 +247,8 @@ def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS, ensembles=True)
     cells += [liteheart_cell(seed, 1.0, teachers[seed]) for seed in seeds]
     cells += [teacher_no_early_stop_cell(seed) for seed in seeds]
     cells += [teacher_demographics_cell(seed) for seed in seeds]
-    return cells + [teacher_window_cell(seed, *window) for window in TEACHER_WINDOWS for seed in seeds]
+    cells += [teacher_window_cell(seed, *window) for window in TEACHER_WINDOWS for seed in seeds]
+    return cells + [teacher_weight_average_cell(seed) for seed in seeds]
 
 
 def train_command(args, cell):
@@ -330,6 +347,7 @@ REFERENCES = {
     "teacher_no_early_stop": {"paired_difference": ("teacher", "all")},
     "teacher_demographics": {"paired_difference": ("teacher", "all")},
     **{window_row(*window): {"paired_difference": ("teacher", "all")} for window in TEACHER_WINDOWS},
+    window_row(2.5, None) + "_weight_average": {"paired_difference": (window_row(2.5, None), "all")},
     # the same leads read by a 2.2 M-weight network: what the student's size costs
     "same_lead_ceiling": {"paired_difference": ("student", "none")},
 }

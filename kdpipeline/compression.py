@@ -86,6 +86,7 @@ def prune_stage(ctx):
         callbacks=[UpdatePruningStep()],
         learning_rate=1e-3,
         patience=None,  # every epoch: the sparsity reaches its target half-way
+        weight_average=None,  # an average of masked and unmasked weights would not be sparse
     )
     strip_pruning(student)
     ctx.run.save_model(student, "student_pruned")

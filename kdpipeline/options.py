@@ -113,6 +113,15 @@ def build_parser():
         "kept and reported; 0 trains every epoch (default: 10)",
     )
     model.add_argument(
+        "--weight-average",
+        type=float,
+        default=0.0,
+        metavar="MOMENTUM",
+        help="score each epoch of the teacher and student stages, and keep the best, with an exponential moving "
+        "average of the weights updated every step with this momentum (e.g. 0.99); not in the prune and QAT "
+        "stages, whose masks and ranges belong to the weights themselves; 0 is off (default: 0)",
+    )
+    model.add_argument(
         "--teacher-from",
         nargs="+",
         default=None,
@@ -316,6 +325,10 @@ def parse_args(argv=None, teacher_files_exist=True, folders=True):
         ),
         (lambda: args.int8_tolerance is None or args.int8_tolerance >= 0, "--int8-tolerance must be non-negative"),
         (lambda: args.patience >= 0, "--patience must be 0 (off) or a positive number of epochs"),
+        (
+            lambda: 0 <= args.weight_average < 1,
+            f"--weight-average must lie in [0, 1) (0 is off), not {args.weight_average}",
+        ),
         (lambda: args.seed >= 0, f"--seed must be 0 or more, not {args.seed}"),
         (
             lambda: args.split_seed is None or args.split_seed >= 0,

@@ -198,6 +198,7 @@ FLAGS_BEFORE_THEY_EXISTED = {
     "class_balance": "none",
     "split_seed": None,
     "kd_class_weights": "uniform",
+    "weight_average": 0.0,
     "precision": "float32",
     "evaluation_stride": "one window",
     "lrhnet_consistency_weight": 0.0,

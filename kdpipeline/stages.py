@@ -128,7 +128,8 @@ def train_and_record(ctx, network, name, view="student", rows="labeled", **fit):
     """Fit ``network`` on ``training_batches(ctx, rows)`` (selected on validation), save it as
     ``models/<name>.keras``, score it on test; the entry says how many records it learned from."""
     args = ctx.args
-    fit.setdefault("train_data", training_batches(ctx, rows))
+    if "train_data" not in fit:  # built only when the caller gave none
+        fit["train_data"] = training_batches(ctx, rows)
     fit.setdefault("verbose", 1)  # Keras progress bars
     fit["callbacks"] = [*fit.get("callbacks", ()), StopOnNaN(f"{ctx.stage}, training {name}")]
     fit.setdefault("backup_dir", ctx.run.path("backup", name))
@@ -142,7 +143,12 @@ def train_and_record(ctx, network, name, view="student", rows="labeled", **fit):
         view=view,
         multilabel=ctx.multilabel,
         batch_size=args.batch_size,
-        **{"schedule": args.lr_schedule, "patience": args.patience or None, **fit},
+        **{
+            "schedule": args.lr_schedule,
+            "patience": args.patience or None,
+            "weight_average": args.weight_average or None,
+            **fit,
+        },
     )
     ctx.run.save_model(network, name)
     precision = network.dtype_policy.name  # what it trained and was selected on validation in

@@ -55,6 +55,7 @@ def fit_network(
     backup_dir=None,
     schedule="paper",
     patience=None,
+    weight_average=None,
 ):
     """Train ``network`` on ``pipeline`` rows ``split["train"]``, selecting on ``split["validation"]``.
 
@@ -73,6 +74,8 @@ def fit_network(
         schedule: ``"paper"``, LRH-Net's step decay (x0.1 at epochs 20/40/70 of 90, scaled to
             ``epochs``), or ``"cosine"``, a linear warm-up then half a cosine (``cosine_rate``).
         patience: stop after this many epochs without a better validation score (None: never).
+        weight_average: the momentum of a moving average of the weights, which is what each epoch
+            is scored and kept with (``paper_optimizer``); None: the weights themselves.
     Returns:
         dict: ``best_epoch``, ``best_validation`` (the selection metric), ``metric``, ``history``,
         ``epochs_run`` (fewer than ``epochs`` when stopped early).
@@ -84,7 +87,9 @@ def fit_network(
         network, list(teachers), list(terms), teacher_views, student_view=view, **(distiller_options or {})
     )
     distiller.compile(
-        optimizer=paper_optimizer(learning_rate), supervised_weight=supervised_weight, multilabel=multilabel
+        optimizer=paper_optimizer(learning_rate, weight_average=weight_average),
+        supervised_weight=supervised_weight,
+        multilabel=multilabel,
     )
     selector = SelectOnValidation(
         network,

@@ -42,9 +42,17 @@ def precision_policy(name):
         keras.mixed_precision.set_global_policy(earlier)
 
 
-def paper_optimizer(learning_rate=PAPER_LEARNING_RATE, weight_decay=PAPER_WEIGHT_DECAY):
-    """Adam with the paper's learning rate and weight decay."""
-    return keras.optimizers.Adam(learning_rate=learning_rate, weight_decay=weight_decay)
+def paper_optimizer(learning_rate=PAPER_LEARNING_RATE, weight_decay=PAPER_WEIGHT_DECAY, weight_average=None):
+    """Adam with the paper's learning rate and weight decay.
+
+    ``weight_average``: a momentum in (0, 1) (for example 0.99) to keep an exponential moving average
+    of the trainable weights, updated after every step (Keras' ``use_ema``); ``SelectOnValidation``
+    then scores and keeps the averaged weights. None: no average (the paper's).
+    """
+    if weight_average is not None and not 0 < weight_average < 1:
+        raise ValueError(f"weight_average must lie in (0, 1) or be None, not {weight_average}")
+    average = {"use_ema": True, "ema_momentum": weight_average} if weight_average is not None else {}
+    return keras.optimizers.Adam(learning_rate=learning_rate, weight_decay=weight_decay, **average)
 
 
 def step_decay(initial=PAPER_LEARNING_RATE, epochs=PAPER_DECAY_EPOCHS, factor=0.1):
@@ -163,6 +171,9 @@ class SelectOnValidation(keras.callbacks.Callback):
             (None: train every epoch).
     With ``state_dir`` the best epoch is also kept on disk, and a fit started again (after a kill,
     with ``keras.callbacks.BackupAndRestore``) takes it up.
+    When the fit's optimizer averages the weights (``paper_optimizer(weight_average=...)``), each epoch
+    is scored, and the best one kept, with the averaged trainable weights (batch-normalisation
+    statistics stay the network's own); training goes on from the weights it had.
     Each epoch is scored under its own decision rule tuned on validation (``tune_decision_rule``), the
     rule an exported file ships with. After training, ``best_score``, ``best_epoch`` and ``thresholds``
     (of the best epoch) are set; each epoch's score is logged as ``val_<metric>``.
@@ -213,18 +224,36 @@ class SelectOnValidation(keras.callbacks.Callback):
             json.dumps({"best_score": self.best_score, "best_epoch": self.best_epoch, "thresholds": thresholds}),
         )
 
+    @contextlib.contextmanager
+    def scored_weights(self):
+        """Within the block the network holds the weights an epoch is scored with: the optimizer's
+        moving average of its trainable weights when it keeps one, else its own."""
+        optimizer = getattr(self.model, "optimizer", None)
+        if not getattr(optimizer, "use_ema", False):
+            yield
+            return
+        trained = self.network.get_weights()
+        optimizer.finalize_variable_values(self.network.trainable_variables)
+        try:
+            yield
+        finally:
+            self.network.set_weights(trained)
+
     def on_epoch_end(self, epoch, logs=None):
         self.last_epoch = epoch  # absolute: a fit resumed by BackupAndRestore continues the count
-        probabilities, labels = predict_probabilities(self.network, self.validation_data, self.view, self.multilabel)
-        thresholds = tune_decision_rule(labels, probabilities, self.classes, self.multilabel)
-        value = score(labels, probabilities, thresholds, self.classes, self.multilabel)[self.metric]
+        with self.scored_weights():
+            probabilities, labels = predict_probabilities(
+                self.network, self.validation_data, self.view, self.multilabel
+            )
+            thresholds = tune_decision_rule(labels, probabilities, self.classes, self.multilabel)
+            value = score(labels, probabilities, thresholds, self.classes, self.multilabel)[self.metric]
+            if np.isfinite(value) and value > self.best_score:
+                self.best_score, self.best_epoch, self.thresholds = float(value), epoch, thresholds
+                self.best_weights = self.network.get_weights()
+                if self.state_dir:
+                    self.save_state()
         if logs is not None:
             logs[f"val_{self.metric}"] = value
-        if np.isfinite(value) and value > self.best_score:
-            self.best_score, self.best_epoch, self.thresholds = float(value), epoch, thresholds
-            self.best_weights = self.network.get_weights()
-            if self.state_dir:
-                self.save_state()
         if self.patience is not None and self.best_epoch is not None and epoch - self.best_epoch >= self.patience:
             self.model.stop_training = True
 

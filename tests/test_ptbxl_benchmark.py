@@ -112,20 +112,20 @@ def test_the_teacher_variants_come_last_each_the_teacher_with_one_flag_more():
         ("window_2.5s", ("--window-seconds", "2.5")),
         ("window_5s", ("--window-seconds", "5")),
         ("window_2.5s_80ep", ("--window-seconds", "2.5", "--epochs", "80")),
+        ("window_2.5s_weight_average", ("--window-seconds", "2.5", "--weight-average", "0.99")),
     ]
-    assert [cell.name for cell in cells[-10:]] == [
+    assert [cell.name for cell in cells[-12:]] == [
         f"teacher_all_1_{name}_s{seed}" for name, _ in variants for seed in (0, 1)
     ]
     for index, (name, extra) in enumerate(variants):
-        for seed, cell in enumerate(cells[-10 + 2 * index :][:2]):
+        for seed, cell in enumerate(cells[-12 + 2 * index :][:2]):
             assert cell.flags == cells[seed].flags + extra and cells[seed].name == f"teacher_all_1_s{seed}"
             assert cell.rows == {"teacher": (f"teacher_{name}", "all")} and not cell.teacher_runs
-        assert REFERENCES[f"teacher_{name}"] == {
-            "paired_difference": ("teacher", "all")
-        }  # Δ against its seed's teacher
+        reference = "teacher_window_2.5s" if name.endswith("weight_average") else "teacher"
+        assert REFERENCES[f"teacher_{name}"] == {"paired_difference": (reference, "all")}  # Δ against that seed's
     long = train_command(
         argparse.Namespace(data="synthetic", runs="runs/x", epochs=40, teacher_width=0.5, precision="float32"),
-        cells[-1],
+        cells[-3],  # the 80-epoch crop teacher of seed 1
     )
     assert long[long.index("--epochs", long.index("--epochs") + 1) + 1] == "80"  # the cell's bound comes last and wins
 

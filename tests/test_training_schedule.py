@@ -47,3 +47,71 @@ def test_average_pooling_alignment_reaches_every_step():
     assert align_length(tf.constant(eight), 16).shape == (1, 16, 1)  # lengthening interpolates
     dynamic = tf.function(lambda x: align_length(x, 4), input_signature=[tf.TensorSpec((1, None, 1))])
     np.testing.assert_allclose(dynamic(tf.constant(eight)).numpy()[0, :, 0], [0.5, 2.5, 4.5, 6.5])
+
+
+def test_epochs_are_scored_and_kept_with_the_moving_average_of_the_weights():
+    import tf_keras as keras
+
+    from lrhnet.distiller import Distiller
+    from lrhnet.networks import LRHNet
+    from lrhnet.training import paper_optimizer
+
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(24, 256, 1)).astype(np.float32)
+    labels = (rng.random((24, 2)) < 0.5).astype(np.float32)
+    batches = tf.data.Dataset.from_tensor_slices(({"student": inputs}, labels)).batch(8)  # 3 steps an epoch
+    keras.utils.set_random_seed(0)
+    network = LRHNet(1, 2, width=0.25)
+    distiller = Distiller(network, [], [])
+    distiller.compile(optimizer=paper_optimizer(0.01, weight_average=0.5), supervised_weight=1.0)
+
+    def trainable():
+        return [variable.numpy() for variable in network.trainable_variables]
+
+    seen = {"steps": [trainable()], "statistics": []}  # trainable weights at the start and after every step
+    record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen["steps"].append(trainable()))
+
+    def after_scoring(epoch, logs):
+        seen["after"], seen["statistics"] = trainable(), [v.numpy() for v in network.non_trainable_variables]
+
+    selector = SelectOnValidation(network, batches, ("a", "b"))
+    callbacks = [record, selector, keras.callbacks.LambdaCallback(on_epoch_end=after_scoring)]
+    distiller.fit(batches, epochs=1, verbose=0, callbacks=callbacks)
+    average = seen["steps"][0]
+    for step in seen["steps"][1:]:
+        average = [0.5 * a + 0.5 * w for a, w in zip(average, step)]
+    assert len(seen["steps"]) == 4 and not np.allclose(average[0], seen["steps"][-1][0])
+    for after, before in zip(seen["after"], seen["steps"][-1]):  # scoring left the weights training goes on from
+        np.testing.assert_array_equal(after, before)
+    for final, expected in zip(trainable(), average):  # the best (only) epoch's average is restored
+        np.testing.assert_allclose(final, expected, rtol=1e-5, atol=1e-6)
+    for final, statistic in zip(network.non_trainable_variables, seen["statistics"]):  # BN statistics: its own
+        np.testing.assert_array_equal(final.numpy(), statistic)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 1.0, -0.5, float("nan")])
+def test_a_weight_average_outside_zero_to_one_is_refused(momentum):
+    with pytest.raises(ValueError, match="weight_average must lie in"):
+        training.paper_optimizer(weight_average=momentum)
+
+
+def test_train_py_stages_pass_the_weight_average_flag_and_a_stage_can_switch_it_off(monkeypatch):
+    from kdpipeline import stages
+    from kdpipeline.options import parse_args
+
+    class Called(Exception):
+        pass
+
+    def fit_network(*args, **kwargs):
+        raise Called(kwargs)
+
+    monkeypatch.setattr(stages, "fit_network", fit_network)
+    run = types.SimpleNamespace(path=lambda *parts: "/".join(parts))
+    for flags, override, expected in (([], {}, None), (["--weight-average", "0.99"], {}, 0.99)) + (
+        (["--weight-average", "0.99"], {"weight_average": None}, None),  # as the prune stage does
+    ):
+        ctx = types.SimpleNamespace(args=parse_args(flags), run=run, pipeline=None, split=None, stage="student")
+        ctx.classes, ctx.multilabel = ("a",), True
+        with pytest.raises(Called) as called:
+            stages.train_and_record(ctx, network=None, name="student", train_data="batches", **override)
+        assert called.value.args[0]["weight_average"] == expected
