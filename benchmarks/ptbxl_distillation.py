@@ -516,7 +516,8 @@ def summary_table(summary):
         "on the test split (PTB-XL: fold 10; synthetic data: each seed's own split), mean ± std "
         "(ddof = 1) over seeds; Δ: mean paired difference from the plain "
         "student of the same seed and labelled records (for LiteHeart rows and the same-lead SE-ResNet: the plain "
-        "LRH-Net student; for a teacher variant: the teacher of the same seed), with a 95 % bootstrap interval "
+        "LRH-Net student; for a teacher variant: the teacher of the same seed, and for the crop teacher with "
+        "averaged weights the 2.5 s crop teacher of the same seed), with a 95 % bootstrap interval "
         "over test records; vs KD: the same from default KD of the same teacher (for KD × T² and KD weighted "
         "per class); vs alone: the same from the LiteHeart student alone (for + LiteHeart terms); each over "
         "the seeds both have ((k of n seeds) when fewer than the row's); then the mean AUROC of each class.",
