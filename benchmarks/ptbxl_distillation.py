@@ -133,6 +133,8 @@ def teacher_window_cell(seed, seconds, epochs=None):
 
 
 WEIGHT_AVERAGE = 0.99  # the momentum of the teacher variant that keeps a moving average of its weights
+CROP_ROW = window_row(2.5, None)  # the crop teacher chosen on validation, the reference of its averaged twin
+WEIGHT_AVERAGE_ROW = CROP_ROW + "_weight_average"
 
 
 def teacher_weight_average_cell(seed):
@@ -140,10 +142,11 @@ def teacher_weight_average_cell(seed):
     kept with a moving average of its weights (``--weight-average``): whether averaging steadies a
     teacher whose best epochs fall while the learning rate is still high."""
     crops = teacher_window_cell(seed, 2.5)
-    row = window_row(2.5, None) + "_weight_average"
-    flags = crops.flags + ("--weight-average", f"{WEIGHT_AVERAGE:g}")
-    return Cell(
-        f"teacher_all_1_{row.removeprefix('teacher_')}_s{seed}", flags, {"teacher": (row, "all")}, "12", seed, 1.0
+    return dataclasses.replace(
+        crops,
+        name=f"teacher_all_1_{WEIGHT_AVERAGE_ROW.removeprefix('teacher_')}_s{seed}",
+        flags=crops.flags + ("--weight-average", f"{WEIGHT_AVERAGE:g}"),
+        rows={"teacher": (WEIGHT_AVERAGE_ROW, "all")},
     )
 
 
@@ -347,7 +350,7 @@ REFERENCES = {
     "teacher_no_early_stop": {"paired_difference": ("teacher", "all")},
     "teacher_demographics": {"paired_difference": ("teacher", "all")},
     **{window_row(*window): {"paired_difference": ("teacher", "all")} for window in TEACHER_WINDOWS},
-    window_row(2.5, None) + "_weight_average": {"paired_difference": (window_row(2.5, None), "all")},
+    WEIGHT_AVERAGE_ROW: {"paired_difference": (CROP_ROW, "all")},
     # the same leads read by a 2.2 M-weight network: what the student's size costs
     "same_lead_ceiling": {"paired_difference": ("student", "none")},
 }

@@ -220,6 +220,7 @@ def quantize_stage(ctx):
         train_data=training_batches(ctx, rows),
         callbacks=[StopOnNaN("quantize, training student_qat")],
         backup_dir=ctx.run.path("backup", "student_qat"),
+        weight_average=None,  # the fake-quantization ranges are learned for the weights themselves
     )
     entry = exported(ctx, qat, "student_int8.tflite", "int8", reference=source)
     return {"student_int8": int8_model(ctx, source, source_name, entry, "qat", learned_from(ctx, rows))}

@@ -117,9 +117,10 @@ def build_parser():
         type=float,
         default=0.0,
         metavar="MOMENTUM",
-        help="score each epoch of the teacher and student stages, and keep the best, with an exponential moving "
-        "average of the weights updated every step with this momentum (e.g. 0.99); not in the prune and QAT "
-        "stages, whose masks and ranges belong to the weights themselves; 0 is off (default: 0)",
+        help="in the teacher, student, distill and mlkd stages, score each epoch, and keep the best, with an "
+        "exponential moving average of the weights updated every step with this momentum (e.g. 0.99); not in "
+        "the prune and QAT stages, whose masks and quantization ranges belong to the weights themselves; "
+        "0 is off (default: 0)",
     )
     model.add_argument(
         "--teacher-from",

@@ -1,5 +1,6 @@
-"""Training that converges: the cosine schedule with warm-up, early stopping on validation, and
-feature alignment by average pooling (every student step gets a gradient)."""
+"""Training that converges: the cosine schedule with warm-up, early stopping on validation, epochs
+scored with a moving average of the weights (``--weight-average``), and feature alignment by average
+pooling (every student step gets a gradient)."""
 
 import types
 
@@ -60,6 +61,12 @@ def test_epochs_are_scored_and_kept_with_the_moving_average_of_the_weights():
     inputs = rng.normal(size=(24, 256, 1)).astype(np.float32)
     labels = (rng.random((24, 2)) < 0.5).astype(np.float32)
     batches = tf.data.Dataset.from_tensor_slices(({"student": inputs}, labels)).batch(8)  # 3 steps an epoch
+    validation = tf.data.Dataset.from_tensor_slices(
+        (
+            {"student": rng.normal(size=(200, 256, 1)).astype(np.float32)},
+            (rng.random((200, 2)) < 0.5).astype(np.float32),
+        )
+    ).batch(50)
     keras.utils.set_random_seed(0)
     network = LRHNet(1, 2, width=0.25)
     distiller = Distiller(network, [], [])
@@ -74,7 +81,14 @@ def test_epochs_are_scored_and_kept_with_the_moving_average_of_the_weights():
     def after_scoring(epoch, logs):
         seen["after"], seen["statistics"] = trainable(), [v.numpy() for v in network.non_trainable_variables]
 
-    selector = SelectOnValidation(network, batches, ("a", "b"))
+    def validation_score(weights):
+        for variable, value in zip(network.trainable_variables, weights):
+            variable.assign(value)
+        probabilities, truth = training.predict_probabilities(network, validation)
+        rule = training.tune_decision_rule(truth, probabilities, ("a", "b"))
+        return training.score(truth, probabilities, rule, ("a", "b"))["macro_auroc"]
+
+    selector = SelectOnValidation(network, validation, ("a", "b"))
     callbacks = [record, selector, keras.callbacks.LambdaCallback(on_epoch_end=after_scoring)]
     distiller.fit(batches, epochs=1, verbose=0, callbacks=callbacks)
     average = seen["steps"][0]
@@ -87,6 +101,8 @@ def test_epochs_are_scored_and_kept_with_the_moving_average_of_the_weights():
         np.testing.assert_allclose(final, expected, rtol=1e-5, atol=1e-6)
     for final, statistic in zip(network.non_trainable_variables, seen["statistics"]):  # BN statistics: its own
         np.testing.assert_array_equal(final.numpy(), statistic)
+    assert selector.best_score == pytest.approx(validation_score(average), abs=1e-9)  # what was scored
+    assert abs(validation_score(seen["steps"][-1]) - selector.best_score) > 1e-4  # the weights themselves score apart
 
 
 @pytest.mark.parametrize("momentum", [0.0, 1.0, -0.5, float("nan")])
@@ -115,3 +131,51 @@ def test_train_py_stages_pass_the_weight_average_flag_and_a_stage_can_switch_it_
         with pytest.raises(Called) as called:
             stages.train_and_record(ctx, network=None, name="student", train_data="batches", **override)
         assert called.value.args[0]["weight_average"] == expected
+
+
+def test_the_prune_and_qat_stages_fine_tune_without_the_weight_average(monkeypatch):
+    import lrhnet.compress
+    import lrhnet.twin
+    from kdpipeline import compression
+    from kdpipeline.options import parse_args
+
+    class Called(Exception):
+        pass
+
+    def called(*args, **kwargs):
+        raise Called(kwargs)
+
+    for name, value in {
+        "deployed_name": lambda ctx: "student_kd",
+        "teacher_terms": lambda ctx: {"teachers": [], "terms": [], "rows": "labeled"},
+        "batches_per_epoch": lambda ctx, rows: 10,
+        "training_batches": lambda ctx, rows: "batches",
+        "train_and_record": called,
+        "fit_network": called,
+    }.items():
+        monkeypatch.setattr(compression, name, value)
+    monkeypatch.setattr(lrhnet.compress, "prune_layers", lambda *args, **kwargs: None)
+    for name in ("student_twin", "quantize_twin"):
+        monkeypatch.setattr(lrhnet.twin, name, lambda *args, **kwargs: None)
+    monkeypatch.setattr(lrhnet.twin, "GraphNetwork", lambda *args, **kwargs: None)
+    source = types.SimpleNamespace(num_leads=1, num_classes=2, demographics=False)
+    run = types.SimpleNamespace(
+        load_model=lambda name: source, model_path=lambda name: "/no/such/file", path=lambda *parts: "/".join(parts)
+    )
+    flags = ["--weight-average", "0.99", "--quantize", "qat"]
+    ctx = types.SimpleNamespace(args=parse_args(flags), run=run, pipeline=types.SimpleNamespace(window=256))
+    ctx.split, ctx.classes, ctx.multilabel = None, ("a", "b"), True
+    for stage in (compression.prune_stage, compression.quantize_stage):
+        with pytest.raises(Called) as fitted:
+            stage(ctx)
+        assert "weight_average" in fitted.value.args[0] and fitted.value.args[0]["weight_average"] is None
+
+
+def test_runs_made_before_the_weight_average_flag_resume_as_made_without_it():
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import changed_flags, run_config
+
+    config = run_config(parse_args([]))
+    earlier = {key: value for key, value in config.items() if key != "weight_average"}
+    assert changed_flags(earlier, config) == []
+    assert changed_flags(earlier, run_config(parse_args(["--weight-average", "0.99"]))) == ["weight_average"]
