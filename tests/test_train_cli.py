@@ -54,7 +54,6 @@ def report(out):
         (["--method", "liteheart", "--demographics"], "--demographics is for --method lrhnet"),
         (["--patience", "-1"], "--patience must be 0 (off)"),
         (["--weight-average", "1"], "--weight-average must lie in [0, 1)"),
-        (["--weight-average", "nan"], "--weight-average must lie in [0, 1)"),
         (["--lr-schedule", "linear"], "invalid choice"),
         (["--class-balance", "half"], "invalid choice"),
         (["--split-seed", "-1"], "--split-seed must be 0 or more"),

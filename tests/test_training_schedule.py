@@ -106,9 +106,15 @@ def test_epochs_are_scored_and_kept_with_the_moving_average_of_the_weights():
 
 
 @pytest.mark.parametrize("momentum", [0.0, 1.0, -0.5, float("nan")])
-def test_a_weight_average_outside_zero_to_one_is_refused(momentum):
+def test_a_weight_average_outside_zero_to_one_is_refused(momentum, capsys):
     with pytest.raises(ValueError, match="weight_average must lie in"):
         training.paper_optimizer(weight_average=momentum)
+    if momentum != 0:  # the flag's 0 is off
+        from kdpipeline.options import parse_args
+
+        with pytest.raises(SystemExit) as exit_:
+            parse_args(["--weight-average", str(momentum)])
+        assert exit_.value.code == 2 and "--weight-average must lie in [0, 1)" in capsys.readouterr().err
 
 
 def test_train_py_stages_pass_the_weight_average_flag_and_a_stage_can_switch_it_off(monkeypatch):
