@@ -59,7 +59,10 @@ def test_wrong_inputs_are_refused_clearly():
         LRHNet(3, 5)(inputs(3, demographics=True))
 
 
-@pytest.mark.parametrize("network, demographics", [(LRHNet, True), (SEResNet1D, False), (CNN1D, True)])
+@pytest.mark.parametrize(
+    "network, demographics",
+    [(LRHNet, True), pytest.param(SEResNet1D, False, marks=pytest.mark.slow), (CNN1D, True)],  # 23 s: slow run
+)
 def test_save_and_load_give_identical_outputs(tmp_path, network, demographics):
     model = network(2, 4, demographics=demographics, width=0.25 if network is not LRHNet else 1.0)
     model.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))

@@ -48,6 +48,7 @@ def test_notebook_runs_on_tiny_data(name, tmp_path, monkeypatch):
     assert figures, "a figure is drawn"
 
 
+@pytest.mark.slow  # 23 s; the default run stays under 15 minutes (the notebook itself runs in it)
 def test_the_quickstart_falls_back_to_the_bundled_records(tmp_path):
     outputs = execute(
         "ptbxl_quickstart.ipynb", f"DATA = {str(tmp_path / 'absent')!r}\n{TINY['ptbxl_quickstart.ipynb']}"
