@@ -117,26 +117,28 @@ def test_a_weight_average_outside_zero_to_one_is_refused(momentum, capsys):
         assert exit_.value.code == 2 and "--weight-average must lie in [0, 1)" in capsys.readouterr().err
 
 
+class Called(Exception):
+    """Raised by ``called`` in place of a training call; ``args[0]`` holds its keyword arguments."""
+
+
+def called(*args, **kwargs):
+    raise Called(kwargs)
+
+
 def test_train_py_stages_pass_the_weight_average_flag_and_a_stage_can_switch_it_off(monkeypatch):
     from kdpipeline import stages
     from kdpipeline.options import parse_args
 
-    class Called(Exception):
-        pass
-
-    def fit_network(*args, **kwargs):
-        raise Called(kwargs)
-
-    monkeypatch.setattr(stages, "fit_network", fit_network)
+    monkeypatch.setattr(stages, "fit_network", called)
     run = types.SimpleNamespace(path=lambda *parts: "/".join(parts))
     for flags, override, expected in (([], {}, None), (["--weight-average", "0.99"], {}, 0.99)) + (
         (["--weight-average", "0.99"], {"weight_average": None}, None),  # as the prune stage does
     ):
         ctx = types.SimpleNamespace(args=parse_args(flags), run=run, pipeline=None, split=None, stage="student")
         ctx.classes, ctx.multilabel = ("a",), True
-        with pytest.raises(Called) as called:
+        with pytest.raises(Called) as fitted:
             stages.train_and_record(ctx, network=None, name="student", train_data="batches", **override)
-        assert called.value.args[0]["weight_average"] == expected
+        assert fitted.value.args[0]["weight_average"] == expected
 
 
 def test_the_prune_and_qat_stages_fine_tune_without_the_weight_average(monkeypatch):
@@ -144,12 +146,6 @@ def test_the_prune_and_qat_stages_fine_tune_without_the_weight_average(monkeypat
     import lrhnet.twin
     from kdpipeline import compression
     from kdpipeline.options import parse_args
-
-    class Called(Exception):
-        pass
-
-    def called(*args, **kwargs):
-        raise Called(kwargs)
 
     for name, value in {
         "deployed_name": lambda ctx: "student_kd",
