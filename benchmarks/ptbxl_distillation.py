@@ -13,7 +13,9 @@ stopping on validation macro AUROC; shared online augmentation) and ``--epochs``
 Teachers: 12-lead SE-ResNets of width ``--teacher-width``, one per seed, trained on all training
 labels (``all``) or, per labelled fraction, on the students' labelled records only (``same``), and
 on PTB-XL the ``ensemble`` of the seeds' ``all`` teachers (the mean of their probabilities; not on
-synthetic data, where each seed draws its own split).
+synthetic data, where each seed draws its own split). They are trained on whole 10 s records or,
+with ``--teacher-recipe crops-averaged``, on 2.5 s crops with their weights averaged (as are the
+same-lead ceilings); students read 10 s windows either way, which a crop teacher reads whole.
 Cells, in the order they run (each for every seed before the next):
   * scarce labels: students see labels on a fraction (10 %, then 5 % and 25 %) of the training
     records; rows: the plain student on its labelled records, LRH-Net + KD on every training record
@@ -25,8 +27,8 @@ Cells, in the order they run (each for every seed before the next):
     per class by what the student's leads carry (``--kd-class-weights carry``), the same-lead
     ceiling (an SE-ResNet of the teacher's width on the student's leads), and LiteHeart alone and
     with its terms;
-  * last, each seed's ``all`` teacher again without early stopping (``--patience 0``), reading
-    age and sex beside its leads (``--demographics``), then trained on 2.5 s and 5 s crops
+  * last (with the ``whole`` recipe), each seed's ``all`` teacher again without early stopping
+    (``--patience 0``), reading age and sex beside its leads (``--demographics``), then trained on 2.5 s and 5 s crops
     (2.5 s also with the cosine schedule over at most 80 epochs, and scored and kept with a moving
     average of its weights, ``--weight-average 0.99``, paired with the 2.5 s teacher).
 Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
@@ -90,11 +92,11 @@ class Cell:
     teacher_runs: tuple = ()  # the cells whose teacher this one distils from (several: their ensemble)
 
 
-def teacher_cell(seed, fraction=1.0):
+def teacher_cell(seed, fraction=1.0, recipe=()):
     """A 12-lead teacher on every training label (``fraction`` 1: ``all``) or on the labelled share
-    the students of ``fraction`` see (``same``)."""
+    the students of ``fraction`` see (``same``), trained with the ``recipe`` flags (``TEACHER_RECIPES``)."""
     kind = "all" if fraction == 1 else "same"
-    flags = ("--stages", "teacher", "--labeled-fraction", str(fraction), "--teacher-labels", kind)
+    flags = ("--stages", "teacher", "--labeled-fraction", str(fraction), "--teacher-labels", kind, *recipe)
     return Cell(f"teacher_{kind}_{fraction:g}_s{seed}", flags, {"teacher": ("teacher", kind)}, "12", seed, fraction)
 
 
@@ -133,19 +135,26 @@ def teacher_window_cell(seed, seconds, epochs=None):
 
 
 WEIGHT_AVERAGE = 0.99  # the momentum of the teacher variant that keeps a moving average of its weights
-CROP_ROW = window_row(2.5, None)  # the crop teacher chosen on validation, the reference of its averaged twin
+CROP_SECONDS = 2.5  # the crop length chosen on validation
+CROP_ROW = window_row(CROP_SECONDS, None)  # the crop teacher, the reference of its averaged twin
 WEIGHT_AVERAGE_ROW = CROP_ROW + "_weight_average"
+# how every teacher of a benchmark call is trained (--teacher-recipe): on whole 10 s records, as the
+# students (the recorded tables), or on 2.5 s crops with its weights averaged, the recipe of the
+# highest validation at widths 0.5 and 1; a student still reads 10 s windows, and its teacher reads them whole
+TEACHER_RECIPES = {
+    "whole": (),
+    "crops-averaged": ("--window-seconds", f"{CROP_SECONDS:g}", "--weight-average", f"{WEIGHT_AVERAGE:g}"),
+}
 
 
 def teacher_weight_average_cell(seed):
     """The ``all`` teacher of ``seed`` on 2.5 s crops (the crop length chosen on validation) scored and
     kept with a moving average of its weights (``--weight-average``): whether averaging steadies a
     teacher whose best epochs fall while the learning rate is still high."""
-    crops = teacher_window_cell(seed, 2.5)
+    name = f"teacher_all_1_{WEIGHT_AVERAGE_ROW.removeprefix('teacher_')}_s{seed}"
     return dataclasses.replace(
-        crops,
-        name=f"teacher_all_1_{WEIGHT_AVERAGE_ROW.removeprefix('teacher_')}_s{seed}",
-        flags=crops.flags + ("--weight-average", f"{WEIGHT_AVERAGE:g}"),
+        teacher_cell(seed, recipe=TEACHER_RECIPES["crops-averaged"]),
+        name=name,
         rows={"teacher": (WEIGHT_AVERAGE_ROW, "all")},
     )
 
@@ -209,9 +218,10 @@ def liteheart_cell(seed, fraction, teacher):
     return Cell(f"liteheart_{tag(fraction, 'I', seed)}", flags, rows, "I", seed, fraction, (teacher.name,))
 
 
-def ceiling_cell(seed, leads):
-    """The same-lead ceiling: an SE-ResNet as wide as the teacher on the student's leads, all labels."""
-    flags = ("--teacher-leads", leads, "--student-leads", leads, "--stages", "teacher")
+def ceiling_cell(seed, leads, recipe=()):
+    """The same-lead ceiling: an SE-ResNet as wide as the teacher on the student's leads, all labels,
+    trained as the teachers are (``recipe``)."""
+    flags = ("--teacher-leads", leads, "--student-leads", leads, "--stages", "teacher", *recipe)
     rows = {"teacher": ("same_lead_ceiling", "none")}
     return Cell(f"ceiling_{tag(1.0, leads, seed)}", flags, rows, leads, seed, 1.0)
 
@@ -220,12 +230,15 @@ def tag(fraction, leads, seed):
     return f"{fraction:g}_{leads.replace(',', '+')}_s{seed}"
 
 
-def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS, ensembles=True):
+def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS, ensembles=True, recipe="whole"):
     """Every cell, in the order they run: 10 % labels first (the headline), then 5 % and 25 %, then full
     labels; students on each of ``lead_sets``. KD from the teachers' ensemble runs at the first
     fraction and with full labels when ``ensembles`` (only where every seed has the same split, as
-    PTB-XL's folds: elsewhere a seed's teacher learned from another seed's test records)."""
-    teachers = {seed: teacher_cell(seed) for seed in seeds}
+    PTB-XL's folds: elsewhere a seed's teacher learned from another seed's test records). Teachers
+    and ceilings are trained with the ``TEACHER_RECIPES`` flags of ``recipe``; the teacher variants
+    (last) vary the ``whole`` recipe, so they run with it only."""
+    flags = TEACHER_RECIPES[recipe]
+    teachers = {seed: teacher_cell(seed, recipe=flags) for seed in seeds}
     cells = list(teachers.values())
     ensembles = ensembles and len(seeds) > 1
 
@@ -237,7 +250,7 @@ def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS, ensembles=True)
         cells += [lrhnet_cell(seed, fraction, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
         cells += from_ensemble(fraction) if fraction == fractions[0] and ensembles else []
         cells += [t2_cell(seed, fraction, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
-        same = {seed: teacher_cell(seed, fraction) for seed in seeds}
+        same = {seed: teacher_cell(seed, fraction, flags) for seed in seeds}
         cells += same.values()
         cells += [lrhnet_cell(seed, fraction, leads, same[seed]) for leads in lead_sets for seed in seeds]
         cells += [t2_cell(seed, fraction, leads, same[seed]) for leads in lead_sets for seed in seeds]
@@ -246,8 +259,10 @@ def plan(seeds, fractions=SCARCE_FRACTIONS, lead_sets=LEAD_SETS, ensembles=True)
     cells += from_ensemble(1.0) if ensembles else []
     cells += [t2_cell(seed, 1.0, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
     cells += [carry_cell(seed, leads, teachers[seed]) for leads in lead_sets for seed in seeds]
-    cells += [ceiling_cell(seed, leads) for leads in lead_sets for seed in seeds]
+    cells += [ceiling_cell(seed, leads, flags) for leads in lead_sets for seed in seeds]
     cells += [liteheart_cell(seed, 1.0, teachers[seed]) for seed in seeds]
+    if recipe != "whole":
+        return cells
     cells += [teacher_no_early_stop_cell(seed) for seed in seeds]
     cells += [teacher_demographics_cell(seed) for seed in seeds]
     cells += [teacher_window_cell(seed, *window) for window in TEACHER_WINDOWS for seed in seeds]
@@ -721,6 +736,14 @@ def main():
     parser.add_argument("--lead-sets", nargs="+", default=list(LEAD_SETS), help="the students' lead sets")
     parser.add_argument("--epochs", type=int, default=40, help="most epochs of each training (default: 40)")
     parser.add_argument("--teacher-width", type=float, default=0.5, help="teacher width (default: 0.5)")
+    parser.add_argument(
+        "--teacher-recipe",
+        choices=list(TEACHER_RECIPES),
+        default="whole",
+        help="how the teachers and same-lead ceilings are trained: on whole 10 s records, or on 2.5 s crops with "
+        "their weights averaged (--window-seconds 2.5 --weight-average 0.99); students read 10 s windows either "
+        "way (default: whole)",
+    )
     parser.add_argument("--cells", type=int, default=None, help="run only the first CELLS cells of the plan")
     parser.add_argument(
         "--only",
@@ -756,7 +779,7 @@ def main():
     if args.quick:
         args.epochs, args.seeds, args.cells, args.runs = 1, [0], 3, args.runs + "_quick"
     ensembles = not is_synthetic(args.data)
-    everything = plan(args.seeds, args.fractions, args.lead_sets, ensembles)
+    everything = plan(args.seeds, args.fractions, args.lead_sets, ensembles, args.teacher_recipe)
     cells = matching(parser, "--only", args.only, everything)[: args.cells]
     if not cells:
         parser.error(f"--only {args.only} matches no cell of the plan (--list prints it)")
@@ -780,16 +803,20 @@ def main():
         earlier = recorded.get("setting", setting)
         if earlier != setting:
             parser.error(f"--out {args.out} holds {earlier} results; --data is {setting}: choose another --out")
-        precision = recorded.get("precision", "float32")  # files made before the flag hold float32 rows
-        if precision != args.precision:
-            parser.error(
-                f"--out {args.out} holds {precision} results; --precision is {args.precision}: choose another --out"
-            )
+        teachers = {
+            "--precision": recorded.get("precision", "float32"),  # files made before the flags hold float32 rows
+            "--teacher-width": recorded.get("teacher_width", args.teacher_width),
+            "--teacher-recipe": recorded.get("teacher_recipe", "whole"),  # of whole records
+        }
+        for flag, value in teachers.items():
+            if value != getattr(args, flag.removeprefix("--").replace("-", "_")):
+                parser.error(f"--out {args.out} holds results of {flag} {value}: pass it, or choose another --out")
     args.runs = os.path.abspath(args.runs)
     header = {"setting": setting, **provenance(), "seeds": args.seeds, "epochs": args.epochs}
     header["precision"] = args.precision
     header.update(fractions=args.fractions, lead_sets=args.lead_sets, ensembles=ensembles)
-    results = PTBXLResults(args.out, {**header, "teacher_width": args.teacher_width}, resume=args.resume)
+    header.update(teacher_width=args.teacher_width, teacher_recipe=args.teacher_recipe)
+    results = PTBXLResults(args.out, header, resume=args.resume)
     by_name = {cell.name: cell for cell in everything}
     problem = rerun_problem(args, results, [by_name[name] for name in rerun], by_name)
     if problem:

@@ -285,7 +285,8 @@ def teacher_run_report(path):
 
 def teacher_source(path):
     """``data.teacher_from`` of the report: the ``--teacher-from`` file (relative path) and, from the report of
-    the run that trained it (``teacher_run_report``), what it learned from and its validation score."""
+    the run that trained it (``teacher_run_report``), what it learned from, its validation score and the
+    window length it was trained on."""
     source = {"file": os.path.relpath(path)}
     earlier = teacher_run_report(path)
     if earlier is not None and "learned_from" in earlier["models"]["teacher"]:  # reports since 2026-12
@@ -294,6 +295,8 @@ def teacher_source(path):
         source["teacher_labels"] = earlier.get("data", {}).get("teacher_labels")
         if "selection" in teacher:
             source["validation"] = teacher["selection"]
+    if earlier is not None and "window_seconds" in earlier.get("config", {}):
+        source["window_seconds"] = earlier["config"]["window_seconds"]
     return source
 
 
@@ -301,7 +304,8 @@ def check_teacher(path, leads, classes, demographics, fs, window_seconds):
     """Refuse a ``--teacher-from`` network that does not read ``len(leads)`` leads (with age and sex when
     ``demographics``) and give ``len(classes)`` classes, or, when the report of the run that trained it is
     beside it, that read other leads or gave other classes (names, in order) or was trained at another
-    sampling rate or window length than ``fs`` and ``window_seconds``."""
+    sampling rate than ``fs`` or on longer windows than ``window_seconds``. A teacher trained on shorter
+    windows (random crops of the records) reads this run's windows whole: its global pooling spans them."""
     from lrhnet.saving import load_network
 
     try:
@@ -333,12 +337,17 @@ def check_teacher(path, leads, classes, demographics, fs, window_seconds):
                 f"report.json); this run has {','.join(wanted)} ({source}), in this order"
             )
     config = earlier.get("config", {})
-    for flag, key, wanted in (("--fs", "fs", fs), ("--window-seconds", "window_seconds", window_seconds)):
-        if key in config and float(config[key]) != float(wanted):
-            raise SystemExit(
-                f"train.py: error: --teacher-from {path} was trained with {flag} {config[key]:g} (its run's "
-                f"report.json); this run has {flag} {wanted:g}: pass the same value, or a teacher trained with it"
-            )
+    if "fs" in config and float(config["fs"]) != float(fs):
+        raise SystemExit(
+            f"train.py: error: --teacher-from {path} was trained with --fs {config['fs']:g} (its run's "
+            f"report.json); this run has --fs {fs:g}: pass the same value, or a teacher trained with it"
+        )
+    if "window_seconds" in config and float(config["window_seconds"]) > float(window_seconds):
+        raise SystemExit(
+            f"train.py: error: --teacher-from {path} was trained on {config['window_seconds']:g} s windows (its "
+            f"run's report.json); this run's --window-seconds {window_seconds:g} would show it less of each "
+            "record than it learned from: pass at least its value, or a teacher trained on shorter windows"
+        )
 
 
 def save_teacher(paths, destination, multilabel):

@@ -130,6 +130,22 @@ def test_the_teacher_variants_come_last_each_the_teacher_with_one_flag_more():
     assert long[long.index("--epochs", long.index("--epochs") + 1) + 1] == "80"  # the cell's bound comes last and wins
 
 
+def test_the_crops_averaged_recipe_trains_every_teacher_and_ceiling_as_the_averaged_crop_variant():
+    whole, crops = plan([0, 1]), plan([0, 1], recipe="crops-averaged")
+    recipe = ("--window-seconds", "2.5", "--weight-average", "0.99")
+    variants = {cell.name for cell in whole[-12:]}  # they vary the whole-record teacher: not in this plan
+    assert [cell.name for cell in crops] == [cell.name for cell in whole if cell.name not in variants]
+    by_name = {cell.name: cell for cell in whole}
+    averaged = [cell for cell in whole if cell.name.endswith("weight_average_s0")][0]
+    for cell in crops:
+        trained_as_teacher = "teacher" in cell.flags[cell.flags.index("--stages") + 1].split(",")
+        expected = by_name[cell.name].flags + (recipe if trained_as_teacher else ())
+        assert cell.flags == expected and cell.teacher_runs == by_name[cell.name].teacher_runs
+        assert "--window-seconds" not in cell.flags or trained_as_teacher  # students read whole records
+    assert crops[0].flags == averaged.flags  # seed 0's teacher is the averaged crop variant of the whole plan
+    assert sum("ceiling" in cell.name for cell in crops) == sum("teacher_same" in cell.name for cell in crops) == 6
+
+
 def test_paired_difference_by_hand():
     rng = np.random.default_rng(0)
     labels = (rng.random((200, 3)) < 0.4).astype(float)
@@ -342,7 +358,10 @@ def test_only_runs_the_matching_cells_after_the_teachers_they_need(tmp_path, mon
         (["--resume", "--data", "synthetic"], "holds ptbxl results; --data is synthetic"),
         (["--resume", "--only", "no_such_cell"], "matches no cell"),
         (["--resume", "--only", "("], "not a regular expression"),
-        (["--resume", "--precision", "mixed_bfloat16"], "holds float32 results; --precision is mixed_bfloat16"),
+        (["--resume", "--precision", "mixed_bfloat16"], "holds results of --precision float32: pass it"),
+        (["--resume", "--teacher-width", "1"], "holds results of --teacher-width 0.5: pass it"),
+        # a file made before recipes were recorded holds teachers trained on whole records
+        (["--resume", "--teacher-recipe", "crops-averaged"], "holds results of --teacher-recipe whole: pass it"),
         (["--rerun", "lrhnet"], "it needs --resume"),
         (["--resume", "--rerun", "("], "not a regular expression"),
         (["--resume", "--only", "^teacher", "--rerun", "lrhnet"], "matches no cell that runs"),
@@ -355,14 +374,15 @@ def test_a_call_that_would_lose_or_mix_recorded_rows_is_refused(tmp_path, monkey
     from benchmarks import ptbxl_distillation
 
     out = tmp_path / "r.json"
-    out.write_text(json.dumps({"setting": "ptbxl", "runs": []}))
+    recorded = {"setting": "ptbxl", "runs": [], "teacher_width": 0.5}
+    out.write_text(json.dumps(recorded))
     argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), *flags]
     monkeypatch.setattr(sys, "argv", argv)
     monkeypatch.setattr(ptbxl_distillation, "run_cell", lambda *a: pytest.fail("nothing runs after a refusal"))
     with pytest.raises(SystemExit):
         ptbxl_distillation.main()
     assert message in capsys.readouterr().err
-    assert json.loads(out.read_text()) == {"setting": "ptbxl", "runs": []}
+    assert json.loads(out.read_text()) == recorded
 
 
 def test_kept_probabilities_read_back_as_the_same_float32_values_and_ranks():

@@ -414,8 +414,9 @@ def test_the_runner_turns_a_nan_loss_into_an_error_naming_the_stage(tmp_path, mo
 
 
 def test_a_teacher_is_refused_when_it_reads_other_inputs_than_the_run(tmp_path):
-    from kdpipeline.runner import check_teacher
+    from kdpipeline.runner import check_teacher, teacher_source
     from lrhnet import SEResNet1D
+    from lrhnet.saving import load_network
 
     path = str(tmp_path / "models" / "teacher.keras")
     os.makedirs(os.path.dirname(path))
@@ -436,8 +437,12 @@ def test_a_teacher_is_refused_when_it_reads_other_inputs_than_the_run(tmp_path):
     check_teacher(path, leads, classes, False, 100, 10)
     with pytest.raises(SystemExit, match="trained with --fs 100 .*this run has --fs 300"):
         check_teacher(path, leads, classes, False, 300.0, 10.0)
-    with pytest.raises(SystemExit, match="trained with --window-seconds 10 .*this run has --window-seconds 15"):
-        check_teacher(path, leads, classes, False, 100.0, 15.0)
+    with pytest.raises(SystemExit, match="trained on 10 s windows .*this run's --window-seconds 5 would show it less"):
+        check_teacher(path, leads, classes, False, 100.0, 5.0)
+    check_teacher(path, leads, classes, False, 100.0, 15.0)  # trained on shorter windows: it reads 15 s whole
+    assert teacher_source(path)["window_seconds"] == 10.0  # the student's report says what the teacher saw
+    longer = np.zeros((2, 1500, 12), np.float32)
+    assert load_network(path)(longer).shape == (2, 5)
     with pytest.raises(SystemExit, match="trained on leads I,II,III.*this run has II,I,III"):
         check_teacher(path, ["II", "I", *leads[2:]], classes, False, 100.0, 10.0)
     with pytest.raises(SystemExit, match="trained on classes A,B,C,D,E .*this run has A,B,C,D,X"):
