@@ -27,6 +27,26 @@ from data_utils.files import atomic_write
 BENCHMARK = "crop_teacher_whole_records"
 RECORD_SECONDS = 10  # PTB-XL's records: one window of this length is the whole record
 READINGS = ("windows", "whole")
+PARTS = ("validation", "test")
+
+
+def teacher_problem(args, seed):
+    """Why ``seed``'s run folder under ``--runs`` holds no averaged crop teacher of ``--teacher-width``
+    (None when it does): no saved teacher, split or report, or a report of another recipe."""
+    run = benchmark.folder(args, benchmark.teacher_weight_average_cell(seed))
+    needed = [os.path.join(run, name) for name in ("models/teacher.keras", "split.json", "report.json")]
+    missing = [shown(path) for path in needed if not os.path.isfile(path)]
+    if missing:
+        return f"{', '.join(missing)} missing: train the teacher with benchmarks.ptbxl_distillation"
+    with open(needed[2]) as handle:
+        config = json.load(handle).get("config", {})
+    wanted = {
+        "window_seconds": benchmark.CROP_SECONDS,
+        "weight_average": benchmark.WEIGHT_AVERAGE,
+        "teacher_width": args.teacher_width,
+    }
+    other = {key: config.get(key) for key, value in wanted.items() if config.get(key) != value}
+    return f"{shown(run)} was trained with {other}, not {wanted}" if other else None
 
 
 def readings(args, seed):
@@ -35,29 +55,28 @@ def readings(args, seed):
     whole = dataclasses.replace(cell, flags=cell.flags + ("--window-seconds", str(RECORD_SECONDS)))
     run = benchmark.folder(args, cell)
     scores = {}
-    for reading, flags in zip(READINGS, (cell, whole)):
-        context = benchmark.train_context(args, flags)
+    for reading, read_as in zip(READINGS, (cell, whole)):
+        context = benchmark.train_context(args, read_as)
         scores[reading] = {}
-        for part in ("validation", "test"):
+        for part in PARTS:
             probabilities, labels = benchmark.split_probabilities(context, run, ["teacher"], part)
             scores[reading][part] = macro_auroc(labels, probabilities["teacher"])
     return scores
 
 
 def markdown(results):
+    """The results as a Markdown table: one row per seed and their mean, validation then test."""
+    crops = f"{benchmark.CROP_SECONDS:g} s windows averaged"
     lines = [
         f"# {BENCHMARK}",
         "",
         f"Command: `{results['command']}`  ",
         f"Commit {results['commit']}, {results['date']}",
     ]
-    lines += [
-        "",
-        "| seed | validation, 2.5 s windows averaged | validation, whole record | test, windows | test, whole |",
-    ]
+    lines += ["", f"| seed | validation, {crops} | validation, whole record | test, {crops} | test, whole record |"]
     lines += ["|---|---|---|---|---|"]
     for row in [*results["seeds"], results["mean"]]:
-        values = [row[reading][part] for part in ("validation", "test") for reading in READINGS]
+        values = [row[reading][part] for part in PARTS for reading in READINGS]
         lines.append(f"| {row.get('seed', 'mean')} | " + " | ".join(f"{value:.4f}" for value in values) + " |")
     return "\n".join(lines) + "\n"
 
@@ -70,25 +89,28 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", required=True, help="results JSON path (a Markdown table goes beside it)")
     args = parser.parse_args()
+    table = os.path.splitext(args.out)[0] + ".md"
     problem = check_out(args.out, BENCHMARK, data=args.data)
+    if problem is None and os.path.exists(table) and not os.path.exists(args.out):
+        problem = f"{table} exists beside no results of this benchmark; it is left as it is: choose another --out"
+    if problem is None and not os.path.isdir(args.data):
+        problem = f"--data {args.data} is not a folder (PTB-XL's 10 s records)"
+    if problem is None and len(set(args.seeds)) < len(args.seeds):
+        problem = "--seeds names a seed twice"
+    args.data, args.runs = os.path.abspath(args.data), os.path.abspath(args.runs)
+    args.epochs, args.precision = 40, "float32"  # what the benchmark's train.py calls were given
+    for seed in args.seeds:
+        problem = problem or teacher_problem(args, seed)
     if problem:
         parser.error(problem)
-    args.data = benchmark.checked_data(parser, args.data)
-    args.runs, args.epochs, args.precision = os.path.abspath(args.runs), 40, "float32"
-    teachers = [
-        benchmark.teacher_file(args.runs, benchmark.teacher_weight_average_cell(seed).name) for seed in args.seeds
-    ]
-    missing = [shown(path) for path in teachers if not os.path.isfile(path)]
-    if missing:
-        parser.error(f"no averaged crop teacher at {', '.join(missing)}: train it with benchmarks.ptbxl_distillation")
     rows = [{"seed": seed, **readings(args, seed)} for seed in args.seeds]
     mean = {
-        reading: {part: float(np.mean([row[reading][part] for row in rows])) for part in rows[0][reading]}
-        for reading in READINGS
+        reading: {part: float(np.mean([row[reading][part] for row in rows])) for part in PARTS} for reading in READINGS
     }
-    results = {"benchmark": BENCHMARK, **provenance(), "runs": shown(args.runs), "seeds": rows, "mean": mean}
+    results = {"benchmark": BENCHMARK, **provenance(), "runs": shown(args.runs), "teacher_width": args.teacher_width}
+    results.update(seeds=rows, mean=mean)
     atomic_write(args.out, json.dumps(results, indent=1))
-    atomic_write(os.path.splitext(args.out)[0] + ".md", markdown(results))
+    atomic_write(table, markdown(results))
     print(markdown(results))
 
 

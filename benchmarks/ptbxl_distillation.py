@@ -15,7 +15,8 @@ labels (``all``) or, per labelled fraction, on the students' labelled records on
 on PTB-XL the ``ensemble`` of the seeds' ``all`` teachers (the mean of their probabilities; not on
 synthetic data, where each seed draws its own split). They are trained on whole 10 s records or,
 with ``--teacher-recipe crops-averaged``, on 2.5 s crops with their weights averaged (as are the
-same-lead ceilings); students read 10 s windows either way, which a crop teacher reads whole.
+same-lead ceilings); students (and MLKD's assistant) read 10 s windows either way, which a crop
+teacher reads whole.
 Cells, in the order they run (each for every seed before the next):
   * scarce labels: students see labels on a fraction (10 %, then 5 % and 25 %) of the training
     records; rows: the plain student on its labelled records, LRH-Net + KD on every training record
@@ -34,15 +35,15 @@ Cells, in the order they run (each for every seed before the next):
 Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
 ``paired_difference`` can give each distilled row's gain over its plain student (the same seed,
 fraction and labelled records) with a 95 % bootstrap interval over test records.
-``--resume`` keeps the rows recorded in ``--out`` (of the same ``--data`` kind) and skips their
-cells; without it an existing ``--out`` is refused (its rows would be lost). Either way each
-``train.py`` call resumes its run folder: a finished run is read, not trained again (a new
-``--runs`` trains afresh), and a killed one continues from its last epoch. ``--rerun REGEX`` (with
-``--resume``) trains the matching recorded cells again when their rows did not come from their
-present run folder (moved away, say after their teacher was trained again; a folder stopped
-mid-training is continued); a row replaced by another network is kept under ``replaced``. It refuses
-a ``--runs`` that is not the folder the rows came from and a teacher that would be trained again
-without matching it.
+``--resume`` keeps the rows recorded in ``--out`` (of the same ``--data`` kind, ``--precision``,
+``--teacher-width`` and ``--teacher-recipe``) and skips their cells; without it an existing
+``--out`` is refused (its rows would be lost). Either way each ``train.py`` call resumes its run
+folder: a finished run is read, not trained again (a new ``--runs`` trains afresh), and a killed one
+continues from its last epoch. ``--rerun REGEX`` (with ``--resume``) trains the matching recorded
+cells again when their rows did not come from their present run folder (moved away, say after their
+teacher was trained again; a folder stopped mid-training is continued); a row replaced by another
+network is kept under ``replaced``. It refuses a ``--runs`` that is not the folder the rows came
+from and a teacher that would be trained again without matching it.
 ``--only REGEX`` keeps the cells whose name matches (a teacher they need that is not trained yet
 is trained first) and ``--cells`` a prefix of those (``--list`` prints them); ``--quick`` checks the
 script in a few minutes (1 epoch, seed 0, the first 3 cells).
@@ -685,16 +686,17 @@ def matching(parser, flag, pattern, cells):
 ENSEMBLE_ROW = {"model": "teacher", "leads": "12", "seed": 0, "fraction": 1.0, "teacher": "ensemble"}
 
 
-def record_ensemble(args, results, cell):
+def record_ensemble(args, results, cell, member):
     """Record the teachers' ensemble that ``cell`` distilled from (kept in its run folder as
-    ``models/teacher.keras``), scored as ``train.py`` scores its networks."""
+    ``models/teacher.keras``), scored as ``train.py`` scored its ``member`` teachers (a teacher cell:
+    the windows they were trained on, averaged per record)."""
     from kdpipeline.report import source_commit
     from lrhnet.efficiency import trainable_parameters
     from lrhnet.saving import load_network
     from lrhnet.training import scores_on_splits
 
     run = folder(args, cell)
-    context = train_context(args, cell)
+    context = train_context(args, member)
     validation, validation_labels = split_probabilities(context, run, ["teacher"], "validation")
     probabilities, labels = split_probabilities(context, run, ["teacher"])
     scores = scores_on_splits(
@@ -726,8 +728,9 @@ def main():
     parser.add_argument(
         "--runs",
         default=None,
-        help="folder of the train.py runs (default: runs/ptbxl_benchmark, or runs/ptbxl_benchmark_mixed_bfloat16 with "
-        "--precision mixed_bfloat16, so runs of two precisions never share a folder)",
+        help="folder of the train.py runs (default: runs/ptbxl_benchmark, with _crops-averaged after it for that "
+        "--teacher-recipe and _mixed_bfloat16 for that --precision, so runs of two recipes or precisions never share "
+        "a folder)",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
@@ -773,9 +776,9 @@ def main():
     )
     args = parser.parse_args()
     if args.runs is None:
-        args.runs = os.path.join(
-            "runs", "ptbxl_benchmark" + ("" if args.precision == "float32" else f"_{args.precision}")
-        )
+        suffixes = (args.teacher_recipe != "whole") * f"_{args.teacher_recipe}"
+        suffixes += (args.precision != "float32") * f"_{args.precision}"
+        args.runs = os.path.join("runs", "ptbxl_benchmark" + suffixes)
     if args.quick:
         args.epochs, args.seeds, args.cells, args.runs = 1, [0], 3, args.runs + "_quick"
     ensembles = not is_synthetic(args.data)
@@ -836,7 +839,8 @@ def main():
                         run_cell(args, results, by_name[name])  # train.py --resume reads or finishes it
                 run_cell(args, results, cell)
                 if len(cell.teacher_runs) > 1 and results.find(**ENSEMBLE_ROW) is None:
-                    record_ensemble(args, results, cell)  # the ensemble of the teachers it was trained from
+                    # the ensemble of the teachers it was trained from
+                    record_ensemble(args, results, cell, by_name[cell.teacher_runs[0]])
             elif any("validation" not in run for run in recorded):  # recorded before validation scores were
                 record_cell(args, results, cell)
 

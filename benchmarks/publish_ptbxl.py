@@ -103,7 +103,8 @@ def saved_name(cell, row):
 def benchmark_cells(results):
     """``{cell name: Cell}`` of the plan the benchmark ran (its recorded seeds, fractions and lead sets)."""
     fractions = results.get("fractions", SCARCE_FRACTIONS)
-    cells = plan(results["seeds"], fractions, results.get("lead_sets", LEAD_SETS), results.get("ensembles", True))
+    lead_sets, ensembles = results.get("lead_sets", LEAD_SETS), results.get("ensembles", True)
+    cells = plan(results["seeds"], fractions, lead_sets, ensembles, results.get("teacher_recipe", "whole"))
     return {cell.name: cell for cell in cells}
 
 

@@ -233,7 +233,7 @@ def test_a_teacher_stopped_before_its_row_was_recorded_is_resumed_before_its_stu
 
     trained, runs, out = [], tmp_path / "runs", tmp_path / "r.json"
     monkeypatch.setattr(ptbxl_distillation, "run_cell", faked_training(runs, trained))
-    monkeypatch.setattr(ptbxl_distillation, "record_ensemble", lambda args, results, cell: None)
+    monkeypatch.setattr(ptbxl_distillation, "record_ensemble", lambda *arguments: None)
     argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), "--runs", str(runs), "--seeds", "0"]
     monkeypatch.setattr(sys, "argv", [*argv, "--cells", "1"])
     ptbxl_distillation.main()  # the teacher, recorded at 0.8
@@ -247,6 +247,37 @@ def test_a_teacher_stopped_before_its_row_was_recorded_is_resumed_before_its_stu
     assert trained == []
 
 
+def test_a_crops_averaged_call_trains_its_teachers_on_crops_in_its_own_runs_and_records_its_recipe(
+    tmp_path, monkeypatch, capsys
+):
+    import sys
+
+    from benchmarks import ptbxl_distillation
+
+    trained, calls, out = [], [], tmp_path / "r.json"
+    runs = tmp_path / "runs" / "ptbxl_benchmark_crops-averaged"  # the default --runs of this recipe
+    fake = faked_training(runs, trained)
+
+    def run_cell(args, results, cell):
+        calls.append((args.runs, cell.flags))
+        fake(args, results, cell)
+
+    monkeypatch.setattr(ptbxl_distillation, "run_cell", run_cell)
+    monkeypatch.chdir(tmp_path)
+    argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), "--seeds", "0", "--cells", "2"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--teacher-recipe", "crops-averaged"])
+    ptbxl_distillation.main()
+    assert trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0"]
+    assert [folder for folder, _ in calls] == [str(runs)] * 2
+    teacher, student = (flags for _, flags in calls)
+    assert teacher[-4:] == ("--window-seconds", "2.5", "--weight-average", "0.99") and "--window-seconds" not in student
+    assert json.loads(out.read_text())["teacher_recipe"] == "crops-averaged"
+    monkeypatch.setattr(sys, "argv", [*argv, "--resume"])  # the default recipe would mix its rows with these
+    with pytest.raises(SystemExit):
+        ptbxl_distillation.main()
+    assert "holds results of --teacher-recipe crops-averaged: pass it" in capsys.readouterr().err
+
+
 def test_the_ensemble_row_is_recorded_only_after_a_cell_trained_from_the_current_teachers(tmp_path, monkeypatch):
     import sys
 
@@ -254,7 +285,9 @@ def test_the_ensemble_row_is_recorded_only_after_a_cell_trained_from_the_current
 
     trained, ensembles, runs, out = [], [], tmp_path / "runs", tmp_path / "r.json"
     monkeypatch.setattr(ptbxl_distillation, "run_cell", faked_training(runs, trained))
-    monkeypatch.setattr(ptbxl_distillation, "record_ensemble", lambda args, results, cell: ensembles.append(cell.name))
+    monkeypatch.setattr(
+        ptbxl_distillation, "record_ensemble", lambda args, results, cell, member: ensembles.append(cell.name)
+    )
     argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), "--runs", str(runs)]
     argv += ["--lead-sets", "I", "--fractions", "0.1", "--only", "^lrhnet_(all|ensemble)_0.1_"]
     monkeypatch.setattr(sys, "argv", argv)
@@ -333,7 +366,7 @@ def test_only_runs_the_matching_cells_after_the_teachers_they_need(tmp_path, mon
 
     trained = []
     monkeypatch.setattr(ptbxl_distillation, "run_cell", faked_training(tmp_path / "runs", trained))
-    monkeypatch.setattr(ptbxl_distillation, "record_ensemble", lambda args, results, cell: None)
+    monkeypatch.setattr(ptbxl_distillation, "record_ensemble", lambda *arguments: None)
     argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(tmp_path / "r.json")]
     argv += ["--runs", str(tmp_path / "runs"), "--lead-sets", "I", "--only", "^lrhnet_(all|ensemble)_1_"]
     monkeypatch.setattr(sys, "argv", argv)
@@ -437,11 +470,12 @@ def test_the_ensemble_row_is_scored_from_one_prediction_per_split_and_counts_its
     from test_ensemble import trained_members
 
     from benchmarks import ptbxl_distillation
-    from benchmarks.ptbxl_distillation import ENSEMBLE_ROW, PTBXLResults, ensemble_cell, teacher_cell
+    from benchmarks.ptbxl_distillation import ENSEMBLE_ROW, TEACHER_RECIPES, PTBXLResults, ensemble_cell, teacher_cell
     from lrhnet.efficiency import trainable_parameters
     from lrhnet.ensemble import TeacherEnsemble
 
-    cell = ensemble_cell(0, 0.1, "I", tuple(teacher_cell(seed) for seed in range(2)))
+    teachers = tuple(teacher_cell(seed, recipe=TEACHER_RECIPES["crops-averaged"]) for seed in range(2))
+    cell = ensemble_cell(0, 0.1, "I", teachers)
     members = trained_members(2, classes=2)
     (tmp_path / cell.name / "models").mkdir(parents=True)
     TeacherEnsemble(members, multilabel=True).save(str(tmp_path / cell.name / "models" / "teacher.keras"))
@@ -454,12 +488,17 @@ def test_the_ensemble_row_is_scored_from_one_prediction_per_split_and_counts_its
         return {"teacher": parts[part]}, labels
 
     monkeypatch.setattr(ptbxl_distillation, "split_probabilities", split_probabilities)
-    monkeypatch.setattr(
-        ptbxl_distillation, "train_context", lambda args, cell: argparse.Namespace(classes=("A", "B"), multilabel=True)
-    )
+    contexts = []
+
+    def train_context(args, cell):
+        contexts.append(cell)
+        return argparse.Namespace(classes=("A", "B"), multilabel=True)
+
+    monkeypatch.setattr(ptbxl_distillation, "train_context", train_context)
     header = {"setting": "ptbxl", "command": "x", "commit": "x", "date": "x"}
     results = PTBXLResults(str(tmp_path / "r.json"), header)
-    ptbxl_distillation.record_ensemble(argparse.Namespace(runs=str(tmp_path)), results, cell)
+    ptbxl_distillation.record_ensemble(argparse.Namespace(runs=str(tmp_path)), results, cell, teachers[0])
+    assert contexts == [teachers[0]]  # scored on the windows its members were trained on, not the student's
     row = results.find(**ENSEMBLE_ROW)
     assert sorted(predicted) == ["test", "validation"]
     assert row["params"] == sum(trainable_parameters(member) for member in members)

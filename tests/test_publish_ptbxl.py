@@ -231,3 +231,12 @@ def test_keep_published_refuses_what_it_cannot_keep(tmp_path, problem, message):
         record.write_text(json.dumps({"published": {}}))
     with pytest.raises(ValueError, match=message):
         kept_entries(str(tmp_path), str(tmp_path / "models"), {TEACHER: {}}, results, 1.0)
+
+
+def test_the_published_networks_are_rebuilt_with_the_recipe_of_their_benchmark():
+    from benchmarks.publish_ptbxl import benchmark_cells
+
+    recorded = {"seeds": [0], "fractions": [0.1], "lead_sets": ["I"]}
+    crops = benchmark_cells({**recorded, "teacher_recipe": "crops-averaged"})["teacher_all_1_s0"]
+    whole = benchmark_cells(recorded)["teacher_all_1_s0"]  # a file made before recipes were recorded
+    assert crops.flags == whole.flags + ("--window-seconds", "2.5", "--weight-average", "0.99")
