@@ -344,6 +344,11 @@ def ptbxl(results):
     return distillation_rows(results, "ptbxl_distillation.json")
 
 
+def ptbxl_crops_averaged(results):
+    """Every row of the PTB-XL benchmark whose teachers learned from 2.5 s crops with averaged weights."""
+    return distillation_rows(results, "ptbxl_crops_averaged.json")
+
+
 def rows_by_lead_set(result, fraction, keys, required=None):
     """``({leads: {key: summary row or None}}, the keys recorded at some lead set)`` of the PTB-XL
     ``result`` at ``fraction``, for the (model, teacher kind) ``keys`` in their order; lead sets
@@ -525,6 +530,7 @@ TABLES = {
     "ptbxl": ptbxl,
     "ptbxl_scarce": ptbxl_scarce,
     "ptbxl_full": ptbxl_full,
+    "ptbxl_crops_averaged": ptbxl_crops_averaged,
     "cinc2017": cinc2017,
     "ludb": ludb,
     "synthetic": synthetic,
