@@ -730,7 +730,7 @@ def main():
         default=None,
         help="folder of the train.py runs (default: runs/ptbxl_benchmark, with _crops-averaged after it for that "
         "--teacher-recipe and _mixed_bfloat16 for that --precision, so runs of two recipes or precisions never share "
-        "a folder)",
+        "a folder; pass one for another --teacher-width)",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(

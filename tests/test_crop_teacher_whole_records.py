@@ -58,25 +58,26 @@ def test_the_whole_reading_feeds_the_teacher_10_s_windows_and_the_table_keeps_ea
     from benchmarks import ptbxl_distillation
 
     labels = np.array([[1, 0], [0, 1], [1, 1], [0, 0]], float)
-    # crops: the labels themselves (AUROC 1); whole records: the rows reversed, so class A ranks its
-    # positives below its negatives (AUROC 0) and class B's column reads the same (AUROC 1)
-    windows = {"2.5": labels, "10": labels[::-1]}
+    # the labels themselves score AUROC 1; the rows reversed make class A rank its positives below its
+    # negatives (AUROC 0) while class B's column reads the same (AUROC 1): 0.5. Validation and test
+    # swap them, so that every reading and part lands in a column of its own
+    outputs = {("2.5", "validation"): labels, ("10", "validation"): labels[::-1]}
+    outputs.update({("2.5", "test"): labels[::-1], ("10", "test"): labels})
 
     def train_context(args, cell):
         last = max(index for index, flag in enumerate(cell.flags) if flag == "--window-seconds")
         return argparse.Namespace(window=cell.flags[last + 1])  # the window the context would cut
 
     def split_probabilities(context, run, names, part="test"):
-        scale = 1.0 if part == "validation" else 0.5
-        return {"teacher": windows[context.window] * scale}, labels
+        return {"teacher": outputs[(context.window, part)]}, labels
 
     monkeypatch.setattr(ptbxl_distillation, "train_context", train_context)
     monkeypatch.setattr(ptbxl_distillation, "split_probabilities", split_probabilities)
     args = argparse.Namespace(runs=str(tmp_path))
     scores = whole_records.readings(args, 0)
-    assert scores["windows"] == {"validation": 1.0, "test": 1.0}
-    assert scores["whole"] == {"validation": 0.5, "test": 0.5}
+    assert scores["windows"] == {"validation": 1.0, "test": 0.5}
+    assert scores["whole"] == {"validation": 0.5, "test": 1.0}
     results = {"command": "c", "commit": "x", "date": "d", "seeds": [{"seed": 0, **scores}], "mean": scores}
     table = whole_records.markdown(results).splitlines()
     assert table[-4].startswith("| seed | validation, 2.5 s windows averaged | validation, whole record |")
-    assert table[-2] == "| 0 | 1.0000 | 0.5000 | 1.0000 | 0.5000 |"
+    assert table[-2] == "| 0 | 1.0000 | 0.5000 | 0.5000 | 1.0000 |"
