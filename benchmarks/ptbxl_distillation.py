@@ -29,9 +29,10 @@ Cells, in the order they run (each for every seed before the next):
     ceiling (an SE-ResNet of the teacher's width on the student's leads), and LiteHeart alone and
     with its terms;
   * last (with the ``whole`` recipe), each seed's ``all`` teacher again without early stopping
-    (``--patience 0``), reading age and sex beside its leads (``--demographics``), then trained on 2.5 s and 5 s crops
-    (2.5 s also with the cosine schedule over at most 80 epochs, and scored and kept with a moving
-    average of its weights, ``--weight-average 0.99``, paired with the 2.5 s teacher).
+    (``--patience 0``), reading age and sex beside its leads (``--demographics``), then trained on
+    2.5 s and 5 s crops (2.5 s also with the cosine schedule over at most 80 epochs, and scored and
+    kept with a moving average of its weights, ``--weight-average 0.99``, paired with the 2.5 s
+    teacher).
 Each run's test probabilities are kept beside the results (``*_predictions.json``) so that
 ``paired_difference`` can give each distilled row's gain over its plain student (the same seed,
 fraction and labelled records) with a 95 % bootstrap interval over test records.
@@ -806,12 +807,12 @@ def main():
         earlier = recorded.get("setting", setting)
         if earlier != setting:
             parser.error(f"--out {args.out} holds {earlier} results; --data is {setting}: choose another --out")
-        teachers = {
+        made_with = {
             "--precision": recorded.get("precision", "float32"),  # files made before the flags hold float32 rows
             "--teacher-width": recorded.get("teacher_width", args.teacher_width),
             "--teacher-recipe": recorded.get("teacher_recipe", "whole"),  # of whole records
         }
-        for flag, value in teachers.items():
+        for flag, value in made_with.items():
             if value != getattr(args, flag.removeprefix("--").replace("-", "_")):
                 parser.error(f"--out {args.out} holds results of {flag} {value}: pass it, or choose another --out")
     args.runs = os.path.abspath(args.runs)
