@@ -729,9 +729,9 @@ def main():
     parser.add_argument(
         "--runs",
         default=None,
-        help="folder of the train.py runs (default: runs/ptbxl_benchmark, with _crops-averaged after it for that "
-        "--teacher-recipe and _mixed_bfloat16 for that --precision, so runs of two recipes or precisions never share "
-        "a folder; pass one for another --teacher-width)",
+        help="folder of the train.py runs (default: runs/ptbxl_benchmark, with _width<W> after it for a "
+        "--teacher-width other than 0.5, _crops-averaged for that --teacher-recipe and _mixed_bfloat16 for that "
+        "--precision, so runs of two widths, recipes or precisions never share a folder)",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
@@ -777,7 +777,8 @@ def main():
     )
     args = parser.parse_args()
     if args.runs is None:
-        suffixes = (args.teacher_recipe != "whole") * f"_{args.teacher_recipe}"
+        suffixes = (args.teacher_width != parser.get_default("teacher_width")) * f"_width{args.teacher_width:g}"
+        suffixes += (args.teacher_recipe != "whole") * f"_{args.teacher_recipe}"
         suffixes += (args.precision != "float32") * f"_{args.precision}"
         args.runs = os.path.join("runs", "ptbxl_benchmark" + suffixes)
     if args.quick:

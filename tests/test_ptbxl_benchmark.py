@@ -247,7 +247,7 @@ def test_a_teacher_stopped_before_its_row_was_recorded_is_resumed_before_its_stu
     assert trained == []
 
 
-def test_a_crops_averaged_call_trains_its_teachers_on_crops_in_its_own_runs_and_records_its_recipe(
+def test_a_wide_crops_averaged_call_trains_its_teachers_on_crops_in_its_own_runs_and_records_its_recipe(
     tmp_path, monkeypatch, capsys
 ):
     import sys
@@ -255,7 +255,7 @@ def test_a_crops_averaged_call_trains_its_teachers_on_crops_in_its_own_runs_and_
     from benchmarks import ptbxl_distillation
 
     trained, calls, out = [], [], tmp_path / "r.json"
-    runs = tmp_path / "runs" / "ptbxl_benchmark_crops-averaged"  # the default --runs of this recipe
+    runs = tmp_path / "runs" / "ptbxl_benchmark_width1_crops-averaged"  # the default --runs of this width and recipe
     fake = faked_training(runs, trained)
 
     def run_cell(args, results, cell):
@@ -265,6 +265,7 @@ def test_a_crops_averaged_call_trains_its_teachers_on_crops_in_its_own_runs_and_
     monkeypatch.setattr(ptbxl_distillation, "run_cell", run_cell)
     monkeypatch.chdir(tmp_path)
     argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), "--seeds", "0", "--cells", "2"]
+    argv += ["--teacher-width", "1.0"]
     monkeypatch.setattr(sys, "argv", [*argv, "--teacher-recipe", "crops-averaged"])
     ptbxl_distillation.main()
     assert trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0"]
