@@ -730,8 +730,8 @@ def main():
         "--runs",
         default=None,
         help="folder of the train.py runs (default: runs/ptbxl_benchmark, with _width<W> after it for a "
-        "--teacher-width other than 0.5, _crops-averaged for that --teacher-recipe and _mixed_bfloat16 for that "
-        "--precision, so runs of two widths, recipes or precisions never share a folder)",
+        "--teacher-width other than 0.5 (_width1 for 1.0), _crops-averaged for that --teacher-recipe and "
+        "_mixed_bfloat16 for that --precision, so runs of two widths, recipes or precisions never share a folder)",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(

@@ -247,15 +247,23 @@ def test_a_teacher_stopped_before_its_row_was_recorded_is_resumed_before_its_stu
     assert trained == []
 
 
-def test_a_wide_crops_averaged_call_trains_its_teachers_on_crops_in_its_own_runs_and_records_its_recipe(
-    tmp_path, monkeypatch, capsys
+@pytest.mark.parametrize(
+    "width, folder",
+    [
+        ([], "ptbxl_benchmark_crops-averaged"),
+        (["--teacher-width", "1.0"], "ptbxl_benchmark_width1_crops-averaged"),
+        (["--teacher-width", "0.25"], "ptbxl_benchmark_width0.25_crops-averaged"),
+    ],
+)
+def test_a_crops_averaged_call_trains_its_teachers_on_crops_in_its_own_runs_and_records_its_recipe(
+    tmp_path, monkeypatch, capsys, width, folder
 ):
     import sys
 
     from benchmarks import ptbxl_distillation
 
     trained, calls, out = [], [], tmp_path / "r.json"
-    runs = tmp_path / "runs" / "ptbxl_benchmark_width1_crops-averaged"  # the default --runs of this width and recipe
+    runs = tmp_path / "runs" / folder  # the default --runs of this width and recipe
     fake = faked_training(runs, trained)
 
     def run_cell(args, results, cell):
@@ -265,7 +273,7 @@ def test_a_wide_crops_averaged_call_trains_its_teachers_on_crops_in_its_own_runs
     monkeypatch.setattr(ptbxl_distillation, "run_cell", run_cell)
     monkeypatch.chdir(tmp_path)
     argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), "--seeds", "0", "--cells", "2"]
-    argv += ["--teacher-width", "1.0"]
+    argv += width
     monkeypatch.setattr(sys, "argv", [*argv, "--teacher-recipe", "crops-averaged"])
     ptbxl_distillation.main()
     assert trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0"]
