@@ -657,15 +657,10 @@ def recorded_from_its_folder(args, results, cell):
 
 
 def rerun_problem(args, results, cells, by_name):
-    """Why ``--rerun`` of ``cells`` would retrain what it should not, or None: a recorded row that names
-    another run folder than ``--runs`` gives (every folder would look gone), or a recorded teacher
-    whose file is gone and that does not match ``--rerun`` itself (it would be trained again, and the
-    rows of its other students would then name a teacher that is no longer the recorded one)."""
+    """Why ``--rerun`` of ``cells`` would retrain what it should not, or None: a recorded teacher whose
+    file is gone and that does not match ``--rerun`` itself (it would be trained again, and the rows of
+    its other students would then name a teacher that is no longer the recorded one)."""
     for cell in cells:
-        expected = os.path.relpath(folder(args, cell), REPOSITORY)
-        for run in recorded_rows(results, cell):
-            if run is not None and run.get("run") not in (None, expected):
-                return f"{cell.name} was recorded from {run['run']}, not {expected}: pass the --runs it was trained in"
         for name in cell.teacher_runs:
             teacher = by_name[name]
             gone = not os.path.exists(teacher_file(args.runs, name)) and any(recorded_rows(results, teacher))
@@ -760,7 +755,11 @@ def main():
         action="store_true",
         help="check the script: 1 epoch, seed 0, the first 3 cells, runs in RUNS_quick (give --out a scratch path)",
     )
-    parser.add_argument("--resume", action="store_true", help="keep the runs recorded in --out and skip them")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the runs recorded in --out and skip them (pass the --runs they were trained in)",
+    )
     parser.add_argument(
         "--rerun",
         default=None,
@@ -816,6 +815,13 @@ def main():
         for flag, value in made_with.items():
             if value != getattr(args, flag.removeprefix("--").replace("-", "_")):
                 parser.error(f"--out {args.out} holds results of {flag} {value}: pass it, or choose another --out")
+        runs = os.path.relpath(os.path.abspath(args.runs), REPOSITORY)
+        elsewhere = {os.path.dirname(row["run"]) for row in recorded.get("runs", []) if row.get("run")} - {runs}
+        if elsewhere:  # their teachers would be trained again in --runs, and every folder would look gone
+            parser.error(
+                f"--out {args.out} holds rows trained in {', '.join(sorted(elsewhere))}, not in --runs {runs}: "
+                "pass the --runs they were trained in, or choose another --out"
+            )
     args.runs = os.path.abspath(args.runs)
     header = {"setting": setting, **provenance(), "seeds": args.seeds, "epochs": args.epochs}
     header["precision"] = args.precision

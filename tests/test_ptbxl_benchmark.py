@@ -645,10 +645,14 @@ def test_rerun_trains_the_matching_recorded_cells_again_when_their_rows_did_not_
 
 
 @pytest.mark.parametrize(
-    "where, message",
-    [("runs", "pass the --runs it was trained in"), ("teacher", "add it to --rerun")],
+    "where, rerun, message",
+    [
+        ("runs", [], "elsewhere: pass the --runs they were trained in, or choose another --out"),
+        ("runs", ["--rerun", "lrhnet"], "pass the --runs they were trained in"),
+        ("teacher", ["--rerun", "lrhnet"], "add it to --rerun"),
+    ],
 )
-def test_rerun_refuses_to_retrain_what_it_was_not_asked_to(tmp_path, monkeypatch, capsys, where, message):
+def test_resume_refuses_to_retrain_what_it_was_not_asked_to(tmp_path, monkeypatch, capsys, where, rerun, message):
     import shutil
     import sys
 
@@ -666,7 +670,7 @@ def test_rerun_refuses_to_retrain_what_it_was_not_asked_to(tmp_path, monkeypatch
         shutil.rmtree(runs / "teacher_all_1_s0")
         argv += ["--runs", str(runs)]
     before = out.read_text()
-    monkeypatch.setattr(sys, "argv", [*argv, "--resume", "--rerun", "lrhnet"])
+    monkeypatch.setattr(sys, "argv", [*argv, "--resume", *rerun])
     with pytest.raises(SystemExit):
         ptbxl_distillation.main()
     assert message in capsys.readouterr().err
