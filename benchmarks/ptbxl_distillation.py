@@ -39,12 +39,13 @@ fraction and labelled records) with a 95 % bootstrap interval over test records.
 ``--resume`` keeps the rows recorded in ``--out`` (of the same ``--data`` kind, ``--precision``,
 ``--teacher-width`` and ``--teacher-recipe``) and skips their cells; without it an existing
 ``--out`` is refused (its rows would be lost). Either way each ``train.py`` call resumes its run
-folder: a finished run is read, not trained again (a new ``--runs`` trains afresh), and a killed one
-continues from its last epoch. ``--rerun REGEX`` (with ``--resume``) trains the matching recorded
-cells again when their rows did not come from their present run folder (moved away, say after their
-teacher was trained again; a folder stopped mid-training is continued); a row replaced by another
-network is kept under ``replaced``. It refuses a ``--runs`` that is not the folder the rows came
-from and a teacher that would be trained again without matching it.
+folder: a finished run is read, not trained again, and a killed one continues from its last epoch;
+``--resume`` refuses a ``--runs`` other than the folder the recorded rows were trained in (a new
+``--runs`` with a new ``--out`` trains afresh). ``--rerun REGEX`` (with ``--resume``) trains the
+matching recorded cells again when their rows did not come from their present run folder (moved away,
+say after their teacher was trained again; a folder stopped mid-training is continued); a row
+replaced by another network is kept under ``replaced``. It refuses a teacher that would be trained
+again without matching it.
 ``--only REGEX`` keeps the cells whose name matches (a teacher they need that is not trained yet
 is trained first) and ``--cells`` a prefix of those (``--list`` prints them); ``--quick`` checks the
 script in a few minutes (1 epoch, seed 0, the first 3 cells).
@@ -656,10 +657,32 @@ def recorded_from_its_folder(args, results, cell):
     return True
 
 
+def check_runs_folder(parser, args, recorded):
+    """Refuse to resume the ``recorded`` results unless their rows (each naming its run folder relative to
+    the repository) were all trained in ``--runs``: elsewhere, their teachers would be trained again and
+    every recorded folder would look gone."""
+    rows = recorded.get("runs")
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        parser.error(f"--out {args.out} has no list of rows: it is another benchmark's file; choose another --out")
+    folders = {
+        os.path.normpath(os.path.join(REPOSITORY, os.path.dirname(row["run"]))) for row in rows if row.get("run")
+    }
+    shown = ", ".join(sorted(os.path.relpath(folder) for folder in folders))
+    if len(folders) > 1:
+        parser.error(f"--out {args.out} holds rows trained in several folders ({shown}): choose another --out")
+    if folders and folders != {os.path.abspath(args.runs)}:
+        quick = " (--quick adds _quick to it: give --quick a scratch --out)" if args.quick else ""
+        parser.error(
+            f"--out {args.out} holds rows trained in {shown}, not in --runs {args.runs}{quick}: pass the --runs "
+            "they were trained in, or choose another --out"
+        )
+
+
 def rerun_problem(args, results, cells, by_name):
-    """Why ``--rerun`` of ``cells`` would retrain what it should not, or None: a recorded teacher whose
-    file is gone and that does not match ``--rerun`` itself (it would be trained again, and the rows of
-    its other students would then name a teacher that is no longer the recorded one)."""
+    """Why ``--rerun`` of ``cells`` would retrain what it should not, or None (``check_runs_folder`` has
+    refused rows of another folder than ``--runs``): a recorded teacher whose file is gone and that does
+    not match ``--rerun`` itself (it would be trained again, and the rows of its other students would
+    then name a teacher that is no longer the recorded one)."""
     for cell in cells:
         for name in cell.teacher_runs:
             teacher = by_name[name]
@@ -815,13 +838,7 @@ def main():
         for flag, value in made_with.items():
             if value != getattr(args, flag.removeprefix("--").replace("-", "_")):
                 parser.error(f"--out {args.out} holds results of {flag} {value}: pass it, or choose another --out")
-        runs = os.path.relpath(os.path.abspath(args.runs), REPOSITORY)
-        elsewhere = {os.path.dirname(row["run"]) for row in recorded.get("runs", []) if row.get("run")} - {runs}
-        if elsewhere:  # their teachers would be trained again in --runs, and every folder would look gone
-            parser.error(
-                f"--out {args.out} holds rows trained in {', '.join(sorted(elsewhere))}, not in --runs {runs}: "
-                "pass the --runs they were trained in, or choose another --out"
-            )
+        check_runs_folder(parser, args, recorded)
     args.runs = os.path.abspath(args.runs)
     header = {"setting": setting, **provenance(), "seeds": args.seeds, "epochs": args.epochs}
     header["precision"] = args.precision

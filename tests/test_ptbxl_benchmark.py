@@ -673,5 +673,40 @@ def test_resume_refuses_to_retrain_what_it_was_not_asked_to(tmp_path, monkeypatc
     monkeypatch.setattr(sys, "argv", [*argv, "--resume", *rerun])
     with pytest.raises(SystemExit):
         ptbxl_distillation.main()
-    assert message in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert message in error and (where != "runs" or f"trained in {os.path.relpath(runs)}, not in" in error)
     assert trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0"] and out.read_text() == before
+
+
+def test_resume_accepts_the_recorded_runs_folder_however_it_is_spelled(tmp_path, monkeypatch):
+    import sys
+
+    from benchmarks import ptbxl_distillation
+
+    trained, runs, out = [], tmp_path / "runs", tmp_path / "r.json"
+    monkeypatch.setattr(ptbxl_distillation, "run_cell", faked_training(runs, trained))
+    argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), "--seeds", "0", "--cells", "2"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--runs", str(runs)])
+    ptbxl_distillation.main()
+    monkeypatch.chdir(tmp_path)
+    for spelling in ("runs/", "./runs", str(runs) + "/"):
+        monkeypatch.setattr(sys, "argv", [*argv, "--resume", "--runs", spelling])
+        ptbxl_distillation.main()  # everything recorded from its folder: nothing runs
+    assert trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0"]
+
+
+def test_resume_refuses_a_file_of_another_benchmark_or_of_several_runs_folders(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from benchmarks import ptbxl_distillation
+
+    out = tmp_path / "r.json"
+    argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), "--runs", "runs/a", "--resume"]
+    monkeypatch.setattr(sys, "argv", argv)
+    rows = [{"run": "runs/a/x_s0"}, {"run": "runs/b/x_s0"}]
+    for runs, message in (("runs/a", "another benchmark's file"), (rows, "several folders (runs/a, runs/b)")):
+        out.write_text(json.dumps({"setting": "ptbxl", "teacher_width": 0.5, "runs": runs}))
+        monkeypatch.chdir(ptbxl_distillation.REPOSITORY)
+        with pytest.raises(SystemExit):
+            ptbxl_distillation.main()
+        assert message in capsys.readouterr().err
