@@ -665,12 +665,12 @@ def check_runs_folder(parser, args, recorded):
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
         parser.error(f"--out {args.out} has no list of rows: it is another benchmark's file; choose another --out")
     folders = {
-        os.path.normpath(os.path.join(REPOSITORY, os.path.dirname(row["run"]))) for row in rows if row.get("run")
+        os.path.realpath(os.path.join(REPOSITORY, os.path.dirname(row["run"]))) for row in rows if row.get("run")
     }
     shown = ", ".join(sorted(os.path.relpath(folder) for folder in folders))
     if len(folders) > 1:
         parser.error(f"--out {args.out} holds rows trained in several folders ({shown}): choose another --out")
-    if folders and folders != {os.path.abspath(args.runs)}:
+    if folders and folders != {os.path.realpath(args.runs)}:  # real paths: symbolic links spell one folder twice
         quick = " (--quick adds _quick to it: give --quick a scratch --out)" if args.quick else ""
         parser.error(
             f"--out {args.out} holds rows trained in {shown}, not in --runs {args.runs}{quick}: pass the --runs "

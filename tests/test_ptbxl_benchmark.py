@@ -678,7 +678,7 @@ def test_resume_refuses_to_retrain_what_it_was_not_asked_to(tmp_path, monkeypatc
     assert trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0"] and out.read_text() == before
 
 
-def test_resume_accepts_the_recorded_runs_folder_however_it_is_spelled(tmp_path, monkeypatch):
+def test_resume_accepts_the_recorded_runs_folder_however_it_is_spelled(tmp_path, monkeypatch, capsys):
     import sys
 
     from benchmarks import ptbxl_distillation
@@ -689,10 +689,15 @@ def test_resume_accepts_the_recorded_runs_folder_however_it_is_spelled(tmp_path,
     monkeypatch.setattr(sys, "argv", [*argv, "--runs", str(runs)])
     ptbxl_distillation.main()
     monkeypatch.chdir(tmp_path)
-    for spelling in ("runs/", "./runs", str(runs) + "/"):
+    (tmp_path / "linked").symlink_to(runs)
+    for spelling in ("runs/", "./runs", str(runs) + "/", "linked"):
         monkeypatch.setattr(sys, "argv", [*argv, "--resume", "--runs", spelling])
         ptbxl_distillation.main()  # everything recorded from its folder: nothing runs
     assert trained == ["teacher_all_1_s0", "lrhnet_all_0.1_I_s0"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--resume", "--runs", "runs", "--quick"])  # runs in runs_quick
+    with pytest.raises(SystemExit):
+        ptbxl_distillation.main()
+    assert "(--quick adds _quick to it: give --quick a scratch --out)" in capsys.readouterr().err
 
 
 def test_resume_refuses_a_file_of_another_benchmark_or_of_several_runs_folders(tmp_path, monkeypatch, capsys):
