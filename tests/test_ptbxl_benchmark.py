@@ -706,6 +706,7 @@ def test_resume_refuses_a_file_of_another_benchmark_or_of_several_runs_folders(t
     from benchmarks import ptbxl_distillation
 
     out = tmp_path / "r.json"
+    monkeypatch.setattr(ptbxl_distillation, "run_cell", lambda *arguments: pytest.fail("a refused call trained"))
     argv = ["ptbxl_distillation", "--data", str(tmp_path), "--out", str(out), "--runs", "runs/a", "--resume"]
     monkeypatch.setattr(sys, "argv", argv)
     rows = [{"run": "runs/a/x_s0"}, {"run": "runs/b/x_s0"}]
