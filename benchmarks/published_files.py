@@ -2,13 +2,12 @@
 sidecar), and the helpers of the benchmarks that measure published files."""
 
 import glob
-import hashlib
 import json
 import os
 import shutil
 
 from benchmarks.provenance import REPOSITORY
-from data_utils.files import atomic_write, is_inside
+from data_utils.files import atomic_write, is_inside, sha256_of
 
 
 class ExportFolder:
@@ -34,11 +33,7 @@ def model_files(folder):
 
 def fingerprint(path):
     """SHA-256 of a model file followed by its sidecar (which holds its decision rule), as hex."""
-    digest = hashlib.sha256()
-    for part in (path, path + ".json"):
-        with open(part, "rb") as handle:
-            digest.update(handle.read())
-    return digest.hexdigest()
+    return sha256_of(path, path + ".json")
 
 
 def shown(path):

@@ -3,8 +3,10 @@
 ``atomic_write``: a kill leaves the old file or the new one, never a truncated one, and the
 temporary file is a new one made for the purpose (never a file or link that was already there).
 ``is_inside``: whether a path lies in a folder, symlinks resolved.
+``sha256_of``: the SHA-256 of files' bytes, to tell whether a file is still the one a run used.
 """
 
+import hashlib
 import os
 import tempfile
 
@@ -52,3 +54,13 @@ def is_inside(path, folder):
     """True when ``path`` is ``folder`` or lies under it, after resolving symlinks."""
     path, folder = os.path.realpath(path), os.path.realpath(folder)
     return os.path.commonpath([path, folder]) == folder
+
+
+def sha256_of(*paths):
+    """SHA-256 of the bytes of ``paths``, read one after the other, as hex."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 
+from data_utils.files import sha256_of
 from kdpipeline.compression import evaluate_stage, export_stage, prune_stage, quantize_stage
 from kdpipeline.divergence import NaNLoss
 from kdpipeline.options import STAGES
@@ -286,8 +287,8 @@ def teacher_run_report(path):
 def teacher_source(path):
     """``data.teacher_from`` of the report: the ``--teacher-from`` file (relative path) and, from the report of
     the run that trained it (``teacher_run_report``), what it learned from, its validation score and the
-    window length it was trained on."""
-    source = {"file": os.path.relpath(path)}
+    window length it was trained on, and the file's SHA-256 (which a ``--resume`` checks)."""
+    source = {"file": os.path.relpath(path), "sha256": sha256_of(path)}
     earlier = teacher_run_report(path)
     if earlier is not None and "learned_from" in earlier["models"]["teacher"]:  # reports since 2026-12
         teacher = earlier["models"]["teacher"]
@@ -350,6 +351,27 @@ def check_teacher(path, leads, classes, demographics, fs, window_seconds):
         )
 
 
+def check_teacher_copy(args):
+    """Refuse ``--resume`` of a run whose teacher was copied from ``--teacher-from`` files that have changed
+    since (a teacher trained again in place): the run's students learned from the old one. The files are
+    compared with the SHA-256 the run recorded, or, for a run made before runs recorded it, one file with
+    the run's copy of it; an ensemble of such a run cannot be compared and is accepted."""
+    copy = os.path.join(args.out, "models", "teacher.keras")
+    if not (args.resume and args.teacher_from and os.path.exists(copy)):
+        return
+    from kdpipeline.rundir import read_state
+
+    recorded = read_state(args.out).get("teacher_from_sha256")
+    if recorded is None and len(args.teacher_from) == 1:
+        recorded = [sha256_of(copy)]
+    changed = [path for path, digest in zip(args.teacher_from, recorded or ()) if sha256_of(path) != digest]
+    if changed:
+        raise SystemExit(
+            f"train.py: error: --resume: --teacher-from {', '.join(changed)} is not the file the run in {args.out} "
+            "copied its teacher from (it changed since: trained again?); drop --resume or choose another --out"
+        )
+
+
 def save_teacher(paths, destination, multilabel):
     """The run's teacher from ``--teacher-from``: a copy of one file, or the ensemble of several saved as one."""
     os.makedirs(os.path.dirname(destination), exist_ok=True)
@@ -372,6 +394,7 @@ def run(args):
         args.out = tempfile.mkdtemp(prefix="train-worker-")
     config = run_config(args)
     redone = check_resume(args, config)
+    check_teacher_copy(args)
     context, data = build_context(args)  # every input is checked before the run folder is touched
     if args.teacher_from:
         for path in args.teacher_from:
@@ -407,6 +430,9 @@ def run_stages(args, context, data, run_dir, config, started, strategy, redone=(
     run_dir.write("split.json", data.pop("split_names"))
     if args.teacher_from and not os.path.exists(run_dir.model_path("teacher")):
         save_teacher(args.teacher_from, run_dir.model_path("teacher"), context.multilabel)
+        sources = data["teacher_from"] if isinstance(data["teacher_from"], list) else [data["teacher_from"]]
+        run_dir.state["teacher_from_sha256"] = [source["sha256"] for source in sources]
+        run_dir.write(STATE, run_dir.state)
     context.run = run_dir
     report = {
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),

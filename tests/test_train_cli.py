@@ -216,6 +216,20 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     assert not os.path.exists(os.path.join(out, "backup", "student"))
     changed = train(*flags, "--resume", "--seed", "5")
     assert changed.returncode != 0 and "other values of --seed;" in changed.stderr
+    teacher, student = (os.path.join(out, "models", f"{name}.keras") for name in ("teacher", "student"))
+    distilled = [*TINY, "--epochs", "1", "--stages", "distill", "--teacher-from", teacher, "--out", out + "_kd"]
+    assert train(*distilled).returncode == 0
+    state_file = os.path.join(out + "_kd", "state.json")
+    from data_utils.files import sha256_of
+
+    assert json.load(open(state_file))["teacher_from_sha256"] == [sha256_of(teacher)]
+    assert report(out + "_kd")["data"]["teacher_from"]["sha256"] == sha256_of(teacher)
+    with open(student, "rb") as source, open(teacher, "wb") as target:  # the teacher trained again in place
+        target.write(source.read())
+    before = open(state_file, "rb").read()
+    refused = train(*distilled, "--resume")
+    assert refused.returncode != 0 and "is not the file the run in" in refused.stderr
+    assert open(state_file, "rb").read() == before
 
 
 def test_a_nan_loss_stops_the_run_naming_the_stage(tmp_path):
@@ -457,6 +471,40 @@ def test_one_teacher_file_is_recorded_as_a_string_so_runs_made_before_ensembles_
         archive.writestr("config.json", "{}")
     args = parse_args(["--teacher-from", str(teacher), "--stages", "student", "--out", str(tmp_path / "run")])
     assert run_config(args)["teacher_from"] == str(teacher)
+
+
+def test_a_teacher_file_changed_since_the_run_copied_it_is_not_resumed(tmp_path):
+    from data_utils.files import sha256_of
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import check_teacher_copy
+
+    def keras_file(name, content):  # looks like a .keras file to the flag checks
+        with zipfile.ZipFile(tmp_path / name, "w") as archive:
+            archive.writestr("config.json", content)
+        return str(tmp_path / name)
+
+    first, second = keras_file("first.keras", "{}"), keras_file("second.keras", '{"b": 1}')
+    out = tmp_path / "run"
+    (out / "models").mkdir(parents=True)
+    (out / "state.json").write_text(json.dumps({"stages": {}, "tool": "ecg-kd train.py"}))
+    (out / "models" / "teacher.keras").write_bytes(open(first, "rb").read())
+
+    def check(*teachers, resume=True):
+        flags = ["--teacher-from", *teachers, "--stages", "distill", "--out", str(out)]
+        check_teacher_copy(parse_args(flags + ["--resume"] * resume))
+
+    check(first)  # a run made before runs recorded the SHA-256: its copy is compared with the file
+    with pytest.raises(SystemExit, match=f"--teacher-from {second} is not the file the run in"):
+        check(second)
+    check(second, resume=False)  # a new run replaces the copy
+    check(first, second)  # an ensemble of such a run cannot be compared
+    recorded = {"stages": {}, "tool": "ecg-kd train.py", "teacher_from_sha256": [sha256_of(first), sha256_of(first)]}
+    (out / "state.json").write_text(json.dumps(recorded))
+    with pytest.raises(SystemExit, match=f"--teacher-from {second} is not"):
+        check(first, second)
+    recorded["teacher_from_sha256"][1] = sha256_of(second)
+    (out / "state.json").write_text(json.dumps(recorded))
+    check(first, second)
 
 
 def test_a_run_scored_on_other_evaluation_windows_is_not_resumed(tmp_path):
