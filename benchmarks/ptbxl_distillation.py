@@ -39,7 +39,8 @@ fraction and labelled records) with a 95 % bootstrap interval over test records.
 ``--resume`` keeps the rows recorded in ``--out`` (of the same ``--data`` kind, ``--precision``,
 ``--teacher-width`` and ``--teacher-recipe``) and skips their cells; without it an existing
 ``--out`` is refused (its rows would be lost). Either way each ``train.py`` call resumes its run
-folder: a finished run is read, not trained again, and a killed one continues from its last epoch;
+folder: a finished run is read, not trained again, and a killed one continues from its last epoch
+(a student run whose teacher file changed since it copied it is refused by ``train.py``);
 ``--resume`` refuses a ``--runs`` other than the folder the recorded rows were trained in (a new
 ``--runs`` with a new ``--out`` trains afresh). ``--rerun REGEX`` (with ``--resume``) trains the
 matching recorded cells again when their rows did not come from their present run folder (moved away,

@@ -8,7 +8,9 @@ put beside them survive a fresh run. While a run writes, it holds an exclusive l
 
 Everything is written to a temporary name and renamed into place, so a run killed at any moment
 leaves either the old file or the new one, never a truncated file that a resumed run would read
-as good. ``state.json`` lists the completed stages with what each produced.
+as good. ``state.json`` lists the completed stages with what each produced, the run's configuration
+(``config``), the seconds its calls took, and the SHA-256 of the ``--teacher-from`` files its teacher
+was copied from (``teacher_from_sha256``).
 """
 
 import fcntl

@@ -18,7 +18,7 @@ from kdpipeline.compression import evaluate_stage, export_stage, prune_stage, qu
 from kdpipeline.divergence import NaNLoss
 from kdpipeline.options import STAGES
 from kdpipeline.report import print_summary, source_commit, write_report
-from kdpipeline.rundir import STATE, RunDir, RunFolderError
+from kdpipeline.rundir import STATE, RunDir, RunFolderError, read_state
 from kdpipeline.stages import TRAINING_STAGES, Context
 from lrhnet.training import precision_policy
 
@@ -232,13 +232,13 @@ def changed_flags(earlier, config, ignored=()):
 REDONE_FROM = {"quantize": "quantize", "int8_tolerance": "quantize"}
 
 
-def check_resume(args, config):
+def check_resume(args, config, teacher_digests=()):
     """Refuse ``--resume`` of a run made with other flags (reads ``state.json`` only), except flags of
     ``REDONE_FROM``; returns the completed stages to do again for those (in order; empty when none).
     A change to ``--quantize none`` once those stages ran, or one whose redone stages ``--stages`` leaves
-    out, is refused: the run's int8 file would stay in ``exports/`` beside a report without it."""
-    from kdpipeline.rundir import read_state
-
+    out, is refused: the run's int8 file would stay in ``exports/`` beside a report without it. So is a
+    run whose ``--teacher-from`` files changed since it copied them (``check_teacher_copy``;
+    ``teacher_digests``: their SHA-256 now)."""
     if not (args.resume and os.path.exists(os.path.join(args.out, STATE))):
         return []
     try:
@@ -266,6 +266,7 @@ def check_resume(args, config):
             f"train.py: error: --resume: {flag_names(redone)} changed, so the run's stages {', '.join(stages)} are "
             f"done again: add {', '.join(left_out)} to --stages"
         )
+    check_teacher_copy(args, state, teacher_digests)
     if stages:
         print(f"--resume: {flag_names(redone)} changed; stages {', '.join(stages)} are done again", flush=True)
     return stages
@@ -284,11 +285,11 @@ def teacher_run_report(path):
         return None
 
 
-def teacher_source(path):
-    """``data.teacher_from`` of the report: the ``--teacher-from`` file (relative path) and, from the report of
-    the run that trained it (``teacher_run_report``), what it learned from, its validation score and the
-    window length it was trained on, and the file's SHA-256 (which a ``--resume`` checks)."""
-    source = {"file": os.path.relpath(path), "sha256": sha256_of(path)}
+def teacher_source(path, sha256):
+    """``data.teacher_from`` of the report: the ``--teacher-from`` file (relative path) and its SHA-256 and,
+    from the report of the run that trained it (``teacher_run_report``), what it learned from, its
+    validation score and the window length it was trained on."""
+    source = {"file": os.path.relpath(path), "sha256": sha256}
     earlier = teacher_run_report(path)
     if earlier is not None and "learned_from" in earlier["models"]["teacher"]:  # reports since 2026-12
         teacher = earlier["models"]["teacher"]
@@ -351,39 +352,42 @@ def check_teacher(path, leads, classes, demographics, fs, window_seconds):
         )
 
 
-def check_teacher_copy(args):
-    """Refuse ``--resume`` of a run whose teacher was copied from ``--teacher-from`` files that have changed
-    since (a teacher trained again in place): the run's students learned from the old one. The files are
-    compared with the SHA-256 the run recorded, or, for a run made before runs recorded it, one file with
-    the run's copy of it; an ensemble of such a run cannot be compared and is accepted."""
+def check_teacher_copy(args, state, digests):
+    """Refuse to resume the run of ``state`` when it copied its teacher from ``--teacher-from`` files that
+    have changed since (a teacher trained again in place): every stage reads the run's copy, so the run
+    would go on with the old teacher while its report described the new file. ``digests`` are the
+    files' SHA-256 now; they are compared with those the run recorded, or, for a run made before runs
+    recorded them, one file with the run's copy of it (an ensemble of such a run cannot be compared and
+    is accepted)."""
     copy = os.path.join(args.out, "models", "teacher.keras")
-    if not (args.resume and args.teacher_from and os.path.exists(copy)):
+    if not (args.teacher_from and os.path.exists(copy)):
         return
-    from kdpipeline.rundir import read_state
-
-    recorded = read_state(args.out).get("teacher_from_sha256")
+    recorded = state.get("teacher_from_sha256")
     if recorded is None and len(args.teacher_from) == 1:
         recorded = [sha256_of(copy)]
-    changed = [path for path, digest in zip(args.teacher_from, recorded or ()) if sha256_of(path) != digest]
+    changed = [path for path, now, then in zip(args.teacher_from, digests, recorded or ()) if now != then]
     if changed:
         raise SystemExit(
-            f"train.py: error: --resume: --teacher-from {', '.join(changed)} is not the file the run in {args.out} "
-            "copied its teacher from (it changed since: trained again?); drop --resume or choose another --out"
+            f"train.py: error: --resume: --teacher-from {', '.join(changed)} changed since the run in {args.out} "
+            "copied its teacher (trained again?); restore the file, drop --resume or choose another --out"
         )
 
 
 def save_teacher(paths, destination, multilabel):
-    """The run's teacher from ``--teacher-from``: a copy of one file, or the ensemble of several saved as one."""
+    """The run's teacher from ``--teacher-from``: a copy of one file, or the ensemble of several saved as one,
+    written under a temporary name and renamed (a kill never leaves a truncated teacher)."""
     os.makedirs(os.path.dirname(destination), exist_ok=True)
+    temporary = destination.replace(".keras", ".partial.keras")
     if len(paths) == 1:
-        shutil.copyfile(paths[0], destination)
-        return
-    from lrhnet.ensemble import TeacherEnsemble
-    from lrhnet.saving import load_network
+        shutil.copyfile(paths[0], temporary)
+    else:
+        from lrhnet.ensemble import TeacherEnsemble
+        from lrhnet.saving import load_network
 
-    ensemble = TeacherEnsemble([load_network(path) for path in paths], multilabel=multilabel)
-    ensemble(ensemble.example_inputs())  # built, so that it saves with its members' weights
-    ensemble.save(destination)
+        ensemble = TeacherEnsemble([load_network(path) for path in paths], multilabel=multilabel)
+        ensemble(ensemble.example_inputs())  # built, so that it saves with its members' weights
+        ensemble.save(temporary)
+    os.replace(temporary, destination)
 
 
 def run(args):
@@ -393,8 +397,8 @@ def run(args):
     if args.strategy == "multiworker" and not is_chief():  # every worker trains; only the chief keeps the run
         args.out = tempfile.mkdtemp(prefix="train-worker-")
     config = run_config(args)
-    redone = check_resume(args, config)
-    check_teacher_copy(args)
+    digests = [sha256_of(path) for path in args.teacher_from or ()]
+    redone = check_resume(args, config, digests)
     context, data = build_context(args)  # every input is checked before the run folder is touched
     if args.teacher_from:
         for path in args.teacher_from:
@@ -406,19 +410,20 @@ def run(args):
                 args.fs,
                 args.window_seconds,
             )
-        sources = [teacher_source(path) for path in args.teacher_from]
+        sources = [teacher_source(path, digest) for path, digest in zip(args.teacher_from, digests)]
         data["teacher_from"] = sources[0] if len(sources) == 1 else sources
     try:
         run_dir = RunDir(args.out)
     except RunFolderError as error:
         raise SystemExit(f"train.py: error: --out: {error}") from None
     with run_dir:
-        return run_stages(args, context, data, run_dir, config, started, strategy, redone)
+        return run_stages(args, context, data, run_dir, config, started, strategy, redone, digests)
 
 
-def run_stages(args, context, data, run_dir, config, started, strategy, redone=()):
+def run_stages(args, context, data, run_dir, config, started, strategy, redone=(), teacher_digests=()):
     """Run the asked stages in the taken run folder, the ``redone`` ones again though an earlier call
-    completed them; write the report after each."""
+    completed them; write the report after each. ``teacher_digests``: the ``--teacher-from`` files'
+    SHA-256, recorded in ``state.json`` before the run copies its teacher from them."""
     if not args.resume:
         run_dir.clear()
     run_dir.state["config"] = config
@@ -429,10 +434,9 @@ def run_stages(args, context, data, run_dir, config, started, strategy, redone=(
     earlier = run_dir.state.get("seconds", 0.0)  # the time earlier calls took up to their last completed stage
     run_dir.write("split.json", data.pop("split_names"))
     if args.teacher_from and not os.path.exists(run_dir.model_path("teacher")):
-        save_teacher(args.teacher_from, run_dir.model_path("teacher"), context.multilabel)
-        sources = data["teacher_from"] if isinstance(data["teacher_from"], list) else [data["teacher_from"]]
-        run_dir.state["teacher_from_sha256"] = [source["sha256"] for source in sources]
+        run_dir.state["teacher_from_sha256"] = list(teacher_digests)  # first: a killed copy is made again
         run_dir.write(STATE, run_dir.state)
+        save_teacher(args.teacher_from, run_dir.model_path("teacher"), context.multilabel)
     context.run = run_dir
     report = {
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),

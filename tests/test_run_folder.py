@@ -81,6 +81,19 @@ def test_atomic_writes_never_touch_an_existing_temporary_name(tmp_path):
     assert oct(os.stat(tmp_path / "out.csv").st_mode & 0o777) == oct(0o666 & ~current_umask())
 
 
+def test_sha256_of_reads_files_one_after_the_other_in_blocks(tmp_path):
+    import hashlib
+
+    from data_utils.files import sha256_of
+
+    big, small = os.urandom(3 * (1 << 20) + 7), b"sidecar"  # more than one 1 MiB block
+    (tmp_path / "a.keras").write_bytes(big)
+    (tmp_path / "a.keras.json").write_bytes(small)
+    paths = (str(tmp_path / "a.keras"), str(tmp_path / "a.keras.json"))
+    assert sha256_of(*paths) == hashlib.sha256(big + small).hexdigest()
+    assert sha256_of(paths[0]) == hashlib.sha256(big).hexdigest() != sha256_of(*paths)
+
+
 def current_umask():
     mask = os.umask(0)
     os.umask(mask)

@@ -218,18 +218,30 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     assert changed.returncode != 0 and "other values of --seed;" in changed.stderr
     teacher, student = (os.path.join(out, "models", f"{name}.keras") for name in ("teacher", "student"))
     distilled = [*TINY, "--epochs", "1", "--stages", "distill", "--teacher-from", teacher, "--out", out + "_kd"]
-    assert train(*distilled).returncode == 0
-    state_file = os.path.join(out + "_kd", "state.json")
+    result = train(*distilled)
+    assert result.returncode == 0, result.stderr[-3000:]
     from data_utils.files import sha256_of
 
-    assert json.load(open(state_file))["teacher_from_sha256"] == [sha256_of(teacher)]
+    assert json.load(open(os.path.join(out + "_kd", "state.json")))["teacher_from_sha256"] == [sha256_of(teacher)]
     assert report(out + "_kd")["data"]["teacher_from"]["sha256"] == sha256_of(teacher)
     with open(student, "rb") as source, open(teacher, "wb") as target:  # the teacher trained again in place
         target.write(source.read())
-    before = open(state_file, "rb").read()
+    before = folder_snapshot(out + "_kd")
     refused = train(*distilled, "--resume")
-    assert refused.returncode != 0 and "is not the file the run in" in refused.stderr
-    assert open(state_file, "rb").read() == before
+    assert refused.returncode != 0 and f"--teacher-from {teacher} changed since the run in" in refused.stderr
+    assert folder_snapshot(out + "_kd") == before  # refused before anything was written
+
+
+def folder_snapshot(folder):
+    """Every file under ``folder`` with its inode and modification time: a rewrite with equal bytes shows."""
+    return {
+        os.path.join(root, name): (
+            os.stat(os.path.join(root, name)).st_ino,
+            os.stat(os.path.join(root, name)).st_mtime_ns,
+        )
+        for root, _, names in os.walk(folder)
+        for name in names
+    }
 
 
 def test_a_nan_loss_stops_the_run_naming_the_stage(tmp_path):
@@ -453,7 +465,7 @@ def test_a_teacher_is_refused_when_it_reads_other_inputs_than_the_run(tmp_path):
         check_teacher(path, leads, classes, False, 300.0, 10.0)
     with pytest.raises(SystemExit, match="trained on 2.5 s windows .*this run's --window-seconds 2 would show it less"):
         check_teacher(path, leads, classes, False, 100.0, 2.0)
-    assert teacher_source(path)["window_seconds"] == 2.5  # the student's report says what the teacher saw
+    assert teacher_source(path, "digest")["window_seconds"] == 2.5  # the student's report says what the teacher saw
     longer = np.zeros((2, 1000, 12), np.float32)  # trained on 2.5 s crops, it reads a 10 s window whole
     assert load_network(path)(longer).shape == (2, 5)
     with pytest.raises(SystemExit, match="trained on leads I,II,III.*this run has II,I,III"):
@@ -478,33 +490,27 @@ def test_a_teacher_file_changed_since_the_run_copied_it_is_not_resumed(tmp_path)
     from kdpipeline.options import parse_args
     from kdpipeline.runner import check_teacher_copy
 
-    def keras_file(name, content):  # looks like a .keras file to the flag checks
-        with zipfile.ZipFile(tmp_path / name, "w") as archive:
-            archive.writestr("config.json", content)
-        return str(tmp_path / name)
-
-    first, second = keras_file("first.keras", "{}"), keras_file("second.keras", '{"b": 1}')
+    first, second = tmp_path / "first.keras", tmp_path / "second.keras"
+    first.write_bytes(b"the teacher the run copied")
+    second.write_bytes(b"another teacher")
     out = tmp_path / "run"
     (out / "models").mkdir(parents=True)
-    (out / "state.json").write_text(json.dumps({"stages": {}, "tool": "ecg-kd train.py"}))
-    (out / "models" / "teacher.keras").write_bytes(open(first, "rb").read())
+    (out / "models" / "teacher.keras").write_bytes(first.read_bytes())
 
-    def check(*teachers, resume=True):
-        flags = ["--teacher-from", *teachers, "--stages", "distill", "--out", str(out)]
-        check_teacher_copy(parse_args(flags + ["--resume"] * resume))
+    def check(state, *teachers):
+        flags = ["--teacher-from", *map(str, teachers), "--stages", "distill", "--out", str(out)]
+        args = parse_args(flags, folders=False)
+        check_teacher_copy(args, state, [sha256_of(teacher) for teacher in teachers])  # as run() passes them
 
-    check(first)  # a run made before runs recorded the SHA-256: its copy is compared with the file
-    with pytest.raises(SystemExit, match=f"--teacher-from {second} is not the file the run in"):
-        check(second)
-    check(second, resume=False)  # a new run replaces the copy
-    check(first, second)  # an ensemble of such a run cannot be compared
-    recorded = {"stages": {}, "tool": "ecg-kd train.py", "teacher_from_sha256": [sha256_of(first), sha256_of(first)]}
-    (out / "state.json").write_text(json.dumps(recorded))
-    with pytest.raises(SystemExit, match=f"--teacher-from {second} is not"):
-        check(first, second)
-    recorded["teacher_from_sha256"][1] = sha256_of(second)
-    (out / "state.json").write_text(json.dumps(recorded))
-    check(first, second)
+    check({}, first)  # a run made before runs recorded the SHA-256: its copy is compared with the file
+    with pytest.raises(SystemExit, match=f"--teacher-from {second} changed since the run in {out} copied"):
+        check({}, second)
+    check({}, first, second)  # an ensemble of such a run cannot be compared
+    with pytest.raises(SystemExit, match=f"--teacher-from {second} changed since"):
+        check({"teacher_from_sha256": [sha256_of(first), sha256_of(first)]}, first, second)
+    check({"teacher_from_sha256": [sha256_of(first), sha256_of(second)]}, first, second)
+    (out / "models" / "teacher.keras").unlink()
+    check({"teacher_from_sha256": ["an older teacher"]}, first)  # no copy yet (killed before it): made again
 
 
 def test_a_run_scored_on_other_evaluation_windows_is_not_resumed(tmp_path):
