@@ -5,7 +5,7 @@
 
 Each variant is one ``train.py --stages teacher`` run per seed on lead I of CinC 2017, on the
 stratified 80/10/10 split of that seed (seed 0: the split of the published students): a width-0.5 SE-ResNet with
-``train.py``'s defaults (at most 40 epochs, cosine schedule with warm-up, early stopping after 10
+``train.py``'s defaults with ``--epochs 40`` (at most 40 epochs, cosine schedule with warm-up, early stopping after 10
 epochs without a better validation CinC 2017 F1, the best epoch restored, online augmentation),
 100 Hz and 15 s windows, plus the variant's flags (``VARIANTS``). Records longer than a window are
 scored by averaging windows every half window. A recipe is chosen on the validation F1 alone; the
