@@ -30,6 +30,12 @@ class RunFolderError(ValueError):
     """A folder that cannot take a run: a file, somebody else's folder, or a folder another run holds."""
 
 
+def partial_path(path):
+    """The name a network file is written under before it is renamed to ``path``: ``models/x.partial.keras``."""
+    stem, extension = os.path.splitext(path)
+    return stem + ".partial" + extension
+
+
 def read_state(root):
     """The ``state.json`` of a run folder: a dict with a ``stages`` dict (and, since this version, ``tool``).
 
@@ -171,7 +177,7 @@ class RunDir:
         """Save ``network`` as ``models/<name>.keras`` atomically; returns the path."""
         path = self.model_path(name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        temporary = path.replace(".keras", ".partial.keras")
+        temporary = partial_path(path)
         network.save(temporary)
         os.replace(temporary, path)
         return path

@@ -18,7 +18,7 @@ from kdpipeline.compression import evaluate_stage, export_stage, prune_stage, qu
 from kdpipeline.divergence import NaNLoss
 from kdpipeline.options import STAGES
 from kdpipeline.report import print_summary, source_commit, write_report
-from kdpipeline.rundir import STATE, RunDir, RunFolderError, read_state
+from kdpipeline.rundir import STATE, RunDir, RunFolderError, partial_path, read_state
 from kdpipeline.stages import TRAINING_STAGES, Context
 from lrhnet.training import precision_policy
 
@@ -232,13 +232,13 @@ def changed_flags(earlier, config, ignored=()):
 REDONE_FROM = {"quantize": "quantize", "int8_tolerance": "quantize"}
 
 
-def check_resume(args, config, teacher_digests=()):
-    """Refuse ``--resume`` of a run made with other flags (reads ``state.json`` only), except flags of
+def check_resume(args, config, teacher_digests=None):
+    """Refuse ``--resume`` of a run made with other flags (reads ``state.json``), except flags of
     ``REDONE_FROM``; returns the completed stages to do again for those (in order; empty when none).
     A change to ``--quantize none`` once those stages ran, or one whose redone stages ``--stages`` leaves
     out, is refused: the run's int8 file would stay in ``exports/`` beside a report without it. So is a
     run whose ``--teacher-from`` files changed since it copied them (``check_teacher_copy``;
-    ``teacher_digests``: their SHA-256 now)."""
+    ``teacher_digests``: their SHA-256 now, read from the files when None)."""
     if not (args.resume and os.path.exists(os.path.join(args.out, STATE))):
         return []
     try:
@@ -266,6 +266,8 @@ def check_resume(args, config, teacher_digests=()):
             f"train.py: error: --resume: {flag_names(redone)} changed, so the run's stages {', '.join(stages)} are "
             f"done again: add {', '.join(left_out)} to --stages"
         )
+    if teacher_digests is None:
+        teacher_digests = file_digests(args.teacher_from)
     check_teacher_copy(args, state, teacher_digests)
     if stages:
         print(f"--resume: {flag_names(redone)} changed; stages {', '.join(stages)} are done again", flush=True)
@@ -352,6 +354,11 @@ def check_teacher(path, leads, classes, demographics, fs, window_seconds):
         )
 
 
+def file_digests(paths):
+    """The SHA-256 of each of ``paths`` (none for None)."""
+    return [sha256_of(path) for path in paths or ()]
+
+
 def check_teacher_copy(args, state, digests):
     """Refuse to resume the run of ``state`` when it copied its teacher from ``--teacher-from`` files that
     have changed since (a teacher trained again in place): every stage reads the run's copy, so the run
@@ -363,9 +370,11 @@ def check_teacher_copy(args, state, digests):
     if not (args.teacher_from and os.path.exists(copy)):
         return
     recorded = state.get("teacher_from_sha256")
-    if recorded is None and len(args.teacher_from) == 1:
+    if recorded is None or len(recorded) != len(args.teacher_from):  # a run made before runs recorded them
+        if len(args.teacher_from) > 1:
+            return
         recorded = [sha256_of(copy)]
-    changed = [path for path, now, then in zip(args.teacher_from, digests, recorded or ()) if now != then]
+    changed = [path for path, now, then in zip(args.teacher_from, digests, recorded, strict=True) if now != then]
     if changed:
         raise SystemExit(
             f"train.py: error: --resume: --teacher-from {', '.join(changed)} changed since the run in {args.out} "
@@ -373,13 +382,16 @@ def check_teacher_copy(args, state, digests):
         )
 
 
-def save_teacher(paths, destination, multilabel):
+def save_teacher(paths, destination, multilabel, digests):
     """The run's teacher from ``--teacher-from``: a copy of one file, or the ensemble of several saved as one,
-    written under a temporary name and renamed (a kill never leaves a truncated teacher)."""
+    written under a temporary name and renamed (a kill never leaves a truncated teacher). Refused when
+    the files are no longer those of ``digests`` (their SHA-256 when the run started: the run recorded
+    those): one file is checked in its copy, the members of an ensemble once it is built."""
     os.makedirs(os.path.dirname(destination), exist_ok=True)
-    temporary = destination.replace(".keras", ".partial.keras")
+    temporary = partial_path(destination)
     if len(paths) == 1:
         shutil.copyfile(paths[0], temporary)
+        now = [sha256_of(temporary)]
     else:
         from lrhnet.ensemble import TeacherEnsemble
         from lrhnet.saving import load_network
@@ -387,6 +399,12 @@ def save_teacher(paths, destination, multilabel):
         ensemble = TeacherEnsemble([load_network(path) for path in paths], multilabel=multilabel)
         ensemble(ensemble.example_inputs())  # built, so that it saves with its members' weights
         ensemble.save(temporary)
+        now = file_digests(paths)
+    if now != list(digests):
+        os.remove(temporary)
+        raise SystemExit(
+            f"train.py: error: --teacher-from {', '.join(paths)} changed after this run first read it; run it again"
+        )
     os.replace(temporary, destination)
 
 
@@ -397,7 +415,7 @@ def run(args):
     if args.strategy == "multiworker" and not is_chief():  # every worker trains; only the chief keeps the run
         args.out = tempfile.mkdtemp(prefix="train-worker-")
     config = run_config(args)
-    digests = [sha256_of(path) for path in args.teacher_from or ()]
+    digests = file_digests(args.teacher_from)
     redone = check_resume(args, config, digests)
     context, data = build_context(args)  # every input is checked before the run folder is touched
     if args.teacher_from:
@@ -420,10 +438,11 @@ def run(args):
         return run_stages(args, context, data, run_dir, config, started, strategy, redone, digests)
 
 
-def run_stages(args, context, data, run_dir, config, started, strategy, redone=(), teacher_digests=()):
+def run_stages(args, context, data, run_dir, config, started, strategy, redone=(), teacher_digests=None):
     """Run the asked stages in the taken run folder, the ``redone`` ones again though an earlier call
     completed them; write the report after each. ``teacher_digests``: the ``--teacher-from`` files'
-    SHA-256, recorded in ``state.json`` before the run copies its teacher from them."""
+    SHA-256 when the call started (read now when None), recorded in ``state.json`` before the run
+    copies its teacher from them."""
     if not args.resume:
         run_dir.clear()
     run_dir.state["config"] = config
@@ -434,9 +453,11 @@ def run_stages(args, context, data, run_dir, config, started, strategy, redone=(
     earlier = run_dir.state.get("seconds", 0.0)  # the time earlier calls took up to their last completed stage
     run_dir.write("split.json", data.pop("split_names"))
     if args.teacher_from and not os.path.exists(run_dir.model_path("teacher")):
+        if teacher_digests is None:
+            teacher_digests = file_digests(args.teacher_from)
         run_dir.state["teacher_from_sha256"] = list(teacher_digests)  # first: a killed copy is made again
         run_dir.write(STATE, run_dir.state)
-        save_teacher(args.teacher_from, run_dir.model_path("teacher"), context.multilabel)
+        save_teacher(args.teacher_from, run_dir.model_path("teacher"), context.multilabel, teacher_digests)
     context.run = run_dir
     report = {
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),

@@ -513,6 +513,53 @@ def test_a_teacher_file_changed_since_the_run_copied_it_is_not_resumed(tmp_path)
     check({"teacher_from_sha256": ["an older teacher"]}, first)  # no copy yet (killed before it): made again
 
 
+def test_resume_reads_the_teacher_files_itself_when_not_given_their_digests(tmp_path):
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import check_resume, run_config
+
+    teacher, out = tmp_path / "teacher.keras", tmp_path / "run"
+    teacher.write_bytes(b"the teacher the run copied")
+    (out / "models").mkdir(parents=True)
+    (out / "models" / "teacher.keras").write_bytes(teacher.read_bytes())
+    args = parse_args(
+        ["--teacher-from", str(teacher), "--stages", "distill", "--out", str(out), "--resume"], folders=False
+    )
+    config = run_config(args)
+    (out / "state.json").write_text(json.dumps({"stages": {}, "config": config, "teacher_from_sha256": []}))
+    assert check_resume(args, config) == []  # a recorded list of the wrong length: the copy is compared
+    teacher.write_bytes(b"trained again in place")
+    with pytest.raises(SystemExit, match="changed since the run in"):
+        check_resume(args, config)
+
+
+def test_the_teacher_digests_are_recorded_before_the_copy_which_refuses_a_file_changed_meanwhile(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from data_utils.files import sha256_of
+    from kdpipeline import runner
+    from kdpipeline.options import parse_args
+    from kdpipeline.rundir import RunDir
+
+    teacher, out = tmp_path / "teacher.keras", tmp_path / "run"
+    teacher.write_bytes(b"a teacher")
+    args = parse_args(["--teacher-from", str(teacher), "--stages", "distill", "--out", str(out)], folders=False)
+
+    def killed(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "save_teacher", killed)
+    with RunDir(str(out)) as run_dir, pytest.raises(KeyboardInterrupt):
+        runner.run_stages(args, SimpleNamespace(multilabel=True), {"split_names": {}}, run_dir, {}, 0.0, NoStrategy())
+    assert json.loads((out / "state.json").read_text())["teacher_from_sha256"] == [sha256_of(teacher)]
+    monkeypatch.undo()
+    destination = str(out / "models" / "teacher.keras")
+    with pytest.raises(SystemExit, match="changed after this run first read it"):
+        runner.save_teacher([str(teacher)], destination, True, ["the digest when the run started"])
+    assert os.listdir(out / "models") == []  # neither the copy nor its temporary file
+    runner.save_teacher([str(teacher)], destination, True, [sha256_of(teacher)])
+    assert open(destination, "rb").read() == b"a teacher" and os.listdir(out / "models") == ["teacher.keras"]
+
+
 def test_a_run_scored_on_other_evaluation_windows_is_not_resumed(tmp_path):
     from kdpipeline.options import parse_args
     from kdpipeline.runner import check_resume, run_config
