@@ -30,6 +30,11 @@ class RunFolderError(ValueError):
     """A folder that cannot take a run: a file, somebody else's folder, or a folder another run holds."""
 
 
+def model_path(root, name):
+    """Where the run folder ``root`` keeps the network ``name``: ``<root>/models/<name>.keras``."""
+    return os.path.join(root, "models", f"{name}.keras")
+
+
 def partial_path(path):
     """The name a network file is written under before it is renamed to ``path``: ``models/x.partial.keras``."""
     stem, extension = os.path.splitext(path)
@@ -171,7 +176,7 @@ class RunDir:
         self.write(STATE, self.state)
 
     def model_path(self, name):
-        return self.path("models", f"{name}.keras")
+        return model_path(self.root, name)
 
     def save_model(self, network, name):
         """Save ``network`` as ``models/<name>.keras`` atomically; returns the path."""

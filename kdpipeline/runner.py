@@ -18,7 +18,7 @@ from kdpipeline.compression import evaluate_stage, export_stage, prune_stage, qu
 from kdpipeline.divergence import NaNLoss
 from kdpipeline.options import STAGES
 from kdpipeline.report import print_summary, source_commit, write_report
-from kdpipeline.rundir import STATE, RunDir, RunFolderError, partial_path, read_state
+from kdpipeline.rundir import STATE, RunDir, RunFolderError, model_path, partial_path, read_state
 from kdpipeline.stages import TRAINING_STAGES, Context
 from lrhnet.training import precision_policy
 
@@ -366,7 +366,7 @@ def check_teacher_copy(args, state, digests):
     files' SHA-256 now; they are compared with those the run recorded, or, for a run made before runs
     recorded them, one file with the run's copy of it (an ensemble of such a run cannot be compared and
     is accepted)."""
-    copy = os.path.join(args.out, "models", "teacher.keras")
+    copy = model_path(args.out, "teacher")
     if not (args.teacher_from and os.path.exists(copy)):
         return
     recorded = state.get("teacher_from_sha256")
