@@ -34,14 +34,14 @@ def split_predictions(dataset, split, predictor):
     return {name: (np.stack(outputs), labels) for name, (outputs, labels) in found.items()}
 
 
-def split_outputs(dataset, split, classes, output):
+def split_outputs(dataset, split, classes, output, names=("validation", "test")):
     """``{split name: ([output(record) per record], (N, K) one-hot labels in ``classes`` order)}`` on the
-    records named in ``split``'s ``validation`` and ``test`` lists; ``ValueError`` when a record is
-    not in ``dataset`` or is labelled with a class not in ``classes``."""
+    records named in ``split``'s lists ``names``; ``ValueError`` when a record is not in ``dataset``
+    or is labelled with a class not in ``classes``."""
     position = {record_id: index for index, record_id in enumerate(dataset.record_ids)}
     eye = np.eye(len(classes))
     found = {}
-    for name in ("validation", "test"):
+    for name in names:
         missing = [record_id for record_id in split[name] if record_id not in position]
         if missing:
             raise ValueError(f"{len(missing)} {name} records of split.json are not in the data, e.g. {missing[0]}")

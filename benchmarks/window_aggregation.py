@@ -92,12 +92,12 @@ def sidecar_rule_scores(windows, classes, thresholds):
     }
 
 
-def lacking_class(dataset, split, classes):
-    """``(split name, class)`` for the first of ``split``'s validation and test lists in which no
-    record is labelled with one of ``classes`` (its F1 would be undefined, or 0 if predicted), or None.
+def lacking_class(dataset, split, classes, names=("validation", "test")):
+    """``(split name, class)`` for the first of ``split``'s lists ``names`` in which no record is
+    labelled with one of ``classes`` (its F1 would be undefined, or 0 if predicted), or None.
     Record ids not in ``dataset`` are left to ``split_outputs`` to refuse."""
     position = {record_id: index for index, record_id in enumerate(dataset.record_ids)}
-    for name in ("validation", "test"):
+    for name in names:
         found = {dataset.refs[position[record]].labels[0] for record in split[name] if record in position}
         for name_of_class in classes:
             if name_of_class not in found:

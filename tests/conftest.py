@@ -1,7 +1,9 @@
 """Shared fixtures: bundled real records, the optional ``../shared/data`` sets, a private cache folder."""
 
 import csv
+import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -59,6 +61,21 @@ def op_dtypes(path):
         dtypes = {tensors[i]["dtype"] for i in list(op["inputs"]) + list(op["outputs"]) if i >= 0}
         ops.setdefault(op["op_name"], set()).update(dtypes)
     return ops
+
+
+@pytest.fixture
+def cinc2017_run(tmp_path):
+    """A run folder as ``train.py`` leaves one for the bundled CinC 2017 records: the published LiteHeart
+    int8 file as ``exports/student_int8.tflite`` (with its sidecar) and a ``split.json`` whose train,
+    validation and test lists each name the four bundled records (one per class)."""
+    folder = tmp_path / "run"
+    (folder / "exports").mkdir(parents=True)
+    models = os.path.join(ROOT, "models", "cinc2017")
+    for name in ("liteheart_int8.tflite", "liteheart_int8.tflite.json"):
+        shutil.copyfile(os.path.join(models, name), folder / "exports" / name.replace("liteheart_int8", "student_int8"))
+    records = sorted(name[:-4] for name in os.listdir(os.path.join(BUNDLED, "cinc2017")) if name.endswith(".hea"))
+    (folder / "split.json").write_text(json.dumps({"train": records, "validation": records, "test": records}))
+    return folder
 
 
 def predict_csv(model, folder, out):

@@ -86,13 +86,8 @@ def test_the_choice_is_the_highest_mean_validation_and_the_shipped_pair_on_a_tie
 
 
 @pytest.fixture
-def run(tmp_path):
-    folder = tmp_path / "run"
-    (folder / "exports").mkdir(parents=True)
-    for name in ("liteheart_int8.tflite", "liteheart_int8.tflite.json"):
-        shutil.copyfile(os.path.join(MODELS, name), folder / "exports" / name.replace("liteheart_int8", "student_int8"))
-    (folder / "split.json").write_text(json.dumps({"validation": RECORDS, "test": RECORDS}))
-    return folder
+def run(cinc2017_run):
+    return cinc2017_run
 
 
 def test_the_shipped_pair_gives_decision_rules_tuned_figures(bundled, run, tmp_path):

@@ -1,0 +1,178 @@
+"""A learned rule for combining a record's window outputs, against the shipped mean: CinC 2017 single-label files.
+
+    python -m benchmarks.learned_aggregation --data ../shared/data/cinc2017/training2017 \
+        --runs benchmarks/results/cinc2017_seeds_fs50/lrhnet_s0 benchmarks/results/cinc2017_seeds_fs50/lrhnet_s1 \
+        benchmarks/results/cinc2017_seeds_fs50/lrhnet_s2 --cache-rounding \
+        --out benchmarks/results/cinc2017_learned_aggregation.json
+
+``predict`` averages the class probabilities of a record's windows (half a window apart). The
+learned rule reads more of them: per class, the log of the windows' mean, largest and smallest
+probability and their standard deviation, and the log of the number of windows ((4K + 1,)
+features, ``window_statistics``), mapped to class probabilities by a multinomial logistic
+regression (standardised features, L2 penalty of strength 1 / C for each ``--c``) fitted on the
+run's training records, the records the network learned from. Every variant, the shipped mean
+included, then gets the decision rule of ``lrhnet.training.tune_decision_rule`` tuned on its own
+validation outputs. The variant with the highest mean validation CinC 2017 F1 over the files is the
+one to deploy (the shipped mean on a tie); test figures are shown, never used. Files are read, not
+changed; ``--cache-rounding`` as in ``benchmarks.window_aggregation``.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from benchmarks.decision_rule import read_split, split_outputs
+from benchmarks.provenance import provenance
+from benchmarks.published_files import check_out, fingerprint, shown
+from benchmarks.window_aggregation import SHIPPED, chosen, combined, lacking_class, sidecar_rule_scores, variant_name
+from data_utils.files import atomic_write
+from data_utils.readers import open_dataset
+
+BENCHMARK = "learned_aggregation"
+FLOOR = 1e-6  # probabilities are clipped here before their log
+
+
+def window_statistics(outputs):
+    """(N, 4K + 1) features of N records from their (W, K) window probabilities: per class the log of
+    the mean, the log of the largest and of the smallest probability, the standard deviation, then
+    the log of W."""
+    rows = []
+    for windows in outputs:
+        logs = [np.log(np.clip(value, FLOOR, 1.0)) for value in (windows.mean(0), windows.max(0), windows.min(0))]
+        rows.append(np.concatenate([*logs, windows.std(0), [np.log(len(windows))]]))
+    return np.array(rows)
+
+
+def fit_rule(outputs, labels, c):
+    """A fitted rule (``predict_proba`` gives (N, K) in the labels' column order) from training records'
+    window outputs and their (N, K) one-hot labels; ``ValueError`` unless every class has a record."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    targets = labels.argmax(1)
+    if len(np.unique(targets)) != labels.shape[1]:
+        raise ValueError("the training records must hold every class for the rule to give each a probability")
+    regression = LogisticRegression(C=c, max_iter=5000)
+    return make_pipeline(StandardScaler(), regression).fit(window_statistics(outputs), targets)
+
+
+def learned_name(c):
+    return f"learned, C {c:g}, stride {SHIPPED[1]:g} window"
+
+
+def score_variants(windows, classes, cs):
+    """``{variant name: {"rule", "c", "validation_cinc2017_f1", "test_cinc2017_f1", "thresholds"}}``, the
+    shipped mean and one learned rule per C, from ``windows`` = ``{split name: ([(W, K) per record],
+    (N, K) labels)}`` for the train, validation and test records."""
+    from lrhnet.training import scores_on_splits
+
+    def entry(rule, c, validation, test):
+        scores = scores_on_splits(validation, test, classes, multilabel=False)
+        return {
+            "rule": rule,
+            "c": c,
+            "validation_cinc2017_f1": scores["validation"]["cinc2017_f1"],
+            "test_cinc2017_f1": scores["test"]["cinc2017_f1"],
+            "thresholds": scores["thresholds"],
+        }
+
+    shown_splits = ("validation", "test")
+    scored = {
+        variant_name(*SHIPPED): entry(
+            SHIPPED[0], None, *((combined(windows[name][0], SHIPPED[0]), windows[name][1]) for name in shown_splits)
+        )
+    }
+    for c in cs:
+        rule = fit_rule(*windows["train"], c)
+        found = ((rule.predict_proba(window_statistics(windows[name][0])), windows[name][1]) for name in shown_splits)
+        scored[learned_name(c)] = entry("learned", c, *found)
+    return scored
+
+
+def check_cs(cs):
+    """The ``--c`` values as given; ``ValueError`` unless each is a positive finite number."""
+    bad = [value for value in cs if not (np.isfinite(value) and value > 0)]
+    if bad:
+        raise ValueError(f"--c {bad[0]}: the inverse strength of the L2 penalty is a positive number")
+    return cs
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.learned_aggregation", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--data", required=True, help="the CinC 2017 folder the files were trained on")
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        required=True,
+        help="run folders, each with split.json (train, validation, test) and --file",
+    )
+    parser.add_argument(
+        "--file", default=os.path.join("exports", "student_int8.tflite"), help="the model file inside each run"
+    )
+    parser.add_argument("--c", nargs="+", type=float, default=[0.1, 1.0], help="inverse L2 strengths to try")
+    parser.add_argument(
+        "--cache-rounding", action="store_true", help="round records to float16 first, as train.py's cache stores them"
+    )
+    parser.add_argument("--out", required=True, help="results JSON path")
+    args = parser.parse_args(argv)
+    problem = check_out(args.out, BENCHMARK, data=args.data)
+    if problem:
+        parser.error(problem)
+    from lrhnet.predict import Predictor
+    from lrhnet.sidecar import read_sidecar
+
+    names = ("train", "validation", "test")
+    try:
+        cs = check_cs(args.c)
+        splits = {run: read_split(os.path.join(run, "split.json")) for run in args.runs}
+        for run, split in splits.items():
+            if not (isinstance(split.get("train"), list) and split["train"]):
+                raise ValueError(f"{run}: split.json names no 'train' records to fit the rule on")
+        predictors = {}
+        for run in args.runs:
+            path = os.path.join(run, args.file)
+            sidecar = read_sidecar(path)
+            if sidecar["multilabel"]:
+                raise ValueError(f"{path}: a multi-label model; this compares single-label rules")
+            stride = SHIPPED[1] * int(sidecar["window"]) / float(sidecar["preprocessing"]["fs"])
+            predictors[run] = Predictor(path, stride_seconds=stride, cache_rounding=args.cache_rounding)
+        dataset = open_dataset(args.data, progress=True)
+    except (ValueError, OSError) as error:
+        parser.error(str(error))
+    for run in args.runs:
+        lacking = lacking_class(dataset, splits[run], predictors[run].classes, names)
+        if lacking:
+            parser.error(f"{run}: no {lacking[0]} record is labelled {lacking[1]!r}; every class is needed")
+    files = {}
+    for run in args.runs:
+        predictor = predictors[run]
+        try:
+            windows = split_outputs(dataset, splits[run], predictor.classes, predictor.window_probabilities, names)
+        except ValueError as error:
+            parser.error(f"--data {args.data}, {run}: {error}")
+        shipped_windows = {name: windows[name] for name in ("validation", "test")}
+        files[shown(run)] = {
+            "fingerprint": fingerprint(os.path.join(run, args.file)),
+            "records": {name: len(windows[name][1]) for name in names},
+            "variants": score_variants(windows, predictor.classes, cs),
+            "shipped_sidecar_rule": sidecar_rule_scores(
+                shipped_windows, predictor.classes, predictor.sidecar.get("thresholds")
+            ),
+        }
+        print(f"{run}: scored {len(files[shown(run)]['variants'])} variants", file=sys.stderr)
+    summary = chosen(files)
+    print(f"chosen on validation: {summary['chosen']} (shipped: {summary['shipped']})", file=sys.stderr)
+    result = {"benchmark": BENCHMARK, **provenance(), "data": shown(args.data), "file": args.file}
+    result["cache_rounding"] = args.cache_rounding
+    atomic_write(args.out, json.dumps({**result, **summary, "files": files}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""``benchmarks.learned_aggregation``: the window statistics against a hand-computed case, a fitted
+rule that tells apart what the mean of the windows cannot, the shipped mean scored as
+``window_aggregation`` scores it, and bad input refused before anything is written."""
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import window_aggregation
+from benchmarks.learned_aggregation import fit_rule, learned_name, main, window_statistics
+
+
+def test_window_statistics_of_two_windows_computed_by_hand():
+    windows = np.array([[0.2, 0.8], [0.6, 0.4]])
+    (features,) = window_statistics([windows])
+    expected = [np.log(0.4), np.log(0.6), np.log(0.6), np.log(0.8), np.log(0.2), np.log(0.4), 0.2, 0.2, np.log(2)]
+    np.testing.assert_allclose(features, expected)
+
+
+def test_a_certain_zero_is_clipped_before_its_log():
+    (features,) = window_statistics([np.array([[1.0, 0.0]])])
+    assert np.all(np.isfinite(features)) and features[1] == pytest.approx(np.log(1e-6))
+
+
+def test_the_rule_learns_a_short_episode_that_the_mean_of_the_windows_hides():
+    # class 1: one window in ten sure of class 1, the rest leaning to class 0; class 0: every window at
+    # 0.1 for class 1. Both average to 0.1 for class 1, so the mean cannot tell them apart.
+    rng = np.random.default_rng(0)
+
+    def records(count):
+        outputs, labels = [], []
+        for index in range(count):
+            label = index % 2
+            windows = np.full((10, 2), [0.9, 0.1]) + rng.normal(0, 0.005, (10, 2))
+            if label:
+                windows[:, 1] = 0.0
+                windows[rng.integers(10), 1] = 1.0
+                windows[:, 0] = 1 - windows[:, 1]
+            outputs.append(np.clip(windows, 0, 1))
+            labels.append(np.eye(2)[label])
+        return outputs, np.array(labels)
+
+    train, labels = records(40)
+    test, truth = records(20)
+    rule = fit_rule(train, labels, 1.0)
+    assert np.array_equal(rule.predict_proba(window_statistics(test)).argmax(1), truth.argmax(1))
+    means = window_aggregation.combined(test, "mean")
+    assert np.ptp(means[:, 1]) < 0.05  # the mean sees ~0.1 in every record
+
+
+def test_a_rule_is_refused_when_a_class_has_no_training_record():
+    outputs = [np.array([[0.9, 0.1]]), np.array([[0.8, 0.2]])]
+    with pytest.raises(ValueError, match="every class"):
+        fit_rule(outputs, np.array([[1.0, 0.0], [1.0, 0.0]]), 1.0)
+
+
+def test_the_shipped_mean_scores_as_window_aggregation_scores_it(bundled, cinc2017_run, tmp_path):
+    out, theirs = tmp_path / "learned.json", tmp_path / "aggregation.json"
+    data = bundled("cinc2017")
+    assert main(["--data", data, "--runs", str(cinc2017_run), "--c", "0.5", "2", "--out", str(out)]) == 0
+    window_aggregation.main(
+        ["--data", data, "--runs", str(cinc2017_run), "--stride-fractions", "0.5", "--out", str(theirs)]
+    )
+    found, expected = json.loads(out.read_text()), json.loads(theirs.read_text())
+    (entry,) = found["files"].values()
+    (their_entry,) = expected["files"].values()
+    assert set(entry["variants"]) == {found["shipped"], learned_name(0.5), learned_name(2.0)}
+    shipped, their_shipped = entry["variants"][found["shipped"]], their_entry["variants"][expected["shipped"]]
+    for field in ("validation_cinc2017_f1", "test_cinc2017_f1", "thresholds"):
+        assert shipped[field] == pytest.approx(their_shipped[field])
+    assert entry["shipped_sidecar_rule"] == pytest.approx(their_entry["shipped_sidecar_rule"])
+    assert entry["records"] == {"train": 4, "validation": 4, "test": 4}
+    assert entry["variants"][learned_name(2.0)]["c"] == 2.0 and found["chosen"] in entry["variants"]
+
+
+@pytest.mark.parametrize(
+    "change, flags, message",
+    [
+        ("no train", [], "names no 'train' records"),
+        ("train lacks A", [], "no train record is labelled 'A'"),
+        (None, ["--c", "0"], "--c 0.0: the inverse strength"),
+        (None, ["--c", "nan"], "--c nan"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_written(
+    bundled, cinc2017_run, tmp_path, capsys, monkeypatch, change, flags, message
+):
+    import lrhnet.predict
+
+    def never(self, record):
+        raise AssertionError("a record was predicted")
+
+    monkeypatch.setattr(lrhnet.predict.Predictor, "window_probabilities", never)
+    split = json.loads((cinc2017_run / "split.json").read_text())
+    if change == "no train":
+        del split["train"]
+    elif change == "train lacks A":
+        split["train"] = [record for record in split["train"] if record != "A00592"]
+    (cinc2017_run / "split.json").write_text(json.dumps(split))
+    out = tmp_path / "learned.json"
+    with pytest.raises(SystemExit):
+        main(["--data", bundled("cinc2017"), "--runs", str(cinc2017_run), *flags, "--out", str(out)])
+    assert message in capsys.readouterr().err and not out.exists()
