@@ -67,13 +67,16 @@ def test_bad_flags_give_an_argparse_error(flags, message):
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_without_data_the_demonstration_run_gives_students_a_tenth_of_the_labels_and_with_data_all():
+def test_without_data_the_demonstration_run_has_its_own_labels_window_and_teacher_width_and_with_data_not():
     from kdpipeline.options import DEFAULT_DATA, parse_args
 
     demonstration = parse_args([])
     assert (demonstration.data, demonstration.labeled_fraction, demonstration.epochs) == (DEFAULT_DATA, 0.1, 10)
-    assert parse_args(["--data", DEFAULT_DATA]).labeled_fraction == 1.0  # the same records, asked for by name
-    assert parse_args(["--labeled-fraction", "0.5"]).labeled_fraction == 0.5
+    assert (demonstration.window_seconds, demonstration.teacher_width) == (5.0, 0.125)
+    named = parse_args(["--data", DEFAULT_DATA])  # the same records, asked for by name
+    assert (named.labeled_fraction, named.window_seconds, named.teacher_width) == (1.0, 10.0, 0.25)
+    given = parse_args(["--labeled-fraction", "0.5", "--window-seconds", "8", "--teacher-width", "0.5"])
+    assert (given.labeled_fraction, given.window_seconds, given.teacher_width) == (0.5, 8.0, 0.5)
 
 
 def test_carry_weights_on_single_label_data_stop_before_the_run_folder(bundled, tmp_path):
