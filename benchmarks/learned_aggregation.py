@@ -18,17 +18,23 @@ changed; ``--cache-rounding`` as in ``benchmarks.window_aggregation``.
 """
 
 import argparse
-import json
 import os
 import sys
 
 import numpy as np
 
 from benchmarks.decision_rule import read_split, split_outputs
-from benchmarks.provenance import provenance
 from benchmarks.published_files import check_out, fingerprint, shown
-from benchmarks.window_aggregation import SHIPPED, chosen, combined, lacking_class, sidecar_rule_scores, variant_name
-from data_utils.files import atomic_write
+from benchmarks.window_aggregation import (
+    SHIPPED,
+    add_run_arguments,
+    combined,
+    lacking_class,
+    sidecar_rule_scores,
+    single_label_window_seconds,
+    variant_name,
+    write_summary,
+)
 from data_utils.readers import open_dataset
 
 BENCHMARK = "learned_aggregation"
@@ -105,27 +111,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.learned_aggregation", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--data", required=True, help="the CinC 2017 folder the files were trained on")
-    parser.add_argument(
-        "--runs",
-        nargs="+",
-        required=True,
-        help="run folders, each with split.json (train, validation, test) and --file",
-    )
-    parser.add_argument(
-        "--file", default=os.path.join("exports", "student_int8.tflite"), help="the model file inside each run"
-    )
+    add_run_arguments(parser, "run folders, each with split.json (train, validation, test) and --file")
     parser.add_argument("--c", nargs="+", type=float, default=[0.1, 1.0], help="inverse L2 strengths to try")
-    parser.add_argument(
-        "--cache-rounding", action="store_true", help="round records to float16 first, as train.py's cache stores them"
-    )
-    parser.add_argument("--out", required=True, help="results JSON path")
     args = parser.parse_args(argv)
     problem = check_out(args.out, BENCHMARK, data=args.data)
     if problem:
         parser.error(problem)
     from lrhnet.predict import Predictor
-    from lrhnet.sidecar import read_sidecar
 
     names = ("train", "validation", "test")
     try:
@@ -137,10 +129,7 @@ def main(argv=None):
         predictors = {}
         for run in args.runs:
             path = os.path.join(run, args.file)
-            sidecar = read_sidecar(path)
-            if sidecar["multilabel"]:
-                raise ValueError(f"{path}: a multi-label model; this compares single-label rules")
-            stride = SHIPPED[1] * int(sidecar["window"]) / float(sidecar["preprocessing"]["fs"])
+            stride = SHIPPED[1] * single_label_window_seconds(path)
             predictors[run] = Predictor(path, stride_seconds=stride, cache_rounding=args.cache_rounding)
         dataset = open_dataset(args.data, progress=True)
     except (ValueError, OSError) as error:
@@ -166,11 +155,7 @@ def main(argv=None):
             ),
         }
         print(f"{run}: scored {len(files[shown(run)]['variants'])} variants", file=sys.stderr)
-    summary = chosen(files)
-    print(f"chosen on validation: {summary['chosen']} (shipped: {summary['shipped']})", file=sys.stderr)
-    result = {"benchmark": BENCHMARK, **provenance(), "data": shown(args.data), "file": args.file}
-    result["cache_rounding"] = args.cache_rounding
-    atomic_write(args.out, json.dumps({**result, **summary, "files": files}, indent=1))
+    write_summary(args, BENCHMARK, files)
     return 0
 
 

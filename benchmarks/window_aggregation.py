@@ -136,26 +136,52 @@ def check_fractions(fractions):
     return fractions
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.window_aggregation", description=__doc__.splitlines()[0]
-    )
+def add_run_arguments(parser, runs_help):
+    """``--data``, ``--runs`` (described by ``runs_help``), ``--file``, ``--cache-rounding`` and ``--out``,
+    as the aggregation benchmarks take them."""
     parser.add_argument("--data", required=True, help="the CinC 2017 folder the files were trained on")
-    parser.add_argument("--runs", nargs="+", required=True, help="run folders, each with split.json and --file")
+    parser.add_argument("--runs", nargs="+", required=True, help=runs_help)
     parser.add_argument(
         "--file", default=os.path.join("exports", "student_int8.tflite"), help="the model file inside each run"
     )
-    parser.add_argument("--stride-fractions", nargs="+", type=float, default=[0.5, 0.25, 0.1])
     parser.add_argument(
         "--cache-rounding", action="store_true", help="round records to float16 first, as train.py's cache stores them"
     )
     parser.add_argument("--out", required=True, help="results JSON path")
+
+
+def single_label_window_seconds(path):
+    """The window length, in seconds, of the model file ``path`` (read from its sidecar);
+    ``ValueError`` for a multi-label model (these benchmarks compare single-label rules)."""
+    from lrhnet.sidecar import read_sidecar
+
+    sidecar = read_sidecar(path)
+    if sidecar["multilabel"]:
+        raise ValueError(f"{path}: a multi-label model; this compares single-label rules")
+    return int(sidecar["window"]) / float(sidecar["preprocessing"]["fs"])
+
+
+def write_summary(args, benchmark, files):
+    """Choose over ``files`` (``chosen``), say which on stderr, and write the results JSON to
+    ``args.out`` with the provenance, ``args.data``, ``args.file`` and ``args.cache_rounding``."""
+    summary = chosen(files)
+    print(f"chosen on validation: {summary['chosen']} (shipped: {summary['shipped']})", file=sys.stderr)
+    result = {"benchmark": benchmark, **provenance(), "data": shown(args.data), "file": args.file}
+    result["cache_rounding"] = args.cache_rounding
+    atomic_write(args.out, json.dumps({**result, **summary, "files": files}, indent=1))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.window_aggregation", description=__doc__.splitlines()[0]
+    )
+    add_run_arguments(parser, "run folders, each with split.json and --file")
+    parser.add_argument("--stride-fractions", nargs="+", type=float, default=[0.5, 0.25, 0.1])
     args = parser.parse_args(argv)
     problem = check_out(args.out, BENCHMARK, data=args.data)
     if problem:
         parser.error(problem)
     from lrhnet.predict import Predictor
-    from lrhnet.sidecar import read_sidecar
 
     try:
         fractions = check_fractions(args.stride_fractions)
@@ -163,10 +189,7 @@ def main(argv=None):
         predictors = {}
         for run in args.runs:
             path = os.path.join(run, args.file)
-            sidecar = read_sidecar(path)
-            if sidecar["multilabel"]:
-                raise ValueError(f"{path}: a multi-label model; this compares single-label rules")
-            seconds = int(sidecar["window"]) / float(sidecar["preprocessing"]["fs"])
+            seconds = single_label_window_seconds(path)
             for fraction in fractions:
                 stride = fraction * seconds
                 predictors[run, fraction] = Predictor(path, stride_seconds=stride, cache_rounding=args.cache_rounding)
@@ -196,11 +219,7 @@ def main(argv=None):
             ),
         }
         print(f"{run}: scored {len(files[shown(run)]['variants'])} variants", file=sys.stderr)
-    summary = chosen(files)
-    print(f"chosen on validation: {summary['chosen']} (shipped: {summary['shipped']})", file=sys.stderr)
-    result = {"benchmark": BENCHMARK, **provenance(), "data": shown(args.data), "file": args.file}
-    result["cache_rounding"] = args.cache_rounding
-    atomic_write(args.out, json.dumps({**result, **summary, "files": files}, indent=1))
+    write_summary(args, BENCHMARK, files)
     return 0
 
 

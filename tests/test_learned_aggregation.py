@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks import window_aggregation
-from benchmarks.learned_aggregation import fit_rule, learned_name, main, window_statistics
+from benchmarks.learned_aggregation import fit_rule, learned_name, main, score_variants, window_statistics
 
 
 def test_window_statistics_of_two_windows_computed_by_hand():
@@ -47,6 +47,33 @@ def test_the_rule_learns_a_short_episode_that_the_mean_of_the_windows_hides():
     assert np.array_equal(rule.predict_proba(window_statistics(test)).argmax(1), truth.argmax(1))
     means = window_aggregation.combined(test, "mean")
     assert np.ptp(means[:, 1]) < 0.05  # the mean sees ~0.1 in every record
+
+
+def episode_records(count, rng):
+    """``count`` records of 10 windows over N, A, O, ~ and their one-hot labels: an N record's windows
+    all read (0.7, 0.1, 0.1, 0.1); a record of another class has one window sure of it and nine that
+    give it 0, so every record's mean of windows is (0.7, 0.1, 0.1, 0.1)."""
+    outputs, labels = [], []
+    for index in range(count):
+        label = index % 4
+        windows = np.tile([0.7, 0.1, 0.1, 0.1], (10, 1))
+        if label:
+            others = [column for column in (1, 2, 3) if column != label]
+            windows[:, others], windows[:, label], windows[:, 0] = 1 / 9, 0.0, 7 / 9
+            windows[rng.integers(10)] = np.eye(4)[label]
+        outputs.append(np.clip(windows + rng.normal(0, 1e-4, windows.shape), 0, 1))
+        labels.append(np.eye(4)[label])
+    return outputs, np.array(labels)
+
+
+def test_the_learned_variant_is_scored_on_its_own_outputs_and_the_mean_on_the_windows_mean():
+    rng = np.random.default_rng(1)
+    windows = {name: episode_records(count, rng) for name, count in (("train", 80), ("validation", 40), ("test", 40))}
+    scored = score_variants(windows, ["N", "A", "O", "~"], [1.0])
+    learned, mean = scored[learned_name(1.0)], scored[window_aggregation.variant_name(*window_aggregation.SHIPPED)]
+    assert learned["validation_cinc2017_f1"] == learned["test_cinc2017_f1"] == pytest.approx(1.0)
+    assert mean["validation_cinc2017_f1"] < 0.6 and mean["test_cinc2017_f1"] < 0.6
+    assert (learned["rule"], learned["c"], mean["rule"], mean["c"]) == ("learned", 1.0, "mean", None)
 
 
 def test_a_rule_is_refused_when_a_class_has_no_training_record():
