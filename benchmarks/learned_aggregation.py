@@ -92,9 +92,10 @@ def score_variants(windows, classes, cs):
             SHIPPED[0], None, *((combined(windows[name][0], SHIPPED[0]), windows[name][1]) for name in shown_splits)
         )
     }
+    features = {name: window_statistics(windows[name][0]) for name in shown_splits}
     for c in cs:
         rule = fit_rule(*windows["train"], c)
-        found = ((rule.predict_proba(window_statistics(windows[name][0])), windows[name][1]) for name in shown_splits)
+        found = ((rule.predict_proba(features[name]), windows[name][1]) for name in shown_splits)
         scored[learned_name(c)] = entry("learned", c, *found)
     return scored
 

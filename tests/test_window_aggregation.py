@@ -85,14 +85,9 @@ def test_the_choice_is_the_highest_mean_validation_and_the_shipped_pair_on_a_tie
     assert chosen(files)["chosen"] == shipped
 
 
-@pytest.fixture
-def run(cinc2017_run):
-    return cinc2017_run
-
-
-def test_the_shipped_pair_gives_decision_rules_tuned_figures(bundled, run, tmp_path):
+def test_the_shipped_pair_gives_decision_rules_tuned_figures(bundled, cinc2017_run, tmp_path):
     out = tmp_path / "aggregation.json"
-    assert main(["--data", bundled("cinc2017"), "--runs", str(run), "--out", str(out)]) == 0
+    assert main(["--data", bundled("cinc2017"), "--runs", str(cinc2017_run), "--out", str(out)]) == 0
     found = json.loads(out.read_text())
     (variants,) = [entry["variants"] for entry in found["files"].values()]
     assert len(variants) == len(AGGREGATIONS) * 3
@@ -100,8 +95,8 @@ def test_the_shipped_pair_gives_decision_rules_tuned_figures(bundled, run, tmp_p
     models = tmp_path / "models"
     models.mkdir()
     for name in ("student_int8.tflite", "student_int8.tflite.json"):
-        shutil.copyfile(run / "exports" / name, models / name)
-    shutil.copyfile(run / "split.json", models / "split.json")
+        shutil.copyfile(cinc2017_run / "exports" / name, models / name)
+    shutil.copyfile(cinc2017_run / "split.json", models / "split.json")
     rule = tmp_path / "rule.json"
     assert decision_rule.main(["--data", bundled("cinc2017"), "--models", str(models), "--out", str(rule)]) == 0
     tuned = json.loads(rule.read_text())["files"]["student_int8.tflite"]["tuned"]
@@ -109,7 +104,9 @@ def test_the_shipped_pair_gives_decision_rules_tuned_figures(bundled, run, tmp_p
     assert shipped["test_cinc2017_f1"] == pytest.approx(tuned["test_cinc2017_f1"])
     assert found["chosen"] in variants
     (entry,) = found["files"].values()
-    rows = predict_csv(str(run / "exports" / "student_int8.tflite"), bundled("cinc2017"), str(tmp_path / "p.csv"))
+    rows = predict_csv(
+        str(cinc2017_run / "exports" / "student_int8.tflite"), bundled("cinc2017"), str(tmp_path / "p.csv")
+    )
     said = [CLASSES.index(row["labels"]) for row in sorted(rows, key=lambda row: row["record"])]
     expected, _ = cinc2017_f1([CLASSES.index(TRUTH[record]) for record in RECORDS], said)
     assert entry["shipped_sidecar_rule"]["test_cinc2017_f1"] == pytest.approx(expected)  # what predict's CSV says
@@ -119,18 +116,31 @@ def test_the_shipped_pair_gives_decision_rules_tuned_figures(bundled, run, tmp_p
     "fractions, message",
     [(["0"], "a share of the window in (0, 1]"), (["1.5"], "(0, 1]"), (["0.25"], "must hold 0.5")],
 )
-def test_bad_strides_are_refused_before_anything_is_written(bundled, run, tmp_path, capsys, fractions, message):
+def test_bad_strides_are_refused_before_anything_is_written(
+    bundled, cinc2017_run, tmp_path, capsys, fractions, message
+):
     out = tmp_path / "aggregation.json"
     with pytest.raises(SystemExit):
-        main(["--data", bundled("cinc2017"), "--runs", str(run), "--stride-fractions", *fractions, "--out", str(out)])
+        main(
+            [
+                "--data",
+                bundled("cinc2017"),
+                "--runs",
+                str(cinc2017_run),
+                "--stride-fractions",
+                *fractions,
+                "--out",
+                str(out),
+            ]
+        )
     assert message in capsys.readouterr().err and not out.exists()
 
 
-def test_a_run_folder_without_its_split_is_refused_before_anything_is_written(bundled, run, tmp_path, capsys):
-    os.remove(run / "split.json")
+def test_a_run_folder_without_its_split_is_refused_before_anything_is_written(bundled, cinc2017_run, tmp_path, capsys):
+    os.remove(cinc2017_run / "split.json")
     out = tmp_path / "aggregation.json"
     with pytest.raises(SystemExit):
-        main(["--data", bundled("cinc2017"), "--runs", str(run), "--out", str(out)])
+        main(["--data", bundled("cinc2017"), "--runs", str(cinc2017_run), "--out", str(out)])
     assert "split.json: not a readable split" in capsys.readouterr().err and not out.exists()
 
 
@@ -145,7 +155,7 @@ def test_cache_rounding_runs_the_network_on_the_signals_train_py_reads_from_its_
         np.testing.assert_array_equal(rounded.window_probabilities(dataset.read(index)), expected)
 
 
-def test_the_cache_rounding_flag_reaches_every_predictor_and_is_recorded(bundled, run, tmp_path, monkeypatch):
+def test_the_cache_rounding_flag_reaches_every_predictor_and_is_recorded(bundled, cinc2017_run, tmp_path, monkeypatch):
     import lrhnet.predict
 
     made = []
@@ -157,7 +167,7 @@ def test_the_cache_rounding_flag_reaches_every_predictor_and_is_recorded(bundled
 
     monkeypatch.setattr(lrhnet.predict, "Predictor", Recorded)
     out = tmp_path / "aggregation.json"
-    command = ["--data", bundled("cinc2017"), "--runs", str(run), "--stride-fractions", "0.5", "0.25", "--out"]
+    command = ["--data", bundled("cinc2017"), "--runs", str(cinc2017_run), "--stride-fractions", "0.5", "0.25", "--out"]
     main([*command, str(out), "--cache-rounding"])
     assert made == [True, True] and json.loads(out.read_text())["cache_rounding"] is True
     main([*command, str(out)])
@@ -165,7 +175,7 @@ def test_the_cache_rounding_flag_reaches_every_predictor_and_is_recorded(bundled
 
 
 def test_a_split_without_every_class_is_refused_before_any_record_is_predicted(
-    bundled, run, tmp_path, capsys, monkeypatch
+    bundled, cinc2017_run, tmp_path, capsys, monkeypatch
 ):
     import lrhnet.predict
 
@@ -173,23 +183,25 @@ def test_a_split_without_every_class_is_refused_before_any_record_is_predicted(
         raise AssertionError("a record was predicted")
 
     monkeypatch.setattr(lrhnet.predict.Predictor, "window_probabilities", never)
-    (run / "split.json").write_text(json.dumps({"validation": RECORDS, "test": RECORDS[1:]}))  # no A in test
+    (cinc2017_run / "split.json").write_text(json.dumps({"validation": RECORDS, "test": RECORDS[1:]}))  # no A in test
     out = tmp_path / "aggregation.json"
     with pytest.raises(SystemExit):
-        main(["--data", bundled("cinc2017"), "--runs", str(run), "--out", str(out)])
+        main(["--data", bundled("cinc2017"), "--runs", str(cinc2017_run), "--out", str(out)])
     assert "no test record is labelled 'A'" in capsys.readouterr().err and not out.exists()
 
 
 @pytest.mark.parametrize("change", ["no model", "multi-label"])
-def test_a_missing_or_multilabel_model_is_refused_before_anything_is_written(bundled, run, tmp_path, capsys, change):
-    model = run / "exports" / "student_int8.tflite"
+def test_a_missing_or_multilabel_model_is_refused_before_anything_is_written(
+    bundled, cinc2017_run, tmp_path, capsys, change
+):
+    model = cinc2017_run / "exports" / "student_int8.tflite"
     if change == "no model":
         os.remove(model)
     else:
-        sidecar = json.loads((run / "exports" / "student_int8.tflite.json").read_text())
-        (run / "exports" / "student_int8.tflite.json").write_text(json.dumps({**sidecar, "multilabel": True}))
+        sidecar = json.loads((cinc2017_run / "exports" / "student_int8.tflite.json").read_text())
+        (cinc2017_run / "exports" / "student_int8.tflite.json").write_text(json.dumps({**sidecar, "multilabel": True}))
     out = tmp_path / "aggregation.json"
     with pytest.raises(SystemExit):
-        main(["--data", bundled("cinc2017"), "--runs", str(run), "--out", str(out)])
+        main(["--data", bundled("cinc2017"), "--runs", str(cinc2017_run), "--out", str(out)])
     assert ("no such file" if change == "no model" else "a multi-label model") in capsys.readouterr().err
     assert not out.exists()
