@@ -9,12 +9,16 @@
 learned rule reads more of them: per class, the log of the windows' mean, largest and smallest
 probability and their standard deviation, and the log of the number of windows ((4K + 1,)
 features, ``window_statistics``), mapped to class probabilities by a multinomial logistic
-regression (standardised features, L2 penalty of strength 1 / C for each ``--c``) fitted on the
-run's training records, the records the network learned from. Every variant, the shipped mean
-included, then gets the decision rule of ``lrhnet.training.tune_decision_rule`` tuned on its own
-validation outputs. The variant with the highest mean validation CinC 2017 F1 over the files is the
-one to deploy (the shipped mean on a tie); test figures are shown, never used. Files are read, not
-changed; ``--cache-rounding`` as in ``benchmarks.window_aggregation``.
+regression (standardised features, L2 penalty of strength 1 / C for each ``--c``). It is fitted
+twice: on the run's training records, the records the network learned from (whose outputs may be
+surer than on records it never saw), and on its validation records by cross-fitting: each of
+``--folds`` stratified parts of the validation records is scored by a rule fitted on the others,
+and the test records by a rule fitted on all of them. Every variant, the shipped mean included,
+then gets the decision rule of ``lrhnet.training.tune_decision_rule`` tuned on its own validation
+outputs (for the cross-fitted rule: the outputs of the parts' rules). The variant with the
+highest mean validation CinC 2017 F1 over the files is the one to deploy (the shipped mean on a
+tie); test figures are shown, never used. Files are read, not changed; ``--cache-rounding`` as in
+``benchmarks.window_aggregation``.
 """
 
 import argparse
@@ -52,28 +56,48 @@ def window_statistics(outputs):
     return np.array(rows)
 
 
-def fit_rule(outputs, labels, c):
-    """A fitted rule (``predict_proba`` gives (N, K) in the labels' column order) from training records'
-    window outputs and their (N, K) one-hot labels; ``ValueError`` unless every class has a record."""
+def fit_rule(features, labels, c):
+    """A fitted rule (``predict_proba`` gives (N, K) in the labels' column order) from N records'
+    ``window_statistics`` and their (N, K) one-hot labels; ``ValueError`` unless every class has a record."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     targets = labels.argmax(1)
     if len(np.unique(targets)) != labels.shape[1]:
-        raise ValueError("the training records must hold every class for the rule to give each a probability")
+        raise ValueError("the records must hold every class for the rule to give each a probability")
     regression = LogisticRegression(C=c, max_iter=5000)
-    return make_pipeline(StandardScaler(), regression).fit(window_statistics(outputs), targets)
+    return make_pipeline(StandardScaler(), regression).fit(features, targets)
 
 
 def learned_name(c):
     return f"learned, C {c:g}, stride {SHIPPED[1]:g} window"
 
 
-def score_variants(windows, classes, cs):
-    """``{variant name: {"rule", "c", "validation_cinc2017_f1", "test_cinc2017_f1", "thresholds"}}``, the
-    shipped mean and one learned rule per C, from ``windows`` = ``{split name: ([(W, K) per record],
-    (N, K) labels)}`` for the train, validation and test records."""
+def cross_fitted_name(c, folds):
+    return f"learned on validation, {folds}-fold cross-fitted, C {c:g}, stride {SHIPPED[1]:g} window"
+
+
+def cross_fitted(validation, test_features, c, folds, seed=0):
+    """((N, K) validation probabilities, (M, K) test probabilities) of a rule fitted on validation records:
+    each of ``folds`` stratified parts of ``validation`` = (N window features, (N, K) one-hot labels) is
+    scored by a rule fitted on the other parts, the test features by one fitted on all of them;
+    every class needs ``folds`` validation records or more (``scarcest_class``)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    features, labels = validation
+    targets = labels.argmax(1)
+    found = np.zeros(labels.shape)
+    for fitted_on, scored in StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, targets):
+        found[scored] = fit_rule(features[fitted_on], labels[fitted_on], c).predict_proba(features[scored])
+    return found, fit_rule(features, labels, c).predict_proba(test_features)
+
+
+def score_variants(windows, classes, cs, folds):
+    """``{variant name: {"rule", "c", "validation_cinc2017_f1", "test_cinc2017_f1", "thresholds"}}``: the
+    shipped mean, and per C a rule fitted on the training records and one cross-fitted on the
+    validation records over ``folds`` parts (``cross_fitted``), from ``windows`` = ``{split name:
+    ([(W, K) per record], (N, K) labels)}`` for the train, validation and test records."""
     from lrhnet.training import scores_on_splits
 
     def entry(rule, c, validation, test):
@@ -86,18 +110,32 @@ def score_variants(windows, classes, cs):
             "thresholds": scores["thresholds"],
         }
 
-    shown_splits = ("validation", "test")
+    labels = {name: found[1] for name, found in windows.items()}
     scored = {
         variant_name(*SHIPPED): entry(
-            SHIPPED[0], None, *((combined(windows[name][0], SHIPPED[0]), windows[name][1]) for name in shown_splits)
+            SHIPPED[0],
+            None,
+            *((combined(windows[name][0], SHIPPED[0]), labels[name]) for name in ("validation", "test")),
         )
     }
-    features = {name: window_statistics(windows[name][0]) for name in shown_splits}
+    features = {name: window_statistics(found[0]) for name, found in windows.items()}
     for c in cs:
-        rule = fit_rule(*windows["train"], c)
-        found = ((rule.predict_proba(features[name]), windows[name][1]) for name in shown_splits)
+        rule = fit_rule(features["train"], labels["train"], c)
+        found = ((rule.predict_proba(features[name]), labels[name]) for name in ("validation", "test"))
         scored[learned_name(c)] = entry("learned", c, *found)
+    for c in cs:
+        validation, test = cross_fitted((features["validation"], labels["validation"]), features["test"], c, folds)
+        scored[cross_fitted_name(c, folds)] = entry(
+            "learned on validation", c, (validation, labels["validation"]), (test, labels["test"])
+        )
     return scored
+
+
+def scarcest_class(dataset, records, classes):
+    """``(class, count)`` of the class of ``classes`` with the fewest of ``records`` (ids in ``dataset``)."""
+    position = {record_id: index for index, record_id in enumerate(dataset.record_ids)}
+    found = [dataset.refs[position[record]].labels[0] for record in records if record in position]
+    return min(((name, found.count(name)) for name in classes), key=lambda pair: pair[1])
 
 
 def check_cs(cs):
@@ -114,6 +152,7 @@ def main(argv=None):
     )
     add_run_arguments(parser, "run folders, each with split.json (train, validation, test) and --file")
     parser.add_argument("--c", nargs="+", type=float, default=[0.1, 1.0], help="inverse L2 strengths to try")
+    parser.add_argument("--folds", type=int, default=5, help="parts of the validation records for cross-fitting")
     args = parser.parse_args(argv)
     problem = check_out(args.out, BENCHMARK, data=args.data)
     if problem:
@@ -123,6 +162,8 @@ def main(argv=None):
     names = ("train", "validation", "test")
     try:
         cs = check_cs(args.c)
+        if args.folds < 2:
+            raise ValueError(f"--folds {args.folds}: cross-fitting needs at least 2 parts")
         splits = {run: read_split(os.path.join(run, "split.json")) for run in args.runs}
         for run, split in splits.items():
             if not (isinstance(split.get("train"), list) and split["train"]):
@@ -139,6 +180,11 @@ def main(argv=None):
         lacking = lacking_class(dataset, splits[run], predictors[run].classes, names)
         if lacking:
             parser.error(f"{run}: no {lacking[0]} record is labelled {lacking[1]!r}; every class is needed")
+        scarcest, count = scarcest_class(dataset, splits[run]["validation"], predictors[run].classes)
+        if count < args.folds:
+            parser.error(
+                f"{run}: {count} validation records are labelled {scarcest!r}, fewer than --folds {args.folds}"
+            )
     files = {}
     for run in args.runs:
         predictor = predictors[run]
@@ -150,7 +196,7 @@ def main(argv=None):
         files[shown(run)] = {
             "fingerprint": fingerprint(os.path.join(run, args.file)),
             "records": {name: len(windows[name][1]) for name in names},
-            "variants": score_variants(windows, predictor.classes, cs),
+            "variants": score_variants(windows, predictor.classes, cs, args.folds),
             "shipped_sidecar_rule": sidecar_rule_scores(
                 shipped_windows, predictor.classes, predictor.sidecar.get("thresholds")
             ),

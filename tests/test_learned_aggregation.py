@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from benchmarks import window_aggregation
-from benchmarks.learned_aggregation import fit_rule, learned_name, main, score_variants, window_statistics
+from benchmarks.learned_aggregation import (
+    cross_fitted,
+    cross_fitted_name,
+    fit_rule,
+    learned_name,
+    main,
+    score_variants,
+    window_statistics,
+)
 
 
 def test_window_statistics_of_two_windows_computed_by_hand():
@@ -43,7 +51,7 @@ def test_the_rule_learns_a_short_episode_that_the_mean_of_the_windows_hides():
 
     train, labels = records(40)
     test, truth = records(20)
-    rule = fit_rule(train, labels, 1.0)
+    rule = fit_rule(window_statistics(train), labels, 1.0)
     assert np.array_equal(rule.predict_proba(window_statistics(test)).argmax(1), truth.argmax(1))
     means = window_aggregation.combined(test, "mean")
     assert np.ptp(means[:, 1]) < 0.05  # the mean sees ~0.1 in every record
@@ -69,35 +77,57 @@ def episode_records(count, rng):
 def test_the_learned_variant_is_scored_on_its_own_outputs_and_the_mean_on_the_windows_mean():
     rng = np.random.default_rng(1)
     windows = {name: episode_records(count, rng) for name, count in (("train", 80), ("validation", 40), ("test", 40))}
-    scored = score_variants(windows, ["N", "A", "O", "~"], [1.0])
+    scored = score_variants(windows, ["N", "A", "O", "~"], [1.0], 5)
     learned, mean = scored[learned_name(1.0)], scored[window_aggregation.variant_name(*window_aggregation.SHIPPED)]
-    assert learned["validation_cinc2017_f1"] == learned["test_cinc2017_f1"] == pytest.approx(1.0)
+    on_validation = scored[cross_fitted_name(1.0, 5)]
+    for found in (learned, on_validation):
+        assert found["validation_cinc2017_f1"] == found["test_cinc2017_f1"] == pytest.approx(1.0)
+    assert on_validation["rule"] == "learned on validation"
     assert mean["validation_cinc2017_f1"] < 0.6 and mean["test_cinc2017_f1"] < 0.6
     assert (learned["rule"], learned["c"], mean["rule"], mean["c"]) == ("learned", 1.0, "mean", None)
+
+
+def test_no_validation_record_is_scored_by_a_rule_fitted_on_it():
+    # labels that the features cannot predict: a rule scoring its own records does better than chance
+    # (it fits noise); one scoring records it was not fitted on does not
+    rng = np.random.default_rng(2)
+    features, labels = rng.normal(size=(120, 30)), np.eye(4)[np.arange(120) % 4]
+    test_features = rng.normal(size=(30, 30))
+    found, test = cross_fitted((features, labels), test_features, 100.0, 5)
+    in_sample = fit_rule(features, labels, 100.0)
+    accuracy = lambda probabilities: np.mean(probabilities.argmax(1) == labels.argmax(1))  # noqa: E731
+    assert accuracy(in_sample.predict_proba(features)) > 0.5 and accuracy(found) < 0.35  # chance: 0.25
+    np.testing.assert_allclose(test, in_sample.predict_proba(test_features))  # the test rule saw every record
+    np.testing.assert_allclose(found.sum(1), 1.0)
 
 
 def test_a_rule_is_refused_when_a_class_has_no_training_record():
     outputs = [np.array([[0.9, 0.1]]), np.array([[0.8, 0.2]])]
     with pytest.raises(ValueError, match="every class"):
-        fit_rule(outputs, np.array([[1.0, 0.0], [1.0, 0.0]]), 1.0)
+        fit_rule(window_statistics(outputs), np.array([[1.0, 0.0], [1.0, 0.0]]), 1.0)
 
 
 def test_the_shipped_mean_scores_as_window_aggregation_scores_it(bundled, cinc2017_run, tmp_path):
     out, theirs = tmp_path / "learned.json", tmp_path / "aggregation.json"
     data = bundled("cinc2017")
-    assert main(["--data", data, "--runs", str(cinc2017_run), "--c", "0.5", "2", "--out", str(out)]) == 0
+    split = json.loads((cinc2017_run / "split.json").read_text())
+    split["validation"] *= 2  # two validation records per class, for two folds
+    (cinc2017_run / "split.json").write_text(json.dumps(split))
+    flags = ["--c", "0.5", "2", "--folds", "2"]
+    assert main(["--data", data, "--runs", str(cinc2017_run), *flags, "--out", str(out)]) == 0
     window_aggregation.main(
         ["--data", data, "--runs", str(cinc2017_run), "--stride-fractions", "0.5", "--out", str(theirs)]
     )
     found, expected = json.loads(out.read_text()), json.loads(theirs.read_text())
     (entry,) = found["files"].values()
     (their_entry,) = expected["files"].values()
-    assert set(entry["variants"]) == {found["shipped"], learned_name(0.5), learned_name(2.0)}
+    learned = {learned_name(c) for c in (0.5, 2.0)} | {cross_fitted_name(c, 2) for c in (0.5, 2.0)}
+    assert set(entry["variants"]) == {found["shipped"], *learned}
     shipped, their_shipped = entry["variants"][found["shipped"]], their_entry["variants"][expected["shipped"]]
     for field in ("validation_cinc2017_f1", "test_cinc2017_f1", "thresholds"):
         assert shipped[field] == pytest.approx(their_shipped[field])
     assert entry["shipped_sidecar_rule"] == pytest.approx(their_entry["shipped_sidecar_rule"])
-    assert entry["records"] == {"train": 4, "validation": 4, "test": 4}
+    assert entry["records"] == {"train": 4, "validation": 8, "test": 4}
     assert entry["variants"][learned_name(2.0)]["c"] == 2.0 and found["chosen"] in entry["variants"]
 
 
@@ -108,6 +138,8 @@ def test_the_shipped_mean_scores_as_window_aggregation_scores_it(bundled, cinc20
         ("train lacks A", [], "no train record is labelled 'A'"),
         (None, ["--c", "0"], "--c 0.0: the inverse strength"),
         (None, ["--c", "nan"], "--c nan"),
+        (None, ["--folds", "1"], "--folds 1: cross-fitting needs at least 2"),
+        (None, [], "1 validation records are labelled"),  # one per class, fewer than 5 folds
     ],
 )
 def test_bad_input_is_refused_before_anything_is_written(
