@@ -220,6 +220,18 @@ def flag_names(keys):
     return ", ".join(dict.fromkeys(KEY_FLAGS.get(key, "--" + key.replace("_", "-")) for key in keys))
 
 
+def flag_values(config, keys):
+    """``"--teacher-width 0.25 --window-seconds 10.0"``: the flags behind ``keys`` with their values in
+    ``config`` (lists joined by commas), each flag once; keys that no flag sets are left out."""
+    shown = {}
+    for key in keys:
+        flag = KEY_FLAGS.get(key, "--" + key.replace("_", "-"))
+        if flag.startswith("--") and flag not in shown:
+            value = config.get(key)
+            shown[flag] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return " ".join(f"{flag} {value}" for flag, value in shown.items())
+
+
 def changed_flags(earlier, config, ignored=()):
     """The keys of ``config`` (``run_config``) whose value differs in ``earlier``, a run's recorded
     configuration (flags added since it was made count with the value it had then), ``ignored`` aside."""
@@ -245,7 +257,7 @@ def check_resume(args, config, teacher_digests=None):
         state = read_state(args.out)
     except RunFolderError as error:
         raise SystemExit(f"train.py: error: --out: {error}") from None
-    earlier = state.get("config", config)
+    earlier = {**FLAGS_BEFORE_THEY_EXISTED, **state.get("config", config)}
     changed = changed_flags(earlier, config)
     redone = [changed.pop(changed.index(key)) for key in REDONE_FROM if key in changed]
     if "scarce_batches" in changed and earlier.get("labeled_fraction", 1) != 1:
@@ -256,9 +268,11 @@ def check_resume(args, config, teacher_digests=None):
     first = min((STAGES.index(REDONE_FROM[key]) for key in redone), default=len(STAGES))
     stages = [stage for stage in STAGES[first:] if stage in state.get("stages", {})]
     if changed or (stages and args.quantize == "none"):
+        made_with = flag_values(earlier, changed)
         raise SystemExit(
             f"train.py: error: --resume: the run in {args.out} was made with other values of "
             f"{flag_names(changed or redone)}; drop --resume or choose another --out"
+            + (f" (it was made with {made_with})" if made_with else "")
         )
     left_out = [stage for stage in stages if stage not in args.stages]
     if left_out:

@@ -579,6 +579,23 @@ def test_a_run_scored_on_other_evaluation_windows_is_not_resumed(tmp_path):
         check_resume(args, config)
 
 
+def test_a_refused_resume_says_the_values_the_run_was_made_with(tmp_path):
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import check_resume, run_config
+
+    out = tmp_path / "run"
+    out.mkdir()
+    args = parse_args(["--stages", "student", "--out", str(out), "--resume"])
+    config = run_config(args)
+    made_before = {**config, "teacher_width": 0.25, "window_seconds": 10.0, "student_leads": ["I", "II"]}
+    (out / "state.json").write_text(json.dumps({"stages": {}, "config": made_before}))
+    with pytest.raises(SystemExit) as refused:
+        check_resume(args, config)
+    message = str(refused.value)
+    assert "other values of --student-leads, --teacher-width, --window-seconds;" in message
+    assert message.endswith("(it was made with --student-leads I,II --teacher-width 0.25 --window-seconds 10.0)")
+
+
 def test_consistency_is_liteheart_s_by_default_and_the_lrhnet_student_s_when_asked():
     from kdpipeline.options import parse_args
 
