@@ -40,18 +40,22 @@ def split_outputs(dataset, split, classes, output, names=("validation", "test"))
     or is labelled with a class not in ``classes``."""
     position = {record_id: index for index, record_id in enumerate(dataset.record_ids)}
     eye = np.eye(len(classes))
-    found = {}
-    for name in names:
+    rows = {}
+    for name in names:  # every list is checked before the first record is read
         missing = [record_id for record_id in split[name] if record_id not in position]
         if missing:
             raise ValueError(f"{len(missing)} {name} records of split.json are not in the data, e.g. {missing[0]}")
-        rows = [position[record_id] for record_id in split[name]]
-        unknown = sorted({dataset.refs[row].labels[0] for row in rows} - set(classes))
+        rows[name] = [position[record_id] for record_id in split[name]]
+        unknown = sorted({dataset.refs[row].labels[0] for row in rows[name]} - set(classes))
         if unknown:
             raise ValueError(f"{name} records are labelled {unknown}, classes the model does not have")
-        labels = np.stack([eye[classes.index(dataset.refs[row].labels[0])] for row in rows])
-        found[name] = ([output(dataset.read(row)) for row in rows], labels)
-    return found
+    return {
+        name: (
+            [output(dataset.read(row)) for row in rows[name]],
+            np.stack([eye[classes.index(dataset.refs[row].labels[0])] for row in rows[name]]),
+        )
+        for name in names
+    }
 
 
 def compare(predictions, classes):

@@ -1,5 +1,6 @@
 """``benchmarks.decision_rule`` on the bundled CinC 2017 records: the tuned rule never scores below the
-arg-max on validation, the arg-max figures are predict's, and a split naming absent records is refused."""
+arg-max on validation, the arg-max figures are predict's, and a split naming absent records is refused
+(before any record is read)."""
 
 import json
 import os
@@ -52,3 +53,16 @@ def test_a_split_naming_records_that_are_not_in_the_data_is_refused(bundled, mod
         main(["--data", bundled("cinc2017"), "--models", str(models), "--out", str(tmp_path / "rule.json")])
     assert "validation records of split.json are not in the data" in capsys.readouterr().err
     assert not (tmp_path / "rule.json").exists()
+
+
+def test_a_later_list_naming_absent_records_is_refused_before_any_record_is_read(bundled):
+    from benchmarks.decision_rule import split_outputs
+    from data_utils.readers import open_dataset
+
+    def never(signal):
+        raise AssertionError("a record was predicted")
+
+    dataset = open_dataset(bundled("cinc2017"))
+    split = {"validation": sorted(TRUTH), "test": ["A99999"]}
+    with pytest.raises(ValueError, match="1 test records of split.json are not in the data"):
+        split_outputs(dataset, split, list(CLASSES), never)
