@@ -34,14 +34,12 @@ def split_predictions(dataset, split, predictor):
     return {name: (np.stack(outputs), labels) for name, (outputs, labels) in found.items()}
 
 
-def split_outputs(dataset, split, classes, output, names=("validation", "test")):
-    """``{split name: ([output(record) per record], (N, K) one-hot labels in ``classes`` order)}`` on the
-    records named in ``split``'s lists ``names``; ``ValueError`` when a record is not in ``dataset``
-    or is labelled with a class not in ``classes``."""
+def split_rows(dataset, split, classes, names=("validation", "test")):
+    """``{split name: [row of ``dataset`` per record]}`` for ``split``'s lists ``names``; ``ValueError`` when a
+    record is not in ``dataset`` or is labelled with a class not in ``classes``. Reads no signal."""
     position = {record_id: index for index, record_id in enumerate(dataset.record_ids)}
-    eye = np.eye(len(classes))
     rows = {}
-    for name in names:  # every list is checked before the first record is read
+    for name in names:
         missing = [record_id for record_id in split[name] if record_id not in position]
         if missing:
             raise ValueError(f"{len(missing)} {name} records of split.json are not in the data, e.g. {missing[0]}")
@@ -49,12 +47,20 @@ def split_outputs(dataset, split, classes, output, names=("validation", "test"))
         unknown = sorted({dataset.refs[row].labels[0] for row in rows[name]} - set(classes))
         if unknown:
             raise ValueError(f"{name} records are labelled {unknown}, classes the model does not have")
+    return rows
+
+
+def split_outputs(dataset, split, classes, output, names=("validation", "test")):
+    """``{split name: ([output(record) per record], (N, K) one-hot labels in ``classes`` order)}`` on the
+    records named in ``split``'s lists ``names``, every list checked (``split_rows``) before the first
+    record is read."""
+    eye = np.eye(len(classes))
     return {
         name: (
-            [output(dataset.read(row)) for row in rows[name]],
-            np.stack([eye[classes.index(dataset.refs[row].labels[0])] for row in rows[name]]),
+            [output(dataset.read(row)) for row in rows],
+            np.stack([eye[classes.index(dataset.refs[row].labels[0])] for row in rows]),
         )
-        for name in names
+        for name, rows in split_rows(dataset, split, classes, names).items()
     }
 
 

@@ -32,8 +32,9 @@ from benchmarks.published_files import check_out, fingerprint, shown
 from benchmarks.window_aggregation import (
     SHIPPED,
     add_run_arguments,
+    checked_rows,
+    class_counts,
     combined,
-    lacking_class,
     sidecar_rule_scores,
     single_label_window_seconds,
     variant_name,
@@ -80,9 +81,10 @@ def cross_fitted_name(c, folds):
 
 def cross_fitted(validation, test_features, c, folds, seed=0):
     """((N, K) validation probabilities, (M, K) test probabilities) of a rule fitted on validation records:
-    each of ``folds`` stratified parts of ``validation`` = (N window features, (N, K) one-hot labels) is
-    scored by a rule fitted on the other parts, the test features by one fitted on all of them;
-    every class needs ``folds`` validation records or more (``scarcest_class``)."""
+    each of ``folds`` stratified parts of ``validation`` = ((N, 4K + 1) ``window_statistics``, (N, K)
+    one-hot labels) is scored by a rule fitted on the other parts, the (M, 4K + 1) ``test_features``
+    by one fitted on all of them. Every class needs ``folds`` validation records or more; the parts are
+    drawn with seed ``seed``."""
     from sklearn.model_selection import StratifiedKFold
 
     features, labels = validation
@@ -131,13 +133,6 @@ def score_variants(windows, classes, cs, folds):
     return scored
 
 
-def scarcest_class(dataset, records, classes):
-    """``(class, count)`` of the class of ``classes`` with the fewest of ``records`` (ids in ``dataset``)."""
-    position = {record_id: index for index, record_id in enumerate(dataset.record_ids)}
-    found = [dataset.refs[position[record]].labels[0] for record in records if record in position]
-    return min(((name, found.count(name)) for name in classes), key=lambda pair: pair[1])
-
-
 def check_cs(cs):
     """The ``--c`` values as given; ``ValueError`` unless each is a positive finite number."""
     bad = [value for value in cs if not (np.isfinite(value) and value > 0)]
@@ -152,7 +147,9 @@ def main(argv=None):
     )
     add_run_arguments(parser, "run folders, each with split.json (train, validation, test) and --file")
     parser.add_argument("--c", nargs="+", type=float, default=[0.1, 1.0], help="inverse L2 strengths to try")
-    parser.add_argument("--folds", type=int, default=5, help="parts of the validation records for cross-fitting")
+    parser.add_argument(
+        "--folds", type=int, default=5, help="parts of the validation records for cross-fitting (default: 5)"
+    )
     args = parser.parse_args(argv)
     problem = check_out(args.out, BENCHMARK, data=args.data)
     if problem:
@@ -177,21 +174,18 @@ def main(argv=None):
     except (ValueError, OSError) as error:
         parser.error(str(error))
     for run in args.runs:
-        lacking = lacking_class(dataset, splits[run], predictors[run].classes, names)
-        if lacking:
-            parser.error(f"{run}: no {lacking[0]} record is labelled {lacking[1]!r}; every class is needed")
-        scarcest, count = scarcest_class(dataset, splits[run]["validation"], predictors[run].classes)
-        if count < args.folds:
+        rows = checked_rows(parser, dataset, splits[run], predictors[run].classes, run, names)
+        counts = class_counts(dataset, rows["validation"], predictors[run].classes)
+        scarcest = min(counts, key=counts.get)
+        if counts[scarcest] < args.folds:
             parser.error(
-                f"{run}: {count} validation records are labelled {scarcest!r}, fewer than --folds {args.folds}"
+                f"{run}: the validation records labelled {scarcest!r} are {counts[scarcest]}, fewer than "
+                f"--folds {args.folds}: lower --folds"
             )
     files = {}
     for run in args.runs:
         predictor = predictors[run]
-        try:
-            windows = split_outputs(dataset, splits[run], predictor.classes, predictor.window_probabilities, names)
-        except ValueError as error:
-            parser.error(f"--data {args.data}, {run}: {error}")
+        windows = split_outputs(dataset, splits[run], predictor.classes, predictor.window_probabilities, names)
         shipped_windows = {name: windows[name] for name in ("validation", "test")}
         files[shown(run)] = {
             "fingerprint": fingerprint(os.path.join(run, args.file)),

@@ -24,7 +24,7 @@ import sys
 
 import numpy as np
 
-from benchmarks.decision_rule import read_split, split_outputs
+from benchmarks.decision_rule import read_split, split_outputs, split_rows
 from benchmarks.provenance import provenance
 from benchmarks.published_files import check_out, fingerprint, shown
 from data_utils.files import atomic_write
@@ -92,17 +92,25 @@ def sidecar_rule_scores(windows, classes, thresholds):
     }
 
 
-def lacking_class(dataset, split, classes, names=("validation", "test")):
-    """``(split name, class)`` for the first of ``split``'s lists ``names`` in which no record is
-    labelled with one of ``classes`` (its F1 would be undefined, or 0 if predicted), or None.
-    Record ids not in ``dataset`` are left to ``split_outputs`` to refuse."""
-    position = {record_id: index for index, record_id in enumerate(dataset.record_ids)}
-    for name in names:
-        found = {dataset.refs[position[record]].labels[0] for record in split[name] if record in position}
-        for name_of_class in classes:
-            if name_of_class not in found:
-                return name, name_of_class
-    return None
+def class_counts(dataset, rows, classes):
+    """``{class: how many of ``rows`` (rows of ``dataset``) are labelled with it}`` for each of ``classes``."""
+    labels = [dataset.refs[row].labels[0] for row in rows]
+    return {name: labels.count(name) for name in classes}
+
+
+def checked_rows(parser, dataset, split, classes, run, names=("validation", "test")):
+    """``split_rows`` of ``run``'s ``split`` for its lists ``names``; ends through ``parser.error`` when a
+    record is not in ``dataset`` or has a class not in ``classes``, or when a list has no record of one
+    of ``classes`` (its F1 would be undefined, or 0 if predicted). Reads no signal."""
+    try:
+        rows = split_rows(dataset, split, classes, names)
+    except ValueError as error:
+        parser.error(f"{run}: {error}")
+    for name, found in rows.items():
+        lacking = [name_of_class for name_of_class, count in class_counts(dataset, found, classes).items() if not count]
+        if lacking:
+            parser.error(f"{run}: no {name} record is labelled {lacking[0]!r}; every class is needed for its F1")
+    return rows
 
 
 def chosen(files):
@@ -197,19 +205,14 @@ def main(argv=None):
     except (ValueError, OSError) as error:
         parser.error(str(error))
     for run in args.runs:
-        lacking = lacking_class(dataset, splits[run], predictors[run, fractions[0]].classes)
-        if lacking:
-            parser.error(f"{run}: no {lacking[0]} record is labelled {lacking[1]!r}; every class is needed for its F1")
+        checked_rows(parser, dataset, splits[run], predictors[run, fractions[0]].classes, run)
     files = {}
     for run in args.runs:
         classes = predictors[run, fractions[0]].classes
-        try:
-            windows = {
-                fraction: split_outputs(dataset, splits[run], classes, predictors[run, fraction].window_probabilities)
-                for fraction in fractions
-            }
-        except ValueError as error:
-            parser.error(f"--data {args.data}, {run}: {error}")
+        windows = {
+            fraction: split_outputs(dataset, splits[run], classes, predictors[run, fraction].window_probabilities)
+            for fraction in fractions
+        }
         shipped = predictors[run, SHIPPED[1]]
         files[shown(run)] = {
             "fingerprint": fingerprint(os.path.join(run, args.file)),

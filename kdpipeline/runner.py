@@ -212,6 +212,7 @@ KEY_FLAGS = {
     "path": "--data",
     "lrhnet_consistency_weight": "--consistency-weight",
     "evaluation_stride": "evaluation windows (set by the code, not a flag)",
+    "scarce_batches": "the batches of labelled and unlabelled rows (set by the code, not a flag)",
 }
 
 
@@ -221,15 +222,25 @@ def flag_names(keys):
 
 
 def flag_values(config, keys):
-    """``"--teacher-width 0.25 --window-seconds 10.0"``: the flags behind ``keys`` with their values in
-    ``config`` (lists joined by commas), each flag once; keys that no flag sets are left out."""
+    """``"--teacher-width 0.25, --window-seconds 10.0, no --kd-t2"``: the flags behind ``keys`` with their
+    values in ``config`` as a command line gives them (leads joined by commas, other lists by spaces; a
+    switch that is off, or a value that is None, as ``no <flag>``), each flag once; keys that no flag
+    sets (``KEY_FLAGS`` entries that are not flags) are left out."""
     shown = {}
     for key in keys:
         flag = KEY_FLAGS.get(key, "--" + key.replace("_", "-"))
-        if flag.startswith("--") and flag not in shown:
-            value = config.get(key)
-            shown[flag] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
-    return " ".join(f"{flag} {value}" for flag, value in shown.items())
+        if not flag.startswith("--") or flag in shown:
+            continue
+        value = config.get(key)
+        if value is None or value is False:
+            shown[flag] = f"no {flag}"
+        elif value is True:
+            shown[flag] = flag
+        elif isinstance(value, list):
+            shown[flag] = f"{flag} {(',' if key.endswith('_leads') else ' ').join(map(str, value))}"
+        else:
+            shown[flag] = f"{flag} {value}"
+    return ", ".join(shown.values())
 
 
 def changed_flags(earlier, config, ignored=()):
@@ -268,11 +279,11 @@ def check_resume(args, config, teacher_digests=None):
     first = min((STAGES.index(REDONE_FROM[key]) for key in redone), default=len(STAGES))
     stages = [stage for stage in STAGES[first:] if stage in state.get("stages", {})]
     if changed or (stages and args.quantize == "none"):
-        made_with = flag_values(earlier, changed)
+        made_with = flag_values(earlier, changed or redone)
         raise SystemExit(
             f"train.py: error: --resume: the run in {args.out} was made with other values of "
-            f"{flag_names(changed or redone)}; drop --resume or choose another --out"
-            + (f" (it was made with {made_with})" if made_with else "")
+            f"{flag_names(changed or redone)}{f' ({made_with})' if made_with else ''}; "
+            "drop --resume or choose another --out"
         )
     left_out = [stage for stage in stages if stage not in args.stages]
     if left_out:

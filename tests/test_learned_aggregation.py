@@ -3,6 +3,7 @@ rule that tells apart what the mean of the windows cannot, the shipped mean scor
 ``window_aggregation`` scores it, and bad input refused before anything is written."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -111,7 +112,9 @@ def test_the_shipped_mean_scores_as_window_aggregation_scores_it(bundled, cinc20
     out, theirs = tmp_path / "learned.json", tmp_path / "aggregation.json"
     data = bundled("cinc2017")
     split = json.loads((cinc2017_run / "split.json").read_text())
-    split["validation"] *= 2  # two validation records per class, for two folds
+    # two validation records per class, for two folds (each record's copy then sits in the other part:
+    # the cross-fitted figures mean nothing here; this test checks the shipped mean and the output's shape)
+    split["validation"] *= 2
     (cinc2017_run / "split.json").write_text(json.dumps(split))
     flags = ["--c", "0.5", "2", "--folds", "2"]
     assert main(["--data", data, "--runs", str(cinc2017_run), *flags, "--out", str(out)]) == 0
@@ -139,7 +142,7 @@ def test_the_shipped_mean_scores_as_window_aggregation_scores_it(bundled, cinc20
         (None, ["--c", "0"], "--c 0.0: the inverse strength"),
         (None, ["--c", "nan"], "--c nan"),
         (None, ["--folds", "1"], "--folds 1: cross-fitting needs at least 2"),
-        (None, [], "1 validation records are labelled"),  # one per class, fewer than 5 folds
+        (None, [], "labelled 'N' are 1, fewer than --folds 5: lower --folds"),  # one record per class
     ],
 )
 def test_bad_input_is_refused_before_anything_is_written(
@@ -161,3 +164,27 @@ def test_bad_input_is_refused_before_anything_is_written(
     with pytest.raises(SystemExit):
         main(["--data", bundled("cinc2017"), "--runs", str(cinc2017_run), *flags, "--out", str(out)])
     assert message in capsys.readouterr().err and not out.exists()
+
+
+def test_a_later_run_naming_an_absent_record_is_refused_before_any_record_is_predicted(
+    bundled, cinc2017_run, tmp_path, capsys, monkeypatch
+):
+    import lrhnet.predict
+
+    def never(self, record):
+        raise AssertionError("a record was predicted")
+
+    monkeypatch.setattr(lrhnet.predict.Predictor, "window_probabilities", never)
+    split = json.loads((cinc2017_run / "split.json").read_text())
+    split["validation"] *= 2  # two validation records per class, for two folds
+    (cinc2017_run / "split.json").write_text(json.dumps(split))
+    later = tmp_path / "later"
+    shutil.copytree(cinc2017_run, later)
+    (later / "split.json").write_text(json.dumps({**split, "test": [*split["test"], "A99999"]}))
+    out = tmp_path / "learned.json"
+    with pytest.raises(SystemExit):
+        main(
+            ["--data", bundled("cinc2017"), "--runs", str(cinc2017_run), str(later), "--folds", "2", "--out", str(out)]
+        )
+    assert f"{later}: 1 test records of split.json are not in the data" in capsys.readouterr().err
+    assert not out.exists()

@@ -218,7 +218,7 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     )
     assert not os.path.exists(os.path.join(out, "backup", "student"))
     changed = train(*flags, "--resume", "--seed", "5")
-    assert changed.returncode != 0 and "other values of --seed;" in changed.stderr
+    assert changed.returncode != 0 and "other values of --seed (--seed 0);" in changed.stderr
     teacher, student = (os.path.join(out, "models", f"{name}.keras") for name in ("teacher", "student"))
     distilled = [*TINY, "--epochs", "1", "--stages", "distill", "--teacher-from", teacher, "--out", out + "_kd"]
     result = train(*distilled)
@@ -588,12 +588,14 @@ def test_a_refused_resume_says_the_values_the_run_was_made_with(tmp_path):
     args = parse_args(["--stages", "student", "--out", str(out), "--resume"])
     config = run_config(args)
     made_before = {**config, "teacher_width": 0.25, "window_seconds": 10.0, "student_leads": ["I", "II"]}
+    made_before.update(augment=False, teacher_from=["a.keras", "b.keras"])
+    del made_before["kd_t2"]  # a run made before the flag existed: it distilled with T²
     (out / "state.json").write_text(json.dumps({"stages": {}, "config": made_before}))
     with pytest.raises(SystemExit) as refused:
         check_resume(args, config)
-    message = str(refused.value)
-    assert "other values of --student-leads, --teacher-width, --window-seconds;" in message
-    assert message.endswith("(it was made with --student-leads I,II --teacher-width 0.25 --window-seconds 10.0)")
+    flags = "--augment, --kd-t2, --student-leads, --teacher-from, --teacher-width, --window-seconds"
+    values = "no --augment, --kd-t2, --student-leads I,II, --teacher-from a.keras b.keras, --teacher-width 0.25, "
+    assert f"other values of {flags} ({values}--window-seconds 10.0); drop --resume" in str(refused.value)
 
 
 def test_consistency_is_liteheart_s_by_default_and_the_lrhnet_student_s_when_asked():
@@ -618,7 +620,7 @@ def test_lrhnet_consistency_is_recorded_apart_so_runs_made_before_it_counted_sti
     (out / "state.json").write_text(json.dumps({"stages": {}, "config": made_before}))
     check_resume(args, config)
     asked = parse_args(["--stages", "distill", "--out", str(out), "--resume", "--consistency-weight", "1"])
-    with pytest.raises(SystemExit, match="other values of --consistency-weight;"):
+    with pytest.raises(SystemExit, match=r"other values of --consistency-weight \(--consistency-weight 0.0\);"):
         check_resume(asked, run_config(asked))
     assert run_config(parse_args(["--method", "liteheart"], folders=False))["consistency_weight"] == 1.0
 
@@ -637,10 +639,10 @@ def test_a_changed_quantize_redoes_the_compression_stages_and_other_changes_are_
         asked = parse_args(["--out", str(out), "--resume", *flags])
         assert check_resume(asked, run_config(asked)) == ["quantize", "export"]
     both = parse_args(["--out", str(out), "--resume", "--quantize", "ptq", "--seed", "3"])
-    with pytest.raises(SystemExit, match="other values of --seed;"):
+    with pytest.raises(SystemExit, match=r"other values of --seed \(--seed 0\);"):
         check_resume(both, run_config(both))
     dropped = parse_args(["--out", str(out), "--resume", "--quantize", "none"])  # its int8 file would linger
-    with pytest.raises(SystemExit, match="other values of --quantize;"):
+    with pytest.raises(SystemExit, match=r"other values of --quantize \(--quantize qat\);"):
         check_resume(dropped, run_config(dropped))
     (out / "state.json").write_text(json.dumps({"stages": {"teacher": {}}, "config": run_config(made)}))
     early = parse_args(["--out", str(out), "--resume", "--quantize", "none"])  # no int8 file yet: resumed
