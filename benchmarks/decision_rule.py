@@ -52,8 +52,9 @@ def split_rows(dataset, split, classes, names=("validation", "test")):
 
 def split_outputs(dataset, split, classes, output, names=("validation", "test")):
     """``{split name: ([output(record) per record], (N, K) one-hot labels in ``classes`` order)}`` on the
-    records named in ``split``'s lists ``names``, every list checked (``split_rows``) before the first
-    record is read."""
+    records named in ``split``'s lists ``names``, every list checked (``split_rows``, ``ValueError``)
+    before the first record is read; a record that cannot be read raises ``data_utils``' ``RecordError``,
+    a ``ValueError`` too."""
     eye = np.eye(len(classes))
     return {
         name: (
@@ -119,12 +120,18 @@ def main(argv=None):
         dataset = open_dataset(args.data, progress=True)
     except (ValueError, OSError) as error:
         parser.error(str(error))
+    for path in paths:  # every file is checked before the first record is predicted
+        predictor = predictors[os.path.basename(path)]
+        if predictor.sidecar["multilabel"]:
+            parser.error(f"{path}: a multi-label model; this compares single-label decision rules")
+        try:
+            split_rows(dataset, split, predictor.classes)
+        except ValueError as error:
+            parser.error(f"--data {args.data}: {error}")
     files = {}
     for path in paths:
         name = os.path.basename(path)
         predictor = predictors[name]
-        if predictor.sidecar["multilabel"]:
-            parser.error(f"{path}: a multi-label model; this compares single-label decision rules")
         try:
             predictions = split_predictions(dataset, split, predictor)
         except ValueError as error:

@@ -185,7 +185,10 @@ def main(argv=None):
     files = {}
     for run in args.runs:
         predictor = predictors[run]
-        windows = split_outputs(dataset, splits[run], predictor.classes, predictor.window_probabilities, names)
+        try:  # ids and classes are checked: only a record that cannot be read ends here
+            windows = split_outputs(dataset, splits[run], predictor.classes, predictor.window_probabilities, names)
+        except ValueError as error:
+            parser.error(f"--data {args.data}, {run}: {error}")
         shipped_windows = {name: windows[name] for name in ("validation", "test")}
         files[shown(run)] = {
             "fingerprint": fingerprint(os.path.join(run, args.file)),

@@ -109,7 +109,7 @@ def checked_rows(parser, dataset, split, classes, run, names=("validation", "tes
     for name, found in rows.items():
         lacking = [name_of_class for name_of_class, count in class_counts(dataset, found, classes).items() if not count]
         if lacking:
-            parser.error(f"{run}: no {name} record is labelled {lacking[0]!r}; every class is needed for its F1")
+            parser.error(f"{run}: no {name} record is labelled {lacking[0]!r}; every class is needed")
     return rows
 
 
@@ -209,10 +209,13 @@ def main(argv=None):
     files = {}
     for run in args.runs:
         classes = predictors[run, fractions[0]].classes
-        windows = {
-            fraction: split_outputs(dataset, splits[run], classes, predictors[run, fraction].window_probabilities)
-            for fraction in fractions
-        }
+        try:  # ids and classes are checked: only a record that cannot be read ends here
+            windows = {
+                fraction: split_outputs(dataset, splits[run], classes, predictors[run, fraction].window_probabilities)
+                for fraction in fractions
+            }
+        except ValueError as error:
+            parser.error(f"--data {args.data}, {run}: {error}")
         shipped = predictors[run, SHIPPED[1]]
         files[shown(run)] = {
             "fingerprint": fingerprint(os.path.join(run, args.file)),

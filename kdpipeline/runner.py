@@ -8,6 +8,7 @@ stages recorded as complete in ``state.json`` are skipped and their report entri
 
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -221,25 +222,31 @@ def flag_names(keys):
     return ", ".join(dict.fromkeys(KEY_FLAGS.get(key, "--" + key.replace("_", "-")) for key in keys))
 
 
+NEGATED_BY_NO = {"augment"}  # switches on by default, turned off with --no-<flag>
+
+
 def flag_values(config, keys):
     """``"--teacher-width 0.25, --window-seconds 10.0, no --kd-t2"``: the flags behind ``keys`` with their
-    values in ``config`` as a command line gives them (leads joined by commas, other lists by spaces; a
-    switch that is off, or a value that is None, as ``no <flag>``), each flag once; keys that no flag
-    sets (``KEY_FLAGS`` entries that are not flags) are left out."""
+    values in ``config`` as a command line gives them (leads joined by commas, other lists by spaces,
+    each quoted for a shell where needed; a switch that is off as ``--no-<flag>`` for ``NEGATED_BY_NO``,
+    else, like a value that is None, as ``no <flag>``), each flag once; keys that no flag sets
+    (``KEY_FLAGS`` entries that are not flags) are left out."""
     shown = {}
     for key in keys:
         flag = KEY_FLAGS.get(key, "--" + key.replace("_", "-"))
         if not flag.startswith("--") or flag in shown:
             continue
-        value = config.get(key)
-        if value is None or value is False:
+        value = config.get("data" if flag == "--data" else key)
+        if value is False and key in NEGATED_BY_NO:
+            shown[flag] = "--no-" + flag[2:]
+        elif value is None or value is False:
             shown[flag] = f"no {flag}"
         elif value is True:
             shown[flag] = flag
         elif isinstance(value, list):
-            shown[flag] = f"{flag} {(',' if key.endswith('_leads') else ' ').join(map(str, value))}"
+            shown[flag] = f"{flag} {(',' if key.endswith('_leads') else ' ').join(shlex.quote(str(v)) for v in value)}"
         else:
-            shown[flag] = f"{flag} {value}"
+            shown[flag] = f"{flag} {shlex.quote(str(value))}"
     return ", ".join(shown.values())
 
 
@@ -270,6 +277,8 @@ def check_resume(args, config, teacher_digests=None):
         raise SystemExit(f"train.py: error: --out: {error}") from None
     earlier = {**FLAGS_BEFORE_THEY_EXISTED, **state.get("config", config)}
     changed = changed_flags(earlier, config)
+    if earlier.get("labeled_fraction", 1) == 1:  # a run on every label had no teacher labels or scarce batches
+        changed = [key for key in changed if key not in ("teacher_labels", "scarce_batches")]
     redone = [changed.pop(changed.index(key)) for key in REDONE_FROM if key in changed]
     if "scarce_batches" in changed and earlier.get("labeled_fraction", 1) != 1:
         raise SystemExit(

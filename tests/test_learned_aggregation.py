@@ -188,3 +188,19 @@ def test_a_later_run_naming_an_absent_record_is_refused_before_any_record_is_pre
         )
     assert f"{later}: 1 test records of split.json are not in the data" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_record_that_cannot_be_read_ends_in_a_clear_error(bundled, cinc2017_run, tmp_path, capsys, monkeypatch):
+    from data_utils.errors import TruncatedSignal
+    from data_utils.readers.base import ECGDataset
+
+    def truncated(self, index):
+        raise TruncatedSignal(self.record_ids[index], "the signal file ends early")
+
+    monkeypatch.setattr(ECGDataset, "read", truncated)
+    split = json.loads((cinc2017_run / "split.json").read_text())
+    (cinc2017_run / "split.json").write_text(json.dumps({**split, "validation": split["validation"] * 2}))
+    out = tmp_path / "learned.json"
+    with pytest.raises(SystemExit):
+        main(["--data", bundled("cinc2017"), "--runs", str(cinc2017_run), "--folds", "2", "--out", str(out)])
+    assert "the signal file ends early" in capsys.readouterr().err and not out.exists()

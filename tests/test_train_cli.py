@@ -588,14 +588,27 @@ def test_a_refused_resume_says_the_values_the_run_was_made_with(tmp_path):
     args = parse_args(["--stages", "student", "--out", str(out), "--resume"])
     config = run_config(args)
     made_before = {**config, "teacher_width": 0.25, "window_seconds": 10.0, "student_leads": ["I", "II"]}
-    made_before.update(augment=False, teacher_from=["a.keras", "b.keras"])
+    made_before.update(augment=False, teacher_from=["a.keras", "b c.keras"])
     del made_before["kd_t2"]  # a run made before the flag existed: it distilled with T²
     (out / "state.json").write_text(json.dumps({"stages": {}, "config": made_before}))
     with pytest.raises(SystemExit) as refused:
         check_resume(args, config)
     flags = "--augment, --kd-t2, --student-leads, --teacher-from, --teacher-width, --window-seconds"
-    values = "no --augment, --kd-t2, --student-leads I,II, --teacher-from a.keras b.keras, --teacher-width 0.25, "
+    values = "--no-augment, --kd-t2, --student-leads I,II, --teacher-from a.keras 'b c.keras', --teacher-width 0.25, "
     assert f"other values of {flags} ({values}--window-seconds 10.0); drop --resume" in str(refused.value)
+
+
+def test_a_run_on_every_label_is_refused_for_its_fraction_alone(tmp_path):
+    from kdpipeline.options import parse_args
+    from kdpipeline.runner import check_resume, run_config
+
+    out = tmp_path / "run"
+    out.mkdir()
+    made = parse_args(["--labeled-fraction", "1", "--stages", "student", "--out", str(out), "--resume"])
+    (out / "state.json").write_text(json.dumps({"stages": {}, "config": run_config(made)}))
+    asked = parse_args(["--stages", "student", "--out", str(out), "--resume"])  # 10 % of the labels
+    with pytest.raises(SystemExit, match=r"other values of --labeled-fraction \(--labeled-fraction 1.0\); drop"):
+        check_resume(asked, run_config(asked))
 
 
 def test_consistency_is_liteheart_s_by_default_and_the_lrhnet_student_s_when_asked():
