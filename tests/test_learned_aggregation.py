@@ -1,6 +1,7 @@
 """``benchmarks.learned_aggregation``: the window statistics against a hand-computed case, a fitted
-rule that tells apart what the mean of the windows cannot, the shipped mean scored as
-``window_aggregation`` scores it, and bad input refused before anything is written."""
+rule that tells apart what the mean of the windows cannot, a cross-fitted rule that never scores a
+validation record with a rule fitted on it, the shipped mean scored as ``window_aggregation`` scores
+it, and bad input (in any run's split) refused before any record is predicted or anything written."""
 
 import json
 import shutil
