@@ -217,9 +217,15 @@ KEY_FLAGS = {
 }
 
 
+def flag_of(key):
+    """The flag behind a configuration key (``run_config``): ``"--augment-invert"`` for ``augment_invert``,
+    or what ``KEY_FLAGS`` says for keys that no flag of their own sets."""
+    return KEY_FLAGS.get(key, "--" + key.replace("_", "-"))
+
+
 def flag_names(keys):
     """``"--seed, --augment-invert"``: the flags behind configuration keys (``run_config``), each once."""
-    return ", ".join(dict.fromkeys(KEY_FLAGS.get(key, "--" + key.replace("_", "-")) for key in keys))
+    return ", ".join(dict.fromkeys(flag_of(key) for key in keys))
 
 
 NEGATED_BY_NO = {"augment"}  # switches on by default, turned off with --no-<flag>
@@ -233,7 +239,7 @@ def flag_values(config, keys):
     (``KEY_FLAGS`` entries that are not flags) are left out."""
     shown = {}
     for key in keys:
-        flag = KEY_FLAGS.get(key, "--" + key.replace("_", "-"))
+        flag = flag_of(key)
         if not flag.startswith("--") or flag in shown:
             continue
         value = config.get("data" if flag == "--data" else key)

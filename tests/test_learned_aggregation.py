@@ -109,14 +109,21 @@ def test_a_rule_is_refused_when_a_class_has_no_training_record():
         fit_rule(window_statistics(outputs), np.array([[1.0, 0.0], [1.0, 0.0]]), 1.0)
 
 
+def two_folds(run):
+    """``run``'s split (its four bundled records, one per class) with each validation record named twice,
+    so that every class has the two validation records two folds need; written to its ``split.json``."""
+    split = json.loads((run / "split.json").read_text())
+    split["validation"] *= 2
+    (run / "split.json").write_text(json.dumps(split))
+    return split
+
+
 def test_the_shipped_mean_scores_as_window_aggregation_scores_it(bundled, cinc2017_run, tmp_path):
     out, theirs = tmp_path / "learned.json", tmp_path / "aggregation.json"
     data = bundled("cinc2017")
-    split = json.loads((cinc2017_run / "split.json").read_text())
-    # two validation records per class, for two folds (each record's copy then sits in the other part:
-    # the cross-fitted figures mean nothing here; this test checks the shipped mean and the output's shape)
-    split["validation"] *= 2
-    (cinc2017_run / "split.json").write_text(json.dumps(split))
+    # each record's copy sits in the other fold: the cross-fitted figures mean nothing here; this test
+    # checks the shipped mean and the output's shape
+    two_folds(cinc2017_run)
     flags = ["--c", "0.5", "2", "--folds", "2"]
     assert main(["--data", data, "--runs", str(cinc2017_run), *flags, "--out", str(out)]) == 0
     window_aggregation.main(
@@ -176,9 +183,7 @@ def test_a_later_run_naming_an_absent_record_is_refused_before_any_record_is_pre
         raise AssertionError("a record was predicted")
 
     monkeypatch.setattr(lrhnet.predict.Predictor, "window_probabilities", never)
-    split = json.loads((cinc2017_run / "split.json").read_text())
-    split["validation"] *= 2  # two validation records per class, for two folds
-    (cinc2017_run / "split.json").write_text(json.dumps(split))
+    split = two_folds(cinc2017_run)
     later = tmp_path / "later"
     shutil.copytree(cinc2017_run, later)
     (later / "split.json").write_text(json.dumps({**split, "test": [*split["test"], "A99999"]}))
@@ -199,8 +204,7 @@ def test_a_record_that_cannot_be_read_ends_in_a_clear_error(bundled, cinc2017_ru
         raise TruncatedSignal(self.record_ids[index], "the signal file ends early")
 
     monkeypatch.setattr(ECGDataset, "read", truncated)
-    split = json.loads((cinc2017_run / "split.json").read_text())
-    (cinc2017_run / "split.json").write_text(json.dumps({**split, "validation": split["validation"] * 2}))
+    two_folds(cinc2017_run)
     out = tmp_path / "learned.json"
     with pytest.raises(SystemExit):
         main(["--data", bundled("cinc2017"), "--runs", str(cinc2017_run), "--folds", "2", "--out", str(out)])
