@@ -70,7 +70,6 @@ def test_qat_student_distils_and_converts_to_an_all_int8_graph(tmp_path, student
     assert np.abs(got - expected).max() <= 1.01 * step, "TFLite and Keras QAT differ by more than one output step"
 
 
-@pytest.mark.slow  # the default run stays under 15 minutes on a slower CPU; `python -m pytest -m slow`
 def test_pruning_preserving_qat_keeps_the_zeros():
     x, _, y = data()
     keras.utils.set_random_seed(0)
