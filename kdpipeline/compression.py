@@ -68,7 +68,8 @@ def teacher_terms(ctx):
 
 
 def prune_stage(ctx):
-    """Magnitude-prune the deployed student to ``--sparsity`` over half the epochs, distilling, then strip."""
+    """Magnitude-prune the deployed student to ``--sparsity``, reached half-way through ``--epochs`` of
+    distilling fine-tuning, then strip the pruning wrappers."""
     from lrhnet.compress import UpdatePruningStep, kernel_sparsity, prune_layers, strip_pruning
 
     args = ctx.args

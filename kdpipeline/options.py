@@ -42,8 +42,8 @@ def build_parser():
 
     parser = argparse.ArgumentParser(
         prog="train.py",
-        description="Knowledge distillation for low-resource ECG: train a 12-lead teacher, distil it into a 1-3 lead "
-        "student, compress and export it.",
+        description="Knowledge distillation for low-resource ECG: train a 12-lead teacher, distil it into a student on "
+        "fewer leads (1-3 in the papers), compress and export it.",
     )
     data = parser.add_argument_group("data")
     data.add_argument(
@@ -233,7 +233,8 @@ def build_parser():
         "--sparsity",
         type=float,
         default=0.5,
-        help="target weight sparsity of the prune stage, in [0, 1) (default: 0.5)",
+        help="target weight sparsity of the prune stage, in (0, 1); to keep every weight, leave prune out of --stages "
+        "(default: 0.5)",
     )
     compress.add_argument(
         "--quantize",
@@ -370,7 +371,10 @@ def parse_args(argv=None, teacher_files_exist=True, folders=True):
             "--labeled-fraction below 1 mixes labelled and unlabelled rows in each batch: --batch-size must be 2 or "
             "more",
         ),
-        (lambda: 0 <= args.sparsity < 1, f"--sparsity must lie in [0, 1), not {args.sparsity}"),
+        (
+            lambda: 0 < args.sparsity < 1,
+            f"--sparsity must lie in (0, 1), not {args.sparsity} (to keep every weight, leave prune out of --stages)",
+        ),
         (lambda: args.temperature > 0, "--temperature must be positive"),
         (
             lambda: all(getattr(args, f"{name}_weight") >= 0 for name in (*TERM_FLAGS, "beat", "supervised")),

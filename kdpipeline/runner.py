@@ -17,6 +17,7 @@ import time
 from data_utils.files import sha256_of
 from kdpipeline.compression import evaluate_stage, export_stage, prune_stage, quantize_stage
 from kdpipeline.divergence import NaNLoss
+from kdpipeline.needs import check_stage_inputs
 from kdpipeline.options import STAGES
 from kdpipeline.report import print_summary, source_commit, write_report
 from kdpipeline.rundir import STATE, RunDir, RunFolderError, model_path, partial_path, read_state
@@ -457,6 +458,7 @@ def run(args):
     config = run_config(args)
     digests = file_digests(args.teacher_from)
     redone = check_resume(args, config, digests)
+    check_stage_inputs(args, redone)
     context, data = build_context(args)  # every input is checked before the run folder is touched
     if args.teacher_from:
         for path in args.teacher_from:

@@ -369,6 +369,8 @@ TRAIN_KINDS = {
         "is not a saved Keras network",
     ),
     "mlkd_without_kd": (["--kd-weight", "0", "--stages", "student,mlkd"], "leave mlkd out"),
+    "distill_without_a_teacher": (["--stages", "student,distill"], "the distill stage reads the teacher"),
+    "export_without_a_student": (["--stages", "export"], "the export stage reads a trained student"),
     "negative_int8_tolerance": (["--int8-tolerance", "-1"], "--int8-tolerance must be non-negative"),
     "labeled_fraction_zero": (
         ["--labeled-fraction", "0", "--method", "liteheart"],
