@@ -41,14 +41,17 @@ def validation_scores(ctx, names):
     return {name: score for name, score in scores.items() if np.isfinite(score)}
 
 
-def deployed_name(ctx):
+def deployed_name(ctx, required=True):
     """The float student to compress: the distilled student (``DISTILLED``) with the best validation
-    score, else the student alone; ties go to the first in ``DISTILLED`` order."""
+    score, else the student alone; ties go to the first in ``DISTILLED`` order. Without one: None,
+    or when ``required`` a ``SystemExit``."""
     scores = validation_scores(ctx, DISTILLED)
     if scores:
         return max((name for name in DISTILLED if name in scores), key=scores.get)
     if os.path.exists(ctx.run.model_path("student")):
         return "student"
+    if not required:
+        return None
     raise SystemExit("train.py: error: no trained student in the run folder: run the student or distill stage first")
 
 
@@ -69,7 +72,7 @@ def teacher_terms(ctx):
 
 def prune_stage(ctx):
     """Magnitude-prune the deployed student to ``--sparsity``, reached half-way through ``--epochs`` of
-    distilling fine-tuning, then strip the pruning wrappers."""
+    fine-tuning (with the teacher's KD term unless ``--kd-weight 0``), then strip the pruning wrappers."""
     from lrhnet.compress import UpdatePruningStep, kernel_sparsity, prune_layers, strip_pruning
 
     args = ctx.args
@@ -273,7 +276,7 @@ def evaluate_stage(ctx):
     folder = ctx.run.path("plots")
     os.makedirs(folder, exist_ok=True)
     validation, test = (ctx.pipeline.evaluate(ctx.split[name], crop="sliding") for name in ("validation", "test"))
-    entries, f1_by_model = {}, {}
+    entries, f1_by_model, drawn = {}, {}, ("teacher", deployed_name(ctx, required=False))
     for name in ("teacher", "student", "student_kd", "assistant", "student_mlkd", "liteheart", "student_pruned"):
         if not os.path.exists(ctx.run.model_path(name)):
             continue
@@ -283,7 +286,7 @@ def evaluate_stage(ctx):
             "params": trainable_parameters(network),
             "test": score_on_test(network, ctx.pipeline, ctx.split, ctx.classes, view=view, multilabel=ctx.multilabel),
         }
-        if name in ("teacher", deployed_name(ctx)):
+        if name in drawn:
             probabilities, labels = predict_probabilities(network, test, view, ctx.multilabel)
             plots.roc_curves(
                 labels, probabilities, ctx.classes, f"{name}: test ROC", os.path.join(folder, f"roc_{name}.png")

@@ -233,8 +233,8 @@ def build_parser():
         "--sparsity",
         type=float,
         default=0.5,
-        help="target weight sparsity of the prune stage, in (0, 1); to keep every weight, leave prune out of --stages "
-        "(default: 0.5)",
+        help="target weight sparsity of the prune stage, in (0, 1) (to keep every weight, leave prune out of "
+        "--stages; default: 0.5)",
     )
     compress.add_argument(
         "--quantize",
@@ -371,9 +371,10 @@ def parse_args(argv=None, teacher_files_exist=True, folders=True):
             "--labeled-fraction below 1 mixes labelled and unlabelled rows in each batch: --batch-size must be 2 or "
             "more",
         ),
+        (lambda: 0 <= args.sparsity < 1, f"--sparsity must lie in [0, 1), not {args.sparsity}"),
         (
-            lambda: 0 < args.sparsity < 1,
-            f"--sparsity must lie in (0, 1), not {args.sparsity} (to keep every weight, leave prune out of --stages)",
+            lambda: args.sparsity > 0 or "prune" not in args.stages,
+            "--sparsity 0 prunes nothing: leave prune out of --stages to keep every weight",
         ),
         (lambda: args.temperature > 0, "--temperature must be positive"),
         (

@@ -43,8 +43,8 @@ def report(out):
         (["--beat-weight", "1"], "--beat-weight weighs heartbeat windows"),
         (["--kd-class-weights", "carry", "--stages", "teacher,distill"], "needs --method lrhnet and the student"),
         (["--method", "liteheart", "--student-leads", "I,II"], "1-lead student"),
-        (["--sparsity", "1.5"], "--sparsity must lie in (0, 1)"),
-        (["--sparsity", "0"], "leave prune out of --stages"),
+        (["--sparsity", "1.5"], "--sparsity must lie in [0, 1)"),
+        (["--sparsity", "0"], "--sparsity 0 prunes nothing: leave prune out of --stages"),
         (["--kd-weight", "-1"], "non-negative"),
         (["--strategy", "tpu"], "invalid choice"),
         (["--teacher-from", "/no/such/teacher.keras", "--stages", "student"], "is not a file"),
@@ -83,7 +83,7 @@ def test_without_data_the_demonstration_run_has_its_own_labels_window_and_teache
 def test_carry_weights_on_single_label_data_stop_before_the_run_folder(bundled, tmp_path):
     out = tmp_path / "run"
     flags = ["--data", bundled("cinc2017"), "--window-seconds", "5", "--cache-dir", str(tmp_path / "cache")]
-    result = train(*flags, "--kd-class-weights", "carry", "--stages", "student,distill", "--out", str(out))
+    result = train(*flags, "--kd-class-weights", "carry", "--stages", "teacher,student,distill", "--out", str(out))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "--kd-class-weights carry weighs per-class Bernoulli KD" in result.stderr and not out.exists()
 
@@ -401,6 +401,11 @@ def test_lrhnet_distils_on_the_records_whose_labels_the_students_lack(tmp_path):
     source = report(out + "2")["data"]["teacher_from"]
     assert source["learned_from"] == {"labelled": train_records, "unlabelled": 0} and source["teacher_labels"] == "all"
     assert source["validation"] == final["models"]["teacher"]["selection"]  # how well it did, as its run chose it
+    scored = train(*TINY, "--stages", "evaluate", "--teacher-from", teacher, "--out", out + "4")  # no student yet
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    assert set(report(out + "4")["models"]) == {"teacher"} and os.path.exists(
+        os.path.join(out + "4", "plots", "roc_teacher.png")
+    )
     copy = os.path.join(out + "2", "models", "teacher.keras")  # the second run's copy of the same teacher
     ensemble = train(*TINY, "--stages", "distill", "--teacher-from", teacher, copy, "--out", out + "3")
     assert ensemble.returncode == 0, ensemble.stderr[-3000:]
