@@ -151,6 +151,19 @@ def test_the_compressed_student_is_the_distilled_one_best_on_validation(context)
     assert deployed_name(context) == "student"
 
 
+def test_evaluate_scores_a_teacher_without_any_student(context):
+    from kdpipeline.compression import deployed_name, evaluate_stage
+    from lrhnet import SEResNet1D
+
+    leads = len(context.args.teacher_leads)
+    teacher = SEResNet1D(leads, len(context.classes), width=0.125, name="teacher")
+    teacher(np.zeros((1, context.pipeline.window, leads), np.float32))
+    context.run.save_model(teacher, "teacher")
+    assert deployed_name(context, required=False) is None
+    assert set(evaluate_stage(context)) == {"teacher"}  # the teacher scored, no student asked for
+    assert os.path.getsize(context.run.path("plots", "roc_teacher.png")) > 1000
+
+
 def test_kd_weight_zero_fine_tunes_without_a_teacher(context):
     from kdpipeline.compression import teacher_terms
 
