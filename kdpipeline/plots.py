@@ -20,9 +20,12 @@ def _save(fig, path):
 
 
 def training_curves(models, path):
-    """Loss per epoch of every trained model, and its validation selection metric."""
-    plt = _pyplot()
+    """Loss per epoch of every trained model, and its validation selection metric (no file when no
+    model has a history, as with a ``--teacher-from`` teacher alone)."""
     trained = {name: entry["history"] for name, entry in models.items() if entry.get("history")}
+    if not trained:
+        return
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for name, history in trained.items():
         axes[0].plot(np.arange(1, len(history["loss"]) + 1), history["loss"], marker="o", label=name)

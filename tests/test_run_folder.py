@@ -162,6 +162,7 @@ def test_evaluate_scores_a_teacher_without_any_student(context):
     assert deployed_name(context, required=False) is None
     assert set(evaluate_stage(context)) == {"teacher"}  # the teacher scored, no student asked for
     assert os.path.getsize(context.run.path("plots", "roc_teacher.png")) > 1000
+    assert not os.path.exists(context.run.path("plots", "training_curves.png"))  # no history to draw
 
 
 def test_kd_weight_zero_fine_tunes_without_a_teacher(context):
