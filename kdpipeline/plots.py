@@ -1,5 +1,6 @@
 """The figures of a run: training curves, per-class ROC curves, per-class F1 or a confusion matrix,
-and an ECG strip with the LiteHeart region weights over it. Each function writes one PNG."""
+and an ECG strip with the LiteHeart region weights over it. Each function writes one PNG (``training_curves``
+none when no network has a training history)."""
 
 import numpy as np
 

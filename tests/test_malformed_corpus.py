@@ -1,8 +1,8 @@
 """``inspect``, ``predict`` and ``train.py`` over the malformed-input corpus (``tests/malformed_corpus.py``).
 
-The corpus holds 85 kinds: 46 kinds of record across the four formats and unlabelled folders
-(good records counted once per folder), 13 kinds of bad model file or ``predict`` argument, and 26
-bad ``train.py`` flags, folders or data. For every command: no traceback; each bad record gives
+The corpus holds 88 kinds: 46 kinds of record across the four formats and unlabelled folders
+(good records counted once per folder), 14 kinds of bad model file or ``predict`` argument, and 28
+bad ``train.py`` flags, folders, data or stage subsets. For every command: no traceback; each bad record gives
 a skip naming the record and its reason (or a typed error when read alone); good records beside
 bad ones are still read; and no file under the corpus changes.
 """

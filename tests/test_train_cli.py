@@ -368,7 +368,7 @@ def test_mixed_bfloat16_trains_liteheart_in_bfloat16_and_exports_it_to_int8_in_f
     assert load_network(os.path.join(out, "models", "liteheart.keras")).compute_dtype == "float32"
 
 
-@pytest.mark.slow  # 91 s; the default run stays under 15 minutes (the Distiller's unlabelled rows are tested in it)
+@pytest.mark.slow  # 134 s here; the default run stays under 15 minutes (the Distiller's unlabelled rows are tested in it)
 def test_lrhnet_distils_on_the_records_whose_labels_the_students_lack(tmp_path):
     """--labeled-fraction with LRH-Net: the teacher learns from every training label, the plain
     student from its share, and KD, the MLKD assistant and student from every training record;
@@ -402,6 +402,9 @@ def test_lrhnet_distils_on_the_records_whose_labels_the_students_lack(tmp_path):
     source = report(out + "2")["data"]["teacher_from"]
     assert source["learned_from"] == {"labelled": train_records, "unlabelled": 0} and source["teacher_labels"] == "all"
     assert source["validation"] == final["models"]["teacher"]["selection"]  # how well it did, as its run chose it
+    scored = train(*TINY, "--stages", "evaluate", "--teacher-from", teacher, "--out", out + "4")  # no student
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    assert set(report(out + "4")["models"]) == {"teacher"}
     copy = os.path.join(out + "2", "models", "teacher.keras")  # the second run's copy of the same teacher
     ensemble = train(*TINY, "--stages", "distill", "--teacher-from", teacher, copy, "--out", out + "3")
     assert ensemble.returncode == 0, ensemble.stderr[-3000:]
