@@ -368,7 +368,7 @@ def test_mixed_bfloat16_trains_liteheart_in_bfloat16_and_exports_it_to_int8_in_f
     assert load_network(os.path.join(out, "models", "liteheart.keras")).compute_dtype == "float32"
 
 
-@pytest.mark.slow  # 134 s here; the default run stays under 15 minutes (the Distiller's unlabelled rows are tested in it)
+@pytest.mark.slow  # 134 s; the default run stays under 15 minutes (the Distiller's unlabelled rows are tested in it)
 def test_lrhnet_distils_on_the_records_whose_labels_the_students_lack(tmp_path):
     """--labeled-fraction with LRH-Net: the teacher learns from every training label, the plain
     student from its share, and KD, the MLKD assistant and student from every training record;
