@@ -3,6 +3,7 @@ is touched: a stage whose input no earlier stage of the call, no ``--teacher-fro
 ``--resume``) no network of a completed stage in the run folder gives is refused, saying what to add."""
 
 import os
+from typing import NamedTuple
 
 from kdpipeline.compression import DISTILLED
 from kdpipeline.options import STAGES
@@ -15,17 +16,27 @@ MAKES = {
     "mlkd": ("assistant", "student_mlkd"),
     "prune": ("student_pruned",),
 }
+
+
+class Need(NamedTuple):
+    """An input of a stage: a phrase naming it, the networks any one of which will do, and what to
+    add when none is there."""
+
+    what: str
+    names: tuple
+    remedy: str
+
+
 RESUME = "--resume a run folder that holds it"
-TEACHER = ("the teacher", ("teacher",), f"add teacher to --stages, give --teacher-from or {RESUME}")
-DISTILLING_TEACHER = (*TEACHER[:2], f"{TEACHER[2]}, or set --kd-weight 0")  # compression's fine-tuning
-PLAIN_STUDENT = ("the plain student", ("student",), f"add student to --stages or {RESUME}")
-STUDENT = ("a trained student", ("student", *DISTILLED), f"add student or distill to --stages or {RESUME}")
-QAT_SOURCE = (STUDENT[0], (*STUDENT[1], "student_pruned"), STUDENT[2])
+TEACHER = Need("the teacher", ("teacher",), f"add teacher to --stages, give --teacher-from or {RESUME}")
+DISTILLING_TEACHER = TEACHER._replace(remedy=f"{TEACHER.remedy}, or set --kd-weight 0")  # compression's fine-tuning
+PLAIN_STUDENT = Need("the plain student", ("student",), f"add student to --stages or {RESUME}")
+STUDENT = Need("a trained student", ("student", *DISTILLED), f"add student or distill to --stages or {RESUME}")
+QAT_SOURCE = STUDENT._replace(names=(*STUDENT.names, "student_pruned"))  # QAT may start from the pruned student
 
 
 def stage_needs(args, stage):
-    """``[(what, names, remedy)]``: each input ``stage`` reads under these flags, as a phrase, the
-    networks any one of which will do, and what to add when none is there."""
+    """The ``Need`` list of ``stage`` under these flags."""
     distils = [DISTILLING_TEACHER] if args.kd_weight > 0 else []
     if stage == "distill":
         return [TEACHER] + ([PLAIN_STUDENT] if args.kd_class_weights == "carry" else [])
