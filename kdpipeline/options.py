@@ -423,6 +423,11 @@ def parse_args(argv=None, teacher_files_exist=True, folders=True):
             lambda: args.teacher_from is None or "teacher" not in args.stages,
             "--teacher-from replaces the teacher stage: leave teacher out of --stages",
         ),
+        (
+            lambda: not (args.resume and args.strategy == "multiworker"),
+            "--resume with --strategy multiworker: only the chief keeps --out, so the other workers would train "
+            "again the stages it skips; run again without --resume (a trained teacher can come with --teacher-from)",
+        ),
     ]
     for ok, message in checks:
         if not ok():

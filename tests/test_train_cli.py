@@ -47,6 +47,7 @@ def report(out):
         (["--sparsity", "0"], "--sparsity 0 prunes nothing: leave prune out of --stages"),
         (["--kd-weight", "-1"], "non-negative"),
         (["--strategy", "tpu"], "invalid choice"),
+        (["--strategy", "multiworker", "--resume"], "--resume with --strategy multiworker: only the chief keeps"),
         (["--teacher-from", "/no/such/teacher.keras", "--stages", "student"], "is not a file"),
         (["--teacher-from", __file__], "leave teacher out of --stages"),
         (["--teacher-from", __file__, ROOT + "/train.py", "--stages", "mlkd"], "needs --method lrhnet and no mlkd"),
