@@ -263,7 +263,11 @@ def build_parser():
         help="output folder: new, empty, or an earlier run's (only the run's own files are replaced); default: "
         "runs/default",
     )
-    run.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last completed epoch (not with --strategy multiworker)",
+    )
     run.add_argument("--verbose", action="store_true", help="show TensorFlow's own start-up and log lines")
     return parser
 
@@ -426,7 +430,9 @@ def parse_args(argv=None, teacher_files_exist=True, folders=True):
         (
             lambda: not (args.resume and args.strategy == "multiworker"),
             "--resume with --strategy multiworker: only the chief keeps --out, so the other workers would train "
-            "again the stages it skips; run again without --resume (a trained teacher can come with --teacher-from)",
+            "again the stages it skips and fall out of step with it; run again without --resume (to reuse a trained "
+            "teacher, copy models/teacher.keras out of --out and give it with --teacher-from, leaving teacher out of "
+            "--stages)",
         ),
     ]
     for ok, message in checks:
