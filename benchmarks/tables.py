@@ -349,6 +349,11 @@ def ptbxl_crops_averaged(results):
     return distillation_rows(results, "ptbxl_crops_averaged.json")
 
 
+def ptbxl_crops_averaged_full(results):
+    """Every row of the same benchmark with its width-1 averaged crop teachers trained again, full labels."""
+    return distillation_rows(results, "ptbxl_crops_averaged_full.json")
+
+
 def rows_by_lead_set(result, fraction, keys, required=None):
     """``({leads: {key: summary row or None}}, the keys recorded at some lead set)`` of the PTB-XL
     ``result`` at ``fraction``, for the (model, teacher kind) ``keys`` in their order; lead sets
@@ -531,6 +536,7 @@ TABLES = {
     "ptbxl_scarce": ptbxl_scarce,
     "ptbxl_full": ptbxl_full,
     "ptbxl_crops_averaged": ptbxl_crops_averaged,
+    "ptbxl_crops_averaged_full": ptbxl_crops_averaged_full,
     "cinc2017": cinc2017,
     "ludb": ludb,
     "synthetic": synthetic,
