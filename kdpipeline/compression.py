@@ -72,15 +72,16 @@ def teacher_terms(ctx):
 
 def prune_stage(ctx):
     """Magnitude-prune the deployed student to ``--sparsity``, reached half-way through ``--epochs`` of
-    fine-tuning (with the teacher's KD term unless ``--kd-weight 0``), then strip the pruning wrappers."""
+    fine-tuning (with the teacher's KD term unless ``--kd-weight 0``), then strip the pruning wrappers.
+    The epoch kept is the best on validation among those that end at the full sparsity."""
     from lrhnet.compress import UpdatePruningStep, kernel_sparsity, prune_layers, strip_pruning
 
     args = ctx.args
     source_name = deployed_name(ctx)
     student = ctx.run.load_model(source_name)
     fine_tuning = teacher_terms(ctx)
-    steps = batches_per_epoch(ctx, fine_tuning["rows"]) * max(1, args.epochs // 2)
-    prune_layers(student, args.sparsity, end_step=steps)
+    ramp_epochs = max(1, args.epochs // 2)  # every update of the masks falls within these epochs
+    prune_layers(student, args.sparsity, end_step=batches_per_epoch(ctx, fine_tuning["rows"]) * ramp_epochs)
     entry = train_and_record(
         ctx,
         student,
@@ -90,6 +91,7 @@ def prune_stage(ctx):
         callbacks=[UpdatePruningStep()],
         learning_rate=1e-3,
         patience=None,  # every epoch: the sparsity reaches its target half-way
+        select_from=ramp_epochs - 1,
         weight_average=None,  # an average of masked and unmasked weights would not be sparse
     )
     strip_pruning(student)

@@ -56,6 +56,7 @@ def fit_network(
     schedule="paper",
     patience=None,
     weight_average=None,
+    select_from=0,
 ):
     """Train ``network`` on ``pipeline`` rows ``split["train"]``, selecting on ``split["validation"]``.
 
@@ -76,6 +77,7 @@ def fit_network(
         patience: stop after this many epochs without a better validation score (None: never).
         weight_average: the momentum of a moving average of the weights, which is what each epoch
             is scored and kept with (``paper_optimizer``); None: the weights themselves.
+        select_from: the first epoch (from 0) that may be kept; earlier ones are only scored.
     Returns:
         dict: ``best_epoch``, ``best_validation`` (the selection metric), ``metric``, ``history``,
         ``epochs_run`` (fewer than ``epochs`` when stopped early).
@@ -99,6 +101,7 @@ def fit_network(
         view=view,
         state_dir=backup_dir,
         patience=patience,
+        first_epoch=select_from,
     )
     rate = (
         step_decay(learning_rate, scaled_decay_epochs(epochs))

@@ -169,6 +169,8 @@ class SelectOnValidation(keras.callbacks.Callback):
             vocabularies, ``cinc2017_f1`` for CinC 2017, else ``macro_auroc``.
         patience: stop training when this many epochs in a row have not beaten the best one
             (None: train every epoch).
+        first_epoch: epochs before it (counted from 0) are scored and logged but never kept, for
+            example those of a pruning ramp before the target sparsity is reached.
     With ``state_dir`` the best epoch is also kept on disk, and a fit started again (after a kill,
     with ``keras.callbacks.BackupAndRestore``) takes it up.
     When the fit's optimizer averages the weights (``paper_optimizer(weight_average=...)``), each epoch
@@ -189,6 +191,7 @@ class SelectOnValidation(keras.callbacks.Callback):
         view="student",
         state_dir=None,
         patience=None,
+        first_epoch=0,
     ):
         super().__init__()
         self.network, self.validation_data, self.classes, self.multilabel, self.view = (
@@ -200,7 +203,7 @@ class SelectOnValidation(keras.callbacks.Callback):
         )
         self.metric = metric or selection_metric(classes, multilabel)
         self.best_score, self.best_epoch, self.best_weights, self.thresholds = -np.inf, None, None, None
-        self.state_dir, self.patience, self.last_epoch = state_dir, patience, None
+        self.state_dir, self.patience, self.last_epoch, self.first_epoch = state_dir, patience, None, first_epoch
 
     def on_train_begin(self, logs=None):
         """With ``state_dir``, take up the best epoch an interrupted fit recorded there."""
@@ -247,7 +250,7 @@ class SelectOnValidation(keras.callbacks.Callback):
             )
             thresholds = tune_decision_rule(labels, probabilities, self.classes, self.multilabel)
             value = score(labels, probabilities, thresholds, self.classes, self.multilabel)[self.metric]
-            if np.isfinite(value) and value > self.best_score:
+            if epoch >= self.first_epoch and np.isfinite(value) and value > self.best_score:
                 self.best_score, self.best_epoch, self.thresholds = float(value), epoch, thresholds
                 self.best_weights = self.network.get_weights()
                 if self.state_dir:

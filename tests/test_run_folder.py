@@ -2,7 +2,8 @@
 
 ``--out``: a folder that is not a run of ours is refused untouched; in a run folder only the run's
 own entries go; two runs into one folder: the second is refused. Compression: the student
-compressed is the distilled one best on validation; ``--kd-weight`` 0 means no teacher; every
+compressed is the distilled one best on validation; pruning keeps an epoch at the full sparsity;
+``--kd-weight`` 0 means no teacher; every
 exported file's sidecar holds the thresholds tuned on validation for that file, the ones behind
 its reported metrics; ``--int8-tolerance`` refuses a file that loses too much on validation.
 """
@@ -163,6 +164,21 @@ def test_evaluate_scores_a_teacher_without_any_student(context):
     assert set(evaluate_stage(context)) == {"teacher"}  # the teacher scored, no student asked for
     assert os.path.getsize(context.run.path("plots", "roc_teacher.png")) > 1000
     assert not os.path.exists(context.run.path("plots", "training_curves.png"))  # no history to draw
+
+
+def test_pruning_keeps_an_epoch_at_the_full_sparsity_though_a_denser_one_scores_higher(context, monkeypatch):
+    from kdpipeline.compression import prune_stage
+    from lrhnet import LRHNet, training
+
+    student = LRHNet(1, len(context.classes), width=0.25, name="student")
+    student(np.zeros((1, context.pipeline.window, 1), np.float32))
+    context.run.save_model(student, "student")
+    context.args.epochs, context.args.kd_weight = 4, 0.0  # the sparsity reached at the end of epoch 1 (from 0)
+    scores = iter([0.9, 0.8, 0.7, 0.6])  # validation falls as the sparsity rises and after
+    monkeypatch.setattr(training, "score", lambda *args: {"macro_auroc": next(scores, 0.5)})
+    entry = prune_stage(context)["student_pruned"]
+    assert entry["best_epoch"] == 1 and entry["epochs_run"] == 4
+    assert entry["sparsity"] == pytest.approx(context.args.sparsity, abs=0.01)  # epoch 0's masks: 0.44
 
 
 def test_kd_weight_zero_fine_tunes_without_a_teacher(context):
